@@ -1,0 +1,71 @@
+//! Estates (旧楼区) under long-term management (policy 二).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::geo::Geometry;
+use crate::org::UnitId;
+
+/// Stable id of an estate, e.g. `changchunli`.
+pub type EstateId = String;
+
+/// How the estate is managed (policy 二(三)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ManagementMode {
+    /// 社会化服务公司: a management company serves the estate.
+    Company,
+    /// 产权人自行管理: the property owner manages it.
+    OwnerSelf,
+    /// 居委会牵头居民自治: residents manage it, led by the residents' committee.
+    ResidentSelf,
+}
+
+/// Who owns the estate's street lamps: decides STREET_LIGHT routing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LampOwner {
+    /// City lighting (城市管理部门).
+    #[default]
+    City,
+    /// The grid company (国网电力).
+    StateGrid,
+}
+
+/// An estate and everything routing needs to know about it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Estate {
+    pub id: EstateId,
+    pub name: String,
+    /// District (区), e.g. `河西区`.
+    pub district: String,
+    /// Street office area (街道), e.g. `友谊路街道`.
+    pub street: String,
+    /// Community (社区), e.g. `平山道社区`.
+    pub community: String,
+    pub management_mode: ManagementMode,
+    /// The managing company (for COMPANY mode; may be a nearby company for a scattered estate, 六(一)).
+    #[serde(default)]
+    pub company_unit: Option<UnitId>,
+    /// The property owner unit (for OWNER_SELF mode, and for repairs the owner pays for).
+    #[serde(default)]
+    pub owner_unit: Option<UnitId>,
+    #[serde(default)]
+    pub lamp_owner: LampOwner,
+    /// Designated elevator maintainer (三(三)7), if the estate has elevators.
+    #[serde(default)]
+    pub elevator_maintainer: Option<UnitId>,
+    /// When the estate entered long-term management (二(二)).
+    #[serde(default)]
+    pub entered_at: Option<DateTime<Utc>>,
+    /// When it left, and why (二(四)).
+    #[serde(default)]
+    pub exited_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub exit_reason: Option<String>,
+    /// Boundary as a GeoJSON geometry (Polygon or MultiPolygon), WGS-84 [lon, lat].
+    pub boundary: Geometry,
+    /// Building labels, e.g. `1号楼`.
+    #[serde(default)]
+    pub buildings: Vec<String>,
+}

@@ -1,0 +1,28 @@
+//! Xuncha (巡查) shared core.
+//!
+//! The pure domain comes first and does no I/O (no SQLite, no network, no image decoding, no clock
+//! reads except where a caller passes `now`): [`catalog`], [`org`], [`estate`], [`routing`],
+//! [`workflow`], [`kpi`], [`geo`], [`protocol`], [`ids`], [`time`]. The phone and the server run
+//! these modules unchanged, so the phone refuses exactly what the server would.
+//!
+//! The device side sits behind features: [`photo`] (feature `photo`, also used by the server) and
+//! the SQLite store, capture API and sync client (feature `device`).
+
+pub mod catalog;
+pub mod estate;
+pub mod geo;
+pub mod ids;
+pub mod kpi;
+pub mod org;
+pub mod protocol;
+pub mod routing;
+pub mod time;
+pub mod workflow;
+
+#[cfg(feature = "photo")]
+pub mod photo;
+
+pub use catalog::{Category, CategoryGroup};
+pub use estate::{Estate, LampOwner, ManagementMode};
+pub use org::{OrgUnit, Role, UnitId, UnitType};
+pub use workflow::{Action, ActionKind, Actor, Case, CaseStatus, Event};

@@ -1,0 +1,184 @@
+//! Organisations and roles: unit types from DESIGN.md, concrete units from the unit directory, and
+//! the roles people act in.
+
+use serde::{Deserialize, Serialize};
+
+/// Kind of organisation responsible for something. Codes are stable API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum UnitType {
+    CivilAffairs,
+    Finance,
+    Housing,
+    CityManagement,
+    MarketRegulation,
+    Sports,
+    Telecom,
+    Postal,
+    FireRescue,
+    Gas,
+    Heating,
+    StateGrid,
+    PublicSecurity,
+    StreetOffice,
+    ResidentsCommittee,
+    ManagementCompany,
+    PropertyOwner,
+    DistrictMaintenance,
+}
+
+impl UnitType {
+    pub const ALL: [UnitType; 18] = [
+        UnitType::CivilAffairs,
+        UnitType::Finance,
+        UnitType::Housing,
+        UnitType::CityManagement,
+        UnitType::MarketRegulation,
+        UnitType::Sports,
+        UnitType::Telecom,
+        UnitType::Postal,
+        UnitType::FireRescue,
+        UnitType::Gas,
+        UnitType::Heating,
+        UnitType::StateGrid,
+        UnitType::PublicSecurity,
+        UnitType::StreetOffice,
+        UnitType::ResidentsCommittee,
+        UnitType::ManagementCompany,
+        UnitType::PropertyOwner,
+        UnitType::DistrictMaintenance,
+    ];
+
+    /// The wire code, e.g. `CITY_MANAGEMENT`.
+    pub fn code(self) -> &'static str {
+        match self {
+            UnitType::CivilAffairs => "CIVIL_AFFAIRS",
+            UnitType::Finance => "FINANCE",
+            UnitType::Housing => "HOUSING",
+            UnitType::CityManagement => "CITY_MANAGEMENT",
+            UnitType::MarketRegulation => "MARKET_REGULATION",
+            UnitType::Sports => "SPORTS",
+            UnitType::Telecom => "TELECOM",
+            UnitType::Postal => "POSTAL",
+            UnitType::FireRescue => "FIRE_RESCUE",
+            UnitType::Gas => "GAS",
+            UnitType::Heating => "HEATING",
+            UnitType::StateGrid => "STATE_GRID",
+            UnitType::PublicSecurity => "PUBLIC_SECURITY",
+            UnitType::StreetOffice => "STREET_OFFICE",
+            UnitType::ResidentsCommittee => "RESIDENTS_COMMITTEE",
+            UnitType::ManagementCompany => "MANAGEMENT_COMPANY",
+            UnitType::PropertyOwner => "PROPERTY_OWNER",
+            UnitType::DistrictMaintenance => "DISTRICT_MAINTENANCE",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<UnitType> {
+        UnitType::ALL.into_iter().find(|t| t.code() == code)
+    }
+
+    /// Chinese name of the unit type, for UI.
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            UnitType::CivilAffairs => "民政部门",
+            UnitType::Finance => "财政部门",
+            UnitType::Housing => "住房城乡建设部门",
+            UnitType::CityManagement => "城市管理部门",
+            UnitType::MarketRegulation => "市场监管部门",
+            UnitType::Sports => "体育部门",
+            UnitType::Telecom => "通信管理部门",
+            UnitType::Postal => "邮政管理部门",
+            UnitType::FireRescue => "消防救援机构",
+            UnitType::Gas => "燃气企业",
+            UnitType::Heating => "供热企业",
+            UnitType::StateGrid => "国网电力公司",
+            UnitType::PublicSecurity => "公安机关",
+            UnitType::StreetOffice => "街道办事处",
+            UnitType::ResidentsCommittee => "社区居委会",
+            UnitType::ManagementCompany => "管理服务企业",
+            UnitType::PropertyOwner => "产权单位",
+            UnitType::DistrictMaintenance => "区级维修单位",
+        }
+    }
+}
+
+impl std::fmt::Display for UnitType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// Id of a concrete unit in the unit directory, e.g. `hexi.city_management`.
+pub type UnitId = String;
+
+/// One concrete organisation: 河西区城市管理委员会, 南营门街道办事处, 长春里社区居委会, a company …
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgUnit {
+    pub id: UnitId,
+    pub name: String,
+    pub unit_type: UnitType,
+    /// District (区) the unit serves, e.g. `河西区`. `None` for city-wide units.
+    #[serde(default)]
+    pub district: Option<String>,
+    /// Street (街道) the unit serves, for street-level units.
+    #[serde(default)]
+    pub street: Option<String>,
+    /// Community (社区) for residents' committees.
+    #[serde(default)]
+    pub community: Option<String>,
+}
+
+/// The role a person acts in. One user has one role, bound to one org unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// 社区居委会巡查员: patrols, reports, dissuades, verifies fixes.
+    Inspector,
+    /// 管理服务企业员工: reports, handles what is the company's.
+    CompanyStaff,
+    /// 社区居委会: reviews, escalates, cancels.
+    Committee,
+    /// 街道办事处: dispatches, tracks, closes, cancels.
+    StreetOffice,
+    /// A department or unit a case is dispatched to: accepts, returns, handles.
+    Department,
+    /// 民政部门 admin: estates, routing rules, evaluation.
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 6] = [
+        Role::Inspector,
+        Role::CompanyStaff,
+        Role::Committee,
+        Role::StreetOffice,
+        Role::Department,
+        Role::Admin,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Role::Inspector => "inspector",
+            Role::CompanyStaff => "company_staff",
+            Role::Committee => "committee",
+            Role::StreetOffice => "street_office",
+            Role::Department => "department",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.code() == code)
+    }
+
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            Role::Inspector => "巡查员",
+            Role::CompanyStaff => "管理服务企业",
+            Role::Committee => "社区居委会",
+            Role::StreetOffice => "街道办事处",
+            Role::Department => "责任单位",
+            Role::Admin => "民政管理员",
+        }
+    }
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every test suite of the project on a fresh machine: Rust (SQLite and a real PostgreSQL),
+# the generated Kotlin on the JVM, the generated Python, and the browser tests in headless Chromium.
+# It installs and starts what the tests need itself. CI (.ci/run) calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+export CARGO_TERM_COLOR=never
+mkdir -p test-output
+
+echo "== system packages"
+bash scripts/install-test-deps.sh
+
+echo "== PostgreSQL test cluster"
+# Starts a throwaway cluster on a free loopback port and prints its URL; stopped on exit.
+eval "$(bash scripts/pg-test-cluster.sh start)"
+trap 'bash scripts/pg-test-cluster.sh stop || true' EXIT
+echo "PostgreSQL at ${XUNCHA_TEST_DATABASE_URL%%@*}@…"
+
+echo "== cargo fmt / clippy"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+
+echo "== Rust tests (SQLite and PostgreSQL, browser tests included)"
+cargo test --workspace
+
+echo "== generated bindings: Kotlin on the JVM, Python, Swift generated"
+bash bindings/scripts/test-bindings.sh
+
+echo "== all suites passed"
