@@ -1,0 +1,3 @@
+//! Xuncha sync server and street-office dashboard.
+
+pub mod dashboard;
