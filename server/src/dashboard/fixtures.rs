@@ -36,36 +36,26 @@ pub fn estate(id: &str, community: &str) -> Estate {
     }
 }
 
+/// Built from JSON so that optional fields the core adds later keep their defaults.
 pub fn case(n: u128, status: CaseStatus, category: Category, estate_id: &str, reported: DateTime<Utc>) -> Case {
-    Case {
-        id: Uuid::from_u128(n),
-        category,
-        estate_id: estate_id.into(),
-        building: Some("3号楼".into()),
-        unit_no: None,
-        location_note: None,
-        description: None,
-        location: None,
-        status,
-        reported_by: Actor {
-            user_id: "u-inspector".into(),
-            role: Role::Inspector,
-            unit_id: "heping.nanyingmen.changchunli".into(),
-        },
-        reported_at: reported,
-        assigned_unit: None,
-        escalated_at: None,
-        dispatched_at: None,
-        accepted_at: None,
-        handled_at: None,
-        closed_at: None,
-        dispatch_due: reported + Duration::hours(24),
-        handle_due: None,
-        rework_count: 0,
-        return_count: 0,
-        photos: vec![],
-        last_reason: None,
-        version: 1,
-        updated_at: reported,
-    }
+    let reporter = Actor {
+        user_id: "u-inspector".into(),
+        role: Role::Inspector,
+        unit_id: "heping.nanyingmen.changchunli".into(),
+    };
+    serde_json::from_value(serde_json::json!({
+        "id": Uuid::from_u128(n),
+        "category": category,
+        "estate_id": estate_id,
+        "building": "3号楼",
+        "status": status,
+        "reported_by": reporter,
+        "reported_at": reported,
+        "dispatch_due": reported + Duration::hours(24),
+        "rework_count": 0,
+        "return_count": 0,
+        "version": 1,
+        "updated_at": reported,
+    }))
+    .unwrap()
 }
