@@ -22,15 +22,25 @@ use crate::audit::AuditDraft;
 pub const MODES: [(ManagementMode, &str, &str); 3] = [
     (ManagementMode::Company, "COMPANY", "社会化服务公司"),
     (ManagementMode::OwnerSelf, "OWNER_SELF", "产权人自行管理"),
-    (ManagementMode::ResidentSelf, "RESIDENT_SELF", "居委会牵头居民自治"),
+    (
+        ManagementMode::ResidentSelf,
+        "RESIDENT_SELF",
+        "居委会牵头居民自治",
+    ),
 ];
 
 fn mode_code(mode: ManagementMode) -> &'static str {
-    MODES.iter().find(|(m, _, _)| *m == mode).map_or("", |(_, c, _)| c)
+    MODES
+        .iter()
+        .find(|(m, _, _)| *m == mode)
+        .map_or("", |(_, c, _)| c)
 }
 
 fn mode_name(mode: ManagementMode) -> &'static str {
-    MODES.iter().find(|(m, _, _)| *m == mode).map_or("", |(_, _, n)| n)
+    MODES
+        .iter()
+        .find(|(m, _, _)| *m == mode)
+        .map_or("", |(_, _, n)| n)
 }
 
 /// The edit form as posted. Dates are Beijing calendar days.
@@ -102,7 +112,8 @@ fn day_start(text: &str) -> Result<Option<DateTime<Utc>>, EstateFormError> {
     if text.is_empty() {
         return Ok(None);
     }
-    let day = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| EstateFormError::BadDate(text.to_owned()))?;
+    let day = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| EstateFormError::BadDate(text.to_owned()))?;
     let local = day
         .and_hms_opt(0, 0, 0)
         .and_then(|t| Shanghai.from_local_datetime(&t).single())
@@ -116,7 +127,11 @@ fn local_day(at: Option<DateTime<Utc>>) -> String {
 }
 
 /// Applies the management fields of the form to an estate (validated as a whole).
-pub fn apply_management(estate: &mut Estate, form: &EstateForm, units: &[OrgUnit]) -> Result<(), EstateFormError> {
+pub fn apply_management(
+    estate: &mut Estate,
+    form: &EstateForm,
+    units: &[OrgUnit],
+) -> Result<(), EstateFormError> {
     let mode = MODES
         .iter()
         .find(|(_, code, _)| *code == form.management_mode)
@@ -156,7 +171,11 @@ pub fn apply_management(estate: &mut Estate, form: &EstateForm, units: &[OrgUnit
 }
 
 /// A new estate from the "add" form.
-pub fn new_estate(form: &EstateForm, existing: &[&Estate], units: &[OrgUnit]) -> Result<Estate, EstateFormError> {
+pub fn new_estate(
+    form: &EstateForm,
+    existing: &[&Estate],
+    units: &[OrgUnit],
+) -> Result<Estate, EstateFormError> {
     let id = form.id.trim();
     if id.is_empty() {
         return Err(EstateFormError::Missing("小区编号"));
@@ -180,12 +199,15 @@ pub fn new_estate(form: &EstateForm, existing: &[&Estate], units: &[OrgUnit]) ->
             return Err(EstateFormError::Missing(name));
         }
     }
-    let boundary: Geometry =
-        serde_json::from_str(&form.boundary).map_err(|e| EstateFormError::BadBoundary(e.to_string()))?;
+    let boundary: Geometry = serde_json::from_str(&form.boundary)
+        .map_err(|e| EstateFormError::BadBoundary(e.to_string()))?;
     let rings_ok = match &boundary {
         Geometry::Polygon(rings) => !rings.is_empty() && rings.iter().all(|r| ring_ok(r)),
         Geometry::MultiPolygon(polys) => {
-            !polys.is_empty() && polys.iter().all(|p| !p.is_empty() && p.iter().all(|r| ring_ok(r)))
+            !polys.is_empty()
+                && polys
+                    .iter()
+                    .all(|p| !p.is_empty() && p.iter().all(|r| ring_ok(r)))
         }
     };
     if !rings_ok {
@@ -202,7 +224,11 @@ pub fn new_estate(form: &EstateForm, existing: &[&Estate], units: &[OrgUnit]) ->
         management_mode: ManagementMode::ResidentSelf,
         company_unit: None,
         owner_unit: None,
-        lamp_owner: if form.lamp_owner == "STATE_GRID" { LampOwner::StateGrid } else { LampOwner::City },
+        lamp_owner: if form.lamp_owner == "STATE_GRID" {
+            LampOwner::StateGrid
+        } else {
+            LampOwner::City
+        },
         elevator_maintainer: None,
         entered_at: None,
         exited_at: None,
@@ -233,7 +259,9 @@ fn require_admin(web: &WebUser) -> Result<(), WebError> {
 fn management_fields(estate: Option<&Estate>, companies: &[(&str, &str)]) -> String {
     let mode = estate.map_or("COMPANY", |e| mode_code(e.management_mode));
     let company = estate.and_then(|e| e.company_unit.as_deref()).unwrap_or("");
-    let company_opts: Vec<(&str, &str)> = std::iter::once(("", "（无）")).chain(companies.iter().copied()).collect();
+    let company_opts: Vec<(&str, &str)> = std::iter::once(("", "（无）"))
+        .chain(companies.iter().copied())
+        .collect();
     format!(
         "<label>管理模式 <select name=\"management_mode\">{}</select></label> \
          <label>管理服务企业 <select name=\"company_unit\">{}</select></label> \
@@ -254,7 +282,12 @@ fn render(web: &WebUser, estates: &[&Estate], units: &[OrgUnit], error: Option<&
         .filter(|u| u.unit_type == UnitType::ManagementCompany)
         .map(|u| (u.id.as_str(), u.name.as_str()))
         .collect();
-    let unit_name = |id: &str| units.iter().find(|u| u.id == id).map_or(id.to_owned(), |u| u.name.clone());
+    let unit_name = |id: &str| {
+        units
+            .iter()
+            .find(|u| u.id == id)
+            .map_or(id.to_owned(), |u| u.name.clone())
+    };
     let mut body = String::new();
     if let Some(error) = error {
         body.push_str(&super::html::notice(super::html::NoticeKind::Error, error));
@@ -305,7 +338,10 @@ fn render(web: &WebUser, estates: &[&Estate], units: &[OrgUnit], error: Option<&
     user_page(web, "小区管理（民政）", "/dashboard/estates", &body)
 }
 
-pub async fn estates_page(State(state): State<AppState>, web: WebUser) -> Result<Response, WebError> {
+pub async fn estates_page(
+    State(state): State<AppState>,
+    web: WebUser,
+) -> Result<Response, WebError> {
     require_admin(&web)?;
     let catalog = state.catalog();
     let mut estates: Vec<&Estate> = catalog.estates.values().collect();
@@ -313,7 +349,12 @@ pub async fn estates_page(State(state): State<AppState>, web: WebUser) -> Result
     Ok(render(&web, &estates, &catalog.units, None))
 }
 
-async fn save(state: &AppState, web: &WebUser, estate: Estate, action: &str) -> Result<(), WebError> {
+async fn save(
+    state: &AppState,
+    web: &WebUser,
+    estate: Estate,
+    action: &str,
+) -> Result<(), WebError> {
     let app = &state;
     let audit = AuditDraft::new(action, "estate", estate.id.clone())
         .by(&web.user().id, web.user().role, Some(web.device_id()))
@@ -333,10 +374,19 @@ fn form_error(state: &AppState, web: &WebUser, e: &EstateFormError) -> Response 
     let mut estates: Vec<&Estate> = catalog.estates.values().collect();
     estates.sort_by(|a, b| a.id.cmp(&b.id));
     let text = format!("{e}（{}）", e.code());
-    (axum::http::StatusCode::UNPROCESSABLE_ENTITY, render(web, &estates, &catalog.units, Some(&text))).into_response()
+    (
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+        render(web, &estates, &catalog.units, Some(&text)),
+    )
+        .into_response()
 }
 
-pub async fn update_estate(State(state): State<AppState>, web: WebUser, Path(id): Path<String>, axum::Form(form): axum::Form<EstateForm>) -> Result<Response, WebError> {
+pub async fn update_estate(
+    State(state): State<AppState>,
+    web: WebUser,
+    Path(id): Path<String>,
+    axum::Form(form): axum::Form<EstateForm>,
+) -> Result<Response, WebError> {
     web.check_csrf(&form.csrf)?;
     require_admin(&web)?;
     let catalog = state.catalog();
@@ -352,7 +402,11 @@ pub async fn update_estate(State(state): State<AppState>, web: WebUser, Path(id)
     Ok(Redirect::to("/dashboard/estates").into_response())
 }
 
-pub async fn create_estate(State(state): State<AppState>, web: WebUser, axum::Form(form): axum::Form<EstateForm>) -> Result<Response, WebError> {
+pub async fn create_estate(
+    State(state): State<AppState>,
+    web: WebUser,
+    axum::Form(form): axum::Form<EstateForm>,
+) -> Result<Response, WebError> {
     web.check_csrf(&form.csrf)?;
     require_admin(&web)?;
     let catalog = state.catalog();
@@ -373,8 +427,22 @@ mod tests {
 
     fn units() -> Vec<OrgUnit> {
         vec![
-            OrgUnit { id: "company.a".into(), name: "甲物业".into(), unit_type: UnitType::ManagementCompany, district: None, street: None, community: None },
-            OrgUnit { id: "street".into(), name: "街道".into(), unit_type: UnitType::StreetOffice, district: None, street: None, community: None },
+            OrgUnit {
+                id: "company.a".into(),
+                name: "甲物业".into(),
+                unit_type: UnitType::ManagementCompany,
+                district: None,
+                street: None,
+                community: None,
+            },
+            OrgUnit {
+                id: "street".into(),
+                name: "街道".into(),
+                unit_type: UnitType::StreetOffice,
+                district: None,
+                street: None,
+                community: None,
+            },
         ]
     }
 
@@ -392,24 +460,68 @@ mod tests {
     #[test]
     fn exit_needs_a_reason_and_a_later_date() {
         let mut e = estate("x", "c");
-        let err = apply_management(&mut e, &form("COMPANY", "company.a", "2021-01-01", "2026-06-30", ""), &units()).unwrap_err();
+        let err = apply_management(
+            &mut e,
+            &form("COMPANY", "company.a", "2021-01-01", "2026-06-30", ""),
+            &units(),
+        )
+        .unwrap_err();
         assert_eq!(err.code(), "EXIT_REASON_REQUIRED");
-        let err = apply_management(&mut e, &form("COMPANY", "company.a", "2021-01-01", "2020-06-30", "拆迁"), &units()).unwrap_err();
+        let err = apply_management(
+            &mut e,
+            &form("COMPANY", "company.a", "2021-01-01", "2020-06-30", "拆迁"),
+            &units(),
+        )
+        .unwrap_err();
         assert_eq!(err.code(), "EXIT_BEFORE_ENTRY");
-        apply_management(&mut e, &form("COMPANY", "company.a", "2021-01-01", "2026-06-30", " 纳入棚改拆迁 "), &units()).unwrap();
+        apply_management(
+            &mut e,
+            &form(
+                "COMPANY",
+                "company.a",
+                "2021-01-01",
+                "2026-06-30",
+                " 纳入棚改拆迁 ",
+            ),
+            &units(),
+        )
+        .unwrap();
         assert_eq!(e.exit_reason.as_deref(), Some("纳入棚改拆迁"));
         // Beijing midnight = 16:00 UTC the day before.
-        assert_eq!(e.entered_at.unwrap().to_rfc3339(), "2020-12-31T16:00:00+00:00");
+        assert_eq!(
+            e.entered_at.unwrap().to_rfc3339(),
+            "2020-12-31T16:00:00+00:00"
+        );
         assert_eq!(local_day(e.exited_at), "2026-06-30");
     }
 
     #[test]
     fn company_mode_needs_a_real_company() {
         let mut e = estate("x", "c");
-        assert_eq!(apply_management(&mut e, &form("COMPANY", "", "", "", ""), &units()).unwrap_err().code(), "COMPANY_REQUIRED");
-        assert_eq!(apply_management(&mut e, &form("COMPANY", "street", "", "", ""), &units()).unwrap_err().code(), "NOT_A_COMPANY");
-        assert_eq!(apply_management(&mut e, &form("BOGUS", "", "", "", ""), &units()).unwrap_err().code(), "UNKNOWN_MODE");
-        apply_management(&mut e, &form("RESIDENT_SELF", "", "2022-03-01", "", "ignored"), &units()).unwrap();
+        assert_eq!(
+            apply_management(&mut e, &form("COMPANY", "", "", "", ""), &units())
+                .unwrap_err()
+                .code(),
+            "COMPANY_REQUIRED"
+        );
+        assert_eq!(
+            apply_management(&mut e, &form("COMPANY", "street", "", "", ""), &units())
+                .unwrap_err()
+                .code(),
+            "NOT_A_COMPANY"
+        );
+        assert_eq!(
+            apply_management(&mut e, &form("BOGUS", "", "", "", ""), &units())
+                .unwrap_err()
+                .code(),
+            "UNKNOWN_MODE"
+        );
+        apply_management(
+            &mut e,
+            &form("RESIDENT_SELF", "", "2022-03-01", "", "ignored"),
+            &units(),
+        )
+        .unwrap();
         assert_eq!(e.management_mode, ManagementMode::ResidentSelf);
         assert_eq!(e.exit_reason, None);
     }
@@ -428,15 +540,33 @@ mod tests {
         assert_eq!(e.id, "new_one");
         let mut dup = f.clone();
         dup.id = "old".into();
-        assert_eq!(new_estate(&dup, &[&existing], &units()).unwrap_err().code(), "ESTATE_EXISTS");
+        assert_eq!(
+            new_estate(&dup, &[&existing], &units()).unwrap_err().code(),
+            "ESTATE_EXISTS"
+        );
         let mut bad = f.clone();
         bad.id = "Bad Id".into();
-        assert_eq!(new_estate(&bad, &[&existing], &units()).unwrap_err().code(), "BAD_ESTATE_ID");
+        assert_eq!(
+            new_estate(&bad, &[&existing], &units()).unwrap_err().code(),
+            "BAD_ESTATE_ID"
+        );
         let mut open_ring = f.clone();
-        open_ring.boundary = r#"{"type":"Polygon","coordinates":[[[117.19,39.11],[117.2,39.11],[117.2,39.12]]]}"#.into();
-        assert_eq!(new_estate(&open_ring, &[&existing], &units()).unwrap_err().code(), "BAD_BOUNDARY");
+        open_ring.boundary =
+            r#"{"type":"Polygon","coordinates":[[[117.19,39.11],[117.2,39.11],[117.2,39.12]]]}"#
+                .into();
+        assert_eq!(
+            new_estate(&open_ring, &[&existing], &units())
+                .unwrap_err()
+                .code(),
+            "BAD_BOUNDARY"
+        );
         let mut junk = f;
         junk.boundary = "not json".into();
-        assert_eq!(new_estate(&junk, &[&existing], &units()).unwrap_err().code(), "BAD_BOUNDARY");
+        assert_eq!(
+            new_estate(&junk, &[&existing], &units())
+                .unwrap_err()
+                .code(),
+            "BAD_BOUNDARY"
+        );
     }
 }

@@ -64,8 +64,8 @@ impl ExportError {
 
 fn csv_field(text: &str, out: &mut String) {
     // A leading = + - @ would run as a formula in Excel (CSV injection); prefix with a quote mark.
-    let guarded = matches!(text.chars().next(), Some('=' | '+' | '-' | '@'))
-        && text.parse::<f64>().is_err();
+    let guarded =
+        matches!(text.chars().next(), Some('=' | '+' | '-' | '@')) && text.parse::<f64>().is_err();
     if guarded || text.contains([',', '"', '\n', '\r']) {
         out.push('"');
         if guarded {

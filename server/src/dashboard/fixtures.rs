@@ -37,7 +37,13 @@ pub fn estate(id: &str, community: &str) -> Estate {
 }
 
 /// Built from JSON so that optional fields the core adds later keep their defaults.
-pub fn case(n: u128, status: CaseStatus, category: Category, estate_id: &str, reported: DateTime<Utc>) -> Case {
+pub fn case(
+    n: u128,
+    status: CaseStatus,
+    category: Category,
+    estate_id: &str,
+    reported: DateTime<Utc>,
+) -> Case {
     let reporter = Actor {
         user_id: "u-inspector".into(),
         role: Role::Inspector,

@@ -69,7 +69,11 @@ pub fn page(title: &str, active: &str, user: Option<&FrameUser<'_>>, body: &str)
             if admin_only && !user.is_admin {
                 continue;
             }
-            let class = if href == active { " class=\"active\"" } else { "" };
+            let class = if href == active {
+                " class=\"active\""
+            } else {
+                ""
+            };
             let _ = write!(out, "<a href=\"{href}\"{class}>{label}</a>");
         }
         out.push_str("</nav>");
@@ -93,7 +97,10 @@ pub fn page(title: &str, active: &str, user: Option<&FrameUser<'_>>, body: &str)
 
 /// The hidden CSRF field every POST form carries.
 pub fn csrf_field(token: &str) -> String {
-    format!("<input type=\"hidden\" name=\"csrf\" value=\"{}\">", esc(token))
+    format!(
+        "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
+        esc(token)
+    )
 }
 
 /// `<option>` list; `selected` is compared with each value.

@@ -1,4 +1,4 @@
-//! KPI page handlers: the core's `kpi::compute` over the cases and events the user may see.
+//! KPI page handlers: the quarterly figures over the cases and events the user may see.
 
 use std::fmt::Write as _;
 
@@ -7,10 +7,10 @@ use axum::response::Response;
 use chrono::Utc;
 use chrono_tz::Asia::Shanghai;
 use serde::Deserialize;
-use xuncha_core::kpi::{self, KpiGroup, KpiRow, Quarter};
 
 use super::export::Table;
 use super::html::{esc, options};
+use super::kpi_interim::{self, GroupBy};
 use super::kpi_view::{GROUPS, KpiLine, QuarterArg, kpi_charts, kpi_export, kpi_table};
 use super::web::{WebError, WebUser, download, load_visible, user_page};
 use crate::app::AppState;
@@ -26,7 +26,7 @@ pub struct KpiQuery {
 
 struct Resolved {
     quarter: QuarterArg,
-    group: KpiGroup,
+    group: GroupBy,
     group_code: &'static str,
     group_label: &'static str,
 }
@@ -39,44 +39,44 @@ fn resolve(q: &KpiQuery) -> Result<Resolved, WebError> {
             .ok_or_else(|| WebError::BadInput(format!("季度格式应为 2026Q4：{}", q.quarter)))?
     };
     let (group, group_code, group_label) = match q.group.as_str() {
-        "" | "unit" => (KpiGroup::Unit, "unit", "责任单位"),
-        "community" => (KpiGroup::Community, "community", "社区"),
-        "estate" => (KpiGroup::Estate, "estate", "小区"),
+        "" | "unit" => (GroupBy::Unit, "unit", "责任单位"),
+        "community" => (GroupBy::Community, "community", "社区"),
+        "estate" => (GroupBy::Estate, "estate", "小区"),
         other => return Err(WebError::BadInput(format!("未知的统计口径 {other}"))),
     };
-    Ok(Resolved { quarter, group, group_code, group_label })
-}
-
-fn line(row: &KpiRow, unit_name: impl Fn(&str) -> Option<String>) -> KpiLine {
-    KpiLine {
-        label: unit_name(&row.key).unwrap_or_else(|| row.label.clone()),
-        due: row.due,
-        closed_on_time: row.closed_on_time,
-        closed: row.closed,
-        dispatched: row.dispatched,
-        returned: row.returned,
-        reopened: row.reopened,
-        on_time_rate: row.on_time_rate,
-        closure_rate: row.closure_rate,
-        rework_rate: row.rework_rate,
-        return_rate: row.return_rate,
-        avg_handle_hours: row.avg_handle_hours,
-    }
+    Ok(Resolved {
+        quarter,
+        group,
+        group_code,
+        group_label,
+    })
 }
 
 async fn lines(state: &AppState, web: &WebUser, r: &Resolved) -> Result<Vec<KpiLine>, WebError> {
     let visible = load_visible(state, web.user()).await?;
     let cases = visible.cases();
-    let period = Quarter { year: r.quarter.year, quarter: r.quarter.quarter };
-    let rows = kpi::compute(&cases, &visible.events, &visible.estates, period, r.group);
-    let catalog = &visible.catalog;
-    Ok(rows
-        .iter()
-        .map(|row| line(row, |key| (r.group == KpiGroup::Unit).then(|| catalog.unit(key).map(|u| u.name.clone())).flatten()))
-        .collect())
+    let mut lines = kpi_interim::compute(
+        &cases,
+        &visible.events,
+        &visible.estates,
+        r.quarter,
+        r.group,
+    );
+    if r.group == GroupBy::Unit {
+        for line in &mut lines {
+            if let Some(unit) = visible.catalog.unit(&line.label) {
+                line.label = unit.name.clone();
+            }
+        }
+    }
+    Ok(lines)
 }
 
-pub async fn kpi_page(State(state): State<AppState>, web: WebUser, Query(q): Query<KpiQuery>) -> Result<Response, WebError> {
+pub async fn kpi_page(
+    State(state): State<AppState>,
+    web: WebUser,
+    Query(q): Query<KpiQuery>,
+) -> Result<Response, WebError> {
     let r = resolve(&q)?;
     let lines = lines(&state, &web, &r).await?;
     let qs = format!("quarter={}&group={}", r.quarter.code(), r.group_code);
@@ -108,18 +108,37 @@ pub async fn kpi_page(State(state): State<AppState>, web: WebUser, Query(q): Que
     Ok(user_page(&web, "考核评价", "/dashboard/kpi", &body))
 }
 
-async fn export_table(state: &AppState, web: &WebUser, q: &KpiQuery) -> Result<(Table, String), WebError> {
+async fn export_table(
+    state: &AppState,
+    web: &WebUser,
+    q: &KpiQuery,
+) -> Result<(Table, String), WebError> {
     let r = resolve(q)?;
     let lines = lines(&state, web, &r).await?;
-    Ok((kpi_export(&lines, r.group_label, r.quarter), format!("考核{}_{}", r.quarter.code(), r.group_code)))
+    Ok((
+        kpi_export(&lines, r.group_label, r.quarter),
+        format!("考核{}_{}", r.quarter.code(), r.group_code),
+    ))
 }
 
-pub async fn kpi_csv(State(state): State<AppState>, web: WebUser, Query(q): Query<KpiQuery>) -> Result<Response, WebError> {
+pub async fn kpi_csv(
+    State(state): State<AppState>,
+    web: WebUser,
+    Query(q): Query<KpiQuery>,
+) -> Result<Response, WebError> {
     let (table, name) = export_table(&state, &web, &q).await?;
-    Ok(download(table.to_csv().into_bytes(), "text/csv; charset=utf-8", &format!("{name}.csv")))
+    Ok(download(
+        table.to_csv().into_bytes(),
+        "text/csv; charset=utf-8",
+        &format!("{name}.csv"),
+    ))
 }
 
-pub async fn kpi_xlsx(State(state): State<AppState>, web: WebUser, Query(q): Query<KpiQuery>) -> Result<Response, WebError> {
+pub async fn kpi_xlsx(
+    State(state): State<AppState>,
+    web: WebUser,
+    Query(q): Query<KpiQuery>,
+) -> Result<Response, WebError> {
     let (table, name) = export_table(&state, &web, &q).await?;
     let bytes = tokio::task::spawn_blocking(move || table.to_xlsx())
         .await

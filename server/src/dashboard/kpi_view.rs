@@ -36,7 +36,8 @@ impl QuarterArg {
         let (year, q) = text.trim().split_once(['Q', 'q'])?;
         let year: i32 = year.parse().ok()?;
         let quarter: u8 = q.parse().ok()?;
-        ((1..=4).contains(&quarter) && (2000..=2100).contains(&year)).then_some(QuarterArg { year, quarter })
+        ((1..=4).contains(&quarter) && (2000..=2100).contains(&year))
+            .then_some(QuarterArg { year, quarter })
     }
 
     pub fn of(date: chrono::NaiveDate) -> QuarterArg {
@@ -49,17 +50,29 @@ impl QuarterArg {
 
     pub fn previous(self) -> QuarterArg {
         if self.quarter == 1 {
-            QuarterArg { year: self.year - 1, quarter: 4 }
+            QuarterArg {
+                year: self.year - 1,
+                quarter: 4,
+            }
         } else {
-            QuarterArg { year: self.year, quarter: self.quarter - 1 }
+            QuarterArg {
+                year: self.year,
+                quarter: self.quarter - 1,
+            }
         }
     }
 
     pub fn next(self) -> QuarterArg {
         if self.quarter == 4 {
-            QuarterArg { year: self.year + 1, quarter: 1 }
+            QuarterArg {
+                year: self.year + 1,
+                quarter: 1,
+            }
         } else {
-            QuarterArg { year: self.year, quarter: self.quarter + 1 }
+            QuarterArg {
+                year: self.year,
+                quarter: self.quarter + 1,
+            }
         }
     }
 
@@ -73,7 +86,11 @@ impl QuarterArg {
 }
 
 /// Groupings offered on the page: (query value, Chinese label).
-pub const GROUPS: [(&str, &str); 3] = [("unit", "按责任单位"), ("community", "按社区"), ("estate", "按小区")];
+pub const GROUPS: [(&str, &str); 3] = [
+    ("unit", "按责任单位"),
+    ("community", "按社区"),
+    ("estate", "按小区"),
+];
 
 fn pct(v: Option<f64>) -> String {
     v.map_or_else(|| "—".to_string(), |v| format!("{:.1}%", v * 100.0))
@@ -126,7 +143,11 @@ pub fn kpi_charts(lines: &[KpiLine]) -> String {
             .collect()
     };
     let mut out = String::from("<div class=\"charts\">");
-    out.push_str(&bar_chart("按期结案率", &bars(|l| l.on_time_rate), Scale::Rate));
+    out.push_str(&bar_chart(
+        "按期结案率",
+        &bars(|l| l.on_time_rate),
+        Scale::Rate,
+    ));
     out.push_str(&bar_chart("结案率", &bars(|l| l.closure_rate), Scale::Rate));
     out.push_str(&bar_chart("返工率", &bars(|l| l.rework_rate), Scale::Rate));
     out.push_str(&bar_chart("退回率", &bars(|l| l.return_rate), Scale::Rate));
@@ -187,8 +208,17 @@ mod tests {
 
     #[test]
     fn quarter_parsing_and_stepping() {
-        assert_eq!(QuarterArg::parse("2026Q4"), Some(QuarterArg { year: 2026, quarter: 4 }));
-        assert_eq!(QuarterArg::parse("2026q1").unwrap().previous().code(), "2025Q4");
+        assert_eq!(
+            QuarterArg::parse("2026Q4"),
+            Some(QuarterArg {
+                year: 2026,
+                quarter: 4
+            })
+        );
+        assert_eq!(
+            QuarterArg::parse("2026q1").unwrap().previous().code(),
+            "2025Q4"
+        );
         assert_eq!(QuarterArg::parse("2026Q4").unwrap().next().code(), "2027Q1");
         assert_eq!(QuarterArg::parse("2026Q5"), None);
         assert_eq!(QuarterArg::parse("abc"), None);
@@ -214,10 +244,21 @@ mod tests {
         }];
         let html = kpi_table(&lines, "责任单位");
         assert!(html.contains("75.0%") && html.contains("—") && html.contains("30.2 小时"));
-        let table = kpi_export(&lines, "责任单位", QuarterArg { year: 2026, quarter: 4 });
+        let table = kpi_export(
+            &lines,
+            "责任单位",
+            QuarterArg {
+                year: 2026,
+                quarter: 4,
+            },
+        );
         assert_eq!(table.rows[0][7], Cell::Number(0.75));
         assert_eq!(table.rows[0][10], Cell::Empty);
-        assert!(table.to_csv().contains("和平区城市管理委员会,4,3,4,5,1,0,0.75,1,0,,30.25"));
+        assert!(
+            table
+                .to_csv()
+                .contains("和平区城市管理委员会,4,3,4,5,1,0,0.75,1,0,,30.25")
+        );
         assert_eq!(kpi_charts(&lines).matches("<figure").count(), 5);
     }
 }

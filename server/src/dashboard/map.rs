@@ -147,7 +147,10 @@ pub fn render_map(estates: &[Estate], markers: &[Marker], width: f64, height: f6
             svg,
             "<path class=\"estate{}\" d=\"{d}\" fill-rule=\"evenodd\"><title>{}</title></path>",
             if inactive { " exited" } else { "" },
-            esc(&format!("{} · {} · {}", estate.name, estate.street, estate.community))
+            esc(&format!(
+                "{} · {} · {}",
+                estate.name, estate.street, estate.community
+            ))
         );
         if let Some(ring) = outer_rings(&estate.boundary).first() {
             let n = ring.len().max(1) as f64;
@@ -246,7 +249,10 @@ mod tests {
 
     #[test]
     fn markers_land_inside_the_canvas_north_up_east_right() {
-        let estates = vec![square("a", 39.1135, 117.1930), square("b", 39.0980, 117.2120)];
+        let estates = vec![
+            square("a", 39.1135, 117.1930),
+            square("b", 39.0980, 117.2120),
+        ];
         let markers = vec![
             Marker {
                 case_id: Uuid::nil(),
@@ -270,7 +276,10 @@ mod tests {
         let ys = numbers_after(&svg, "cy=\"");
         assert_eq!(xs.len(), 2);
         for (&x, &y) in xs.iter().zip(&ys) {
-            assert!((0.0..=800.0).contains(&x) && (0.0..=500.0).contains(&y), "{x},{y}");
+            assert!(
+                (0.0..=800.0).contains(&x) && (0.0..=500.0).contains(&y),
+                "{x},{y}"
+            );
         }
         assert!(xs[0] < xs[1], "west is left");
         assert!(ys[0] < ys[1], "north is up");

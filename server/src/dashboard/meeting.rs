@@ -60,7 +60,13 @@ pub fn agenda<'a>(cases: &'a [Case], now: DateTime<Utc>) -> Vec<(&'a Case, Vec<A
         .map(|c| (c, agenda_reasons(c, now)))
         .filter(|(_, r)| !r.is_empty())
         .collect();
-    items.sort_by_key(|(c, _)| (current_deadline(c).is_none(), current_deadline(c), c.reported_at));
+    items.sort_by_key(|(c, _)| {
+        (
+            current_deadline(c).is_none(),
+            current_deadline(c),
+            c.reported_at,
+        )
+    });
     items
 }
 
@@ -135,7 +141,10 @@ pub fn render_agenda(
                  <button type=\"submit\">记录纪要</button></form>",
                 csrf = csrf_field(csrf_token),
                 id = case.id,
-                units = options(unit_choices.iter().copied(), case.assigned_unit.as_deref().unwrap_or("")),
+                units = options(
+                    unit_choices.iter().copied(),
+                    case.assigned_unit.as_deref().unwrap_or("")
+                ),
             )
         } else {
             String::new()
@@ -171,17 +180,43 @@ mod tests {
     #[test]
     fn agenda_takes_overdue_returned_and_reopened_open_cases() {
         let now = at(27, 0);
-        let fresh = case(1, CaseStatus::Reported, Category::GroundLock, "e", at(26, 12));
-        let overdue = case(2, CaseStatus::Reported, Category::GroundLock, "e", at(20, 0));
-        let returned = case(3, CaseStatus::Returned, Category::StreetLight, "e", at(26, 12));
-        let mut reworked = case(4, CaseStatus::Accepted, Category::StreetLight, "e", at(26, 12));
+        let fresh = case(
+            1,
+            CaseStatus::Reported,
+            Category::GroundLock,
+            "e",
+            at(26, 12),
+        );
+        let overdue = case(
+            2,
+            CaseStatus::Reported,
+            Category::GroundLock,
+            "e",
+            at(20, 0),
+        );
+        let returned = case(
+            3,
+            CaseStatus::Returned,
+            Category::StreetLight,
+            "e",
+            at(26, 12),
+        );
+        let mut reworked = case(
+            4,
+            CaseStatus::Accepted,
+            Category::StreetLight,
+            "e",
+            at(26, 12),
+        );
         reworked.rework_count = 1;
         reworked.handle_due = Some(at(30, 0));
         let closed_overdue = case(5, CaseStatus::Closed, Category::GroundLock, "e", at(1, 0));
         let cases = vec![fresh, overdue, returned, reworked, closed_overdue];
         let items = agenda(&cases, now);
-        let got: Vec<(u128, Vec<AgendaReason>)> =
-            items.iter().map(|(c, r)| (c.id.as_u128(), r.clone())).collect();
+        let got: Vec<(u128, Vec<AgendaReason>)> = items
+            .iter()
+            .map(|(c, r)| (c.id.as_u128(), r.clone()))
+            .collect();
         assert_eq!(
             got,
             vec![
@@ -199,17 +234,30 @@ mod tests {
             id: Uuid::from_u128(9),
             case_id: Uuid::from_u128(1),
             action: Action::Comment,
-            actor: Actor { user_id: "u".into(), role: Role::StreetOffice, unit_id: "s".into() },
+            actor: Actor {
+                user_id: "u".into(),
+                role: Role::StreetOffice,
+                unit_id: "s".into(),
+            },
             device_time: at(27, 0),
             server_time: None,
             gps: None,
             photos: vec![],
             note: Some(note),
         };
-        assert_eq!(parse_minutes(&event), Some(("heping.city_management", "三日内拆除地锁")));
-        let plain = Event { note: Some("普通备注".into()), ..event.clone() };
+        assert_eq!(
+            parse_minutes(&event),
+            Some(("heping.city_management", "三日内拆除地锁"))
+        );
+        let plain = Event {
+            note: Some("普通备注".into()),
+            ..event.clone()
+        };
         assert_eq!(parse_minutes(&plain), None);
-        let not_comment = Event { action: Action::Accept, ..event };
+        let not_comment = Event {
+            action: Action::Accept,
+            ..event
+        };
         assert_eq!(parse_minutes(&not_comment), None);
     }
 }

@@ -26,6 +26,7 @@ use super::web::{
     WebError, WebUser, download, html_response, load_case, load_visible, register_web_device,
     session_user, storage_error, submit_event, user_names, user_page,
 };
+use super::{action_code, action_name_zh};
 use crate::access;
 use crate::app::AppState;
 use crate::audit::AuditDraft;
@@ -47,8 +48,10 @@ fn asset(body: &'static str, content_type: &'static str) -> Response {
     let mut resp = body.into_response();
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
     resp
 }
 
@@ -83,11 +86,20 @@ pub struct LoginForm {
     password: String,
 }
 
-pub async fn login(State(state): State<AppState>, Extension(sessions): Extension<Arc<SessionStore>>, headers: HeaderMap, axum::Form(form): axum::Form<LoginForm>) -> Result<Response, WebError> {
+pub async fn login(
+    State(state): State<AppState>,
+    Extension(sessions): Extension<Arc<SessionStore>>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<LoginForm>,
+) -> Result<Response, WebError> {
     let app = &state;
     let username = form.username.trim().to_owned();
     let refuse = |message: &str| -> Response {
-        (StatusCode::UNAUTHORIZED, html_response(login_page(Some(message)))).into_response()
+        (
+            StatusCode::UNAUTHORIZED,
+            html_response(login_page(Some(message))),
+        )
+            .into_response()
     };
     if username.is_empty() || username.len() > 100 || form.password.len() > 200 {
         return Ok(refuse("用户名或密码格式不正确"));
@@ -96,17 +108,26 @@ pub async fn login(State(state): State<AppState>, Extension(sessions): Extension
     if app.limiter.check(&format!("web-login:{username}")).is_err() {
         return Ok(refuse("尝试次数过多，请稍后再试"));
     }
-    let user = app.storage.user_by_username(username.clone()).await.map_err(storage_error)?;
-    let stored = user
-        .as_ref()
-        .map_or_else(|| app.dummy_password_hash.to_string(), |u| u.password_hash.clone());
+    let user = app
+        .storage
+        .user_by_username(username.clone())
+        .await
+        .map_err(storage_error)?;
+    let stored = user.as_ref().map_or_else(
+        || app.dummy_password_hash.to_string(),
+        |u| u.password_hash.clone(),
+    );
     let password_ok = crate::auth::verify_password(form.password, stored).await;
     let user = match user {
         Some(user) if password_ok && !user.disabled => user,
         Some(user) if password_ok && user.disabled => return Ok(refuse("该账号已停用")),
         _ => {
             app.storage
-                .append_audit(AuditDraft::new("WEB_SIGN_IN_FAILED", "user", username.clone()))
+                .append_audit(AuditDraft::new(
+                    "WEB_SIGN_IN_FAILED",
+                    "user",
+                    username.clone(),
+                ))
                 .await
                 .map_err(storage_error)?;
             return Ok(refuse("用户名或密码错误"));
@@ -131,7 +152,12 @@ pub struct CsrfForm {
     csrf: String,
 }
 
-pub async fn logout(Extension(sessions): Extension<Arc<SessionStore>>, web: WebUser, headers: HeaderMap, axum::Form(form): axum::Form<CsrfForm>) -> Result<Response, WebError> {
+pub async fn logout(
+    Extension(sessions): Extension<Arc<SessionStore>>,
+    web: WebUser,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<CsrfForm>,
+) -> Result<Response, WebError> {
     web.check_csrf(&form.csrf)?;
     if let Some(token) = headers
         .get_all(header::COOKIE)
@@ -150,13 +176,21 @@ pub async fn logout(Extension(sessions): Extension<Arc<SessionStore>>, web: WebU
 
 // ---------------------------------------------------------------- queue
 
-fn filtered<'a>(filter: &QueueFilter, cases: &'a [Case], names: &Names<'_>) -> Result<Vec<&'a Case>, WebError> {
+fn filtered<'a>(
+    filter: &QueueFilter,
+    cases: &'a [Case],
+    names: &Names<'_>,
+) -> Result<Vec<&'a Case>, WebError> {
     filter
         .apply(cases, &names.estates, Utc::now())
         .map_err(|e| WebError::BadInput(format!("{e}（{}）", e.code())))
 }
 
-pub async fn queue_page(State(state): State<AppState>, web: WebUser, Query(filter): Query<QueueFilter>) -> Result<Response, WebError> {
+pub async fn queue_page(
+    State(state): State<AppState>,
+    web: WebUser,
+    Query(filter): Query<QueueFilter>,
+) -> Result<Response, WebError> {
     let visible = load_visible(&state, web.user()).await?;
     let cases = visible.cases();
     let names = Names::new(&visible.estates, visible.units());
@@ -166,10 +200,17 @@ pub async fn queue_page(State(state): State<AppState>, web: WebUser, Query(filte
         Ok(rows) => rows,
         Err(e) => {
             body.push_str(&notice(NoticeKind::Error, &format!("{e}（{}）", e.code())));
-            return Ok((StatusCode::UNPROCESSABLE_ENTITY, user_page(&web, "案件队列", "/dashboard/cases", &body)).into_response());
+            return Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                user_page(&web, "案件队列", "/dashboard/cases", &body),
+            )
+                .into_response());
         }
     };
-    body.push_str(&queue::counts_bar(&queue::counts_per_status(&rows), rows.len()));
+    body.push_str(&queue::counts_bar(
+        &queue::counts_per_status(&rows),
+        rows.len(),
+    ));
     let qs = filter.query_string();
     let _ = write!(
         body,
@@ -181,7 +222,11 @@ pub async fn queue_page(State(state): State<AppState>, web: WebUser, Query(filte
     Ok(user_page(&web, "案件队列", "/dashboard/cases", &body))
 }
 
-async fn queue_table_for(state: &AppState, web: &WebUser, filter: &QueueFilter) -> Result<Table, WebError> {
+async fn queue_table_for(
+    state: &AppState,
+    web: &WebUser,
+    filter: &QueueFilter,
+) -> Result<Table, WebError> {
     let visible = load_visible(state, web.user()).await?;
     let cases = visible.cases();
     let names = Names::new(&visible.estates, visible.units());
@@ -189,12 +234,24 @@ async fn queue_table_for(state: &AppState, web: &WebUser, filter: &QueueFilter) 
     Ok(queue::queue_export(&rows, &names, Utc::now()))
 }
 
-pub async fn queue_csv(State(state): State<AppState>, web: WebUser, Query(filter): Query<QueueFilter>) -> Result<Response, WebError> {
+pub async fn queue_csv(
+    State(state): State<AppState>,
+    web: WebUser,
+    Query(filter): Query<QueueFilter>,
+) -> Result<Response, WebError> {
     let table = queue_table_for(&state, &web, &filter).await?;
-    Ok(download(table.to_csv().into_bytes(), "text/csv; charset=utf-8", "案件清单.csv"))
+    Ok(download(
+        table.to_csv().into_bytes(),
+        "text/csv; charset=utf-8",
+        "案件清单.csv",
+    ))
 }
 
-pub async fn queue_xlsx(State(state): State<AppState>, web: WebUser, Query(filter): Query<QueueFilter>) -> Result<Response, WebError> {
+pub async fn queue_xlsx(
+    State(state): State<AppState>,
+    web: WebUser,
+    Query(filter): Query<QueueFilter>,
+) -> Result<Response, WebError> {
     let table = queue_table_for(&state, &web, &filter).await?;
     let bytes = tokio::task::spawn_blocking(move || table.to_xlsx())
         .await
@@ -215,19 +272,41 @@ pub struct DoneQuery {
     done: String,
 }
 
-pub async fn case_page(State(state): State<AppState>, web: WebUser, Path(id): Path<String>, Query(q): Query<DoneQuery>) -> Result<Response, WebError> {
-    let done = ActionKind::ALL
+pub async fn case_page(
+    State(state): State<AppState>,
+    web: WebUser,
+    Path(id): Path<String>,
+    Query(q): Query<DoneQuery>,
+) -> Result<Response, WebError> {
+    let done = super::CASE_ACTIONS
         .into_iter()
-        .find(|k| k.code() == q.done)
-        .map(|k| format!("操作已完成：{}", k.name_zh()));
-    render_case(&state, &web, &id, done.as_deref().map(|t| (NoticeKind::Info, t)), StatusCode::OK).await
+        .find(|k| action_code(*k) == q.done)
+        .map(|k| format!("操作已完成：{}", action_name_zh(k)));
+    render_case(
+        &state,
+        &web,
+        &id,
+        done.as_deref().map(|t| (NoticeKind::Info, t)),
+        StatusCode::OK,
+    )
+    .await
 }
 
-async fn render_case(state: &AppState, web: &WebUser, id: &str, message: Option<(NoticeKind, &str)>, status: StatusCode) -> Result<Response, WebError> {
+async fn render_case(
+    state: &AppState,
+    web: &WebUser,
+    id: &str,
+    message: Option<(NoticeKind, &str)>,
+    status: StatusCode,
+) -> Result<Response, WebError> {
     let (row, events) = load_case(state, web, id).await?;
     let case = &row.case;
     let catalog = state.catalog();
-    let unit_name = |uid: &str| catalog.unit(uid).map_or_else(|| uid.to_owned(), |u| u.name.clone());
+    let unit_name = |uid: &str| {
+        catalog
+            .unit(uid)
+            .map_or_else(|| uid.to_owned(), |u| u.name.clone())
+    };
     let estate = catalog.estates.get(&case.estate_id);
     let info = case.category.info();
     let now = Utc::now();
@@ -250,21 +329,49 @@ async fn render_case(state: &AppState, web: &WebUser, id: &str, message: Option<
          </dl></section>",
         status_code = case.status.code(),
         badge = queue::status_badge(case.status),
-        overdue = if overdue { " <span class=\"overdue-flag\">已超期</span>" } else { "" },
+        overdue = if overdue {
+            " <span class=\"overdue-flag\">已超期</span>"
+        } else {
+            ""
+        },
         cat = esc(info.name_zh),
         cat_code = info.code(),
         sections = esc(&info.policy_sections.join("、")),
-        estate = esc(&estate.map_or_else(|| case.estate_id.clone(), |e| format!("{}（{} {} {}）", e.name, e.district, e.street, e.community))),
-        place = esc(&[case.building.as_deref(), case.unit_no.as_deref(), case.location_note.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ")),
+        estate = esc(&estate.map_or_else(
+            || case.estate_id.clone(),
+            |e| format!("{}（{} {} {}）", e.name, e.district, e.street, e.community)
+        )),
+        place = esc(&[
+            case.building.as_deref(),
+            case.unit_no.as_deref(),
+            case.location_note.as_deref()
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ")),
         desc = esc(case.description.as_deref().unwrap_or("")),
         reported_at = format_local(case.reported_at),
         reporter = esc(&unit_name(&case.reported_by.unit_id)),
         dispatch_due = format_local(case.dispatch_due),
-        handle_due = case.handle_due.map(format_local).unwrap_or_else(|| "—".into()),
-        unit = esc(&case.assigned_unit.as_deref().map(unit_name).unwrap_or_else(|| "—".into())),
+        handle_due = case
+            .handle_due
+            .map(format_local)
+            .unwrap_or_else(|| "—".into()),
+        unit = esc(&case
+            .assigned_unit
+            .as_deref()
+            .map(unit_name)
+            .unwrap_or_else(|| "—".into())),
         returns = case.return_count,
         reworks = case.rework_count,
-        reason = case.last_reason.as_deref().map_or(String::new(), |r| format!("<dt>最近理由</dt><dd>{}</dd>", esc(r))),
+        reason = case
+            .last_reason
+            .as_deref()
+            .map_or(String::new(), |r| format!(
+                "<dt>最近理由</dt><dd>{}</dd>",
+                esc(r)
+            )),
     );
     // Photos, before and after side by side.
     let photo_list = |kinds: &[PhotoKind]| -> String {
@@ -272,9 +379,18 @@ async fn render_case(state: &AppState, web: &WebUser, id: &str, message: Option<
             .photos
             .iter()
             .filter(|p| kinds.contains(&p.kind))
-            .map(|p| format!("<img src=\"/dashboard/photos/{0}\" alt=\"照片 {0:.8}\" loading=\"lazy\">", esc(&p.sha256)))
+            .map(|p| {
+                format!(
+                    "<img src=\"/dashboard/photos/{0}\" alt=\"照片 {0:.8}\" loading=\"lazy\">",
+                    esc(&p.sha256)
+                )
+            })
             .collect();
-        if imgs.is_empty() { "<p class=\"empty\">暂无照片</p>".into() } else { imgs }
+        if imgs.is_empty() {
+            "<p class=\"empty\">暂无照片</p>".into()
+        } else {
+            imgs
+        }
     };
     let _ = write!(
         body,
@@ -287,32 +403,52 @@ async fn render_case(state: &AppState, web: &WebUser, id: &str, message: Option<
     // Timeline.
     let actor_ids: Vec<String> = events.iter().map(|e| e.actor.user_id.clone()).collect();
     let names = user_names(state, actor_ids).await;
-    body.push_str("<section class=\"card\"><h2>处理过程</h2><ol class=\"timeline\" id=\"timeline\">");
+    body.push_str(
+        "<section class=\"card\"><h2>处理过程</h2><ol class=\"timeline\" id=\"timeline\">",
+    );
     for event in &events {
         let detail = match &event.action {
             Action::Dispatch { unit_id } => format!("派往 {}", unit_name(unit_id)),
-            Action::Return { reason } | Action::Reopen { reason } | Action::Cancel { reason } => format!("理由：{reason}"),
+            Action::Return { reason } | Action::Reopen { reason } | Action::Cancel { reason } => {
+                format!("理由：{reason}")
+            }
             _ => String::new(),
         };
-        let minutes = meeting::parse_minutes(event).map(|(u, t)| format!("联席会议纪要（{}）：{t}", unit_name(u)));
+        let minutes = meeting::parse_minutes(event)
+            .map(|(u, t)| format!("联席会议纪要（{}）：{t}", unit_name(u)));
         let note = minutes.or_else(|| event.note.clone()).unwrap_or_default();
         let gps = event.gps.as_ref().map_or(String::new(), |g| {
-            format!(" · 位置 {:.5}N {:.5}E{}", g.lat, g.lon, g.accuracy_m.map_or(String::new(), |a| format!(" ±{a:.0}m")))
+            format!(
+                " · 位置 {:.5}N {:.5}E{}",
+                g.lat,
+                g.lon,
+                g.accuracy_m.map_or(String::new(), |a| format!(" ±{a:.0}m"))
+            )
         });
         let _ = write!(
             body,
             "<li data-kind=\"{code}\"><b>{action}</b> {detail} <span class=\"meta\">{who} · {role} · {unit} · {when}（设备时间 {device}）{gps}{photos}</span>{note}</li>",
-            code = event.action.kind().code(),
-            action = event.action.kind().name_zh(),
+            code = action_code(event.action.kind()),
+            action = action_name_zh(event.action.kind()),
             detail = esc(&detail),
-            who = esc(names.get(&event.actor.user_id).map_or(event.actor.user_id.as_str(), String::as_str)),
+            who = esc(names
+                .get(&event.actor.user_id)
+                .map_or(event.actor.user_id.as_str(), String::as_str)),
             role = event.actor.role.name_zh(),
             unit = esc(&unit_name(&event.actor.unit_id)),
             when = format_local(event.effective_time()),
             device = format_local(event.device_time),
             gps = esc(&gps),
-            photos = if event.photos.is_empty() { String::new() } else { format!(" · 照片 {} 张", event.photos.len()) },
-            note = if note.is_empty() { String::new() } else { format!("<br>{}", esc(&note)) },
+            photos = if event.photos.is_empty() {
+                String::new()
+            } else {
+                format!(" · 照片 {} 张", event.photos.len())
+            },
+            note = if note.is_empty() {
+                String::new()
+            } else {
+                format!("<br>{}", esc(&note))
+            },
         );
     }
     body.push_str("</ol></section></div><div>");
@@ -320,16 +456,32 @@ async fn render_case(state: &AppState, web: &WebUser, id: &str, message: Option<
     body.push_str(&routing_card(row.routing.as_ref()));
     // Actions.
     let suggested = routing_owner(row.routing.as_ref());
-    body.push_str(&actions_card(case, web, &catalog.units, suggested.as_deref()));
+    body.push_str(&actions_card(
+        case,
+        web,
+        &catalog.units,
+        suggested.as_deref(),
+    ));
     // Mini map.
     if let Some(estate) = estate {
         let markers: Vec<Marker> = case
             .location
             .as_ref()
-            .map(|g| Marker { case_id: case.id, lat: g.lat, lon: g.lon, status: case.status, overdue, label: info.name_zh.to_owned() })
+            .map(|g| Marker {
+                case_id: case.id,
+                lat: g.lat,
+                lon: g.lon,
+                status: case.status,
+                overdue,
+                label: info.name_zh.to_owned(),
+            })
             .into_iter()
             .collect();
-        let _ = write!(body, "<section class=\"card\"><h2>位置</h2>{}</section>", render_map(std::slice::from_ref(estate), &markers, 420.0, 300.0));
+        let _ = write!(
+            body,
+            "<section class=\"card\"><h2>位置</h2>{}</section>",
+            render_map(std::slice::from_ref(estate), &markers, 420.0, 300.0)
+        );
     }
     body.push_str("</div></div>");
     let title = format!("案件 {} · {}", &case.id.to_string()[..8], info.name_zh);
@@ -338,7 +490,11 @@ async fn render_case(state: &AppState, web: &WebUser, id: &str, message: Option<
 
 /// The unit id the routing decision names as owner, to preselect in the dispatch form.
 fn routing_owner(routing: Option<&serde_json::Value>) -> Option<String> {
-    routing?.get("owner")?.get("id")?.as_str().map(str::to_owned)
+    routing?
+        .get("owner")?
+        .get("id")?
+        .as_str()
+        .map(str::to_owned)
 }
 
 fn routing_card(routing: Option<&serde_json::Value>) -> String {
@@ -377,9 +533,15 @@ fn routing_card(routing: Option<&serde_json::Value>) -> String {
 }
 
 /// Exactly the actions the workflow allows this user now, each as its own small form.
-fn actions_card(case: &Case, web: &WebUser, units: &[xuncha_core::OrgUnit], suggested: Option<&str>) -> String {
+fn actions_card(
+    case: &Case,
+    web: &WebUser,
+    units: &[xuncha_core::OrgUnit],
+    suggested: Option<&str>,
+) -> String {
     let allowed = super::allowed_actions(case, &web.actor());
-    let mut out = String::from("<section class=\"card actions\" id=\"actions\"><h2>可执行操作</h2>");
+    let mut out =
+        String::from("<section class=\"card actions\" id=\"actions\"><h2>可执行操作</h2>");
     if allowed.is_empty() {
         out.push_str("<p class=\"empty\">您的角色当前对该案件没有可执行的操作。</p>");
     }
@@ -404,7 +566,11 @@ fn actions_card(case: &Case, web: &WebUser, units: &[xuncha_core::OrgUnit], sugg
             }
             _ => String::new(),
         };
-        let confirm = if kind == ActionKind::Cancel { " data-confirm=\"确定作废该案件？\"" } else { "" };
+        let confirm = if kind == ActionKind::Cancel {
+            " data-confirm=\"确定作废该案件？\""
+        } else {
+            ""
+        };
         let _ = write!(
             out,
             "<form method=\"post\" action=\"/dashboard/cases/{id}/actions\" enctype=\"multipart/form-data\" id=\"action-{code}\"{confirm}>\
@@ -412,9 +578,9 @@ fn actions_card(case: &Case, web: &WebUser, units: &[xuncha_core::OrgUnit], sugg
              {fields}<label>备注 <input name=\"note\" maxlength=\"1000\"></label> \
              <button type=\"submit\" id=\"do-{code}\">{label}</button></form>",
             id = case.id,
-            code = kind.code(),
+            code = action_code(kind),
             version = case.version,
-            label = kind.name_zh(),
+            label = action_name_zh(kind),
         );
     }
     out.push_str("</section>");
@@ -433,15 +599,22 @@ struct ActionForm {
     photo: Option<Vec<u8>>,
 }
 
-async fn read_action_form(mut multipart: Multipart, photo_limit: u64) -> Result<ActionForm, WebError> {
+async fn read_action_form(
+    mut multipart: Multipart,
+    photo_limit: u64,
+) -> Result<ActionForm, WebError> {
     let mut form = ActionForm::default();
-    let bad = |e: axum::extract::multipart::MultipartError| WebError::BadInput(format!("表单无法读取：{e}"));
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        WebError::BadInput(format!("表单无法读取：{e}"))
+    };
     while let Some(field) = multipart.next_field().await.map_err(bad)? {
         let name = field.name().unwrap_or("").to_owned();
         if name == "photo" {
             let bytes = field.bytes().await.map_err(bad)?;
             if bytes.len() as u64 > photo_limit {
-                return Err(WebError::BadInput(format!("照片超过 {photo_limit} 字节上限")));
+                return Err(WebError::BadInput(format!(
+                    "照片超过 {photo_limit} 字节上限"
+                )));
             }
             if !bytes.is_empty() {
                 form.photo = Some(bytes.to_vec());
@@ -469,7 +642,13 @@ async fn read_action_form(mut multipart: Multipart, photo_limit: u64) -> Result<
 /// recorded with an audit entry) and returns its address.
 async fn store_photo(state: &AppState, web: &WebUser, bytes: Vec<u8>) -> Result<String, WebError> {
     let sha = photo_store::sha256_bytes(&bytes);
-    if state.storage.photo(sha.clone()).await.map_err(storage_error)?.is_some() {
+    if state
+        .storage
+        .photo(sha.clone())
+        .await
+        .map_err(storage_error)?
+        .is_some()
+    {
         return Ok(sha);
     }
     let limits = state.config.limits.clone();
@@ -497,11 +676,20 @@ async fn store_photo(state: &AppState, web: &WebUser, bytes: Vec<u8>) -> Result<
     let audit = AuditDraft::new("PHOTO_STORED", "photo", sha.clone())
         .by(&web.user().id, web.user().role, Some(web.device_id()))
         .detail(serde_json::json!({ "bytes": record.bytes, "width": record.width, "height": record.height, "source": "dashboard" }));
-    state.storage.insert_photo(record, audit).await.map_err(storage_error)?;
+    state
+        .storage
+        .insert_photo(record, audit)
+        .await
+        .map_err(storage_error)?;
     Ok(sha)
 }
 
-pub async fn case_action(State(state): State<AppState>, web: WebUser, Path(id): Path<String>, multipart: Multipart) -> Result<Response, WebError> {
+pub async fn case_action(
+    State(state): State<AppState>,
+    web: WebUser,
+    Path(id): Path<String>,
+    multipart: Multipart,
+) -> Result<Response, WebError> {
     let app = &state;
     let form = read_action_form(multipart, app.config.limits.photo_bytes).await?;
     web.check_csrf(&form.csrf)?;
@@ -510,24 +698,36 @@ pub async fn case_action(State(state): State<AppState>, web: WebUser, Path(id): 
     let case_id = row.case.id;
     if !form.version.is_empty() && form.version != row.case.version.to_string() {
         let msg = "案件在您打开页面后已被他人更新，请确认当前状态后再操作";
-        return render_case(app, &web, &id, Some((NoticeKind::Error, msg)), StatusCode::CONFLICT).await;
+        return render_case(
+            app,
+            &web,
+            &id,
+            Some((NoticeKind::Error, msg)),
+            StatusCode::CONFLICT,
+        )
+        .await;
     }
-    let kind = ActionKind::ALL
+    let kind = super::CASE_ACTIONS
         .into_iter()
-        .find(|k| k.code() == form.kind && *k != ActionKind::Report)
+        .find(|k| action_code(*k) == form.kind)
         .ok_or_else(|| WebError::BadInput(format!("未知操作 {}", form.kind)))?;
     let reason = form.reason.trim().to_owned();
     let mut photos = Vec::new();
     let action = match kind {
         ActionKind::Dissuade => Action::Dissuade,
         ActionKind::Escalate => Action::Escalate,
-        ActionKind::Dispatch => Action::Dispatch { unit_id: form.unit_id.trim().to_owned() },
+        ActionKind::Dispatch => Action::Dispatch {
+            unit_id: form.unit_id.trim().to_owned(),
+        },
         ActionKind::Accept => Action::Accept,
         ActionKind::Return => Action::Return { reason },
         ActionKind::Handle => {
             if let Some(bytes) = form.photo {
                 let sha = store_photo(app, &web, bytes).await?;
-                photos.push(PhotoRef { sha256: sha, kind: PhotoKind::After });
+                photos.push(PhotoRef {
+                    sha256: sha,
+                    kind: PhotoKind::After,
+                });
             }
             Action::Handle
         }
@@ -537,16 +737,31 @@ pub async fn case_action(State(state): State<AppState>, web: WebUser, Path(id): 
         ActionKind::Comment | ActionKind::Report => Action::Comment,
     };
     match submit_event(app, &web, case_id, action, photos, Some(form.note)).await? {
-        Ok(_) => Ok(Redirect::to(&format!("/dashboard/cases/{case_id}?done={}", kind.code())).into_response()),
+        Ok(_) => Ok(Redirect::to(&format!(
+            "/dashboard/cases/{case_id}?done={}",
+            action_code(kind)
+        ))
+        .into_response()),
         Err((code, message)) => {
             let text = format!("操作未执行：{message}（{code}）");
-            render_case(app, &web, &id, Some((NoticeKind::Error, &text)), StatusCode::UNPROCESSABLE_ENTITY).await
+            render_case(
+                app,
+                &web,
+                &id,
+                Some((NoticeKind::Error, &text)),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
     }
 }
 
 /// A stored photo, for users who may see a case that references it (the API's rule).
-pub async fn photo(State(state): State<AppState>, web: WebUser, Path(sha): Path<String>) -> Result<Response, WebError> {
+pub async fn photo(
+    State(state): State<AppState>,
+    web: WebUser,
+    Path(sha): Path<String>,
+) -> Result<Response, WebError> {
     let app = &state;
     if !photo_store::is_sha256_hex(&sha) {
         return Err(WebError::NotFound(format!("照片 {sha}")));
@@ -575,9 +790,12 @@ pub async fn photo(State(state): State<AppState>, web: WebUser, Path(sha): Path<
         .await
         .map_err(|e| WebError::Internal(format!("照片文件无法读取：{e}")))?;
     let mut resp = bytes.into_response();
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
     resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=31536000, immutable"));
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=31536000, immutable"),
+    );
     Ok(resp)
 }
 
@@ -586,7 +804,12 @@ pub async fn photo(State(state): State<AppState>, web: WebUser, Path(sha): Path<
 pub async fn map_page(State(state): State<AppState>, web: WebUser) -> Result<Response, WebError> {
     let visible = load_visible(&state, web.user()).await?;
     let now = Utc::now();
-    let open: Vec<&Case> = visible.rows.iter().map(|r| &r.case).filter(|c| c.status.is_open()).collect();
+    let open: Vec<&Case> = visible
+        .rows
+        .iter()
+        .map(|r| &r.case)
+        .filter(|c| c.status.is_open())
+        .collect();
     let markers: Vec<Marker> = open
         .iter()
         .filter_map(|c| {
@@ -618,14 +841,24 @@ pub async fn map_page(State(state): State<AppState>, web: WebUser) -> Result<Res
 
 // ---------------------------------------------------------------- meeting
 
-pub async fn meeting_page(State(state): State<AppState>, web: WebUser) -> Result<Response, WebError> {
+pub async fn meeting_page(
+    State(state): State<AppState>,
+    web: WebUser,
+) -> Result<Response, WebError> {
     let visible = load_visible(&state, web.user()).await?;
     let cases = visible.cases();
     let names = Names::new(&visible.estates, visible.units());
     let now = Utc::now();
     let items = meeting::agenda(&cases, now);
     let can_record = web.user().role == Role::StreetOffice;
-    let body = meeting::render_agenda(&items, &visible.events, &names, now, can_record, &web.csrf_token);
+    let body = meeting::render_agenda(
+        &items,
+        &visible.events,
+        &names,
+        now,
+        can_record,
+        &web.csrf_token,
+    );
     Ok(user_page(&web, "联席会议议程", "/dashboard/meeting", &body))
 }
 
@@ -638,7 +871,11 @@ pub struct MinutesForm {
     text: String,
 }
 
-pub async fn record_minutes(State(state): State<AppState>, web: WebUser, axum::Form(form): axum::Form<MinutesForm>) -> Result<Response, WebError> {
+pub async fn record_minutes(
+    State(state): State<AppState>,
+    web: WebUser,
+    axum::Form(form): axum::Form<MinutesForm>,
+) -> Result<Response, WebError> {
     web.check_csrf(&form.csrf)?;
     let app = &state;
     if web.user().role != Role::StreetOffice {
@@ -646,14 +883,30 @@ pub async fn record_minutes(State(state): State<AppState>, web: WebUser, axum::F
     }
     let text = form.text.trim();
     if text.is_empty() || text.chars().count() > MAX_MINUTES_CHARS {
-        return Err(WebError::BadInput(format!("纪要内容不能为空，且不超过 {MAX_MINUTES_CHARS} 字")));
+        return Err(WebError::BadInput(format!(
+            "纪要内容不能为空，且不超过 {MAX_MINUTES_CHARS} 字"
+        )));
     }
     if app.catalog().unit(&form.unit_id).is_none() {
-        return Err(WebError::BadInput(format!("未知的成员单位 {}", form.unit_id)));
+        return Err(WebError::BadInput(format!(
+            "未知的成员单位 {}",
+            form.unit_id
+        )));
     }
     let (row, _) = load_case(app, &web, &form.case_id).await?;
-    match submit_event(app, &web, row.case.id, Action::Comment, Vec::new(), Some(meeting::minutes_note(&form.unit_id, text))).await? {
+    match submit_event(
+        app,
+        &web,
+        row.case.id,
+        Action::Comment,
+        Vec::new(),
+        Some(meeting::minutes_note(&form.unit_id, text)),
+    )
+    .await?
+    {
         Ok(_) => Ok(Redirect::to("/dashboard/meeting").into_response()),
-        Err((code, message)) => Err(WebError::BadInput(format!("纪要未记录：{message}（{code}）"))),
+        Err((code, message)) => Err(WebError::BadInput(format!(
+            "纪要未记录：{message}（{code}）"
+        ))),
     }
 }

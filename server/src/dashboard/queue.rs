@@ -58,17 +58,18 @@ impl FilterError {
 }
 
 /// The deadline that applies now: dispatch deadline until dispatched, then the handling deadline;
-/// none once the case is closed or cancelled.
+/// none once nobody owes anything (handled and awaiting verification, resolved, final). Same
+/// rule as the core's `Case::current_due`.
 pub fn current_deadline(case: &Case) -> Option<DateTime<Utc>> {
     match case.status {
-        CaseStatus::Closed | CaseStatus::Cancelled | CaseStatus::ResolvedOnSite => None,
+        CaseStatus::Closed
+        | CaseStatus::Cancelled
+        | CaseStatus::ResolvedOnSite
+        | CaseStatus::Handled => None,
         CaseStatus::Reported | CaseStatus::Escalated | CaseStatus::Returned => {
             Some(case.dispatch_due)
         }
-        CaseStatus::Dispatched
-        | CaseStatus::Accepted
-        | CaseStatus::Handled
-        | CaseStatus::Reopened => case.handle_due,
+        CaseStatus::Dispatched | CaseStatus::Accepted | CaseStatus::Reopened => case.handle_due,
     }
 }
 
@@ -137,7 +138,13 @@ impl QueueFilter {
                 from.is_none_or(|f| day >= f) && to.is_none_or(|t| day <= t)
             })
             .collect();
-        out.sort_by_key(|c| (current_deadline(c).is_none(), current_deadline(c), c.reported_at));
+        out.sort_by_key(|c| {
+            (
+                current_deadline(c).is_none(),
+                current_deadline(c),
+                c.reported_at,
+            )
+        });
         Ok(out)
     }
 
@@ -355,7 +362,10 @@ pub fn queue_export(cases: &[&Case], names: &Names<'_>, now: DateTime<Utc>) -> T
                     .as_deref()
                     .map_or("", |u| names.unit(u))
                     .into(),
-                current_deadline(c).map(format_local).unwrap_or_default().into(),
+                current_deadline(c)
+                    .map(format_local)
+                    .unwrap_or_default()
+                    .into(),
                 if is_overdue(c, now) { "是" } else { "否" }.into(),
                 c.return_count.into(),
                 c.rework_count.into(),
@@ -378,15 +388,42 @@ mod tests {
     use chrono::Duration;
 
     fn sample() -> (Vec<Case>, Vec<Estate>) {
-        let estates = vec![estate("changchunli", "长春里社区"), estate("other", "别的社区")];
-        let mut dispatched = case(2, CaseStatus::Dispatched, Category::StreetLight, "changchunli", at(1, 2));
+        let estates = vec![
+            estate("changchunli", "长春里社区"),
+            estate("other", "别的社区"),
+        ];
+        let mut dispatched = case(
+            2,
+            CaseStatus::Dispatched,
+            Category::StreetLight,
+            "changchunli",
+            at(1, 2),
+        );
         dispatched.assigned_unit = Some("heping.city_management".into());
         dispatched.handle_due = Some(at(10, 0));
         let cases = vec![
-            case(1, CaseStatus::Reported, Category::GroundLock, "changchunli", at(20, 2)),
+            case(
+                1,
+                CaseStatus::Reported,
+                Category::GroundLock,
+                "changchunli",
+                at(20, 2),
+            ),
             dispatched,
-            case(3, CaseStatus::Closed, Category::StreetLight, "other", at(5, 2)),
-            case(4, CaseStatus::Escalated, Category::Garbage, "other", at(26, 1)),
+            case(
+                3,
+                CaseStatus::Closed,
+                Category::StreetLight,
+                "other",
+                at(5, 2),
+            ),
+            case(
+                4,
+                CaseStatus::Escalated,
+                Category::Garbage,
+                "other",
+                at(26, 1),
+            ),
         ];
         (cases, estates)
     }
@@ -400,7 +437,9 @@ mod tests {
         let (cases, estates) = sample();
         let names = Names::new(&estates, &[]);
         let now = at(27, 0);
-        let out = QueueFilter::default().apply(&cases, &names.estates, now).unwrap();
+        let out = QueueFilter::default()
+            .apply(&cases, &names.estates, now)
+            .unwrap();
         // Deadlines: case 2 on the 10th, case 1 on the 21st, case 4 on the 27th at 01:00.
         assert_eq!(ids(&out), vec![2, 1, 4]);
         let counts = counts_per_status(&out);
@@ -414,26 +453,90 @@ mod tests {
         let names = Names::new(&estates, &[]);
         let now = at(21, 12);
         let run = |f: QueueFilter| ids(&f.apply(&cases, &names.estates, now).unwrap());
-        assert_eq!(run(QueueFilter { status: "CLOSED".into(), ..Default::default() }), vec![3]);
-        assert_eq!(run(QueueFilter { category: "STREET_LIGHT".into(), scope: "all".into(), ..Default::default() }), vec![2, 3]);
-        assert_eq!(run(QueueFilter { estate: "other".into(), ..Default::default() }), vec![4]);
-        assert_eq!(run(QueueFilter { community: "长春里社区".into(), ..Default::default() }), vec![2, 1]);
-        assert_eq!(run(QueueFilter { unit: "heping.city_management".into(), ..Default::default() }), vec![2]);
-        assert_eq!(run(QueueFilter { overdue: "1".into(), ..Default::default() }), vec![2, 1]);
-        assert_eq!(run(QueueFilter { overdue: "0".into(), ..Default::default() }), vec![4]);
+        assert_eq!(
+            run(QueueFilter {
+                status: "CLOSED".into(),
+                ..Default::default()
+            }),
+            vec![3]
+        );
+        assert_eq!(
+            run(QueueFilter {
+                category: "STREET_LIGHT".into(),
+                scope: "all".into(),
+                ..Default::default()
+            }),
+            vec![2, 3]
+        );
+        assert_eq!(
+            run(QueueFilter {
+                estate: "other".into(),
+                ..Default::default()
+            }),
+            vec![4]
+        );
+        assert_eq!(
+            run(QueueFilter {
+                community: "长春里社区".into(),
+                ..Default::default()
+            }),
+            vec![2, 1]
+        );
+        assert_eq!(
+            run(QueueFilter {
+                unit: "heping.city_management".into(),
+                ..Default::default()
+            }),
+            vec![2]
+        );
+        assert_eq!(
+            run(QueueFilter {
+                overdue: "1".into(),
+                ..Default::default()
+            }),
+            vec![2, 1]
+        );
+        assert_eq!(
+            run(QueueFilter {
+                overdue: "0".into(),
+                ..Default::default()
+            }),
+            vec![4]
+        );
         // 26th 01:00 UTC is the 26th 09:00 in Beijing.
-        assert_eq!(run(QueueFilter { from: "2026-11-20".into(), to: "2026-11-26".into(), ..Default::default() }), vec![1, 4]);
+        assert_eq!(
+            run(QueueFilter {
+                from: "2026-11-20".into(),
+                to: "2026-11-26".into(),
+                ..Default::default()
+            }),
+            vec![1, 4]
+        );
     }
 
     #[test]
     fn bad_filters_are_named() {
         let (cases, estates) = sample();
         let names = Names::new(&estates, &[]);
-        let bad = QueueFilter { status: "NOPE".into(), ..Default::default() };
-        assert_eq!(bad.apply(&cases, &names.estates, at(1, 0)).unwrap_err().code(), "UNKNOWN_STATUS");
-        let bad = QueueFilter { from: "2026/11/01".into(), ..Default::default() };
+        let bad = QueueFilter {
+            status: "NOPE".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            bad.apply(&cases, &names.estates, at(1, 0))
+                .unwrap_err()
+                .code(),
+            "UNKNOWN_STATUS"
+        );
+        let bad = QueueFilter {
+            from: "2026/11/01".into(),
+            ..Default::default()
+        };
         assert_eq!(bad.validate().unwrap_err().code(), "BAD_DATE");
-        let bad = QueueFilter { category: "X".into(), ..Default::default() };
+        let bad = QueueFilter {
+            category: "X".into(),
+            ..Default::default()
+        };
         assert_eq!(bad.validate().unwrap_err().code(), "UNKNOWN_CATEGORY");
     }
 
@@ -442,7 +545,9 @@ mod tests {
         let (cases, estates) = sample();
         let names = Names::new(&estates, &[]);
         let now = at(27, 0);
-        let rows = QueueFilter::default().apply(&cases, &names.estates, now).unwrap();
+        let rows = QueueFilter::default()
+            .apply(&cases, &names.estates, now)
+            .unwrap();
         let html = queue_table(&rows, &names, now);
         assert_eq!(html.matches("class=\"overdue\"").count(), 2);
         assert!(html.contains("changchunli小区"));
@@ -455,7 +560,14 @@ mod tests {
 
     #[test]
     fn query_string_round_trips_non_empty_fields() {
-        let f = QueueFilter { status: "DISPATCHED".into(), community: "长春里社区".into(), ..Default::default() };
-        assert_eq!(f.query_string(), "status=DISPATCHED&community=%E9%95%BF%E6%98%A5%E9%87%8C%E7%A4%BE%E5%8C%BA");
+        let f = QueueFilter {
+            status: "DISPATCHED".into(),
+            community: "长春里社区".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            f.query_string(),
+            "status=DISPATCHED&community=%E9%95%BF%E6%98%A5%E9%87%8C%E7%A4%BE%E5%8C%BA"
+        );
     }
 }

@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use axum::{Extension, Router};
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
+use axum::{Extension, Router};
 
 use super::session::SessionStore;
 use super::{estates, kpi_page, pages};
@@ -22,7 +22,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/dashboard/", get(pages::home))
         .route("/dashboard/assets/app.css", get(pages::asset_css))
         .route("/dashboard/assets/app.js", get(pages::asset_js))
-        .route("/dashboard/login", get(pages::login_form).post(pages::login))
+        .route(
+            "/dashboard/login",
+            get(pages::login_form).post(pages::login),
+        )
         .route("/dashboard/logout", post(pages::logout))
         .route("/dashboard/cases", get(pages::queue_page))
         .route("/dashboard/cases.csv", get(pages::queue_csv))
@@ -30,7 +33,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/dashboard/cases/{id}", get(pages::case_page))
         .route(
             "/dashboard/cases/{id}/actions",
-            post(pages::case_action).layer(DefaultBodyLimit::max(photo_limit.saturating_add(ACTION_FORM_OVERHEAD))),
+            post(pages::case_action).layer(DefaultBodyLimit::max(
+                photo_limit.saturating_add(ACTION_FORM_OVERHEAD),
+            )),
         )
         .route("/dashboard/photos/{sha256}", get(pages::photo))
         .route("/dashboard/map", get(pages::map_page))
@@ -39,7 +44,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/dashboard/kpi.xlsx", get(kpi_page::kpi_xlsx))
         .route("/dashboard/meeting", get(pages::meeting_page))
         .route("/dashboard/meeting/minutes", post(pages::record_minutes))
-        .route("/dashboard/estates", get(estates::estates_page).post(estates::create_estate))
+        .route(
+            "/dashboard/estates",
+            get(estates::estates_page).post(estates::create_estate),
+        )
         .route("/dashboard/estates/{id}", post(estates::update_estate))
         .layer(Extension(Arc::new(SessionStore::default())))
 }

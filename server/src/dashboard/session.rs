@@ -162,12 +162,12 @@ mod tests {
         let later = now + IDLE_TIMEOUT - Duration::minutes(1);
         assert!(store.touch(&token, later).is_some());
         // Slid forward from `later`, so still alive past the original expiry.
-        assert!(store.touch(&token, now + IDLE_TIMEOUT + Duration::minutes(5)).is_some());
         assert!(
             store
-                .touch(&token, now + IDLE_TIMEOUT * 3)
-                .is_none()
+                .touch(&token, now + IDLE_TIMEOUT + Duration::minutes(5))
+                .is_some()
         );
+        assert!(store.touch(&token, now + IDLE_TIMEOUT * 3).is_none());
     }
 
     #[test]
@@ -193,6 +193,8 @@ mod tests {
         assert_eq!(token_from_cookie_header("xuncha_session="), None);
         let c = set_cookie("t", false);
         assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict") && !c.contains("Secure"));
-        assert!(tokens_equal("abc", "abc") && !tokens_equal("abc", "abd") && !tokens_equal("a", "ab"));
+        assert!(
+            tokens_equal("abc", "abc") && !tokens_equal("abc", "abd") && !tokens_equal("a", "ab")
+        );
     }
 }

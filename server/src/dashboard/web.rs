@@ -90,7 +90,10 @@ fn cookie_token(parts: &Parts) -> Option<String> {
 impl FromRequestParts<AppState> for WebUser {
     type Rejection = WebError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let sessions = parts
             .extensions
             .get::<Arc<SessionStore>>()
@@ -100,7 +103,10 @@ impl FromRequestParts<AppState> for WebUser {
         let web = sessions.touch(&token, Utc::now()).ok_or(WebError::SignIn)?;
         let (user_id, device_id) = split_session_user(&web.user_id).ok_or(WebError::SignIn)?;
         let storage = &state.storage;
-        let user = storage.user_by_id(user_id.to_owned()).await.map_err(storage_error)?;
+        let user = storage
+            .user_by_id(user_id.to_owned())
+            .await
+            .map_err(storage_error)?;
         let device = storage.device(device_id).await.map_err(storage_error)?;
         let (Some(user), Some(device)) = (user, device) else {
             sessions.remove(&token);
@@ -316,7 +322,11 @@ pub async fn load_visible(state: &AppState, user: &UserRecord) -> Result<Visible
 }
 
 /// One case the user may see, with its events; a refusal is audited like the API's.
-pub async fn load_case(state: &AppState, web: &WebUser, id: &str) -> Result<(CaseRow, Vec<Event>), WebError> {
+pub async fn load_case(
+    state: &AppState,
+    web: &WebUser,
+    id: &str,
+) -> Result<(CaseRow, Vec<Event>), WebError> {
     let not_found = || WebError::NotFound(format!("案件 {id}"));
     let case_id = Uuid::parse_str(id).map_err(|_| not_found())?;
     let (row, events) = state
@@ -327,7 +337,9 @@ pub async fn load_case(state: &AppState, web: &WebUser, id: &str) -> Result<(Cas
         .ok_or_else(not_found)?;
     if !access::can_see_case(web.user(), &state.catalog(), &row) {
         state.deny(&web.authed, "case", id).await?;
-        return Err(WebError::Forbidden(format!("案件 {id} 不在您的管辖或派遣范围内")));
+        return Err(WebError::Forbidden(format!(
+            "案件 {id} 不在您的管辖或派遣范围内"
+        )));
     }
     Ok((row, events))
 }
@@ -374,9 +386,16 @@ pub async fn submit_event(
 /// Creates the device row a browser session acts under. Its tokens are random and never
 /// revealed, and the access token is born expired: the row exists for the audit trail and for
 /// revocation, not for API use.
-pub async fn register_web_device(state: &AppState, user: &UserRecord, user_agent: &str) -> Result<DeviceRecord, WebError> {
+pub async fn register_web_device(
+    state: &AppState,
+    user: &UserRecord,
+    user_agent: &str,
+) -> Result<DeviceRecord, WebError> {
     let id = xuncha_core::ids::new_id();
-    let name: String = format!("网页工作台 {}", user_agent.chars().take(60).collect::<String>());
+    let name: String = format!(
+        "网页工作台 {}",
+        user_agent.chars().take(60).collect::<String>()
+    );
     state
         .storage
         .create_device(
@@ -388,7 +407,11 @@ pub async fn register_web_device(state: &AppState, user: &UserRecord, user_agent
                 access_hash: crate::auth::token_hash(&session::random_token()),
                 access_expires_at: Utc::now(),
             },
-            AuditDraft::new("WEB_SIGN_IN", "device", id.to_string()).by(&user.id, user.role, Some(id)),
+            AuditDraft::new("WEB_SIGN_IN", "device", id.to_string()).by(
+                &user.id,
+                user.role,
+                Some(id),
+            ),
         )
         .await
         .map_err(storage_error)?;
