@@ -155,6 +155,24 @@ impl Phone {
         result
     }
 
+    async fn act_with_photo(&self, case_id: Uuid, action: Action, after_sha: &str) {
+        let event = Event {
+            id: xuncha_core::ids::new_id(),
+            case_id,
+            action,
+            actor: self.actor.clone(),
+            device_time: chrono::Utc::now(),
+            server_time: None,
+            gps: None,
+            photos: vec![PhotoRef {
+                sha256: after_sha.into(),
+                kind: PhotoKind::After,
+            }],
+            note: Some("已修复".into()),
+        };
+        self.push(event).await;
+    }
+
     async fn act(&self, case_id: Uuid, action: Action) {
         let event = Event {
             id: xuncha_core::ids::new_id(),
@@ -303,6 +321,7 @@ struct Seeded {
     street_light: Uuid,
     ground_lock: Uuid,
     dispatched: Uuid,
+    closed: Uuid,
 }
 
 /// Cases in 长春里 (南营门街道), captured by phones; one already dispatched to the district's
@@ -352,10 +371,57 @@ async fn seed(server: &RunningServer) -> Seeded {
             },
         )
         .await;
+    // One case through the whole cycle (handled with an after-photo, verified), one returned.
+    let city = Phone::enrol(base, "dept.heping.city").await;
+    let walkway_photo = inspector.upload_photo(&test_jpeg(31)).await;
+    let closed = inspector
+        .report(
+            Category::Walkway,
+            "changchunli",
+            39.1136,
+            117.1933,
+            "4号楼",
+            Some(&walkway_photo),
+        )
+        .await;
+    let unit = city_management(server, "和平区");
+    street
+        .act(
+            closed,
+            Action::Dispatch {
+                unit_id: unit.clone(),
+            },
+        )
+        .await;
+    city.act(closed, Action::Accept).await;
+    let after = city.upload_photo(&test_jpeg(200)).await;
+    city.act_with_photo(closed, Action::Handle, &after).await;
+    inspector.act(closed, Action::Verify).await;
+    let returned = inspector
+        .report(
+            Category::Greenery,
+            "changchunli",
+            39.1132,
+            117.1927,
+            "6号楼",
+            None,
+        )
+        .await;
+    street
+        .act(returned, Action::Dispatch { unit_id: unit })
+        .await;
+    city.act(
+        returned,
+        Action::Return {
+            reason: "绿化养护不属于城管，应派园林".into(),
+        },
+    )
+    .await;
     Seeded {
         street_light,
         ground_lock,
         dispatched,
+        closed,
     }
 }
 
@@ -442,8 +508,9 @@ async fn street_office_filters_dispatches_and_sees_the_change_in_chromium() {
         .find_all(Locator::Css("#queue tbody tr"))
         .await
         .unwrap();
-    assert_eq!(queue_rows.len(), 3, "the street's three open cases");
-    assert_eq!(text_of(&client, "#count-total").await, "3");
+    assert_eq!(queue_rows.len(), 4, "the street's four open cases");
+    assert_eq!(text_of(&client, "#count-total").await, "4");
+    assert_eq!(text_of(&client, "#count-RETURNED").await, "1");
     assert_eq!(text_of(&client, "#count-DISPATCHED").await, "1");
     std::fs::write(
         out.join("dashboard-queue.png"),
@@ -561,6 +628,38 @@ async fn street_office_filters_dispatches_and_sees_the_change_in_chromium() {
         .unwrap();
     assert_eq!(text_of(&client, "#count-DISPATCHED").await, "2");
 
+    // A closed case shows its before and after photos side by side.
+    client
+        .goto(&format!("{base}/dashboard/cases/{}", seeded.closed))
+        .await
+        .unwrap();
+    client
+        .wait()
+        .for_element(Locator::Css("#case-status[data-status=CLOSED]"))
+        .await
+        .unwrap();
+    assert_eq!(
+        client
+            .find_all(Locator::Css("#photos-before img"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        client
+            .find_all(Locator::Css("#photos-after img"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    std::fs::write(
+        out.join("dashboard-case-closed.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
+
     // KPI page, map and meeting agenda render.
     client
         .goto(&format!("{base}/dashboard/kpi?group=unit"))
@@ -581,7 +680,7 @@ async fn street_office_filters_dispatches_and_sees_the_change_in_chromium() {
         .find_all(Locator::Css("svg.map circle.marker"))
         .await
         .unwrap();
-    assert_eq!(markers.len(), 3);
+    assert_eq!(markers.len(), 4);
     std::fs::write(
         out.join("dashboard-map.png"),
         client.screenshot().await.unwrap(),
@@ -735,7 +834,7 @@ async fn forms_without_the_csrf_token_are_refused_and_exports_download() {
     assert_eq!(resp.status(), 200);
     let csv = resp.text().await.unwrap();
     assert!(csv.starts_with('\u{feff}'));
-    assert_eq!(csv.lines().count(), 4, "header + 3 cases");
+    assert_eq!(csv.lines().count(), 6, "header + 5 cases");
     assert!(csv.contains(&seeded.ground_lock.to_string()));
     let resp = street
         .http

@@ -153,9 +153,14 @@ pub fn render_map(estates: &[Estate], markers: &[Marker], width: f64, height: f6
             ))
         );
         if let Some(ring) = outer_rings(&estate.boundary).first() {
-            let n = ring.len().max(1) as f64;
-            let lat = ring.iter().map(|p| p[1]).sum::<f64>() / n;
-            let lon = ring.iter().map(|p| p[0]).sum::<f64>() / n;
+            // A closed ring repeats its first vertex; count it once.
+            let open = match ring.split_last() {
+                Some((last, rest)) if Some(last) == rest.first() => rest,
+                _ => ring,
+            };
+            let n = open.len().max(1) as f64;
+            let lat = open.iter().map(|p| p[1]).sum::<f64>() / n;
+            let lon = open.iter().map(|p| p[0]).sum::<f64>() / n;
             let (x, y) = proj.xy(lat, lon);
             let _ = write!(
                 svg,
