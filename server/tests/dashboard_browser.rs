@@ -242,6 +242,39 @@ impl WebClient {
         }
     }
 
+    /// POSTs a urlencoded form; returns status, `Location` and body.
+    async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> (u16, String, String) {
+        let body = fields
+            .iter()
+            .map(|(k, v)| format!("{k}={}", percent(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let location = resp
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        (status, location, resp.text().await.unwrap())
+    }
+
+    /// The CSRF token the page at `path` carries.
+    async fn csrf(&self, path: &str) -> String {
+        let (_, html) = self.get(path).await;
+        let needle = "name=\"csrf\" value=\"";
+        let start = html.find(needle).unwrap() + needle.len();
+        html[start..start + 64].to_owned()
+    }
+
     async fn get(&self, path: &str) -> (u16, String) {
         let resp = self
             .http
@@ -252,6 +285,18 @@ impl WebClient {
             .unwrap();
         (resp.status().as_u16(), resp.text().await.unwrap())
     }
+}
+
+fn percent(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 fn free_port() -> u16 {
@@ -322,6 +367,7 @@ struct Seeded {
     ground_lock: Uuid,
     dispatched: Uuid,
     closed: Uuid,
+    returned: Uuid,
 }
 
 /// Cases in 长春里 (南营门街道), captured by phones; one already dispatched to the district's
@@ -422,6 +468,7 @@ async fn seed(server: &RunningServer) -> Seeded {
         ground_lock,
         dispatched,
         closed,
+        returned,
     }
 }
 
@@ -845,5 +892,109 @@ async fn forms_without_the_csrf_token_are_refused_and_exports_download() {
         .unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(&resp.bytes().await.unwrap()[..2], b"PK");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn admin_records_an_estate_leaving_management_and_the_street_office_records_minutes() {
+    let data = tempfile::tempdir().unwrap();
+    let server = start_server(data.path()).await;
+    let base = base(&server);
+    let seeded = seed(&server).await;
+    let company = server.state().catalog().estates["changchunli"]
+        .company_unit
+        .clone()
+        .unwrap();
+
+    // Civil affairs: leaving long-term management needs a reason (policy 二(四)).
+    let admin = WebClient::sign_in(&base, "admin").await;
+    let csrf = admin.csrf("/dashboard/estates").await;
+    let mut fields = vec![
+        ("csrf", csrf.as_str()),
+        ("management_mode", "COMPANY"),
+        ("company_unit", company.as_str()),
+        ("entered_on", "2021-03-01"),
+        ("exited_on", "2026-10-31"),
+        ("exit_reason", ""),
+    ];
+    let (status, _, html) = admin
+        .post_form("/dashboard/estates/changchunli", &fields)
+        .await;
+    assert_eq!(status, 422);
+    assert!(html.contains("EXIT_REASON_REQUIRED"));
+    assert!(
+        server.state().catalog().estates["changchunli"]
+            .exited_at
+            .is_none()
+    );
+    fields[5] = ("exit_reason", "纳入城市更新片区，移交属地统一管理");
+    let (status, location, _) = admin
+        .post_form("/dashboard/estates/changchunli", &fields)
+        .await;
+    assert_eq!((status, location.as_str()), (303, "/dashboard/estates"));
+    let estate = server.state().catalog().estates["changchunli"].clone();
+    assert_eq!(
+        estate.exit_reason.as_deref(),
+        Some("纳入城市更新片区，移交属地统一管理")
+    );
+    assert_eq!(
+        estate.exited_at.unwrap().to_rfc3339(),
+        "2026-10-30T16:00:00+00:00"
+    );
+    let (entries, _) = server.state().storage.audit_log().await.unwrap();
+    assert!(
+        serde_json::to_string(&entries)
+            .unwrap()
+            .contains("ESTATE_UPDATED")
+    );
+
+    // Only the admin manages estates.
+    let street = WebClient::sign_in(&base, "street.nanyingmen").await;
+    assert_eq!(street.get("/dashboard/estates").await.0, 403);
+
+    // Joint meeting: the returned case is on the agenda; minutes name the member unit.
+    let unit = city_management(&server, "和平区");
+    let csrf = street.csrf("/dashboard/meeting").await;
+    let case_id = seeded.returned.to_string();
+    let text = "园林部门认领，三日内补种";
+    let (status, location, _) = street
+        .post_form(
+            "/dashboard/meeting/minutes",
+            &[
+                ("csrf", &csrf),
+                ("case_id", &case_id),
+                ("unit_id", &unit),
+                ("text", text),
+            ],
+        )
+        .await;
+    assert_eq!((status, location.as_str()), (303, "/dashboard/meeting"));
+    let (_, agenda) = street.get("/dashboard/meeting").await;
+    assert!(agenda.contains(text));
+    let unit_name = server.state().catalog().unit(&unit).unwrap().name.clone();
+    assert!(agenda.contains(&format!("<b>{unit_name}</b>")));
+    // Recorded through ingest as a COMMENT event on the case.
+    let (_, events) = server
+        .state()
+        .storage
+        .case_with_events(seeded.returned)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(events.iter().any(|e| matches!(e.action, Action::Comment)
+        && e.note.as_deref().is_some_and(|n| n.contains(text))));
+    // A forged token records nothing.
+    let (status, _, _) = street
+        .post_form(
+            "/dashboard/meeting/minutes",
+            &[
+                ("csrf", "x"),
+                ("case_id", &case_id),
+                ("unit_id", &unit),
+                ("text", "伪造"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 403);
     server.shutdown().await.unwrap();
 }

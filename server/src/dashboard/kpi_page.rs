@@ -114,7 +114,7 @@ async fn export_table(
     q: &KpiQuery,
 ) -> Result<(Table, String), WebError> {
     let r = resolve(q)?;
-    let lines = lines(&state, web, &r).await?;
+    let lines = lines(state, web, &r).await?;
     Ok((
         kpi_export(&lines, r.group_label, r.quarter),
         format!("考核{}_{}", r.quarter.code(), r.group_code),

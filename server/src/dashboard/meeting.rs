@@ -54,7 +54,7 @@ pub fn agenda_reasons(case: &Case, now: DateTime<Utc>) -> Vec<AgendaReason> {
 }
 
 /// The agenda: cases with their reasons, most overdue first.
-pub fn agenda<'a>(cases: &'a [Case], now: DateTime<Utc>) -> Vec<(&'a Case, Vec<AgendaReason>)> {
+pub fn agenda(cases: &[Case], now: DateTime<Utc>) -> Vec<(&Case, Vec<AgendaReason>)> {
     let mut items: Vec<(&Case, Vec<AgendaReason>)> = cases
         .iter()
         .map(|c| (c, agenda_reasons(c, now)))
