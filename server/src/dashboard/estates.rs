@@ -224,6 +224,7 @@ pub fn new_estate(
         management_mode: ManagementMode::ResidentSelf,
         company_unit: None,
         owner_unit: None,
+        scattered: false,
         lamp_owner: if form.lamp_owner == "STATE_GRID" {
             LampOwner::StateGrid
         } else {

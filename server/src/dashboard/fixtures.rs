@@ -21,6 +21,7 @@ pub fn estate(id: &str, community: &str) -> Estate {
         management_mode: ManagementMode::Company,
         company_unit: None,
         owner_unit: None,
+        scattered: false,
         lamp_owner: LampOwner::City,
         elevator_maintainer: None,
         entered_at: None,

@@ -227,6 +227,7 @@ mod tests {
             management_mode: ManagementMode::Company,
             company_unit: None,
             owner_unit: None,
+            scattered: false,
             lamp_owner: LampOwner::City,
             elevator_maintainer: None,
             entered_at: None,

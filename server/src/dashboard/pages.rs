@@ -26,7 +26,6 @@ use super::web::{
     WebError, WebUser, download, html_response, load_case, load_visible, register_web_device,
     session_user, storage_error, submit_event, user_names, user_page,
 };
-use super::{action_code, action_name_zh};
 use crate::access;
 use crate::app::AppState;
 use crate::audit::AuditDraft;
@@ -278,10 +277,10 @@ pub async fn case_page(
     Path(id): Path<String>,
     Query(q): Query<DoneQuery>,
 ) -> Result<Response, WebError> {
-    let done = super::CASE_ACTIONS
+    let done = ActionKind::ALL
         .into_iter()
-        .find(|k| action_code(*k) == q.done)
-        .map(|k| format!("操作已完成：{}", action_name_zh(k)));
+        .find(|k| k.code() == q.done)
+        .map(|k| format!("操作已完成：{}", k.name_zh()));
     render_case(
         &state,
         &web,
@@ -428,8 +427,8 @@ async fn render_case(
         let _ = write!(
             body,
             "<li data-kind=\"{code}\"><b>{action}</b> {detail} <span class=\"meta\">{who} · {role} · {unit} · {when}（设备时间 {device}）{gps}{photos}</span>{note}</li>",
-            code = action_code(event.action.kind()),
-            action = action_name_zh(event.action.kind()),
+            code = event.action.kind().code(),
+            action = event.action.kind().name_zh(),
             detail = esc(&detail),
             who = esc(names
                 .get(&event.actor.user_id)
@@ -578,9 +577,9 @@ fn actions_card(
              {fields}<label>备注 <input name=\"note\" maxlength=\"1000\"></label> \
              <button type=\"submit\" id=\"do-{code}\">{label}</button></form>",
             id = case.id,
-            code = action_code(kind),
+            code = kind.code(),
             version = case.version,
-            label = action_name_zh(kind),
+            label = kind.name_zh(),
         );
     }
     out.push_str("</section>");
@@ -707,9 +706,9 @@ pub async fn case_action(
         )
         .await;
     }
-    let kind = super::CASE_ACTIONS
+    let kind = ActionKind::ALL
         .into_iter()
-        .find(|k| action_code(*k) == form.kind)
+        .find(|k| k.code() == form.kind && *k != ActionKind::Report)
         .ok_or_else(|| WebError::BadInput(format!("未知操作 {}", form.kind)))?;
     let reason = form.reason.trim().to_owned();
     let mut photos = Vec::new();
@@ -737,11 +736,10 @@ pub async fn case_action(
         ActionKind::Comment | ActionKind::Report => Action::Comment,
     };
     match submit_event(app, &web, case_id, action, photos, Some(form.note)).await? {
-        Ok(_) => Ok(Redirect::to(&format!(
-            "/dashboard/cases/{case_id}?done={}",
-            action_code(kind)
-        ))
-        .into_response()),
+        Ok(_) => Ok(
+            Redirect::to(&format!("/dashboard/cases/{case_id}?done={}", kind.code()))
+                .into_response(),
+        ),
         Err((code, message)) => {
             let text = format!("操作未执行：{message}（{code}）");
             render_case(

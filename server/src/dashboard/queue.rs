@@ -57,25 +57,14 @@ impl FilterError {
     }
 }
 
-/// The deadline that applies now: dispatch deadline until dispatched, then the handling deadline;
-/// none once nobody owes anything (handled and awaiting verification, resolved, final). Same
-/// rule as the core's `Case::current_due`.
+/// The deadline the case runs against now (the core's `Case::current_due`).
 pub fn current_deadline(case: &Case) -> Option<DateTime<Utc>> {
-    match case.status {
-        CaseStatus::Closed
-        | CaseStatus::Cancelled
-        | CaseStatus::ResolvedOnSite
-        | CaseStatus::Handled => None,
-        CaseStatus::Reported | CaseStatus::Escalated | CaseStatus::Returned => {
-            Some(case.dispatch_due)
-        }
-        CaseStatus::Dispatched | CaseStatus::Accepted | CaseStatus::Reopened => case.handle_due,
-    }
+    case.current_due()
 }
 
-/// Overdue = an open case past its current deadline.
+/// Past its current deadline (the core's `Case::is_overdue`).
 pub fn is_overdue(case: &Case, now: DateTime<Utc>) -> bool {
-    current_deadline(case).is_some_and(|due| due < now)
+    case.is_overdue(now)
 }
 
 fn parse_day(text: &str) -> Result<Option<NaiveDate>, FilterError> {
