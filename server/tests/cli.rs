@@ -1,13 +1,15 @@
 //! The admin CLI, run as the built `xuncha-server` binary on temporary data folders (SQLite).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use reqwest::StatusCode;
 use xuncha_core::UnitType;
-use xuncha_server::{Config, RunningServer, Server};
+use xuncha_server::{RunningServer, Server};
 
 fn xuncha(args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_xuncha-server"))
@@ -45,9 +47,7 @@ fn assert_fails(output: &Output) -> String {
 }
 
 async fn start(data: &Path, demo: bool) -> RunningServer {
-    let mut config = Config::default();
-    config.data_dir = data.to_owned();
-    config.bind = "127.0.0.1:0".parse().unwrap();
+    let mut config = common::test_config(data);
     config.demo = demo;
     Server::start(config).await.expect("server starts")
 }

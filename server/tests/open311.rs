@@ -2,75 +2,21 @@
 //! PostgreSQL (`XUNCHA_TEST_DATABASE_URL`; set `XUNCHA_SKIP_PG=1` to skip PostgreSQL knowingly).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::{Backend, TestServer};
 use quick_xml::events::Event as XmlEvent;
 use reqwest::StatusCode;
 use serde::Deserialize;
 use serde_json::Value;
-use xuncha_server::{Config, RunningServer, Server};
 
-/// A database of its own for one test, on the PostgreSQL server the environment names.
-async fn postgres_database(test: &str) -> Option<String> {
-    let admin = match std::env::var("XUNCHA_TEST_DATABASE_URL") {
-        Ok(url) if !url.is_empty() => url,
-        _ if std::env::var("XUNCHA_SKIP_PG").as_deref() == Ok("1") => return None,
-        _ => panic!(
-            "XUNCHA_TEST_DATABASE_URL is not set: run `eval \"$(bash scripts/pg-test-cluster.sh start)\"` first, \
-             or set XUNCHA_SKIP_PG=1 to skip the PostgreSQL half of this test"
-        ),
-    };
-    let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
-        .await
-        .expect("connecting to XUNCHA_TEST_DATABASE_URL");
-    tokio::spawn(connection);
-    let name = format!("xuncha_{test}_{}", uuid::Uuid::now_v7().simple());
-    client.execute(&format!("CREATE DATABASE {name}"), &[]).await.unwrap();
-    let (base, query) = match admin.split_once('?') {
-        Some((base, query)) => (base, format!("?{query}")),
-        None => (admin.as_str(), String::new()),
-    };
-    let (server, _db) = base.rsplit_once('/').expect("URL has a database path");
-    Some(format!("{server}/{name}{query}"))
-}
-
-async fn start(data: &std::path::Path, database_url: Option<String>) -> RunningServer {
-    let mut config = Config::default();
-    config.data_dir = data.to_owned();
-    config.bind = "127.0.0.1:0".parse().unwrap();
-    config.demo = true;
-    config.database_url = database_url;
-    Server::start(config).await.expect("server starts")
-}
-
+/// Open311-specific calls: raw bodies with their content type, form posts.
 struct Api {
     http: reqwest::Client,
     base: String,
 }
 
 impl Api {
-    fn new(server: &RunningServer) -> Api {
-        Api {
-            http: reqwest::Client::new(),
-            base: format!("http://{}", server.addr()),
-        }
-    }
-
-    async fn token(&self, username: &str) -> String {
-        let response = self
-            .http
-            .post(format!("{}/api/v1/auth/enrol", self.base))
-            .json(&serde_json::json!({
-                "username": username,
-                "password": xuncha_server::demo::DEMO_PASSWORD,
-                "device_name": "open311 test",
-            }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK, "enrol {username}");
-        let body: Value = response.json().await.unwrap();
-        body["access_token"].as_str().unwrap().to_owned()
-    }
-
     async fn get(&self, path: &str) -> (StatusCode, String, String) {
         let response = self.http.get(format!("{}{path}", self.base)).send().await.unwrap();
         let status = response.status();
@@ -186,9 +132,13 @@ fn assert_open311_error(status: StatusCode, body: &Value, expected: StatusCode, 
 
 const V2: &str = "/open311/v2";
 
-async fn round_trip(server: &RunningServer) {
-    let api = Api::new(server);
-    let inspector = api.token("inspector.changchunli").await;
+async fn round_trip(backend: Backend) {
+    let mut server = TestServer::start(backend).await;
+    let api = Api {
+        http: server.http.clone(),
+        base: server.base.clone(),
+    };
+    let inspector = server.enrol("inspector.changchunli").await.access_token;
 
     // Services: every category, JSON and XML agree.
     let (status, services) = api.get_json(&format!("{V2}/services.json")).await;
@@ -358,27 +308,11 @@ async fn round_trip(server: &RunningServer) {
     assert_open311_error(status, &body, StatusCode::NOT_FOUND, "UNKNOWN_FORMAT");
 
     // Every Open311 write went through the audited ingest, and the chain is intact.
-    let (rows, head) = server.state().storage.audit_log().await.unwrap();
+    let state = server.server.as_ref().unwrap().state();
+    let (rows, head) = state.storage.audit_log().await.unwrap();
     assert!(rows.iter().any(|r| r.entry.contains("EVENT_APPLIED") && r.entry.contains(&id)));
     assert!(xuncha_server::audit::verify(&rows, &head).is_intact());
+    server.stop().await;
 }
 
-#[tokio::test]
-async fn open311_round_trip_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), None).await;
-    round_trip(&server).await;
-    server.shutdown().await.unwrap();
-}
-
-#[tokio::test]
-async fn open311_round_trip_on_postgres() {
-    let Some(url) = postgres_database("open311").await else {
-        eprintln!("XUNCHA_SKIP_PG=1: PostgreSQL half skipped");
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), Some(url)).await;
-    round_trip(&server).await;
-    server.shutdown().await.unwrap();
-}
+both_backends!(round_trip);
