@@ -16,7 +16,10 @@ use crate::storage::Storage;
 
 /// Checks the rings of a GeoJSON geometry object and names the first bad position.
 pub fn check_geometry(geometry: &Value) -> Result<(), String> {
-    let kind = geometry.get("type").and_then(Value::as_str).unwrap_or_default();
+    let kind = geometry
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let coordinates = geometry
         .get("coordinates")
         .and_then(Value::as_array)
@@ -24,21 +27,32 @@ pub fn check_geometry(geometry: &Value) -> Result<(), String> {
     let polygons: Vec<&Value> = match kind {
         "Polygon" => vec![geometry.get("coordinates").ok_or("no coordinates")?],
         "MultiPolygon" => coordinates.iter().collect(),
-        other => return Err(format!("geometry type {other:?} is not Polygon or MultiPolygon")),
+        other => {
+            return Err(format!(
+                "geometry type {other:?} is not Polygon or MultiPolygon"
+            ));
+        }
     };
     if polygons.is_empty() {
         return Err("MultiPolygon has no polygons".to_owned());
     }
     for (p, polygon) in polygons.iter().enumerate() {
-        let rings = polygon.as_array().ok_or(format!("polygon {p} is not an array of rings"))?;
+        let rings = polygon
+            .as_array()
+            .ok_or(format!("polygon {p} is not an array of rings"))?;
         if rings.is_empty() {
             return Err(format!("polygon {p} has no rings"));
         }
         for (r, ring) in rings.iter().enumerate() {
             let at = |what: String| format!("polygon {p} ring {r}: {what}");
-            let positions = ring.as_array().ok_or_else(|| at("not an array of positions".to_owned()))?;
+            let positions = ring
+                .as_array()
+                .ok_or_else(|| at("not an array of positions".to_owned()))?;
             if positions.len() < 4 {
-                return Err(at(format!("{} positions; a ring needs at least 4", positions.len())));
+                return Err(at(format!(
+                    "{} positions; a ring needs at least 4",
+                    positions.len()
+                )));
             }
             let mut parsed = Vec::with_capacity(positions.len());
             for (i, position) in positions.iter().enumerate() {
@@ -46,9 +60,12 @@ pub fn check_geometry(geometry: &Value) -> Result<(), String> {
                     .as_array()
                     .map(|a| a.iter().map(Value::as_f64).collect::<Option<Vec<f64>>>())
                     .unwrap_or(None);
-                let [lon, lat] = numbers.as_deref().and_then(|n| <[f64; 2]>::try_from(n).ok()).ok_or_else(|| {
-                    at(format!("position {i} is {position}, expected [lon, lat]"))
-                })?;
+                let [lon, lat] = numbers
+                    .as_deref()
+                    .and_then(|n| <[f64; 2]>::try_from(n).ok())
+                    .ok_or_else(|| {
+                        at(format!("position {i} is {position}, expected [lon, lat]"))
+                    })?;
                 if !(lon.is_finite() && (-180.0..=180.0).contains(&lon)) {
                     return Err(at(format!("position {i}: longitude {lon} out of range")));
                 }
@@ -60,7 +77,9 @@ pub fn check_geometry(geometry: &Value) -> Result<(), String> {
                 parsed.push([lon, lat]);
             }
             if parsed.first() != parsed.last() {
-                return Err(at("not closed: the last position must repeat the first".to_owned()));
+                return Err(at(
+                    "not closed: the last position must repeat the first".to_owned()
+                ));
             }
         }
     }
@@ -99,7 +118,12 @@ fn check_estate(estate: &Estate, catalog: &Catalog) -> Vec<String> {
     {
         problems.push("exited_at is before entered_at".to_owned());
     }
-    if estate.exited_at.is_some() && estate.exit_reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+    if estate.exited_at.is_some()
+        && estate
+            .exit_reason
+            .as_deref()
+            .is_none_or(|r| r.trim().is_empty())
+    {
         problems.push("exited_at needs exit_reason (policy 二(四))".to_owned());
     }
     problems
@@ -109,7 +133,10 @@ fn parse_feature(feature: &Value, catalog: &Catalog) -> Result<Estate, Vec<Strin
     if feature.get("type").and_then(Value::as_str) != Some("Feature") {
         return Err(vec!["type is not \"Feature\"".to_owned()]);
     }
-    let geometry = feature.get("geometry").filter(|g| !g.is_null()).ok_or(vec!["geometry is missing".to_owned()])?;
+    let geometry = feature
+        .get("geometry")
+        .filter(|g| !g.is_null())
+        .ok_or(vec!["geometry is missing".to_owned()])?;
     check_geometry(geometry).map_err(|e| vec![format!("geometry: {e}")])?;
     let mut fields = match feature.get("properties") {
         Some(Value::Object(map)) => map.clone(),
@@ -122,19 +149,28 @@ fn parse_feature(feature: &Value, catalog: &Catalog) -> Result<Estate, Vec<Strin
         fields.insert("id".to_owned(), Value::String(id));
     }
     if fields.contains_key("boundary") {
-        return Err(vec!["properties must not hold boundary; it is the feature's geometry".to_owned()]);
+        return Err(vec![
+            "properties must not hold boundary; it is the feature's geometry".to_owned(),
+        ]);
     }
     fields.insert("boundary".to_owned(), geometry.clone());
-    let estate: Estate = serde_json::from_value(Value::Object(fields)).map_err(|e| vec![format!("properties: {e}")])?;
+    let estate: Estate = serde_json::from_value(Value::Object(fields))
+        .map_err(|e| vec![format!("properties: {e}")])?;
     let problems = check_estate(&estate, catalog);
-    if problems.is_empty() { Ok(estate) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(estate)
+    } else {
+        Err(problems)
+    }
 }
 
 /// All estates of the collection, or every problem found, each prefixed with its feature index.
 pub fn parse_feature_collection(text: &str, catalog: &Catalog) -> Result<Vec<Estate>, Vec<String>> {
     let root: Value = serde_json::from_str(text).map_err(|e| vec![format!("not JSON: {e}")])?;
     if root.get("type").and_then(Value::as_str) != Some("FeatureCollection") {
-        return Err(vec!["the file is not a GeoJSON FeatureCollection".to_owned()]);
+        return Err(vec![
+            "the file is not a GeoJSON FeatureCollection".to_owned(),
+        ]);
     }
     let features = root
         .get("features")
@@ -151,25 +187,41 @@ pub fn parse_feature_collection(text: &str, catalog: &Catalog) -> Result<Vec<Est
             .pointer("/properties/id")
             .or_else(|| feature.get("id"))
             .and_then(Value::as_str)
-            .map_or_else(|| format!("feature {index}"), |id| format!("feature {index} ({id})"));
+            .map_or_else(
+                || format!("feature {index}"),
+                |id| format!("feature {index} ({id})"),
+            );
         match parse_feature(feature, catalog) {
             Ok(estate) if !seen.insert(estate.id.clone()) => {
-                problems.push(format!("{label}: id {:?} appears twice in the file", estate.id));
+                problems.push(format!(
+                    "{label}: id {:?} appears twice in the file",
+                    estate.id
+                ));
             }
             Ok(estate) => estates.push(estate),
             Err(found) => problems.extend(found.into_iter().map(|p| format!("{label}: {p}"))),
         }
     }
-    if problems.is_empty() { Ok(estates) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(estates)
+    } else {
+        Err(problems)
+    }
 }
 
 /// Upserts the estates in one transaction with one audit entry.
-pub async fn import(storage: &dyn Storage, estates: Vec<Estate>, source: &str) -> Result<(), CliError> {
+pub async fn import(
+    storage: &dyn Storage,
+    estates: Vec<Estate>,
+    source: &str,
+) -> Result<(), CliError> {
     let ids: Vec<&str> = estates.iter().map(|e| e.id.as_str()).collect();
     let audit = AuditDraft::new("ESTATES_IMPORTED", "catalog", source).detail(serde_json::json!({
         "count": estates.len(), "ids": ids, "source": "cli",
     }));
-    storage.save_catalog(estates, Vec::new(), None, audit).await?;
+    storage
+        .save_catalog(estates, Vec::new(), None, audit)
+        .await?;
     Ok(())
 }
 
@@ -200,9 +252,24 @@ mod tests {
 
     #[test]
     fn good_features_import_and_bad_ones_are_named_by_index() {
-        let good = serde_json::json!([[117.19, 39.11], [117.2, 39.11], [117.2, 39.12], [117.19, 39.11]]);
-        let open = serde_json::json!([[117.19, 39.11], [117.2, 39.11], [117.2, 39.12], [117.19, 39.12]]);
-        let swapped = serde_json::json!([[39.11, 117.19], [39.11, 117.2], [39.12, 117.2], [39.11, 117.19]]);
+        let good = serde_json::json!([
+            [117.19, 39.11],
+            [117.2, 39.11],
+            [117.2, 39.12],
+            [117.19, 39.11]
+        ]);
+        let open = serde_json::json!([
+            [117.19, 39.11],
+            [117.2, 39.11],
+            [117.2, 39.12],
+            [117.19, 39.12]
+        ]);
+        let swapped = serde_json::json!([
+            [39.11, 117.19],
+            [39.11, 117.2],
+            [39.12, 117.2],
+            [39.11, 117.19]
+        ]);
         let ok = serde_json::json!({"type": "FeatureCollection", "features": [feature("a", good.clone())]});
         let estates = parse_feature_collection(&ok.to_string(), &catalog()).unwrap();
         assert_eq!(estates[0].id, "a");
@@ -211,8 +278,18 @@ mod tests {
             feature("a", good.clone()), feature("b", open), feature("c", swapped), feature("a", good)]});
         let problems = parse_feature_collection(&bad.to_string(), &catalog()).unwrap_err();
         assert_eq!(problems.len(), 3, "{problems:?}");
-        assert!(problems[0].starts_with("feature 1 (b): geometry: polygon 0 ring 0: not closed"), "{problems:?}");
-        assert!(problems[1].starts_with("feature 2 (c): geometry:") && problems[1].contains("latitude 117.19"), "{problems:?}");
-        assert!(problems[2].contains("feature 3 (a)") && problems[2].contains("twice"), "{problems:?}");
+        assert!(
+            problems[0].starts_with("feature 1 (b): geometry: polygon 0 ring 0: not closed"),
+            "{problems:?}"
+        );
+        assert!(
+            problems[1].starts_with("feature 2 (c): geometry:")
+                && problems[1].contains("latitude 117.19"),
+            "{problems:?}"
+        );
+        assert!(
+            problems[2].contains("feature 3 (a)") && problems[2].contains("twice"),
+            "{problems:?}"
+        );
     }
 }

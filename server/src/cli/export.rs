@@ -65,7 +65,9 @@ fn time(at: Option<DateTime<Utc>>) -> String {
 pub fn case_row(row: &CaseRow, catalog: &Catalog) -> Vec<String> {
     let case = &row.case;
     let estate = catalog.estates.get(&case.estate_id);
-    let from_estate = |pick: fn(&xuncha_core::Estate) -> &String| estate.map(|e| pick(e).clone()).unwrap_or_default();
+    let from_estate = |pick: fn(&xuncha_core::Estate) -> &String| {
+        estate.map(|e| pick(e).clone()).unwrap_or_default()
+    };
     let text = |value: &Option<String>| value.clone().unwrap_or_default();
     vec![
         case.id.to_string(),
@@ -82,8 +84,14 @@ pub fn case_row(row: &CaseRow, catalog: &Catalog) -> Vec<String> {
         text(&case.unit_no),
         text(&case.location_note),
         text(&case.description),
-        case.location.as_ref().map(|g| format!("{:.6}", g.lat)).unwrap_or_default(),
-        case.location.as_ref().map(|g| format!("{:.6}", g.lon)).unwrap_or_default(),
+        case.location
+            .as_ref()
+            .map(|g| format!("{:.6}", g.lat))
+            .unwrap_or_default(),
+        case.location
+            .as_ref()
+            .map(|g| format!("{:.6}", g.lon))
+            .unwrap_or_default(),
         format_local(case.reported_at),
         case.reported_by.role.name_zh().to_owned(),
         format_local(case.dispatch_due),
@@ -117,7 +125,12 @@ pub fn render(rows: &[CaseRow], catalog: &Catalog) -> Vec<u8> {
 pub async fn export_cases(storage: &dyn Storage, out: &Path) -> Result<usize, CliError> {
     let catalog = storage.load_catalog().await?;
     let mut rows = scan_cases(storage, |_| true).await?;
-    rows.sort_by(|a, b| a.case.reported_at.cmp(&b.case.reported_at).then(a.case.id.cmp(&b.case.id)));
+    rows.sort_by(|a, b| {
+        a.case
+            .reported_at
+            .cmp(&b.case.reported_at)
+            .then(a.case.id.cmp(&b.case.id))
+    });
     let bytes = render(&rows, &catalog);
     let write_error = |source| CliError::Write {
         path: out.to_owned(),

@@ -133,9 +133,15 @@ pub enum CliError {
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot write {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Invalid(String),
     #[error("{file}: {errors} invalid feature(s); nothing was imported")]
@@ -181,7 +187,15 @@ pub async fn run(command: AdminCommand) -> Result<(), CliError> {
         }) => {
             let password = users::read_password(password_file.as_deref(), &username)?;
             let store = storage.open().await?;
-            let user = users::add(store.as_ref(), &username, &role, &unit, display_name, password).await?;
+            let user = users::add(
+                store.as_ref(),
+                &username,
+                &role,
+                &unit,
+                display_name,
+                password,
+            )
+            .await?;
             println!(
                 "created user {} ({}, {}) id {}",
                 user.username,
@@ -191,7 +205,11 @@ pub async fn run(command: AdminCommand) -> Result<(), CliError> {
             );
             Ok(())
         }
-        AdminCommand::Estates(EstatesCommand::Import { file, dry_run, storage }) => {
+        AdminCommand::Estates(EstatesCommand::Import {
+            file,
+            dry_run,
+            storage,
+        }) => {
             let text = read_file(&file)?;
             let name = file.display().to_string();
             let store = storage.open().await?;
@@ -223,7 +241,10 @@ pub async fn run(command: AdminCommand) -> Result<(), CliError> {
             let report = audit::verify(&rows, &head);
             match report.problem {
                 None => {
-                    println!("audit chain intact: {} entries, head {}", report.entries, head.audit_hash);
+                    println!(
+                        "audit chain intact: {} entries, head {}",
+                        report.entries, head.audit_hash
+                    );
                     Ok(())
                 }
                 Some(problem) => {

@@ -22,7 +22,10 @@ pub fn role_fits_unit(role: Role, unit_type: UnitType) -> bool {
         Role::Admin => unit_type == UnitType::CivilAffairs,
         Role::Department => !matches!(
             unit_type,
-            UnitType::ResidentsCommittee | UnitType::ManagementCompany | UnitType::StreetOffice | UnitType::CivilAffairs
+            UnitType::ResidentsCommittee
+                | UnitType::ManagementCompany
+                | UnitType::StreetOffice
+                | UnitType::CivilAffairs
         ),
     }
 }
@@ -30,7 +33,11 @@ pub fn role_fits_unit(role: Role, unit_type: UnitType) -> bool {
 /// The first line of the file, or of stdin; on a terminal the typed password is not echoed.
 pub fn read_password(file: Option<&Path>, username: &str) -> Result<String, CliError> {
     let line = match file {
-        Some(path) => super::read_file(path)?.lines().next().unwrap_or_default().to_owned(),
+        Some(path) => super::read_file(path)?
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
         None if std::io::stdin().is_terminal() => read_hidden(username)?,
         None => {
             let mut line = String::new();
@@ -64,7 +71,8 @@ fn read_hidden(username: &str) -> Result<String, CliError> {
     };
     if !stty("-echo") {
         return Err(CliError::Invalid(
-            "cannot switch off terminal echo; pass --password-file or pipe the password on stdin".to_owned(),
+            "cannot switch off terminal echo; pass --password-file or pipe the password on stdin"
+                .to_owned(),
         ));
     }
     eprint!("password for {username}: ");
@@ -90,14 +98,20 @@ pub async fn add(
     password: String,
 ) -> Result<UserRecord, CliError> {
     let username = username.trim();
-    if username.is_empty() || username.chars().count() > 64 || username.chars().any(char::is_whitespace) {
+    if username.is_empty()
+        || username.chars().count() > 64
+        || username.chars().any(char::is_whitespace)
+    {
         return Err(CliError::Invalid(
             "the username must be 1 to 64 characters without spaces".to_owned(),
         ));
     }
     let role = Role::from_code(role).ok_or_else(|| {
         let known: Vec<&str> = Role::ALL.iter().map(|r| r.code()).collect();
-        CliError::Invalid(format!("unknown role {role:?}; one of {}", known.join(", ")))
+        CliError::Invalid(format!(
+            "unknown role {role:?}; one of {}",
+            known.join(", ")
+        ))
     })?;
     let catalog = storage.load_catalog().await?;
     let unit = catalog.unit(unit_id).ok_or_else(|| {
@@ -127,9 +141,10 @@ pub async fn add(
         password_hash: auth::hash_password(password).await?,
         disabled: false,
     };
-    let audit = AuditDraft::new("USER_CREATED", "user", user.id.clone()).detail(serde_json::json!({
-        "username": user.username, "role": user.role, "unit_id": user.unit_id, "source": "cli",
-    }));
+    let audit =
+        AuditDraft::new("USER_CREATED", "user", user.id.clone()).detail(serde_json::json!({
+            "username": user.username, "role": user.role, "unit_id": user.unit_id, "source": "cli",
+        }));
     storage.create_user(user.clone(), audit).await?;
     Ok(user)
 }
@@ -140,7 +155,10 @@ mod tests {
 
     #[test]
     fn roles_fit_their_kind_of_unit() {
-        assert!(role_fits_unit(Role::Inspector, UnitType::ResidentsCommittee));
+        assert!(role_fits_unit(
+            Role::Inspector,
+            UnitType::ResidentsCommittee
+        ));
         assert!(!role_fits_unit(Role::Inspector, UnitType::CityManagement));
         assert!(role_fits_unit(Role::Department, UnitType::StateGrid));
         assert!(!role_fits_unit(Role::Department, UnitType::StreetOffice));

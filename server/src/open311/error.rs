@@ -26,7 +26,9 @@ pub enum Open311Error {
         "requests are placed in their estate by coordinates: send lat and long (address_string alone cannot be placed; 请提供经纬度)"
     )]
     AddressNotSupported,
-    #[error("the point {lat}, {long} (WGS-84) is not inside any managed estate (该位置不在纳管的旧楼区内)")]
+    #[error(
+        "the point {lat}, {long} (WGS-84) is not inside any managed estate (该位置不在纳管的旧楼区内)"
+    )]
     OutsideManagedEstates { lat: f64, long: f64 },
     #[error("send the request as application/x-www-form-urlencoded, not {0}")]
     UnsupportedContentType(String),
@@ -65,14 +67,16 @@ impl Open311Error {
             | Open311Error::AddressNotSupported
             | Open311Error::OutsideManagedEstates { .. } => StatusCode::BAD_REQUEST,
             Open311Error::UnsupportedContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Open311Error::Refused { code, .. } if code.ends_with("_FORBIDDEN") || code == "ROLE_NOT_ALLOWED" => {
+            Open311Error::Refused { code, .. }
+                if code.ends_with("_FORBIDDEN") || code == "ROLE_NOT_ALLOWED" =>
+            {
                 StatusCode::FORBIDDEN
             }
             Open311Error::Refused { .. } => StatusCode::BAD_REQUEST,
             // GeoReport v2: a missing or invalid api_key is a 403.
-            Open311Error::Api(ApiError::Unauthenticated | ApiError::TokenInvalid | ApiError::Revoked) => {
-                StatusCode::FORBIDDEN
-            }
+            Open311Error::Api(
+                ApiError::Unauthenticated | ApiError::TokenInvalid | ApiError::Revoked,
+            ) => StatusCode::FORBIDDEN,
             Open311Error::Api(e) => e.status(),
         }
     }
@@ -83,7 +87,10 @@ impl Open311Error {
             records: vec![
                 Record::new("error")
                     .field("code", Value::Int(i64::from(self.status().as_u16())))
-                    .field("description", format!("{}: {}", self.code(), self.description())),
+                    .field(
+                        "description",
+                        format!("{}: {}", self.code(), self.description()),
+                    ),
             ],
         }
     }

@@ -45,7 +45,10 @@ pub enum Value {
     /// Nested records: a JSON array, or in XML a wrapper element holding one element per record.
     List(Vec<Record>),
     /// Plain strings: a JSON array of strings, or in XML a wrapper holding one `<item>` each.
-    Strings { item: &'static str, values: Vec<String> },
+    Strings {
+        item: &'static str,
+        values: Vec<String>,
+    },
 }
 
 impl From<&str> for Value {
@@ -75,7 +78,10 @@ pub struct Record {
 
 impl Record {
     pub fn new(tag: &'static str) -> Record {
-        Record { tag, fields: Vec::new() }
+        Record {
+            tag,
+            fields: Vec::new(),
+        }
     }
 
     pub fn field(mut self, name: &'static str, value: impl Into<Value>) -> Record {
@@ -89,7 +95,10 @@ impl Record {
 pub enum Document {
     /// A JSON array; in XML `<root>` around the records (`<services>`, `<service_requests>`,
     /// `<errors>`).
-    List { root: &'static str, records: Vec<Record> },
+    List {
+        root: &'static str,
+        records: Vec<Record>,
+    },
     /// A JSON object; in XML the record's own element is the root (`<service_definition>`).
     Single(Record),
 }
@@ -97,7 +106,9 @@ pub enum Document {
 impl Document {
     pub fn to_json(&self) -> serde_json::Value {
         match self {
-            Document::List { records, .. } => serde_json::Value::Array(records.iter().map(record_json).collect()),
+            Document::List { records, .. } => {
+                serde_json::Value::Array(records.iter().map(record_json).collect())
+            }
             Document::Single(record) => record_json(record),
         }
     }
@@ -115,7 +126,10 @@ impl Document {
     /// The HTTP response in `format`, with a UTF-8 content type.
     pub fn respond(&self, format: Format, status: StatusCode) -> Response {
         let (body, content_type) = match format {
-            Format::Json => (self.to_json().to_string(), "application/json; charset=utf-8"),
+            Format::Json => (
+                self.to_json().to_string(),
+                "application/json; charset=utf-8",
+            ),
             Format::Xml => (self.to_xml(), "text/xml; charset=utf-8"),
         };
         let mut response = (status, body).into_response();
@@ -139,11 +153,15 @@ fn value_json(value: &Value) -> serde_json::Value {
     match value {
         Value::Text(text) => serde_json::Value::String(text.clone()),
         Value::Int(n) => serde_json::Value::from(*n),
-        Value::Float(x) => serde_json::Number::from_f64(*x).map_or(serde_json::Value::Null, serde_json::Value::Number),
+        Value::Float(x) => serde_json::Number::from_f64(*x)
+            .map_or(serde_json::Value::Null, serde_json::Value::Number),
         Value::Bool(b) => serde_json::Value::Bool(*b),
         Value::Null => serde_json::Value::Null,
         Value::List(records) => serde_json::Value::Array(records.iter().map(record_json).collect()),
-        Value::Strings { values, .. } => values.iter().map(|v| serde_json::Value::String(v.clone())).collect(),
+        Value::Strings { values, .. } => values
+            .iter()
+            .map(|v| serde_json::Value::String(v.clone()))
+            .collect(),
     }
 }
 
@@ -235,8 +253,14 @@ mod tests {
         assert_eq!(json[0]["lat"], 39.1135);
         assert!(json[0]["media_url"].is_null());
         let xml = sample().to_xml();
-        assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"), "{xml}");
-        assert!(xml.contains("<service_request_id>0193-ab</service_request_id>"), "{xml}");
+        assert!(
+            xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<service_request_id>0193-ab</service_request_id>"),
+            "{xml}"
+        );
         assert!(xml.contains("&lt;堆物&gt; &amp;"), "{xml}");
         assert!(xml.contains("<media_url/>"), "{xml}");
         assert!(!xml.contains('\u{0}'));
@@ -244,7 +268,10 @@ mod tests {
 
     #[test]
     fn extensions_pick_the_format() {
-        assert_eq!(Format::split("GARBAGE.json").unwrap(), ("GARBAGE", Format::Json));
+        assert_eq!(
+            Format::split("GARBAGE.json").unwrap(),
+            ("GARBAGE", Format::Json)
+        );
         assert_eq!(Format::split("a.b.xml").unwrap(), ("a.b", Format::Xml));
         assert!(Format::split("GARBAGE").is_err());
         assert!(Format::split("GARBAGE.html").is_err());

@@ -53,7 +53,11 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn not_found(uri: Uri) -> Response {
-    let format = if uri.path().ends_with(".xml") { Format::Xml } else { Format::Json };
+    let format = if uri.path().ends_with(".xml") {
+        Format::Xml
+    } else {
+        Format::Json
+    };
     Open311Error::RouteNotFound(uri.path().to_owned()).respond(format)
 }
 
@@ -85,10 +89,16 @@ impl Params {
 
 /// The signed-in caller, if the request carries credentials. Credentials that are present but
 /// wrong are an error, never silently anonymous.
-pub async fn caller(state: &AppState, headers: &HeaderMap, params: &Params) -> Result<Option<Authed>, Open311Error> {
+pub async fn caller(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<Option<Authed>, Open311Error> {
     let authorization = match (headers.get(header::AUTHORIZATION), params.get("api_key")) {
         (Some(value), _) => value.clone(),
-        (None, Some(key)) => HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| ApiError::TokenInvalid)?,
+        (None, Some(key)) => {
+            HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| ApiError::TokenInvalid)?
+        }
         (None, None) => return Ok(None),
     };
     // The sync API's extractor, so both APIs check tokens, revocation and rate limits alike.
@@ -122,7 +132,10 @@ fn discovery(headers: &HeaderMap) -> Document {
         Record::new("discovery")
             .field("changeset", "2026-11-27T00:00:00+08:00")
             .field("contact", "天津市民政局 旧楼区长效管理（Xuncha 巡查）")
-            .field("key_service", "api_key = access token from POST /api/v1/auth/enrol")
+            .field(
+                "key_service",
+                "api_key = access token from POST /api/v1/auth/enrol",
+            )
             .field("endpoints", Value::List(vec![endpoint])),
     )
 }

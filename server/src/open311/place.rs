@@ -25,14 +25,18 @@ pub fn locate(catalog: &Catalog, lat: f64, lon: f64, now: DateTime<Utc>) -> Opti
 pub fn geometry_contains(geometry: &Geometry, lat: f64, lon: f64) -> bool {
     match geometry {
         Geometry::Polygon(rings) => polygon_contains(rings, lat, lon),
-        Geometry::MultiPolygon(polygons) => polygons.iter().any(|rings| polygon_contains(rings, lat, lon)),
+        Geometry::MultiPolygon(polygons) => polygons
+            .iter()
+            .any(|rings| polygon_contains(rings, lat, lon)),
     }
 }
 
 fn polygon_contains(rings: &[Vec<[f64; 2]>], lat: f64, lon: f64) -> bool {
     let mut rings = rings.iter();
     match rings.next() {
-        Some(outline) if ring_contains(outline, lat, lon) => !rings.any(|hole| ring_contains(hole, lat, lon)),
+        Some(outline) if ring_contains(outline, lat, lon) => {
+            !rings.any(|hole| ring_contains(hole, lat, lon))
+        }
         _ => false,
     }
 }
@@ -59,16 +63,28 @@ mod tests {
     use super::*;
 
     fn square(west: f64, south: f64, east: f64, north: f64) -> Vec<[f64; 2]> {
-        vec![[west, south], [east, south], [east, north], [west, north], [west, south]]
+        vec![
+            [west, south],
+            [east, south],
+            [east, north],
+            [west, north],
+            [west, south],
+        ]
     }
 
     #[test]
     fn holes_and_multipolygons() {
-        let with_hole = Geometry::Polygon(vec![square(0.0, 0.0, 10.0, 10.0), square(4.0, 4.0, 6.0, 6.0)]);
+        let with_hole = Geometry::Polygon(vec![
+            square(0.0, 0.0, 10.0, 10.0),
+            square(4.0, 4.0, 6.0, 6.0),
+        ]);
         assert!(geometry_contains(&with_hole, 2.0, 2.0));
         assert!(!geometry_contains(&with_hole, 5.0, 5.0));
         assert!(!geometry_contains(&with_hole, 11.0, 5.0));
-        let two = Geometry::MultiPolygon(vec![vec![square(0.0, 0.0, 1.0, 1.0)], vec![square(5.0, 5.0, 6.0, 6.0)]]);
+        let two = Geometry::MultiPolygon(vec![
+            vec![square(0.0, 0.0, 1.0, 1.0)],
+            vec![square(5.0, 5.0, 6.0, 6.0)],
+        ]);
         assert!(geometry_contains(&two, 5.5, 5.5));
         assert!(!geometry_contains(&two, 3.0, 3.0));
         assert!(!geometry_contains(&Geometry::Polygon(vec![]), 0.0, 0.0));

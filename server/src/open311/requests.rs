@@ -41,11 +41,16 @@ const SCAN_PAGE: usize = 500;
 
 /// ISO 8601 with the Beijing offset, e.g. `2026-11-27T17:30:05+08:00`.
 pub fn iso_local(at: DateTime<Utc>) -> String {
-    at.with_timezone(&Shanghai).to_rfc3339_opts(SecondsFormat::Secs, false)
+    at.with_timezone(&Shanghai)
+        .to_rfc3339_opts(SecondsFormat::Secs, false)
 }
 
 fn status(case: &Case) -> &'static str {
-    if case.status.is_open() { "open" } else { "closed" }
+    if case.status.is_open() {
+        "open"
+    } else {
+        "closed"
+    }
 }
 
 /// The status in words: the Chinese name, the code, and the reason of the latest return,
@@ -53,7 +58,7 @@ fn status(case: &Case) -> &'static str {
 fn status_notes(case: &Case) -> String {
     let mut notes = format!("{}（{}）", case.status.name_zh(), case.status.code());
     if let Some(reason) = case.last_reason.as_deref().filter(|r| !r.is_empty()) {
-        notes.push_str("：");
+        notes.push('：');
         notes.push_str(reason);
     }
     notes
@@ -69,8 +74,13 @@ fn service_notice(case: &Case) -> String {
         CaseStatus::Cancelled => "已作废".to_owned(),
         CaseStatus::ResolvedOnSite => "现场劝阻已解决，待核查结案".to_owned(),
         _ => match (case.assigned_unit.as_ref(), case.handle_due) {
-            (Some(_), Some(due)) => format!("责任单位应于 {} 前处置完毕（北京时间）", format_local(due)),
-            _ => format!("街道办事处应于 {} 前派遣责任单位（北京时间）", format_local(case.dispatch_due)),
+            (Some(_), Some(due)) => {
+                format!("责任单位应于 {} 前处置完毕（北京时间）", format_local(due))
+            }
+            _ => format!(
+                "街道办事处应于 {} 前派遣责任单位（北京时间）",
+                format_local(case.dispatch_due)
+            ),
         },
     }
 }
@@ -79,7 +89,11 @@ fn service_notice(case: &Case) -> String {
 /// routing chose at ingest.
 pub fn agency_responsible(row: &CaseRow, catalog: &Catalog) -> Option<String> {
     if let Some(unit_id) = row.case.assigned_unit.as_deref() {
-        return Some(catalog.unit(unit_id).map_or_else(|| unit_id.to_owned(), |u| u.name.clone()));
+        return Some(
+            catalog
+                .unit(unit_id)
+                .map_or_else(|| unit_id.to_owned(), |u| u.name.clone()),
+        );
     }
     row.routing
         .as_ref()?
@@ -90,7 +104,10 @@ pub fn agency_responsible(row: &CaseRow, catalog: &Catalog) -> Option<String> {
 
 fn address(case: &Case, catalog: &Catalog) -> Option<String> {
     let estate = catalog.estates.get(&case.estate_id)?;
-    let mut parts = vec![format!("天津市{}{}{}", estate.district, estate.street, estate.name)];
+    let mut parts = vec![format!(
+        "天津市{}{}{}",
+        estate.district, estate.street, estate.name
+    )];
     parts.extend(
         [&case.building, &case.unit_no, &case.location_note]
             .into_iter()
@@ -109,8 +126,16 @@ pub fn request_record(row: &CaseRow, catalog: &Catalog, detailed: bool) -> Recor
         Some(fix) => (Value::Float(fix.lat), Value::Float(fix.lon)),
         None => (Value::Null, Value::Null),
     };
-    let description = if detailed { case.description.clone() } else { None };
-    let expected = case.assigned_unit.as_ref().and(case.handle_due).map(iso_local);
+    let description = if detailed {
+        case.description.clone()
+    } else {
+        None
+    };
+    let expected = case
+        .assigned_unit
+        .as_ref()
+        .and(case.handle_due)
+        .map(iso_local);
     Record::new("request")
         .field("service_request_id", case.id.to_string())
         .field("status", status(case))
@@ -171,7 +196,9 @@ fn comma_list(text: &str) -> impl Iterator<Item = &str> {
 
 impl Search {
     pub fn from_params(params: &Params, now: DateTime<Utc>) -> Result<Search, Open311Error> {
-        let ids = params.get("service_request_id").map(|t| comma_list(t).map(str::to_owned).collect());
+        let ids = params
+            .get("service_request_id")
+            .map(|t| comma_list(t).map(str::to_owned).collect());
         let categories = params
             .get("service_code")
             .map(|text| {
@@ -205,7 +232,10 @@ impl Search {
             }
         };
         let window = Duration::days(MAX_SEARCH_DAYS);
-        let (start, end) = match (parse_time(params, "start_date")?, parse_time(params, "end_date")?) {
+        let (start, end) = match (
+            parse_time(params, "start_date")?,
+            parse_time(params, "end_date")?,
+        ) {
             (Some(start), Some(end)) => (start, end),
             (Some(start), None) => (start, start + window),
             (None, Some(end)) => (end - window, end),
@@ -236,7 +266,9 @@ impl Search {
         if let Some(ids) = &self.ids {
             return ids.iter().any(|id| *id == case.id.to_string());
         }
-        self.categories.as_ref().is_none_or(|c| c.contains(&case.category))
+        self.categories
+            .as_ref()
+            .is_none_or(|c| c.contains(&case.category))
             && self.open.is_none_or(|open| open == case.status.is_open())
             && case.reported_at >= self.start
             && case.reported_at <= self.end
@@ -265,12 +297,16 @@ pub async fn scan_cases(
 /// Every case that matches, newest first, at most [`MAX_SEARCH_RESULTS`].
 async fn search_cases(state: &AppState, search: &Search) -> Result<Vec<CaseRow>, Open311Error> {
     let mut found = scan_cases(state.storage.as_ref(), |row| search.matches(&row.case)).await?;
-    found.sort_by(|a, b| b.case.reported_at.cmp(&a.case.reported_at));
+    found.sort_by_key(|row| std::cmp::Reverse(row.case.reported_at));
     found.truncate(MAX_SEARCH_RESULTS);
     Ok(found)
 }
 
-async fn list(state: AppState, headers: HeaderMap, query: Option<String>) -> Result<Document, Open311Error> {
+async fn list(
+    state: AppState,
+    headers: HeaderMap,
+    query: Option<String>,
+) -> Result<Document, Open311Error> {
     let params = Params::from_query(query.as_deref());
     let viewer = caller(&state, &headers, &params).await?;
     let search = Search::from_params(&params, Utc::now())?;
@@ -288,12 +324,28 @@ async fn list(state: AppState, headers: HeaderMap, query: Option<String>) -> Res
     Ok(requests_document(records))
 }
 
-pub async fn list_json(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
-    respond(list(state, headers, query).await, Format::Json, StatusCode::OK)
+pub async fn list_json(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    respond(
+        list(state, headers, query).await,
+        Format::Json,
+        StatusCode::OK,
+    )
 }
 
-pub async fn list_xml(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
-    respond(list(state, headers, query).await, Format::Xml, StatusCode::OK)
+pub async fn list_xml(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    respond(
+        list(state, headers, query).await,
+        Format::Xml,
+        StatusCode::OK,
+    )
 }
 
 fn respond(result: Result<Document, Open311Error>, format: Format, status: StatusCode) -> Response {
@@ -306,7 +358,11 @@ fn respond(result: Result<Document, Open311Error>, format: Format, status: Statu
 async fn case_row(state: &AppState, id: &str) -> Result<CaseRow, Open311Error> {
     let unknown = || Open311Error::UnknownRequest(id.to_owned());
     let case_id = Uuid::parse_str(id).map_err(|_| unknown())?;
-    let (row, _events) = state.storage.case_with_events(case_id).await?.ok_or_else(unknown)?;
+    let (row, _events) = state
+        .storage
+        .case_with_events(case_id)
+        .await?
+        .ok_or_else(unknown)?;
     Ok(row)
 }
 
@@ -328,7 +384,9 @@ pub async fn one(
         let detailed = viewer
             .as_ref()
             .is_some_and(|v| access::can_see_case(&v.0.user, &catalog, &row));
-        Ok(requests_document(vec![request_record(&row, &catalog, detailed)]))
+        Ok(requests_document(vec![request_record(
+            &row, &catalog, detailed,
+        )]))
     }
     .await;
     respond(result, format, StatusCode::OK)
@@ -359,7 +417,11 @@ pub struct NewRequest {
     pub description: Option<String>,
 }
 
-fn parse_coordinate(params: &Params, name: &'static str, limit: f64) -> Result<Option<f64>, Open311Error> {
+fn parse_coordinate(
+    params: &Params,
+    name: &'static str,
+    limit: f64,
+) -> Result<Option<f64>, Open311Error> {
     params
         .get(name)
         .map(|text| {
@@ -376,7 +438,9 @@ fn parse_coordinate(params: &Params, name: &'static str, limit: f64) -> Result<O
 
 impl NewRequest {
     pub fn from_params(params: &Params) -> Result<NewRequest, Open311Error> {
-        let code = params.get("service_code").ok_or(Open311Error::MissingParameter("service_code"))?;
+        let code = params
+            .get("service_code")
+            .ok_or(Open311Error::MissingParameter("service_code"))?;
         let category = Category::from_code(code).ok_or_else(|| Open311Error::InvalidParameter {
             name: "service_code",
             message: format!("unknown service_code {code:?} (see services.json)"),
@@ -385,7 +449,9 @@ impl NewRequest {
         let long = parse_coordinate(params, "long", 180.0)?;
         let (lat, long) = match (lat, long) {
             (Some(lat), Some(long)) => (lat, long),
-            (None, None) if params.get("address_string").is_some() || params.get("address_id").is_some() => {
+            (None, None)
+                if params.get("address_string").is_some() || params.get("address_id").is_some() =>
+            {
                 return Err(Open311Error::AddressNotSupported);
             }
             (None, _) => return Err(Open311Error::MissingParameter("lat")),
@@ -410,11 +476,20 @@ impl NewRequest {
     }
 }
 
-async fn create(state: AppState, headers: HeaderMap, query: Option<String>, body: Body) -> Result<Document, Open311Error> {
-    if let Some(content_type) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok())
+async fn create(
+    state: AppState,
+    headers: HeaderMap,
+    query: Option<String>,
+    body: Body,
+) -> Result<Document, Open311Error> {
+    if let Some(content_type) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
         && !content_type.starts_with("application/x-www-form-urlencoded")
     {
-        return Err(Open311Error::UnsupportedContentType(content_type.to_owned()));
+        return Err(Open311Error::UnsupportedContentType(
+            content_type.to_owned(),
+        ));
     }
     let bytes = crate::api::read_body(&headers, body, MAX_POST_BYTES).await?;
     let mut params = Params::from_query(query.as_deref());
@@ -425,10 +500,12 @@ async fn create(state: AppState, headers: HeaderMap, query: Option<String>, body
     let request = NewRequest::from_params(&params)?;
     let catalog = state.catalog();
     let now = ingest::now();
-    let estate = place::locate(&catalog, request.lat, request.long, now).ok_or(Open311Error::OutsideManagedEstates {
-        lat: request.lat,
-        long: request.long,
-    })?;
+    let estate = place::locate(&catalog, request.lat, request.long, now).ok_or(
+        Open311Error::OutsideManagedEstates {
+            lat: request.lat,
+            long: request.long,
+        },
+    )?;
     let event = Event {
         id: xuncha_core::ids::new_id(),
         case_id: xuncha_core::ids::new_id(),
@@ -465,8 +542,14 @@ async fn create(state: AppState, headers: HeaderMap, query: Option<String>, body
         .await?;
     match results.into_iter().next().map(|r| r.outcome) {
         Some(EventOutcome::Applied { .. } | EventOutcome::Duplicate { .. }) => {}
-        Some(EventOutcome::Rejected { code, message }) => return Err(Open311Error::Refused { code, message }),
-        None => return Err(Open311Error::Api(crate::error::ApiError::Internal("ingest returned no result".to_owned()))),
+        Some(EventOutcome::Rejected { code, message }) => {
+            return Err(Open311Error::Refused { code, message });
+        }
+        None => {
+            return Err(Open311Error::Api(crate::error::ApiError::Internal(
+                "ingest returned no result".to_owned(),
+            )));
+        }
     }
     let row = case_row(&state, &case_id.to_string()).await?;
     tracing::info!(case_id = %case_id, estate = %row.case.estate_id, category = %row.case.category, "Open311 request placed");
@@ -479,12 +562,30 @@ async fn create(state: AppState, headers: HeaderMap, query: Option<String>, body
     ]))
 }
 
-pub async fn create_json(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery, body: Body) -> Response {
-    respond(create(state, headers, query, body).await, Format::Json, StatusCode::OK)
+pub async fn create_json(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Body,
+) -> Response {
+    respond(
+        create(state, headers, query, body).await,
+        Format::Json,
+        StatusCode::OK,
+    )
 }
 
-pub async fn create_xml(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery, body: Body) -> Response {
-    respond(create(state, headers, query, body).await, Format::Xml, StatusCode::OK)
+pub async fn create_xml(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Body,
+) -> Response {
+    respond(
+        create(state, headers, query, body).await,
+        Format::Xml,
+        StatusCode::OK,
+    )
 }
 
 #[cfg(test)]
@@ -498,22 +599,32 @@ mod tests {
 
     #[test]
     fn times_are_beijing_iso_8601() {
-        let at = DateTime::parse_from_rfc3339("2026-11-27T09:30:05Z").unwrap().with_timezone(&Utc);
+        let at = DateTime::parse_from_rfc3339("2026-11-27T09:30:05Z")
+            .unwrap()
+            .with_timezone(&Utc);
         assert_eq!(iso_local(at), "2026-11-27T17:30:05+08:00");
     }
 
     #[test]
     fn post_needs_coordinates_not_addresses() {
-        let err = NewRequest::from_params(&params("service_code=GARBAGE&address_string=%E9%95%BF%E6%98%A5%E9%87%8C")).unwrap_err();
+        let err = NewRequest::from_params(&params(
+            "service_code=GARBAGE&address_string=%E9%95%BF%E6%98%A5%E9%87%8C",
+        ))
+        .unwrap_err();
         assert_eq!(err.code(), "ADDRESS_NOT_SUPPORTED");
         assert_eq!(err.status(), StatusCode::BAD_REQUEST);
         let err = NewRequest::from_params(&params("service_code=GARBAGE&lat=39.1")).unwrap_err();
         assert_eq!(err.code(), "MISSING_PARAMETER");
-        let err = NewRequest::from_params(&params("service_code=GARBAGE&lat=91&long=117")).unwrap_err();
+        let err =
+            NewRequest::from_params(&params("service_code=GARBAGE&lat=91&long=117")).unwrap_err();
         assert_eq!(err.code(), "INVALID_PARAMETER");
-        let err = NewRequest::from_params(&params("service_code=POTHOLE&lat=39.1&long=117.2")).unwrap_err();
+        let err = NewRequest::from_params(&params("service_code=POTHOLE&lat=39.1&long=117.2"))
+            .unwrap_err();
         assert_eq!(err.code(), "INVALID_PARAMETER");
-        let ok = NewRequest::from_params(&params("service_code=GARBAGE&lat=39.1135&long=117.1930&description=%E5%9E%83%E5%9C%BE")).unwrap();
+        let ok = NewRequest::from_params(&params(
+            "service_code=GARBAGE&lat=39.1135&long=117.1930&description=%E5%9E%83%E5%9C%BE",
+        ))
+        .unwrap();
         assert_eq!(ok.category, Category::Garbage);
         assert_eq!(ok.description.as_deref(), Some("垃圾"));
     }
@@ -523,16 +634,24 @@ mod tests {
         let now = Utc::now();
         let all = Search::from_params(&params(""), now).unwrap();
         assert_eq!(all.end - all.start, Duration::days(90));
-        let too_long = Search::from_params(&params("start_date=2026-01-01T00:00:00Z&end_date=2026-06-01T00:00:00Z"), now);
+        let too_long = Search::from_params(
+            &params("start_date=2026-01-01T00:00:00Z&end_date=2026-06-01T00:00:00Z"),
+            now,
+        );
         assert_eq!(too_long.unwrap_err().code(), "INVALID_PARAMETER");
         let bad_status = Search::from_params(&params("status=pending"), now);
         assert_eq!(bad_status.unwrap_err().code(), "INVALID_PARAMETER");
-        let open = Search::from_params(&params("status=open&service_code=GARBAGE,ELEVATOR"), now).unwrap();
+        let open =
+            Search::from_params(&params("status=open&service_code=GARBAGE,ELEVATOR"), now).unwrap();
         assert_eq!(open.open, Some(true));
-        assert_eq!(open.categories, Some(vec![Category::Garbage, Category::Elevator]));
+        assert_eq!(
+            open.categories,
+            Some(vec![Category::Garbage, Category::Elevator])
+        );
         let both = Search::from_params(&params("status=open,closed"), now).unwrap();
         assert_eq!(both.open, None);
-        let date = Search::from_params(&params("start_date=2026-11-01T00:00:00%2B08:00"), now).unwrap();
+        let date =
+            Search::from_params(&params("start_date=2026-11-01T00:00:00%2B08:00"), now).unwrap();
         assert_eq!(iso_local(date.start), "2026-11-01T00:00:00+08:00");
     }
 }

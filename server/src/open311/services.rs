@@ -53,12 +53,16 @@ fn service_record(info: &CategoryInfo) -> Record {
 pub fn services_document() -> Document {
     Document::List {
         root: "services",
-        records: Category::ALL.iter().map(|c| service_record(c.info())).collect(),
+        records: Category::ALL
+            .iter()
+            .map(|c| service_record(c.info()))
+            .collect(),
     }
 }
 
 pub fn definition_document(service_code: &str) -> Result<Document, Open311Error> {
-    let category = Category::from_code(service_code).ok_or_else(|| Open311Error::UnknownService(service_code.to_owned()))?;
+    let category = Category::from_code(service_code)
+        .ok_or_else(|| Open311Error::UnknownService(service_code.to_owned()))?;
     Ok(Document::Single(
         Record::new("service_definition")
             .field("service_code", category.code())
@@ -95,7 +99,10 @@ mod tests {
         let json = services_document().to_json();
         let services = json.as_array().unwrap();
         assert_eq!(services.len(), Category::ALL.len());
-        let lock = services.iter().find(|s| s["service_code"] == "GROUND_LOCK").unwrap();
+        let lock = services
+            .iter()
+            .find(|s| s["service_code"] == "GROUND_LOCK")
+            .unwrap();
         assert_eq!(lock["service_name"], "私自设置地锁");
         assert_eq!(lock["metadata"], false);
         assert_eq!(lock["type"], "realtime");
