@@ -451,3 +451,34 @@ async fn export_cases_writes_excel_ready_csv_in_beijing_time() {
     );
     assert!(!dir.path().join("cases.csv.partial").exists());
 }
+
+#[test]
+fn rules_check_passes_the_builtin_file_and_names_file_and_line_of_a_bad_one() {
+    let builtin = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../core/data/routing-rules.toml"
+    );
+    let stdout = assert_ok(&xuncha(&["rules", "check", builtin], ""));
+    assert!(stdout.contains("ok (26 categories routed"), "{stdout}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(builtin).unwrap();
+    let line = text
+        .lines()
+        .position(|l| l.contains("\"GROUND_LOCK\""))
+        .unwrap()
+        + 1;
+    let bad = dir.path().join("rules.toml");
+    std::fs::write(
+        &bad,
+        text.replacen("\"GROUND_LOCK\"", "\"GROUND_LOCKS\"", 1),
+    )
+    .unwrap();
+    let stderr = assert_fails(&xuncha(&["rules", "check", bad.to_str().unwrap()], ""));
+    let expected = format!("{}:{line}: ", bad.display());
+    assert!(
+        stderr.starts_with(&expected),
+        "expected {expected}…, got {stderr}"
+    );
+    assert!(stderr.contains("[UNKNOWN_CATEGORY]"), "{stderr}");
+}

@@ -59,4 +59,37 @@ mod tests {
         assert!(problem.starts_with("bad.toml:3: "), "{problem}");
         assert!(problem.ends_with("[MALFORMED_TOML]"), "{problem}");
     }
+
+    fn demo_catalog() -> Catalog {
+        Catalog {
+            estates: xuncha_core::demo::estates()
+                .unwrap()
+                .into_iter()
+                .map(|e| (e.id.clone(), e))
+                .collect(),
+            units: xuncha_core::demo::units().unwrap().units().to_vec(),
+            routing_rules: None,
+        }
+    }
+
+    #[test]
+    fn builtin_rules_route_every_demo_estate_and_gaps_are_named() {
+        let rules = RoutingRules::builtin().unwrap();
+        let mut catalog = demo_catalog();
+        assert_eq!(
+            check_against(&rules, &catalog, "r.toml"),
+            Vec::<String>::new()
+        );
+        catalog
+            .units
+            .retain(|u| u.unit_type != xuncha_core::UnitType::Gas);
+        let problems = check_against(&rules, &catalog, "r.toml");
+        assert_eq!(problems.len(), catalog.estates.len(), "{problems:?}");
+        assert!(
+            problems
+                .iter()
+                .all(|p| p.starts_with("r.toml: GAS_FACILITY at estate ")),
+            "{problems:?}"
+        );
+    }
 }
