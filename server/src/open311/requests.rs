@@ -654,4 +654,84 @@ mod tests {
             Search::from_params(&params("start_date=2026-11-01T00:00:00%2B08:00"), now).unwrap();
         assert_eq!(iso_local(date.start), "2026-11-01T00:00:00+08:00");
     }
+
+    #[test]
+    fn agency_is_the_routed_owner_until_dispatch_then_the_assignee() {
+        use xuncha_core::routing::{RoutingRules, route};
+        let estates = xuncha_core::demo::estates().unwrap();
+        let directory = xuncha_core::demo::units().unwrap();
+        let catalog = Catalog {
+            estates: estates.iter().map(|e| (e.id.clone(), e.clone())).collect(),
+            units: directory.units().to_vec(),
+            routing_rules: None,
+        };
+        let pingshandao = &catalog.estates["pingshandao"];
+        let decision = route(
+            &RoutingRules::builtin().unwrap(),
+            &directory,
+            Category::StreetLight,
+            pingshandao,
+        )
+        .unwrap();
+        assert_eq!(
+            decision.owner.unit_type,
+            xuncha_core::UnitType::StateGrid,
+            "平山道's lamps are the grid's"
+        );
+        let at = Utc::now();
+        let reporter = xuncha_core::Actor {
+            user_id: "u".to_owned(),
+            role: xuncha_core::Role::Inspector,
+            unit_id: "c".to_owned(),
+        };
+        let report = Event {
+            id: Uuid::now_v7(),
+            case_id: Uuid::now_v7(),
+            action: Action::Report {
+                category: Category::StreetLight,
+                estate_id: "pingshandao".to_owned(),
+                building: Some("2号楼".to_owned()),
+                unit_no: None,
+                location_note: None,
+                description: None,
+            },
+            actor: reporter,
+            device_time: at,
+            server_time: Some(at),
+            gps: None,
+            photos: Vec::new(),
+            note: None,
+        };
+        let case = xuncha_core::workflow::apply(None, &report).unwrap();
+        let mut row = CaseRow {
+            case,
+            routing: Some(serde_json::to_value(&decision).unwrap()),
+            dispatched_units: Vec::new(),
+            seq: 1,
+        };
+        assert_eq!(
+            agency_responsible(&row, &catalog),
+            Some(decision.owner.name.clone())
+        );
+        let record = request_record(&row, &catalog, false);
+        let json = Document::Single(record).to_json();
+        assert_eq!(json["agency_responsible"], decision.owner.name.as_str());
+        assert!(
+            json["address"]
+                .as_str()
+                .unwrap()
+                .contains("平山道小区 2号楼"),
+            "{json}"
+        );
+        let street_office = directory
+            .units()
+            .iter()
+            .find(|u| u.unit_type == xuncha_core::UnitType::StreetOffice)
+            .unwrap();
+        row.case.assigned_unit = Some(street_office.id.clone());
+        assert_eq!(
+            agency_responsible(&row, &catalog),
+            Some(street_office.name.clone())
+        );
+    }
 }
