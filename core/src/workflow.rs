@@ -545,7 +545,7 @@ fn add_hours(at: DateTime<Utc>, hours: u32) -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
-fn add_days(at: DateTime<Utc>, days: u32) -> DateTime<Utc> {
+pub(crate) fn add_days(at: DateTime<Utc>, days: u32) -> DateTime<Utc> {
     TimeDelta::try_days(i64::from(days))
         .and_then(|d| at.checked_add_signed(d))
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
