@@ -1,4 +1,4 @@
-//! KPI page handlers: the quarterly figures over the cases and events the user may see.
+//! KPI page handlers: the core's `kpi::compute` over the cases and events the user may see.
 
 use std::fmt::Write as _;
 
@@ -10,7 +10,8 @@ use serde::Deserialize;
 
 use super::export::Table;
 use super::html::{esc, options};
-use super::kpi_interim::{self, GroupBy};
+use xuncha_core::kpi::{self, KpiGroup, KpiRow, Quarter};
+
 use super::kpi_view::{GROUPS, KpiLine, QuarterArg, kpi_charts, kpi_export, kpi_table};
 use super::web::{WebError, WebUser, download, load_visible, user_page};
 use crate::app::AppState;
@@ -26,7 +27,7 @@ pub struct KpiQuery {
 
 struct Resolved {
     quarter: QuarterArg,
-    group: GroupBy,
+    group: KpiGroup,
     group_code: &'static str,
     group_label: &'static str,
 }
@@ -39,9 +40,9 @@ fn resolve(q: &KpiQuery) -> Result<Resolved, WebError> {
             .ok_or_else(|| WebError::BadInput(format!("季度格式应为 2026Q4：{}", q.quarter)))?
     };
     let (group, group_code, group_label) = match q.group.as_str() {
-        "" | "unit" => (GroupBy::Unit, "unit", "责任单位"),
-        "community" => (GroupBy::Community, "community", "社区"),
-        "estate" => (GroupBy::Estate, "estate", "小区"),
+        "" | "unit" => (KpiGroup::Unit, "unit", "责任单位"),
+        "community" => (KpiGroup::Community, "community", "社区"),
+        "estate" => (KpiGroup::Estate, "estate", "小区"),
         other => return Err(WebError::BadInput(format!("未知的统计口径 {other}"))),
     };
     Ok(Resolved {
@@ -55,21 +56,39 @@ fn resolve(q: &KpiQuery) -> Result<Resolved, WebError> {
 async fn lines(state: &AppState, web: &WebUser, r: &Resolved) -> Result<Vec<KpiLine>, WebError> {
     let visible = load_visible(state, web.user()).await?;
     let cases = visible.cases();
-    let mut lines = kpi_interim::compute(
-        &cases,
-        &visible.events,
-        &visible.estates,
-        r.quarter,
-        r.group,
-    );
-    if r.group == GroupBy::Unit {
-        for line in &mut lines {
-            if let Some(unit) = visible.catalog.unit(&line.label) {
-                line.label = unit.name.clone();
-            }
-        }
+    let period = Quarter {
+        year: r.quarter.year,
+        quarter: r.quarter.quarter,
+    };
+    let rows = kpi::compute(&cases, &visible.events, &visible.estates, period, r.group);
+    let catalog = &visible.catalog;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            // Unit rows are keyed by unit id: show the directory's name.
+            let unit_name = (r.group == KpiGroup::Unit)
+                .then(|| catalog.unit(&row.key).map(|u| u.name.clone()))
+                .flatten();
+            line(row, unit_name)
+        })
+        .collect())
+}
+
+fn line(row: &KpiRow, unit_name: Option<String>) -> KpiLine {
+    KpiLine {
+        label: unit_name.unwrap_or_else(|| row.label.clone()),
+        due: row.due,
+        closed_on_time: row.closed_on_time,
+        closed: row.closed,
+        dispatched: row.dispatched,
+        returned: row.returned,
+        reopened: row.reopened,
+        on_time_rate: row.on_time_rate,
+        closure_rate: row.closure_rate,
+        rework_rate: row.rework_rate,
+        return_rate: row.return_rate,
+        avg_handle_hours: row.avg_handle_hours,
     }
-    Ok(lines)
 }
 
 pub async fn kpi_page(

@@ -6,7 +6,6 @@ pub mod chart;
 pub mod estates;
 pub mod export;
 pub mod html;
-pub mod kpi_interim;
 pub mod kpi_page;
 pub mod kpi_view;
 pub mod map;
