@@ -1,8 +1,8 @@
-//! Places an Open311 request in its estate: the managed estate whose boundary contains the point.
+//! Places an Open311 request in its estate: the managed estate whose boundary contains the point
+//! (the core's `Geometry::contains`, the same test the phones run).
 
 use chrono::{DateTime, Utc};
 use xuncha_core::Estate;
-use xuncha_core::geo::Geometry;
 
 use crate::domain::Catalog;
 
@@ -17,44 +17,8 @@ pub fn locate(catalog: &Catalog, lat: f64, lon: f64, now: DateTime<Utc>) -> Opti
     catalog
         .estates
         .values()
-        .filter(|estate| is_managed(estate, now) && geometry_contains(&estate.boundary, lat, lon))
+        .filter(|estate| is_managed(estate, now) && estate.boundary.contains(lat, lon))
         .min_by(|a, b| a.id.cmp(&b.id))
-}
-
-/// Even-odd test over a GeoJSON Polygon / MultiPolygon: inside the outline and outside every hole.
-pub fn geometry_contains(geometry: &Geometry, lat: f64, lon: f64) -> bool {
-    match geometry {
-        Geometry::Polygon(rings) => polygon_contains(rings, lat, lon),
-        Geometry::MultiPolygon(polygons) => polygons
-            .iter()
-            .any(|rings| polygon_contains(rings, lat, lon)),
-    }
-}
-
-fn polygon_contains(rings: &[Vec<[f64; 2]>], lat: f64, lon: f64) -> bool {
-    let mut rings = rings.iter();
-    match rings.next() {
-        Some(outline) if ring_contains(outline, lat, lon) => {
-            !rings.any(|hole| ring_contains(hole, lat, lon))
-        }
-        _ => false,
-    }
-}
-
-fn ring_contains(ring: &[[f64; 2]], lat: f64, lon: f64) -> bool {
-    let mut inside = false;
-    let mut previous = match ring.last() {
-        Some(p) => *p,
-        None => return false,
-    };
-    for &[x, y] in ring {
-        let [px, py] = previous;
-        if (y > lat) != (py > lat) && lon < (px - x) * (lat - y) / (py - y) + x {
-            inside = !inside;
-        }
-        previous = [x, y];
-    }
-    inside
 }
 
 #[cfg(test)]
@@ -62,31 +26,31 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
-    fn square(west: f64, south: f64, east: f64, north: f64) -> Vec<[f64; 2]> {
-        vec![
-            [west, south],
-            [east, south],
-            [east, north],
-            [west, north],
-            [west, south],
-        ]
-    }
-
     #[test]
-    fn holes_and_multipolygons() {
-        let with_hole = Geometry::Polygon(vec![
-            square(0.0, 0.0, 10.0, 10.0),
-            square(4.0, 4.0, 6.0, 6.0),
-        ]);
-        assert!(geometry_contains(&with_hole, 2.0, 2.0));
-        assert!(!geometry_contains(&with_hole, 5.0, 5.0));
-        assert!(!geometry_contains(&with_hole, 11.0, 5.0));
-        let two = Geometry::MultiPolygon(vec![
-            vec![square(0.0, 0.0, 1.0, 1.0)],
-            vec![square(5.0, 5.0, 6.0, 6.0)],
-        ]);
-        assert!(geometry_contains(&two, 5.5, 5.5));
-        assert!(!geometry_contains(&two, 3.0, 3.0));
-        assert!(!geometry_contains(&Geometry::Polygon(vec![]), 0.0, 0.0));
+    fn demo_points_land_in_their_estates_and_exited_estates_are_skipped() {
+        let mut catalog = Catalog {
+            estates: xuncha_core::demo::estates()
+                .unwrap()
+                .into_iter()
+                .map(|e| (e.id.clone(), e))
+                .collect(),
+            ..Catalog::default()
+        };
+        let now = Utc::now();
+        for (lat, lon, id) in [
+            (39.1135, 117.1930, "changchunli"),
+            (39.0980, 117.2120, "pingshandao"),
+            (39.1050, 117.1680, "heyuanbeili"),
+        ] {
+            assert_eq!(locate(&catalog, lat, lon, now).unwrap().id, id);
+        }
+        assert!(locate(&catalog, 39.2, 117.0, now).is_none());
+        let estate = catalog.estates.get_mut("changchunli").unwrap();
+        estate.exited_at = Some(now - chrono::Duration::days(1));
+        estate.exit_reason = Some("撤销".to_owned());
+        assert!(
+            locate(&catalog, 39.1135, 117.1930, now).is_none(),
+            "an exited estate is not managed"
+        );
     }
 }
