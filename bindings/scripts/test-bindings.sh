@@ -22,7 +22,7 @@ swift_ok=1
 for f in XunchaCore.swift XunchaCoreFFI.h XunchaCoreFFI.modulemap; do
   if [ -s "$gen/swift/$f" ]; then echo "   $f ($(wc -c < "$gen/swift/$f") bytes)"; else echo "   MISSING $f" >&2; swift_ok=0; fi
 done
-grep -q "public class XunchaClient" "$gen/swift/XunchaCore.swift" || { echo "   XunchaClient missing from Swift" >&2; swift_ok=0; }
+grep -q "class XunchaClient" "$gen/swift/XunchaCore.swift" || { echo "   XunchaClient missing from Swift" >&2; swift_ok=0; }
 [ "$swift_ok" = 1 ] || exit 1
 
 echo "-- Kotlin on the JVM (Maven, JUnit 5)"
