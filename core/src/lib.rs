@@ -23,6 +23,11 @@ pub mod workflow;
 #[cfg(feature = "photo")]
 pub mod photo;
 
+#[cfg(feature = "device")]
+pub mod capture;
+#[cfg(feature = "device")]
+pub mod store;
+
 pub use catalog::{Category, CategoryGroup};
 pub use estate::{Estate, LampOwner, ManagementMode};
 pub use org::{OrgUnit, Role, UnitId, UnitType};
