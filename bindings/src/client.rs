@@ -6,8 +6,8 @@ use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 use std::time::SystemTime;
+use uuid::Uuid;
 
 use xuncha_core::capture::{self, CaseDraft as CoreDraft, EventDraft};
 use xuncha_core::store::{self, PageToken, Store, StoreError};
@@ -15,20 +15,20 @@ use xuncha_core::workflow;
 
 use crate::enums::{ActionKind, CaseStatus, Category, PhotoKind, Role};
 use crate::error::XunchaError;
+use crate::records::{ActionDetail, Actor, Case, CaseAction, Estate, GpsFix, OrgUnit};
 use crate::sync::{Credentials, SyncListener, SyncPass, SyncReport};
-use crate::records::{
-    ActionDetail, Actor, Case, CaseAction, Estate, GpsFix, OrgUnit,
-};
 
 impl From<StoreError> for XunchaError {
     fn from(error: StoreError) -> Self {
         let code = error.code().to_owned();
         let detail = error.to_string();
         match error {
-            StoreError::UnknownCase { .. } | StoreError::UnknownEstate { .. } | StoreError::Routing { .. } => {
-                XunchaError::NotFound { code, detail }
+            StoreError::UnknownCase { .. }
+            | StoreError::UnknownEstate { .. }
+            | StoreError::Routing { .. } => XunchaError::NotFound { code, detail },
+            StoreError::InvalidInput { .. } | StoreError::Photo { .. } => {
+                XunchaError::InvalidInput { code, detail }
             }
-            StoreError::InvalidInput { .. } | StoreError::Photo { .. } => XunchaError::InvalidInput { code, detail },
             StoreError::Workflow { .. } => XunchaError::NotAllowed { code, detail },
             StoreError::SchemaTooNew { .. }
             | StoreError::Database { .. }
@@ -56,7 +56,8 @@ pub struct RoutingPreview {
 
 impl From<xuncha_core::routing::RoutingDecision> for RoutingPreview {
     fn from(decision: xuncha_core::routing::RoutingDecision) -> Self {
-        let units = |units: Vec<xuncha_core::org::OrgUnit>| units.into_iter().map(OrgUnit::from).collect();
+        let units =
+            |units: Vec<xuncha_core::org::OrgUnit>| units.into_iter().map(OrgUnit::from).collect();
         RoutingPreview {
             category: decision.category,
             first_on_site: units(decision.first_on_site),
@@ -115,7 +116,11 @@ pub struct DuplicateCandidate {
 #[derive(Debug, Clone, PartialEq, uniffi::Enum)]
 pub enum CaptureWarning {
     /// The fix is less precise than the limit.
-    LowGpsAccuracy { accuracy_m: f64, limit_m: f64, message_zh: String },
+    LowGpsAccuracy {
+        accuracy_m: f64,
+        limit_m: f64,
+        message_zh: String,
+    },
     /// The point lies outside the chosen estate; names the estate containing it, if any.
     OutsideEstate {
         chosen_estate_id: String,
@@ -124,16 +129,25 @@ pub enum CaptureWarning {
         message_zh: String,
     },
     /// Open cases of the same category nearby, nearest first: offer "add to the existing case".
-    PossibleDuplicates { radius_m: f64, cases: Vec<DuplicateCandidate>, message_zh: String },
+    PossibleDuplicates {
+        radius_m: f64,
+        cases: Vec<DuplicateCandidate>,
+        message_zh: String,
+    },
 }
 
 impl From<capture::CaptureWarning> for CaptureWarning {
     fn from(warning: capture::CaptureWarning) -> Self {
         let message_zh = warning.message_zh();
         match warning {
-            capture::CaptureWarning::LowGpsAccuracy { accuracy_m, limit_m } => {
-                CaptureWarning::LowGpsAccuracy { accuracy_m, limit_m, message_zh }
-            }
+            capture::CaptureWarning::LowGpsAccuracy {
+                accuracy_m,
+                limit_m,
+            } => CaptureWarning::LowGpsAccuracy {
+                accuracy_m,
+                limit_m,
+                message_zh,
+            },
             capture::CaptureWarning::OutsideEstate {
                 chosen_estate_id,
                 containing_estate_id,
@@ -145,14 +159,19 @@ impl From<capture::CaptureWarning> for CaptureWarning {
                 containing_estate_name,
                 message_zh,
             },
-            capture::CaptureWarning::PossibleDuplicates { radius_m, cases } => CaptureWarning::PossibleDuplicates {
-                radius_m,
-                cases: cases
-                    .into_iter()
-                    .map(|d| DuplicateCandidate { case: d.case.into(), distance_m: d.distance_m })
-                    .collect(),
-                message_zh,
-            },
+            capture::CaptureWarning::PossibleDuplicates { radius_m, cases } => {
+                CaptureWarning::PossibleDuplicates {
+                    radius_m,
+                    cases: cases
+                        .into_iter()
+                        .map(|d| DuplicateCandidate {
+                            case: d.case.into(),
+                            distance_m: d.distance_m,
+                        })
+                        .collect(),
+                    message_zh,
+                }
+            }
         }
     }
 }
@@ -349,11 +368,17 @@ pub struct XunchaClient {
 impl XunchaClient {
     fn actor(&self) -> Result<workflow::Actor, XunchaError> {
         let session = self.session.read().map_err(|_| poisoned())?;
-        let user = session.as_ref().ok_or_else(|| XunchaError::Unauthenticated {
-            code: "NOT_SIGNED_IN".to_owned(),
-            detail: "sign in first (enrol this device)".to_owned(),
-        })?;
-        Ok(workflow::Actor { user_id: user.user_id.clone(), role: user.role, unit_id: user.unit_id.clone() })
+        let user = session
+            .as_ref()
+            .ok_or_else(|| XunchaError::Unauthenticated {
+                code: "NOT_SIGNED_IN".to_owned(),
+                detail: "sign in first (enrol this device)".to_owned(),
+            })?;
+        Ok(workflow::Actor {
+            user_id: user.user_id.clone(),
+            role: user.role,
+            unit_id: user.unit_id.clone(),
+        })
     }
 
     fn case_photos(&self, refs: &[workflow::PhotoRef]) -> Result<Vec<CasePhoto>, XunchaError> {
@@ -364,9 +389,12 @@ impl XunchaClient {
                     sha256: photo.sha256.clone(),
                     kind: photo.kind,
                     path: stored.as_ref().map(|(record, _)| path_string(&record.path)),
-                    thumbnail_path: stored.as_ref().map(|(record, _)| path_string(&record.thumbnail_path)),
+                    thumbnail_path: stored
+                        .as_ref()
+                        .map(|(record, _)| path_string(&record.thumbnail_path)),
                     // A photo this phone does not hold came from the server: it has it.
-                    uploaded: stored.is_none_or(|(_, state)| state == store::PhotoUploadState::Uploaded),
+                    uploaded: stored
+                        .is_none_or(|(_, state)| state == store::PhotoUploadState::Uploaded),
                 })
             })
             .collect()
@@ -405,38 +433,63 @@ impl XunchaClient {
 
     /// The signed-in user, if any.
     pub fn current_user(&self) -> Option<UserInfo> {
-        self.session.read().ok().and_then(|s| s.as_ref().map(StoredSession::user))
+        self.session
+            .read()
+            .ok()
+            .and_then(|s| s.as_ref().map(StoredSession::user))
     }
 
     /// Forgets the device's tokens. Cases and unsent events stay on the phone.
     pub fn sign_out(&self) -> Result<(), XunchaError> {
         *self.session.write().map_err(|_| poisoned())? = None;
         match std::fs::remove_file(&self.session_path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(XunchaError::Storage { code: "SESSION_FILE".to_owned(), detail: e.to_string() })
-            }
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(XunchaError::Storage {
+                code: "SESSION_FILE".to_owned(),
+                detail: e.to_string(),
+            }),
             _ => Ok(()),
         }
     }
 
     /// Every cached estate, by name.
     pub fn estates(&self) -> Result<Vec<Estate>, XunchaError> {
-        Ok(self.inner.estates()?.into_iter().map(Estate::from).collect())
+        Ok(self
+            .inner
+            .estates()?
+            .into_iter()
+            .map(Estate::from)
+            .collect())
     }
 
     /// The cached unit directory (for the street office's dispatch picker).
     pub fn units(&self) -> Result<Vec<OrgUnit>, XunchaError> {
-        Ok(self.inner.unit_directory()?.units().iter().cloned().map(OrgUnit::from).collect())
+        Ok(self
+            .inner
+            .unit_directory()?
+            .units()
+            .iter()
+            .cloned()
+            .map(OrgUnit::from)
+            .collect())
     }
 
     /// Who will handle a case of `category` in `estate_id`, and on what legal basis. Offline.
-    pub fn preview_routing(&self, category: Category, estate_id: String) -> Result<RoutingPreview, XunchaError> {
+    pub fn preview_routing(
+        &self,
+        category: Category,
+        estate_id: String,
+    ) -> Result<RoutingPreview, XunchaError> {
         Ok(self.inner.preview_routing(category, &estate_id)?.into())
     }
 
     /// The warnings a draft would get (accuracy, outside the estate, duplicates), saving nothing.
     pub fn check_draft(&self, draft: CaseDraft) -> Result<Vec<CaptureWarning>, XunchaError> {
-        Ok(self.inner.check_draft(&draft.to_core())?.into_iter().map(CaptureWarning::from).collect())
+        Ok(self
+            .inner
+            .check_draft(&draft.to_core())?
+            .into_iter()
+            .map(CaptureWarning::from)
+            .collect())
     }
 
     /// Saves a new case offline: re-encodes the photos, stores them, the REPORT event and the case
@@ -447,7 +500,11 @@ impl XunchaClient {
         let captured = self.inner.create_case(&actor, &draft.to_core(), &paths)?;
         Ok(Captured {
             case: captured.case.into(),
-            warnings: captured.warnings.into_iter().map(CaptureWarning::from).collect(),
+            warnings: captured
+                .warnings
+                .into_iter()
+                .map(CaptureWarning::from)
+                .collect(),
         })
     }
 
@@ -463,7 +520,11 @@ impl XunchaClient {
             note: draft.note,
             photo_kind: draft.photo_kind,
         };
-        Ok(self.inner.record_event(&actor, id, &event, &paths)?.case.into())
+        Ok(self
+            .inner
+            .record_event(&actor, id, &event, &paths)?
+            .case
+            .into())
     }
 
     /// Lists cases, newest report first, `page_size` (1–500) per page.
@@ -481,9 +542,15 @@ impl XunchaClient {
             text: filter.text,
         };
         let token = page_token.map(PageToken);
-        let page = self.inner.list_cases(&core_filter, page_size, token.as_ref())?;
+        let page = self
+            .inner
+            .list_cases(&core_filter, page_size, token.as_ref())?;
         Ok(CasePage {
-            items: page.items.into_iter().map(|item| self.list_item(item)).collect::<Result<_, _>>()?,
+            items: page
+                .items
+                .into_iter()
+                .map(|item| self.list_item(item))
+                .collect::<Result<_, _>>()?,
             next_page_token: page.next.map(|t| t.0),
         })
     }
@@ -491,10 +558,9 @@ impl XunchaClient {
     /// The case screen: the case, its timeline with sync states, photos and allowed actions.
     pub fn case_detail(&self, case_id: String) -> Result<CaseDetail, XunchaError> {
         let id = parse_case_id(&case_id)?;
-        let case = self
-            .inner
-            .case(id)?
-            .ok_or_else(|| XunchaError::not_found("UNKNOWN_CASE", format!("no case {case_id} on this phone")))?;
+        let case = self.inner.case(id)?.ok_or_else(|| {
+            XunchaError::not_found("UNKNOWN_CASE", format!("no case {case_id} on this phone"))
+        })?;
         let allowed_actions = match self.actor() {
             Ok(actor) => workflow::allowed_actions(Some(&case), &actor),
             Err(_) => Vec::new(),
@@ -503,7 +569,12 @@ impl XunchaClient {
         let unsynced_changes = count(
             events
                 .iter()
-                .filter(|e| matches!(e.sync_state, store::EventSyncState::Pending | store::EventSyncState::InFlight))
+                .filter(|e| {
+                    matches!(
+                        e.sync_state,
+                        store::EventSyncState::Pending | store::EventSyncState::InFlight
+                    )
+                })
                 .count(),
         );
         let timeline = events
@@ -556,7 +627,11 @@ impl XunchaClient {
         password: String,
         device_name: String,
     ) -> Result<UserInfo, XunchaError> {
-        let request = xuncha_core::protocol::EnrolRequest { username, password, device_name };
+        let request = xuncha_core::protocol::EnrolRequest {
+            username,
+            password,
+            device_name,
+        };
         let enrolled = crate::sync::enrol(&self.http, &server_url, &request).await?;
         let session = StoredSession {
             server_url: server_url.trim_end_matches('/').to_owned(),
@@ -575,7 +650,10 @@ impl XunchaClient {
 
     /// One sync pass: pushes the outbox, uploads photos (resuming), pulls what changed. Safe to
     /// cancel and to run again; a second call waits for the one running.
-    pub async fn sync(&self, listener: Option<Arc<dyn SyncListener>>) -> Result<SyncReport, XunchaError> {
+    pub async fn sync(
+        &self,
+        listener: Option<Arc<dyn SyncListener>>,
+    ) -> Result<SyncReport, XunchaError> {
         let _running = self.sync_gate.lock().await;
         let session = self
             .session
@@ -586,8 +664,13 @@ impl XunchaClient {
                 code: "NOT_SIGNED_IN".to_owned(),
                 detail: "sign in first (enrol this device)".to_owned(),
             })?;
-        let mut pass =
-            SyncPass { http: &self.http, store: &self.inner, credentials: session.credentials(), listener, refreshed: false };
+        let mut pass = SyncPass {
+            http: &self.http,
+            store: &self.inner,
+            credentials: session.credentials(),
+            listener,
+            refreshed: false,
+        };
         let result = pass.run().await;
         if pass.refreshed {
             let mut renewed = session;
@@ -601,12 +684,20 @@ impl XunchaClient {
 impl XunchaClient {
     async fn save_session(&self, session: StoredSession) -> Result<(), XunchaError> {
         let path = self.session_path.clone();
-        let json = serde_json::to_vec(&session)
-            .map_err(|e| XunchaError::Storage { code: "SESSION_FILE".to_owned(), detail: e.to_string() })?;
+        let json = serde_json::to_vec(&session).map_err(|e| XunchaError::Storage {
+            code: "SESSION_FILE".to_owned(),
+            detail: e.to_string(),
+        })?;
         tokio::task::spawn_blocking(move || write_private(&path, &json))
             .await
-            .map_err(|e| XunchaError::Storage { code: "TASK".to_owned(), detail: e.to_string() })?
-            .map_err(|e| XunchaError::Storage { code: "SESSION_FILE".to_owned(), detail: e.to_string() })?;
+            .map_err(|e| XunchaError::Storage {
+                code: "TASK".to_owned(),
+                detail: e.to_string(),
+            })?
+            .map_err(|e| XunchaError::Storage {
+                code: "SESSION_FILE".to_owned(),
+                detail: e.to_string(),
+            })?;
         *self.session.write().map_err(|_| poisoned())? = Some(session);
         Ok(())
     }
@@ -645,13 +736,17 @@ fn count(n: usize) -> u32 {
 }
 
 fn poisoned() -> XunchaError {
-    XunchaError::Storage { code: "POISONED".to_owned(), detail: "session lock poisoned by a panic".to_owned() }
+    XunchaError::Storage {
+        code: "POISONED".to_owned(),
+        detail: "session lock poisoned by a panic".to_owned(),
+    }
 }
 
 /// Parses a case id as it crossed the FFI.
 fn parse_case_id(id: &str) -> Result<Uuid, XunchaError> {
-    Uuid::try_parse(id)
-        .map_err(|_| XunchaError::invalid("INVALID_CASE_ID", format!("{id:?} is not a case id (UUID)")))
+    Uuid::try_parse(id).map_err(|_| {
+        XunchaError::invalid("INVALID_CASE_ID", format!("{id:?} is not a case id (UUID)"))
+    })
 }
 
 /// `SystemTime` from the foreign side back to UTC.

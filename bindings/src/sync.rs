@@ -13,8 +13,8 @@ use reqwest::{Response, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use xuncha_core::protocol::{
-    ApiError, EnrolRequest, EnrolResponse, PROTOCOL_VERSION, PhotoUploadStatus, PullResponse, PushRequest,
-    PushResponse, RefreshRequest, RefreshResponse,
+    ApiError, EnrolRequest, EnrolResponse, PROTOCOL_VERSION, PhotoUploadStatus, PullResponse,
+    PushRequest, PushResponse, RefreshRequest, RefreshResponse,
 };
 use xuncha_core::store::{PendingPhoto, Store};
 
@@ -83,11 +83,17 @@ pub(crate) fn http_client() -> Result<reqwest::Client, XunchaError> {
         .timeout(Duration::from_secs(120))
         .user_agent(concat!("xuncha-ffi/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| XunchaError::Network { code: "HTTP_CLIENT".to_owned(), detail: e.to_string() })
+        .map_err(|e| XunchaError::Network {
+            code: "HTTP_CLIENT".to_owned(),
+            detail: e.to_string(),
+        })
 }
 
 fn network(error: reqwest::Error) -> XunchaError {
-    XunchaError::Network { code: "NETWORK".to_owned(), detail: error.to_string() }
+    XunchaError::Network {
+        code: "NETWORK".to_owned(),
+        detail: error.to_string(),
+    }
 }
 
 /// Maps a non-success answer to the typed error, keeping the server's `{code, message}`.
@@ -101,7 +107,9 @@ async fn server_error(response: Response) -> XunchaError {
         StatusCode::UNAUTHORIZED => XunchaError::Unauthenticated { code, detail },
         StatusCode::FORBIDDEN => XunchaError::NotAllowed { code, detail },
         StatusCode::NOT_FOUND => XunchaError::NotFound { code, detail },
-        s if s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS => XunchaError::Server { code, detail },
+        s if s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS => {
+            XunchaError::Server { code, detail }
+        }
         _ => XunchaError::InvalidInput { code, detail },
     }
 }
@@ -126,7 +134,12 @@ pub(crate) async fn enrol(
     server_url: &str,
     request: &EnrolRequest,
 ) -> Result<EnrolResponse, XunchaError> {
-    let response = http.post(url(server_url, "/api/v1/auth/enrol")).json(request).send().await.map_err(network)?;
+    let response = http
+        .post(url(server_url, "/api/v1/auth/enrol"))
+        .json(request)
+        .send()
+        .await
+        .map_err(network)?;
     read_json(response).await
 }
 
@@ -138,7 +151,10 @@ async fn blocking<T: Send + 'static>(
     let store = Arc::clone(store);
     tokio::task::spawn_blocking(move || work(&store))
         .await
-        .map_err(|e| XunchaError::Storage { code: "TASK".to_owned(), detail: e.to_string() })?
+        .map_err(|e| XunchaError::Storage {
+            code: "TASK".to_owned(),
+            detail: e.to_string(),
+        })?
         .map_err(XunchaError::from)
 }
 
@@ -162,8 +178,10 @@ impl SyncPass<'_> {
     }
 
     async fn refresh(&mut self) -> Result<(), XunchaError> {
-        let request =
-            RefreshRequest { device_id: self.credentials.device_id, refresh_token: self.credentials.refresh_token.clone() };
+        let request = RefreshRequest {
+            device_id: self.credentials.device_id,
+            refresh_token: self.credentials.refresh_token.clone(),
+        };
         let response = self
             .http
             .post(url(&self.credentials.server_url, "/api/v1/auth/refresh"))
@@ -178,7 +196,10 @@ impl SyncPass<'_> {
     }
 
     /// Sends a request with the access token; on 401 refreshes once and sends it again.
-    async fn send(&mut self, build: impl Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder) -> Result<Response, XunchaError> {
+    async fn send(
+        &mut self,
+        build: impl Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder,
+    ) -> Result<Response, XunchaError> {
         for attempt in 0..2 {
             let response = build(self.http, &self.credentials.server_url)
                 .bearer_auth(&self.credentials.access_token)
@@ -191,15 +212,26 @@ impl SyncPass<'_> {
             }
             return Ok(response);
         }
-        Err(XunchaError::Unauthenticated { code: "TOKEN_REFUSED".to_owned(), detail: "the server refused the refreshed token".to_owned() })
+        Err(XunchaError::Unauthenticated {
+            code: "TOKEN_REFUSED".to_owned(),
+            detail: "the server refused the refreshed token".to_owned(),
+        })
     }
 
-    async fn send_json<B: Serialize, T: DeserializeOwned>(&mut self, path: &str, body: &B) -> Result<T, XunchaError> {
-        let body = serde_json::to_vec(body)
-            .map_err(|e| XunchaError::InvalidInput { code: "ENCODE".to_owned(), detail: e.to_string() })?;
+    async fn send_json<B: Serialize, T: DeserializeOwned>(
+        &mut self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, XunchaError> {
+        let body = serde_json::to_vec(body).map_err(|e| XunchaError::InvalidInput {
+            code: "ENCODE".to_owned(),
+            detail: e.to_string(),
+        })?;
         let response = self
             .send(|http, base| {
-                http.post(url(base, path)).header(reqwest::header::CONTENT_TYPE, "application/json").body(body.clone())
+                http.post(url(base, path))
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(body.clone())
             })
             .await?;
         read_json(response).await
@@ -225,11 +257,20 @@ impl SyncPass<'_> {
                 break;
             }
             let sent = u32::try_from(events.len()).unwrap_or(u32::MAX);
-            let response: PushResponse =
-                self.send_json("/api/v1/sync/push", &PushRequest { protocol: PROTOCOL_VERSION, events }).await?;
+            let response: PushResponse = self
+                .send_json(
+                    "/api/v1/sync/push",
+                    &PushRequest {
+                        protocol: PROTOCOL_VERSION,
+                        events,
+                    },
+                )
+                .await?;
             for result in &response.results {
                 match result.outcome {
-                    xuncha_core::protocol::EventOutcome::Rejected { .. } => report.events_rejected += 1,
+                    xuncha_core::protocol::EventOutcome::Rejected { .. } => {
+                        report.events_rejected += 1
+                    }
                     _ => report.events_accepted += 1,
                 }
             }
@@ -249,14 +290,20 @@ impl SyncPass<'_> {
             let sha = photo.sha256.clone();
             blocking(self.store, move |s| s.mark_photo_uploaded(&sha)).await?;
             report.photos_uploaded += 1;
-            self.progress(SyncPhase::UploadPhotos, u32::try_from(done + 1).unwrap_or(u32::MAX), total);
+            self.progress(
+                SyncPhase::UploadPhotos,
+                u32::try_from(done + 1).unwrap_or(u32::MAX),
+                total,
+            );
         }
         Ok(())
     }
 
     async fn upload_one(&mut self, photo: &PendingPhoto) -> Result<(), XunchaError> {
         let status_path = format!("/api/v1/photos/{}/status", photo.sha256);
-        let response = self.send(|http, base| http.get(url(base, &status_path))).await?;
+        let response = self
+            .send(|http, base| http.get(url(base, &status_path)))
+            .await?;
         let status: PhotoUploadStatus = read_json(response).await?;
         if status.complete {
             return Ok(());
@@ -271,14 +318,28 @@ impl SyncPass<'_> {
             Ok(bytes)
         })
         .await
-        .map_err(|e| XunchaError::Storage { code: "TASK".to_owned(), detail: e.to_string() })?
-        .map_err(|e| XunchaError::Storage { code: "PHOTO_FILE".to_owned(), detail: e.to_string() })?;
-        let upload_path = format!("/api/v1/photos/{}?offset={offset}&total={}", photo.sha256, photo.bytes);
-        let response = self.send(|http, base| http.put(url(base, &upload_path)).body(rest.clone())).await?;
+        .map_err(|e| XunchaError::Storage {
+            code: "TASK".to_owned(),
+            detail: e.to_string(),
+        })?
+        .map_err(|e| XunchaError::Storage {
+            code: "PHOTO_FILE".to_owned(),
+            detail: e.to_string(),
+        })?;
+        let upload_path = format!(
+            "/api/v1/photos/{}?offset={offset}&total={}",
+            photo.sha256, photo.bytes
+        );
+        let response = self
+            .send(|http, base| http.put(url(base, &upload_path)).body(rest.clone()))
+            .await?;
         let status: PhotoUploadStatus = read_json(response).await?;
         if !status.complete {
             let (sha, received) = (photo.sha256.clone(), status.received);
-            blocking(self.store, move |s| s.set_photo_upload_progress(&sha, received)).await?;
+            blocking(self.store, move |s| {
+                s.set_photo_upload_progress(&sha, received)
+            })
+            .await?;
             return Err(XunchaError::Server {
                 code: "UPLOAD_INCOMPLETE".to_owned(),
                 detail: format!("server holds {received} of {} bytes", photo.bytes),
@@ -293,20 +354,27 @@ impl SyncPass<'_> {
             self.progress(SyncPhase::Pull, pages, pages + 1);
             let cursor = blocking(self.store, |s| s.sync_cursor()).await?;
             let cursor = cursor.map(|c| c.0).unwrap_or_default();
-            let mut pull_url = reqwest::Url::parse(&url(&self.credentials.server_url, "/api/v1/sync/pull"))
-                .map_err(|e| XunchaError::invalid("SERVER_URL", e.to_string()))?;
-            pull_url.query_pairs_mut().append_pair("cursor", &cursor).append_pair("limit", &PULL_PAGE.to_string());
+            let mut pull_url =
+                reqwest::Url::parse(&url(&self.credentials.server_url, "/api/v1/sync/pull"))
+                    .map_err(|e| XunchaError::invalid("SERVER_URL", e.to_string()))?;
+            pull_url
+                .query_pairs_mut()
+                .append_pair("cursor", &cursor)
+                .append_pair("limit", &PULL_PAGE.to_string());
             let response = self.send(|http, _| http.get(pull_url.clone())).await?;
             let page: PullResponse = read_json(response).await?;
             let has_more = page.has_more;
             let summary = blocking(self.store, move |s| s.apply_pull(&page)).await?;
             report.cases_updated += summary.cases_updated;
-            report.stale_local_events += u32::try_from(summary.stale_local_events.len()).unwrap_or(u32::MAX);
+            report.stale_local_events +=
+                u32::try_from(summary.stale_local_events.len()).unwrap_or(u32::MAX);
             pages += 1;
             if pages >= MAX_PULL_PAGES {
                 return Err(XunchaError::Server {
                     code: "PULL_NOT_ENDING".to_owned(),
-                    detail: format!("the server still had more after {pages} pages; the next sync continues"),
+                    detail: format!(
+                        "the server still had more after {pages} pages; the next sync continues"
+                    ),
                 });
             }
             if !has_more {

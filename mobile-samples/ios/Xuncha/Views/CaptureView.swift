@@ -118,8 +118,8 @@ struct CaptureView: View {
         case let .possibleDuplicates(_, cases, message):
             VStack(alignment: .leading) {
                 Text(message).foregroundStyle(.orange)
-                ForEach(cases, id: \.case.id) { d in
-                    Button("追加到已有案件（\(Int(d.distanceM)) 米）") { addTo(caseId: d.case.id) }
+                ForEach(cases, id: \.`case`.id) { d in
+                    Button("追加到已有案件（\(Int(d.distanceM)) 米）") { addTo(caseId: d.`case`.id) }
                 }
             }
         }

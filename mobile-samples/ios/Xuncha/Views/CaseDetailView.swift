@@ -15,10 +15,10 @@ struct CaseDetailView: View {
         List {
             if let detail {
                 Section {
-                    Text(categoryInfo(category: detail.case.category).nameZh).font(.title2)
-                    Text("状态：\(caseStatusNameZh(status: detail.case.status))\(detail.case.overdue ? "（已超期）" : "")")
-                    Text("派遣时限：\(beijing.string(from: detail.case.dispatchDue))")
-                    if let due = detail.case.handleDue { Text("处置时限：\(beijing.string(from: due))") }
+                    Text(categoryInfo(category: detail.`case`.category).nameZh).font(.title2)
+                    Text("状态：\(caseStatusNameZh(status: detail.`case`.status))\(detail.`case`.overdue ? "（已超期）" : "")")
+                    Text("派遣时限：\(beijing.string(from: detail.`case`.dispatchDue))")
+                    if let due = detail.`case`.handleDue { Text("处置时限：\(beijing.string(from: due))") }
                     ScrollView(.horizontal) {
                         HStack {
                             ForEach(detail.photos.compactMap(\.thumbnailPath), id: \.self) { path in

@@ -6,8 +6,8 @@ func syncLabel(_ item: CaseListItem, syncing: Bool) -> String {
         return "正在上传 \(item.photosUploaded)/\(item.photosTotal) 张照片"
     }
     if item.unsyncedChanges > 0 { return "在手机上" }
-    if item.case.status == .reported { return "已接收" }
-    return caseStatusNameZh(status: item.case.status)
+    if item.`case`.status == .reported { return "已接收" }
+    return caseStatusNameZh(status: item.`case`.status)
 }
 
 let beijing: DateFormatter = {
@@ -34,15 +34,15 @@ struct MyCasesView: View {
             }
             .pickerStyle(.segmented)
             if let error { Text(error).foregroundStyle(.red) }
-            ForEach(items, id: \.case.id) { item in
-                NavigationLink { CaseDetailView(caseId: item.case.id) } label: {
+            ForEach(items, id: \.`case`.id) { item in
+                NavigationLink { CaseDetailView(caseId: item.`case`.id) } label: {
                     VStack(alignment: .leading) {
-                        Text(categoryInfo(category: item.case.category).nameZh).font(.headline)
+                        Text(categoryInfo(category: item.`case`.category).nameZh).font(.headline)
                         HStack {
                             Text(syncLabel(item, syncing: model.syncing))
                             Spacer()
-                            Text(beijing.string(from: item.case.reportedAt))
-                            if item.case.overdue { Text("已超期").foregroundStyle(.red) }
+                            Text(beijing.string(from: item.`case`.reportedAt))
+                            if item.`case`.overdue { Text("已超期").foregroundStyle(.red) }
                         }.font(.footnote)
                     }
                 }
