@@ -62,7 +62,7 @@ pub fn page(title: &str, active: &str, user: Option<&FrameUser<'_>>, body: &str)
          <script src=\"/dashboard/assets/app.js\" defer></script></head><body>",
         esc(title)
     );
-    out.push_str("<header class=\"top\"><span class=\"brand\">巡查 · 老旧小区长效管理</span>");
+    out.push_str("<header class=\"top\"><span class=\"brand\">巡查 · 旧楼区长效管理</span>");
     if let Some(user) = user {
         out.push_str("<nav>");
         for (href, label, admin_only) in NAV {
