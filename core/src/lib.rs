@@ -22,6 +22,9 @@ pub mod workflow;
 #[cfg(feature = "photo")]
 pub mod photo;
 
+#[cfg(feature = "device")]
+pub mod sync;
+
 pub use catalog::{Category, CategoryGroup};
 pub use estate::{Estate, LampOwner, ManagementMode};
 pub use org::{OrgUnit, Role, UnitId, UnitType};
