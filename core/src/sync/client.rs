@@ -262,13 +262,9 @@ impl SyncClient {
             .call(Method::GET, status_url.clone(), Body::Empty, progress)
             .await
             .map_err(|e| photo_outcome(&sha, e))?;
-        let total = file_len(&photo.path).await.map_err(|message| {
-            PhotoOutcome::Skipped(PhotoFailure {
-                sha256: sha.clone(),
-                code: "PHOTO_FILE".to_owned(),
-                message,
-            })
-        })?;
+        let total = file_len(&photo.path)
+            .await
+            .map_err(|message| local_failure(&sha, "PHOTO_FILE", message))?;
         let mut resyncs = 0u32;
         while !status.complete {
             progress.on_update(SyncUpdate::UploadingPhoto {
@@ -278,25 +274,16 @@ impl SyncClient {
                 total_bytes: total,
             });
             if status.received > total {
-                return Err(PhotoOutcome::Skipped(PhotoFailure {
-                    sha256: sha.clone(),
-                    code: "PHOTO_FILE".to_owned(),
-                    message: format!(
-                        "the server holds {} bytes, the file has {total}",
-                        status.received
-                    ),
-                }));
+                return Err(local_failure(
+                    &sha,
+                    "PHOTO_FILE",
+                    format!("the server holds {} bytes, the file has {total}", status.received),
+                ));
             }
             let offset = status.received;
             let chunk = read_chunk(&photo.path, offset, self.config.photo_chunk_bytes)
                 .await
-                .map_err(|message| {
-                    PhotoOutcome::Skipped(PhotoFailure {
-                        sha256: sha.clone(),
-                        code: "PHOTO_FILE".to_owned(),
-                        message,
-                    })
-                })?;
+                .map_err(|message| local_failure(&sha, "PHOTO_FILE", message))?;
             let chunk_len = chunk.len() as u64;
             let mut url = self
                 .api
@@ -329,11 +316,11 @@ impl SyncClient {
                 Err(error) => return Err(photo_outcome(&sha, error)),
             }
             if !status.complete && status.received <= offset {
-                return Err(PhotoOutcome::Skipped(PhotoFailure {
-                    sha256: sha.clone(),
-                    code: "PROTOCOL".to_owned(),
-                    message: format!("the upload did not advance past byte {offset}"),
-                }));
+                return Err(local_failure(
+                    &sha,
+                    "PROTOCOL",
+                    format!("the upload did not advance past byte {offset}"),
+                ));
             }
             let (sha_c, received) = (sha.clone(), status.received);
             self.blocking(move |s| s.record_photo_progress(&sha_c, received))
@@ -439,13 +426,24 @@ enum PhotoOutcome {
 
 fn photo_outcome(sha256: &str, error: SyncError) -> PhotoOutcome {
     match error {
-        SyncError::Refused { code, message, .. } => PhotoOutcome::Skipped(PhotoFailure {
+        SyncError::Refused { status, code, message } => PhotoOutcome::Skipped(PhotoFailure {
             sha256: sha256.to_owned(),
+            http_status: status,
             code,
             message,
         }),
         other => PhotoOutcome::Stop(other),
     }
+}
+
+/// A photo that fails here, before or without a server verdict.
+fn local_failure(sha256: &str, code: &str, message: String) -> PhotoOutcome {
+    PhotoOutcome::Skipped(PhotoFailure {
+        sha256: sha256.to_owned(),
+        http_status: 0,
+        code: code.to_owned(),
+        message,
+    })
 }
 
 fn json_body<T: serde::Serialize>(value: &T) -> Result<serde_json::Value, SyncError> {

@@ -58,6 +58,8 @@ pub struct RejectedEvent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PhotoFailure {
     pub sha256: String,
+    /// The server's HTTP status (4xx), or 0 when the failure is local (file missing).
+    pub http_status: u16,
     pub code: String,
     pub message: String,
 }
