@@ -1,0 +1,35 @@
+package cn.xuncha.ffi
+
+import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertFalse
+import org.junit.jupiter.api.Assertions.assertTrue
+import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.assertThrows
+
+/** The offline part of the generated Kotlin: catalog, labels, typed exceptions. */
+class CatalogTest {
+    @Test
+    fun `catalog lists every category with Chinese name and legal basis`() {
+        val entries = catalog()
+        assertEquals(26, entries.size)
+        val lock = entries.single { it.code == "GROUND_LOCK" }
+        assertEquals(Category.GROUND_LOCK, lock.category)
+        assertEquals("私自设置地锁", lock.nameZh)
+        assertTrue("三(三)3" in lock.policySections)
+        assertTrue(lock.legalBasis.contains("第69条（街道办事处）"), lock.legalBasis)
+        assertFalse(categoryInfo(Category.GAS_FACILITY).dissuadeFirst)
+    }
+
+    @Test
+    fun `labels are Chinese`() {
+        assertEquals("已派遣", caseStatusNameZh(CaseStatus.DISPATCHED))
+        assertEquals("巡查员", roleNameZh(Role.INSPECTOR))
+        assertEquals("派遣", actionNameZh(ActionKind.DISPATCH))
+    }
+
+    @Test
+    fun `unknown category code is a typed InvalidInput exception`() {
+        val e = assertThrows<XunchaException.InvalidInput> { categoryFromCode("NOT_A_CATEGORY") }
+        assertEquals("UNKNOWN_CATEGORY", e.code)
+    }
+}
