@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
+
+use serde::{Deserialize, Serialize};
 use std::time::SystemTime;
 
 use xuncha_core::capture::{self, CaseDraft as CoreDraft, EventDraft};
@@ -11,6 +13,7 @@ use xuncha_core::workflow;
 
 use crate::enums::{ActionKind, CaseStatus, Category, PhotoKind, Role};
 use crate::error::XunchaError;
+use crate::sync::{Credentials, SyncListener, SyncPass, SyncReport};
 use crate::records::{
     ActionDetail, Actor, Case, CaseAction, Estate, GpsFix, OrgUnit, parse_case_id, to_utc,
 };
@@ -294,11 +297,51 @@ pub struct UserInfo {
     pub unit_id: String,
 }
 
-/// The phone's app state: the store and who is signed in.
+/// The signed-in device as kept in `session.json` beside the database (app-private storage), so
+/// background sync works after the process restarts.
+#[derive(Clone, Serialize, Deserialize)]
+struct StoredSession {
+    server_url: String,
+    device_id: uuid::Uuid,
+    access_token: String,
+    refresh_token: String,
+    user_id: String,
+    username: String,
+    display_name: String,
+    role: xuncha_core::org::Role,
+    unit_id: String,
+}
+
+impl StoredSession {
+    fn user(&self) -> UserInfo {
+        UserInfo {
+            user_id: self.user_id.clone(),
+            username: self.username.clone(),
+            display_name: self.display_name.clone(),
+            role: self.role,
+            unit_id: self.unit_id.clone(),
+        }
+    }
+
+    fn credentials(&self) -> Credentials {
+        Credentials {
+            server_url: self.server_url.clone(),
+            device_id: self.device_id,
+            access_token: self.access_token.clone(),
+            refresh_token: self.refresh_token.clone(),
+        }
+    }
+}
+
+/// The phone's app state: the store, the HTTP client and who is signed in.
 #[derive(uniffi::Object)]
 pub struct XunchaClient {
     inner: Arc<Store>,
-    session: RwLock<Option<UserInfo>>,
+    http: reqwest::Client,
+    session: RwLock<Option<StoredSession>>,
+    session_path: PathBuf,
+    /// One sync at a time: the UI's button and the background job share the outbox.
+    sync_gate: tokio::sync::Mutex<()>,
 }
 
 impl XunchaClient {
@@ -345,13 +388,33 @@ impl XunchaClient {
     /// to it. Blocks on disk: call it off the UI thread.
     #[uniffi::constructor]
     pub fn new(db_path: String) -> Result<Arc<Self>, XunchaError> {
-        let store = Store::open(Path::new(&db_path))?;
-        Ok(Arc::new(XunchaClient { inner: Arc::new(store), session: RwLock::new(None) }))
+        let db_path = PathBuf::from(db_path);
+        let store = Store::open(&db_path)?;
+        let session_path = db_path.with_extension("session.json");
+        let session = load_session(&session_path);
+        Ok(Arc::new(XunchaClient {
+            inner: Arc::new(store),
+            http: crate::sync::http_client()?,
+            session: RwLock::new(session),
+            session_path,
+            sync_gate: tokio::sync::Mutex::new(()),
+        }))
     }
 
     /// The signed-in user, if any.
     pub fn current_user(&self) -> Option<UserInfo> {
-        self.session.read().ok().and_then(|s| s.clone())
+        self.session.read().ok().and_then(|s| s.as_ref().map(StoredSession::user))
+    }
+
+    /// Forgets the device's tokens. Cases and unsent events stay on the phone.
+    pub fn sign_out(&self) -> Result<(), XunchaError> {
+        *self.session.write().map_err(|_| poisoned())? = None;
+        match std::fs::remove_file(&self.session_path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(XunchaError::Storage { code: "SESSION_FILE".to_owned(), detail: e.to_string() })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Every cached estate, by name.
@@ -477,6 +540,97 @@ impl XunchaClient {
             rejected: counts.rejected,
             photos_pending: count(self.inner.pending_photos()?.len()),
         })
+    }
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl XunchaClient {
+    /// Signs in and binds this device: the server returns device tokens, kept beside the database.
+    /// Wrong credentials are `Unauthenticated`; no network is `Network`.
+    pub async fn enrol(
+        &self,
+        server_url: String,
+        username: String,
+        password: String,
+        device_name: String,
+    ) -> Result<UserInfo, XunchaError> {
+        let request = xuncha_core::protocol::EnrolRequest { username, password, device_name };
+        let enrolled = crate::sync::enrol(&self.http, &server_url, &request).await?;
+        let session = StoredSession {
+            server_url: server_url.trim_end_matches('/').to_owned(),
+            device_id: enrolled.device_id,
+            access_token: enrolled.access_token,
+            refresh_token: enrolled.refresh_token,
+            user_id: enrolled.user.user_id,
+            username: enrolled.user.username,
+            display_name: enrolled.user.display_name,
+            role: enrolled.user.role,
+            unit_id: enrolled.user.unit_id,
+        };
+        self.save_session(session.clone()).await?;
+        Ok(session.user())
+    }
+
+    /// One sync pass: pushes the outbox, uploads photos (resuming), pulls what changed. Safe to
+    /// cancel and to run again; a second call waits for the one running.
+    pub async fn sync(&self, listener: Option<Arc<dyn SyncListener>>) -> Result<SyncReport, XunchaError> {
+        let _running = self.sync_gate.lock().await;
+        let session = self
+            .session
+            .read()
+            .map_err(|_| poisoned())?
+            .clone()
+            .ok_or_else(|| XunchaError::Unauthenticated {
+                code: "NOT_SIGNED_IN".to_owned(),
+                detail: "sign in first (enrol this device)".to_owned(),
+            })?;
+        let mut pass =
+            SyncPass { http: &self.http, store: &self.inner, credentials: session.credentials(), listener, refreshed: false };
+        let result = pass.run().await;
+        if pass.refreshed {
+            let mut renewed = session;
+            renewed.access_token = pass.credentials.access_token.clone();
+            self.save_session(renewed).await?;
+        }
+        result
+    }
+}
+
+impl XunchaClient {
+    async fn save_session(&self, session: StoredSession) -> Result<(), XunchaError> {
+        let path = self.session_path.clone();
+        let json = serde_json::to_vec(&session)
+            .map_err(|e| XunchaError::Storage { code: "SESSION_FILE".to_owned(), detail: e.to_string() })?;
+        tokio::task::spawn_blocking(move || write_private(&path, &json))
+            .await
+            .map_err(|e| XunchaError::Storage { code: "TASK".to_owned(), detail: e.to_string() })?
+            .map_err(|e| XunchaError::Storage { code: "SESSION_FILE".to_owned(), detail: e.to_string() })?;
+        *self.session.write().map_err(|_| poisoned())? = Some(session);
+        Ok(())
+    }
+}
+
+/// Writes the session file atomically (temp file + rename), readable by the app only.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, bytes)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+    }
+    std::fs::rename(&tmp, path)
+}
+
+/// A missing or unreadable session file means "signed out" (never a reason not to open the store).
+fn load_session(path: &Path) -> Option<StoredSession> {
+    let bytes = std::fs::read(path).ok()?;
+    match serde_json::from_slice(&bytes) {
+        Ok(session) => Some(session),
+        Err(error) => {
+            tracing::warn!(%error, "session file unreadable: signed out");
+            None
+        }
     }
 }
 

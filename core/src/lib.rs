@@ -9,6 +9,7 @@
 //! the SQLite store, capture API and sync client (feature `device`).
 
 pub mod catalog;
+pub mod demo;
 pub mod estate;
 pub mod geo;
 pub mod ids;

@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::{HeaderName, Request, Uri};
+use axum::http::{HeaderName, HeaderValue, Method, Request, Uri, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use axum::routing::{get, post, put};
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -106,6 +108,20 @@ async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
 }
 
+/// A refused POST/PUT may leave its body unread (e.g. 413 from Content-Length, 409 on a wrong
+/// photo offset); closing the connection keeps the client from reusing a half-read stream.
+async fn close_after_refused_body(request: Request<axum::body::Body>, next: Next) -> Response {
+    let sends_body = request.method() == Method::POST || request.method() == Method::PUT;
+    let mut response = next.run(request).await;
+    let status = response.status();
+    if sends_body && (status.is_client_error() || status.is_server_error()) {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
 /// All routes. Later helpers add theirs (Open311, dashboard) by merging routers onto this one.
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
@@ -127,6 +143,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+        .layer(middleware::from_fn(close_after_refused_body))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<axum::body::Body>| {
             let id = request

@@ -155,13 +155,14 @@ fn find_problem(rows: &[AuditRow], head: &Head) -> Option<AuditProblem> {
             message,
         };
         if row.seq != expected_seq {
-            return Some(broken(
-                "SEQ_GAP",
-                format!(
+            return Some(AuditProblem {
+                seq: expected_seq,
+                code: "SEQ_GAP",
+                message: format!(
                     "expected entry {expected_seq}, found {} (deleted or reordered)",
                     row.seq
                 ),
-            ));
+            });
         }
         match serde_json::from_str::<AuditEntry>(&row.entry) {
             Ok(entry) if entry.seq == row.seq => {}

@@ -6,7 +6,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
-use xuncha_core::protocol::{Cursor, PROTOCOL_VERSION, PullResponse, PushRequest, PushResponse};
+use xuncha_core::protocol::{
+    Cursor, EventOutcome, EventResult, PROTOCOL_VERSION, PullResponse, PushResponse,
+};
 use xuncha_core::workflow::{Case, Event};
 
 use super::read_json;
@@ -18,6 +20,13 @@ use crate::error::{ApiError, ApiResult};
 use crate::ingest;
 use crate::storage::IngestBatch;
 
+/// The push body with each event still raw, so one malformed event is rejected on its own.
+#[derive(Debug, Deserialize)]
+struct RawPush {
+    protocol: u32,
+    events: Vec<serde_json::Value>,
+}
+
 pub async fn push(
     State(state): State<AppState>,
     authed: Authed,
@@ -25,7 +34,7 @@ pub async fn push(
     body: Body,
 ) -> ApiResult<Json<PushResponse>> {
     let limits = &state.config.limits;
-    let request: PushRequest = read_json(&headers, body, limits.push_body_bytes).await?;
+    let request: RawPush = read_json(&headers, body, limits.push_body_bytes).await?;
     if request.protocol != PROTOCOL_VERSION {
         return Err(ApiError::ProtocolVersion {
             got: request.protocol,
@@ -38,16 +47,46 @@ pub async fn push(
             limit: limits.push_batch_events,
         });
     }
-    let results = state
+    let mut slots: Vec<Option<EventResult>> = Vec::with_capacity(request.events.len());
+    let mut events = Vec::with_capacity(request.events.len());
+    for raw in request.events {
+        let id = raw
+            .get("id")
+            .and_then(|v| v.as_str())
+            .and_then(|v| Uuid::parse_str(v).ok())
+            .unwrap_or(Uuid::nil());
+        match serde_json::from_value::<Event>(raw) {
+            Ok(event) => {
+                events.push(event);
+                slots.push(None);
+            }
+            Err(e) => slots.push(Some(EventResult {
+                event_id: id,
+                outcome: EventOutcome::Rejected {
+                    code: "MALFORMED_EVENT".to_owned(),
+                    message: format!("event does not parse: {e}"),
+                },
+            })),
+        }
+    }
+    let mut applied = state
         .storage
         .ingest(IngestBatch {
             actor: authed.actor(),
             device_id: authed.0.device.id,
-            events: request.events,
+            events,
             catalog: state.catalog(),
             now: ingest::now(),
         })
-        .await?;
+        .await?
+        .into_iter();
+    let results = slots
+        .into_iter()
+        .map(|slot| slot.or_else(|| applied.next()))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| {
+            ApiError::Internal("ingest returned fewer results than events".to_owned())
+        })?;
     Ok(Json(PushResponse { results }))
 }
 

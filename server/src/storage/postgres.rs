@@ -621,8 +621,7 @@ impl Storage for PostgresStorage {
                     &[&ts(Utc::now()), &id],
                 )
                 .await?;
-            tx.execute("DELETE FROM access_tokens WHERE device_id = $1", &[&id])
-                .await?;
+            // Tokens stay so the next request is answered REVOKED rather than unknown.
             if n > 0 {
                 insert_audit(&tx, &mut head, audit).await?;
                 save_head(&tx, &head).await?;

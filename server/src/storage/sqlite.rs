@@ -720,7 +720,7 @@ impl Storage for SqliteStorage {
                 "UPDATE devices SET revoked_at = COALESCE(revoked_at, ?1) WHERE id = ?2",
                 params![ts(Utc::now()), id],
             )?;
-            conn.execute("DELETE FROM access_tokens WHERE device_id = ?1", [&id])?;
+            // Tokens stay so the next request is answered REVOKED rather than unknown.
             if n > 0 {
                 insert_audit(conn, head, audit)?;
             }

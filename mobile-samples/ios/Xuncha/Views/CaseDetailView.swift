@@ -7,6 +7,9 @@ struct CaseDetailView: View {
     @State private var units: [OrgUnit] = []
     @State private var reason = ""
     @State private var error: String?
+    /// HANDLE needs after-photos and VERIFY a verification photo: the camera opens first.
+    @State private var photoAction: CaseAction?
+    @State private var showCamera = false
 
     var body: some View {
         List {
@@ -47,6 +50,8 @@ struct CaseDetailView: View {
                                     Button(unit.name) { perform(.dispatch(unitId: unit.id)) }
                                 }
                             }
+                        } else if kind == .handle || kind == .verify, let action = action(for: kind) {
+                            Button("\(actionNameZh(kind: kind))（拍照）") { photoAction = action; showCamera = true }
                         } else if let action = action(for: kind) {
                             Button(actionNameZh(kind: kind)) { perform(action) }
                         }
@@ -56,6 +61,12 @@ struct CaseDetailView: View {
             if let error { Text(error).foregroundStyle(.red) }
         }
         .navigationTitle("案件详情")
+        .sheet(isPresented: $showCamera) {
+            CameraPicker { path in
+                if let action = photoAction { perform(action, photos: [path]) }
+                photoAction = nil
+            }
+        }
         .task(id: model.revision) { await load() }
     }
 
@@ -93,7 +104,7 @@ struct CaseDetailView: View {
         } catch { self.error = messageZh(error) }
     }
 
-    private func perform(_ action: CaseAction) {
+    private func perform(_ action: CaseAction, photos: [String] = []) {
         let client = model.client
         let id = caseId
         let kind: PhotoKind
@@ -102,7 +113,7 @@ struct CaseDetailView: View {
         case .verify, .reopen: kind = .verification
         default: kind = .before
         }
-        let draft = ActionDraft(action: action, note: nil, gps: nil, photoPaths: [], photoKind: kind)
+        let draft = ActionDraft(action: action, note: nil, gps: nil, photoPaths: photos, photoKind: kind)
         Task {
             do {
                 _ = try await background { try client.act(caseId: id, draft: draft) }

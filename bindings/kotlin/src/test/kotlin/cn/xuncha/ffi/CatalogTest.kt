@@ -33,3 +33,20 @@ class CatalogTest {
         assertEquals("UNKNOWN_CATEGORY", e.code)
     }
 }
+
+class GeoTest {
+    @Test
+    fun `GCJ-02 shifts a Tianjin point by a few hundred metres and converts back`() {
+        val wgs = LatLon(39.1135, 117.1930)
+        val gcj = wgs84ToGcj02(wgs.lat, wgs.lon)
+        val shift = distanceM(wgs, gcj)
+        assertTrue(shift in 100.0..1000.0, "shift $shift m")
+        val back = gcj02ToWgs84(gcj.lat, gcj.lon)
+        assertTrue(distanceM(wgs, back) < 5.0)
+    }
+
+    @Test
+    fun `times are shown in Beijing time`() {
+        assertEquals("2026-11-27 16:58", formatBeijingTime(java.time.Instant.parse("2026-11-27T08:58:00Z")))
+    }
+}

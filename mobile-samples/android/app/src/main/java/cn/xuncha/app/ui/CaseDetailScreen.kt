@@ -1,6 +1,13 @@
 package cn.xuncha.app.ui
 
 import android.graphics.BitmapFactory
+import android.net.Uri
+import androidx.activity.compose.rememberLauncherForActivityResult
+import androidx.activity.result.contract.ActivityResultContracts
+import androidx.compose.ui.platform.LocalContext
+import androidx.core.content.FileProvider
+import java.io.File
+import java.util.UUID
 import androidx.compose.foundation.Image
 import androidx.compose.foundation.layout.Column
 import androidx.compose.foundation.layout.Row
@@ -47,6 +54,20 @@ fun CaseDetailScreen(vm: CaseDetailViewModel) {
     val case = detail.case
     var reason by remember { mutableStateOf("") }
     var dispatchMenu by remember { mutableStateOf(false) }
+    // HANDLE needs after-photos and VERIFY a verification photo: take one, then fire the action.
+    val context = LocalContext.current
+    var pending by remember { mutableStateOf<Pair<CaseAction, File>?>(null) }
+    val takePicture = rememberLauncherForActivityResult(ActivityResultContracts.TakePicture()) { saved ->
+        val (action, file) = pending ?: return@rememberLauncherForActivityResult
+        pending = null
+        if (saved) vm.perform(action, photoPaths = listOf(file.absolutePath))
+    }
+    fun withPhoto(action: CaseAction) {
+        val file = File(context.cacheDir, "camera/${UUID.randomUUID()}.jpg").apply { parentFile?.mkdirs() }
+        val uri: Uri = FileProvider.getUriForFile(context, "${context.packageName}.camera", file)
+        pending = action to file
+        takePicture.launch(uri)
+    }
 
     Column(Modifier.padding(16.dp).verticalScroll(rememberScrollState())) {
         Text(categoryInfo(case.category).nameZh, style = MaterialTheme.typography.headlineSmall)
@@ -87,6 +108,10 @@ fun CaseDetailScreen(vm: CaseDetailViewModel) {
                         }
                     }
                 }
+                ActionKind.HANDLE, ActionKind.VERIFY -> Button(
+                    onClick = { actionFor(kind, reason)?.let(::withPhoto) },
+                    enabled = !s.busy,
+                ) { Text("${actionNameZh(kind)}（拍照）") }
                 else -> Button(onClick = { actionFor(kind, reason)?.let { vm.perform(it) } }, enabled = !s.busy) {
                     Text(actionNameZh(kind))
                 }

@@ -1,1 +1,0 @@
-//! Photo pipeline (being written).
