@@ -277,7 +277,10 @@ impl SyncClient {
                 return Err(local_failure(
                     &sha,
                     "PHOTO_FILE",
-                    format!("the server holds {} bytes, the file has {total}", status.received),
+                    format!(
+                        "the server holds {} bytes, the file has {total}",
+                        status.received
+                    ),
                 ));
             }
             let offset = status.received;
@@ -426,7 +429,11 @@ enum PhotoOutcome {
 
 fn photo_outcome(sha256: &str, error: SyncError) -> PhotoOutcome {
     match error {
-        SyncError::Refused { status, code, message } => PhotoOutcome::Skipped(PhotoFailure {
+        SyncError::Refused {
+            status,
+            code,
+            message,
+        } => PhotoOutcome::Skipped(PhotoFailure {
             sha256: sha256.to_owned(),
             http_status: status,
             code,
