@@ -12,8 +12,8 @@ use super::http::{Api, Body, Secret, Session};
 use super::progress::{PhotoFailure, RejectedEvent, SyncProgress, SyncReport, SyncUpdate};
 use super::{PhotoToUpload, SyncConfig, SyncStore};
 use crate::protocol::{
-    EnrolRequest, EnrolResponse, EventOutcome, PROTOCOL_VERSION, PhotoUploadStatus, PullResponse,
-    PushRequest, PushResponse, UserInfo,
+    EnrolRequest, EnrolResponse, EventOutcome, EventResult, PROTOCOL_VERSION, PhotoUploadStatus,
+    PullResponse, PushRequest, PushResponse, UserInfo,
 };
 
 /// Pull pages in one run at most: a feed that never reports `has_more = false` cannot keep a
@@ -149,28 +149,70 @@ impl SyncClient {
         let mut answered = 0u32;
         progress.on_update(SyncUpdate::Pushing { sent: 0, total });
         let url = self.api.url("api/v1/sync/push")?;
+        let full = self.config.push_batch.max(1);
+        let mut limit = full;
         loop {
-            let limit = self.config.push_batch.max(1);
             let batch = self.blocking(move |s| s.claim_events(limit)).await?;
             if batch.is_empty() {
                 break;
             }
-            // An event that comes back after this run sent it got no answer: stop here instead
-            // of looping; it stays `in_flight` and goes first next run.
+            // An event that comes back after this run had it answered was not recorded: stop
+            // here instead of looping; it stays `in_flight` and goes first next run.
             if batch.iter().any(|e| sent_this_run.contains(&e.id)) {
                 break;
             }
-            sent_this_run.extend(batch.iter().map(|e| e.id));
             let case_of: HashMap<Uuid, Uuid> = batch.iter().map(|e| (e.id, e.case_id)).collect();
+            let first = batch.first().map(|e| (e.id, e.case_id));
             let request = PushRequest {
                 protocol: PROTOCOL_VERSION,
                 events: batch,
             };
             let body = json_body(&request)?;
-            let answer: PushResponse = self
+            let answer: PushResponse = match self
                 .api
                 .call(Method::POST, url.clone(), Body::Json(body), progress)
-                .await?;
+                .await
+            {
+                Ok(answer) => answer,
+                // The whole request was refused for its content (too large, unparseable): find
+                // the event that causes it by halving the batch, and park that one event as
+                // refused so it never blocks the others.
+                Err(SyncError::Refused {
+                    status,
+                    code,
+                    message,
+                }) if splits_batch(status, &code) => {
+                    if case_of.len() > 1 {
+                        limit = u32::try_from(case_of.len() / 2).unwrap_or(1).max(1);
+                        tracing::info!(status, %code, limit, "sync: batch refused whole, halving");
+                        continue;
+                    }
+                    let Some((event_id, case_id)) = first else {
+                        break;
+                    };
+                    tracing::info!(%event_id, %code, "sync: event refused on its own, parked");
+                    let parked = vec![EventResult {
+                        event_id,
+                        outcome: EventOutcome::Rejected {
+                            code: code.clone(),
+                            message: message.clone(),
+                        },
+                    }];
+                    self.blocking(move |s| s.record_results(&parked)).await?;
+                    sent_this_run.insert(event_id);
+                    report.rejected.push(RejectedEvent {
+                        event_id,
+                        case_id,
+                        code,
+                        message,
+                    });
+                    answered = answered.saturating_add(1);
+                    limit = full;
+                    continue;
+                }
+                Err(error) => return Err(error),
+            };
+            sent_this_run.extend(case_of.keys().copied());
             report.batches += 1;
             let results: Vec<_> = answer
                 .results
@@ -417,6 +459,15 @@ impl SyncClient {
             })?
             .map_err(SyncError::from)
     }
+}
+
+/// A whole push refused for what it carries (body or batch too large, body unreadable by the
+/// server): worth splitting. Version mismatches and auth failures are not.
+fn splits_batch(status: u16, code: &str) -> bool {
+    matches!(
+        (status, code),
+        (413, _) | (400, "BAD_JSON" | "BAD_REQUEST") | (422, _)
+    )
 }
 
 /// How a single photo's upload ended when it did not complete.
