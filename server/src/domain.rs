@@ -103,6 +103,8 @@ mod interim {
                 accepted_at: None,
                 handled_at: None,
                 closed_at: None,
+                resolved_on_site_at: None,
+                cancelled_at: None,
                 dispatch_due: at + Duration::hours(i64::from(category.info().dispatch_hours)),
                 handle_due: None,
                 rework_count: 0,

@@ -13,6 +13,7 @@
 //! - [`domain`]: the single integration point with `xuncha_core`'s workflow, routing and demo data.
 //! - [`photo_store`]: content-addressed photo files and re-encoding under limits.
 //! - [`api`]: HTTP handlers; [`openapi`]: the OpenAPI document; [`error`]: `{code, message}` errors.
+//! - [`dashboard`]: the street-office web dashboard (server-rendered pages under `/dashboard`).
 //! - [`demo`]: `serve --demo` seeding; [`app`]: state, router, start/shutdown.
 
 pub mod access;
@@ -20,11 +21,14 @@ pub mod api;
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod cli;
 pub mod config;
+pub mod dashboard;
 pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod ingest;
+pub mod open311;
 pub mod openapi;
 pub mod photo_store;
 pub mod storage;
