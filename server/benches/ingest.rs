@@ -19,7 +19,10 @@ use xuncha_server::config::Config;
 use xuncha_server::demo::DEMO_PASSWORD;
 
 fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn report_event() -> Value {
@@ -44,18 +47,46 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 /// Copies the rows the server stored into a fresh database with the same schema, in transactions
 /// of `batch` events each (their event, case and audit rows), and returns events per second.
 fn raw_inserts(source: &Path, target: &Path, batch: usize) -> f64 {
-    type Row3 = (Vec<(String, String, i64, String, String, String, String)>, Vec<(String, String, String, String, Option<String>, String, i64)>, Vec<(i64, String, String, String)>);
+    type Row3 = (
+        Vec<(String, String, i64, String, String, String, String)>,
+        Vec<(String, String, String, String, Option<String>, String, i64)>,
+        Vec<(i64, String, String, String)>,
+    );
     let src = rusqlite::Connection::open(source).unwrap();
     let mut rows: Row3 = (Vec::new(), Vec::new(), Vec::new());
-    let mut stmt = src.prepare("SELECT id, case_id, seq, body_hash, body, user_id, device_id FROM events ORDER BY seq").unwrap();
+    let mut stmt = src
+        .prepare(
+            "SELECT id, case_id, seq, body_hash, body, user_id, device_id FROM events ORDER BY seq",
+        )
+        .unwrap();
     rows.0 = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)))
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        })
         .unwrap()
         .map(Result::unwrap)
         .collect();
     let mut stmt = src.prepare("SELECT id, estate_id, status, body, routing, dispatched_units, seq FROM cases ORDER BY seq").unwrap();
     rows.1 = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)))
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        })
         .unwrap()
         .map(Result::unwrap)
         .collect();
@@ -66,7 +97,8 @@ fn raw_inserts(source: &Path, target: &Path, batch: usize) -> f64 {
         .map(Result::unwrap)
         .collect();
     let mut conn = rusqlite::Connection::open(target).unwrap();
-    conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;").unwrap();
+    conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
+        .unwrap();
     let n = rows.0.len();
     let started = Instant::now();
     for chunk_start in (0..n).step_by(batch) {
@@ -75,14 +107,24 @@ fn raw_inserts(source: &Path, target: &Path, batch: usize) -> f64 {
         {
             let mut ins_event = tx.prepare_cached("INSERT INTO events (id, case_id, seq, body_hash, body, user_id, device_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)").unwrap();
             let mut ins_case = tx.prepare_cached("INSERT INTO cases (id, estate_id, status, body, routing, dispatched_units, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)").unwrap();
-            let mut ins_audit = tx.prepare_cached("INSERT INTO audit_log (seq, entry, prev_hash, hash) VALUES (?1, ?2, ?3, ?4)").unwrap();
+            let mut ins_audit = tx
+                .prepare_cached(
+                    "INSERT INTO audit_log (seq, entry, prev_hash, hash) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .unwrap();
             for i in chunk_start..end {
                 let e = &rows.0[i];
-                ins_event.execute(rusqlite::params![e.0, e.1, e.2, e.3, e.4, e.5, e.6]).unwrap();
+                ins_event
+                    .execute(rusqlite::params![e.0, e.1, e.2, e.3, e.4, e.5, e.6])
+                    .unwrap();
                 let c = &rows.1[i];
-                ins_case.execute(rusqlite::params![c.0, c.1, c.2, c.3, c.4, c.5, c.6]).unwrap();
+                ins_case
+                    .execute(rusqlite::params![c.0, c.1, c.2, c.3, c.4, c.5, c.6])
+                    .unwrap();
                 let a = &rows.2[i];
-                ins_audit.execute(rusqlite::params![a.0, a.1, a.2, a.3]).unwrap();
+                ins_audit
+                    .execute(rusqlite::params![a.0, a.1, a.2, a.3])
+                    .unwrap();
             }
         }
         tx.commit().unwrap();
@@ -104,7 +146,10 @@ async fn main() {
     config.limits.request_burst = 1e9;
     let server = Server::start(config).await.unwrap();
     let base = format!("http://{}", server.addr());
-    let http = reqwest::Client::builder().pool_max_idle_per_host(clients).build().unwrap();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients)
+        .build()
+        .unwrap();
 
     let mut tokens = Vec::new();
     for i in 0..clients {
@@ -147,7 +192,13 @@ async fn main() {
                     .unwrap();
                 assert_eq!(response.status(), 200);
                 let parsed: Value = response.json().await.unwrap();
-                assert!(parsed["results"].as_array().unwrap().iter().all(|r| r["outcome"] == "APPLIED"));
+                assert!(
+                    parsed["results"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .all(|r| r["outcome"] == "APPLIED")
+                );
                 latencies.push(sent.elapsed());
             }
             latencies
@@ -165,13 +216,26 @@ async fn main() {
 
     // Same schema: open (and so migrate) a fresh storage, then close it and insert raw.
     let raw_path = dir.path().join("raw.sqlite3");
-    drop(xuncha_server::storage::sqlite::SqliteStorage::open(&raw_path).await.unwrap());
-    let raw_rate = raw_inserts(&dir.path().join("api").join("xuncha.sqlite3"), &raw_path, batch);
+    drop(
+        xuncha_server::storage::sqlite::SqliteStorage::open(&raw_path)
+            .await
+            .unwrap(),
+    );
+    let raw_rate = raw_inserts(
+        &dir.path().join("api").join("xuncha.sqlite3"),
+        &raw_path,
+        batch,
+    );
 
     println!("## Sync server ingest (SQLite, synchronous=FULL)");
     println!("events: {events} in pushes of {batch}, {clients} concurrent clients");
-    println!("push API:         {api_rate:>10.0} events/s  ({:.2} s)", elapsed.as_secs_f64());
-    println!("raw batched rows: {raw_rate:>10.0} events/s  (event + case + audit row per event, {batch} per transaction)");
+    println!(
+        "push API:         {api_rate:>10.0} events/s  ({:.2} s)",
+        elapsed.as_secs_f64()
+    );
+    println!(
+        "raw batched rows: {raw_rate:>10.0} events/s  (event + case + audit row per event, {batch} per transaction)"
+    );
     println!("ratio API/raw:    {:>10.2}", api_rate / raw_rate);
     println!(
         "push latency at {clients} clients: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",

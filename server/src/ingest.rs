@@ -84,6 +84,8 @@ pub fn plan(
 ) -> Result<IngestPlan, serde_json::Error> {
     let mut plan = IngestPlan::default();
     let mut changed: Vec<Uuid> = Vec::new();
+    // Parsed once per batch, on the first report that needs routing.
+    let mut router: Option<Result<domain::Router, domain::Refusal>> = None;
     let user = UserRecord {
         id: batch.actor.user_id.clone(),
         username: String::new(),
@@ -105,6 +107,7 @@ pub fn plan(
             head,
             &mut plan,
             &mut changed,
+            &mut router,
         )?;
         plan.results.push(EventResult {
             event_id: event.id,
@@ -135,6 +138,7 @@ fn decide(
     head: &mut Head,
     plan: &mut IngestPlan,
     changed: &mut Vec<Uuid>,
+    router: &mut Option<Result<domain::Router, domain::Refusal>>,
 ) -> Result<EventOutcome, serde_json::Error> {
     let conflict = || {
         rejected(
@@ -215,11 +219,12 @@ fn decide(
     let mut row = match existing.cases.remove(&event.case_id) {
         Some(row) => row,
         None => {
-            let routing = batch
-                .catalog
-                .estates
-                .get(&case.estate_id)
-                .map(|estate| domain::route(&batch.catalog, &case, estate));
+            let routing = batch.catalog.estates.get(&case.estate_id).map(|estate| {
+                match router.get_or_insert_with(|| domain::Router::new(&batch.catalog)) {
+                    Ok(router) => router.route(&case, estate),
+                    Err(refusal) => serde_json::json!({ "error": refusal }),
+                }
+            });
             CaseRow {
                 case: case.clone(),
                 routing,

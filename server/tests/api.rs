@@ -243,7 +243,7 @@ async fn each_role_sees_only_its_own(backend: Backend) {
     let pushed = t
         .push(
             &inspector.access_token,
-            vec![report(case_id, "changchunli", "SMALL_ADS")],
+            vec![report(case_id, "changchunli", "STREET_LIGHT")],
         )
         .await;
     assert_eq!(outcome(&pushed.results[0]), "APPLIED");
