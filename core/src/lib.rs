@@ -27,6 +27,8 @@ pub mod photo;
 pub mod capture;
 #[cfg(feature = "device")]
 pub mod store;
+#[cfg(feature = "device")]
+pub mod sync;
 
 pub use catalog::{Category, CategoryGroup};
 pub use estate::{Estate, LampOwner, ManagementMode};
