@@ -138,10 +138,12 @@ async fn main() {
     let batch = env_usize("BENCH_BATCH", 50);
     let clients = env_usize("BENCH_CLIENTS", 32);
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::default();
-    config.data_dir = dir.path().join("api");
-    config.bind = "127.0.0.1:0".parse().unwrap();
-    config.demo = true;
+    let mut config = Config {
+        data_dir: dir.path().join("api"),
+        bind: "127.0.0.1:0".parse().unwrap(),
+        demo: true,
+        ..Config::default()
+    };
     config.limits.requests_per_second = 1e9;
     config.limits.request_burst = 1e9;
     let server = Server::start(config).await.unwrap();

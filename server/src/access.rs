@@ -41,7 +41,7 @@ pub fn can_see_estate(user: &UserRecord, catalog: &Catalog, estate: &Estate) -> 
 pub fn can_see_case(user: &UserRecord, catalog: &Catalog, row: &CaseRow) -> bool {
     match user.role {
         Role::Admin => true,
-        Role::Department => row.dispatched_units.iter().any(|u| *u == user.unit_id),
+        Role::Department => row.dispatched_units.contains(&user.unit_id),
         _ => catalog
             .estates
             .get(&row.case.estate_id)

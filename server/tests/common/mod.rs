@@ -63,11 +63,13 @@ pub struct TestServer {
 }
 
 pub fn test_config(dir: &std::path::Path) -> Config {
-    let mut config = Config::default();
-    config.data_dir = dir.to_owned();
-    config.bind = "127.0.0.1:0".parse().unwrap();
-    config.demo = true;
-    config.pg_pool_size = 4;
+    let mut config = Config {
+        data_dir: dir.to_owned(),
+        bind: "127.0.0.1:0".parse().unwrap(),
+        demo: true,
+        pg_pool_size: 4,
+        ..Config::default()
+    };
     config.limits.requests_per_second = 100_000.0;
     config.limits.request_burst = 100_000.0;
     config
