@@ -36,7 +36,6 @@ impl XunchaError {
         }
     }
 
-    #[allow(dead_code)] // used once the client lands
     pub(crate) fn not_found(code: &str, detail: impl Into<String>) -> Self {
         XunchaError::NotFound {
             code: code.to_owned(),
