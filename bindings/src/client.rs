@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 use std::time::SystemTime;
 
 use xuncha_core::capture::{self, CaseDraft as CoreDraft, EventDraft};
@@ -15,7 +17,7 @@ use crate::enums::{ActionKind, CaseStatus, Category, PhotoKind, Role};
 use crate::error::XunchaError;
 use crate::sync::{Credentials, SyncListener, SyncPass, SyncReport};
 use crate::records::{
-    ActionDetail, Actor, Case, CaseAction, Estate, GpsFix, OrgUnit, parse_case_id, to_utc,
+    ActionDetail, Actor, Case, CaseAction, Estate, GpsFix, OrgUnit,
 };
 
 impl From<StoreError> for XunchaError {
@@ -644,4 +646,15 @@ fn count(n: usize) -> u32 {
 
 fn poisoned() -> XunchaError {
     XunchaError::Storage { code: "POISONED".to_owned(), detail: "session lock poisoned by a panic".to_owned() }
+}
+
+/// Parses a case id as it crossed the FFI.
+fn parse_case_id(id: &str) -> Result<Uuid, XunchaError> {
+    Uuid::try_parse(id)
+        .map_err(|_| XunchaError::invalid("INVALID_CASE_ID", format!("{id:?} is not a case id (UUID)")))
+}
+
+/// `SystemTime` from the foreign side back to UTC.
+fn to_utc(at: SystemTime) -> DateTime<Utc> {
+    DateTime::<Utc>::from(at)
 }

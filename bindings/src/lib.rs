@@ -14,6 +14,9 @@ uniffi::setup_scaffolding!();
 mod catalog;
 mod enums;
 mod error;
+mod geo;
+mod records;
 
 pub use catalog::{CategoryInfo, catalog, category_from_code, category_info};
 pub use error::XunchaError;
+pub use geo::{distance_m, format_beijing_time, gcj02_to_wgs84, wgs84_to_gcj02};

@@ -4,13 +4,13 @@
 
 use std::time::SystemTime;
 
-use chrono::{DateTime, Utc};
-use uuid::Uuid;
+use chrono::Utc;
 use xuncha_core::geo;
 use xuncha_core::workflow::{self, Action};
 
-use crate::enums::{ActionKind, CaseStatus, Category, LampOwner, ManagementMode, PhotoKind, Role, UnitType};
-use crate::error::XunchaError;
+use crate::enums::{
+    ActionKind, CaseStatus, Category, LampOwner, ManagementMode, PhotoKind, Role, UnitType,
+};
 
 /// A position fix from the phone, WGS-84, with its accuracy as the phone reports it.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
@@ -27,13 +27,23 @@ pub struct GpsFix {
 
 impl From<GpsFix> for geo::GpsFix {
     fn from(fix: GpsFix) -> Self {
-        geo::GpsFix { lat: fix.lat, lon: fix.lon, accuracy_m: fix.accuracy_m, provider: fix.provider }
+        geo::GpsFix {
+            lat: fix.lat,
+            lon: fix.lon,
+            accuracy_m: fix.accuracy_m,
+            provider: fix.provider,
+        }
     }
 }
 
 impl From<geo::GpsFix> for GpsFix {
     fn from(fix: geo::GpsFix) -> Self {
-        GpsFix { lat: fix.lat, lon: fix.lon, accuracy_m: fix.accuracy_m, provider: fix.provider }
+        GpsFix {
+            lat: fix.lat,
+            lon: fix.lon,
+            accuracy_m: fix.accuracy_m,
+            provider: fix.provider,
+        }
     }
 }
 
@@ -88,10 +98,16 @@ pub struct Estate {
 
 impl From<xuncha_core::estate::Estate> for Estate {
     fn from(estate: xuncha_core::estate::Estate) -> Self {
-        let ring = |ring: Vec<[f64; 2]>| ring.into_iter().map(|[lon, lat]| LatLon { lat, lon }).collect();
+        let ring = |ring: Vec<[f64; 2]>| {
+            ring.into_iter()
+                .map(|[lon, lat]| LatLon { lat, lon })
+                .collect()
+        };
         let boundary = match estate.boundary {
             geo::Geometry::Polygon(rings) => rings.into_iter().map(ring).collect(),
-            geo::Geometry::MultiPolygon(polygons) => polygons.into_iter().flatten().map(ring).collect(),
+            geo::Geometry::MultiPolygon(polygons) => {
+                polygons.into_iter().flatten().map(ring).collect()
+            }
         };
         Estate {
             id: estate.id,
@@ -119,7 +135,11 @@ pub struct Actor {
 
 impl From<workflow::Actor> for Actor {
     fn from(actor: workflow::Actor) -> Self {
-        Actor { user_id: actor.user_id, role: actor.role, unit_id: actor.unit_id }
+        Actor {
+            user_id: actor.user_id,
+            role: actor.role,
+            unit_id: actor.unit_id,
+        }
     }
 }
 
@@ -132,7 +152,10 @@ pub struct PhotoRef {
 
 impl From<workflow::PhotoRef> for PhotoRef {
     fn from(photo: workflow::PhotoRef) -> Self {
-        PhotoRef { sha256: photo.sha256, kind: photo.kind }
+        PhotoRef {
+            sha256: photo.sha256,
+            kind: photo.kind,
+        }
     }
 }
 
@@ -257,17 +280,10 @@ impl From<&Action> for ActionDetail {
             }
             _ => (None, None),
         };
-        ActionDetail { kind: action.kind(), unit_id, reason }
+        ActionDetail {
+            kind: action.kind(),
+            unit_id,
+            reason,
+        }
     }
-}
-
-/// Parses a case id as it crossed the FFI.
-pub(crate) fn parse_case_id(id: &str) -> Result<Uuid, XunchaError> {
-    Uuid::try_parse(id)
-        .map_err(|_| XunchaError::invalid("INVALID_CASE_ID", format!("{id:?} is not a case id (UUID)")))
-}
-
-/// `SystemTime` from the foreign side back to UTC.
-pub(crate) fn to_utc(at: SystemTime) -> DateTime<Utc> {
-    DateTime::<Utc>::from(at)
 }

@@ -534,6 +534,9 @@ fn parse_override(
     })
 }
 
+/// A unit type plus the (district, street, community) it serves.
+type UnitScope<'a> = (UnitType, Option<&'a str>, Option<&'a str>, Option<&'a str>);
+
 /// Types an estate names by id (its company, its property owner) rather than by area.
 fn bound_to_estate(unit_type: UnitType) -> bool {
     matches!(
@@ -618,8 +621,7 @@ impl UnitDirectory {
             message,
         };
         let mut by_id: HashMap<String, usize> = HashMap::with_capacity(units.len());
-        let mut scopes: HashMap<(UnitType, Option<&str>, Option<&str>, Option<&str>), usize> =
-            HashMap::new();
+        let mut scopes: HashMap<UnitScope<'_>, usize> = HashMap::new();
         for (i, unit) in units.iter().enumerate() {
             if unit.id.trim().is_empty() || unit.name.trim().is_empty() {
                 return Err(err(

@@ -12,25 +12,9 @@ use xuncha_core::photo::{self, PhotoError, PhotoOptions};
 
 // ---------- fixture generation ----------
 
-/// Smooth gradients, a few hard edges and pseudo-random grain: compresses like a photo.
-fn camera_like(width: u32, height: u32) -> Vec<u8> {
-    let mut seed = 0x2545_f491_u32;
-    let mut pixels = Vec::with_capacity((width * height * 3) as usize);
-    for y in 0..height {
-        for x in 0..width {
-            seed ^= seed << 13;
-            seed ^= seed >> 17;
-            seed ^= seed << 5;
-            let grain = (seed % 17) as i32 - 8;
-            let edge = if (x / 97 + y / 61) % 2 == 0 { 40 } else { 0 };
-            let r = (x * 255 / width) as i32 + edge + grain;
-            let g = (y * 255 / height) as i32 + grain;
-            let b = ((x + y) * 255 / (width + height)) as i32 - edge + grain;
-            pixels.extend([r, g, b].map(|v| v.clamp(0, 255) as u8));
-        }
-    }
-    pixels
-}
+#[path = "support/camera_like.rs"]
+mod camera_like;
+use camera_like::camera_like;
 
 const RED: [u8; 3] = [255, 0, 0];
 const GREEN: [u8; 3] = [0, 255, 0];

@@ -71,11 +71,11 @@ fn resolve_step(step: &Step, case: Option<&Case>) -> Step {
     };
     let mut moves = Vec::new();
     for role in Role::ALL {
-        for unit in 0..UNITS.len() {
+        for (unit, unit_id) in UNITS.iter().enumerate() {
             let actor = Actor {
                 user_id: "g".into(),
                 role,
-                unit_id: UNITS[unit].into(),
+                unit_id: (*unit_id).into(),
             };
             for kind in allowed_actions(case, &actor) {
                 moves.push((kind, role, unit));
@@ -191,7 +191,7 @@ fn event_for(step: &Step, category: Category, n: usize, at: DateTime<Utc>) -> Ev
         },
         device_time: at,
         server_time: None,
-        gps: step.gps.then(|| GpsFix {
+        gps: step.gps.then_some(GpsFix {
             lat: 39.098,
             lon: 117.212,
             accuracy_m: Some(8.0),

@@ -33,6 +33,8 @@ enum Command {
         #[arg(long)]
         demo: bool,
     },
+    #[command(flatten)]
+    Admin(xuncha_server::cli::AdminCommand),
 }
 
 #[tokio::main]
@@ -42,8 +44,10 @@ async fn main() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=info")),
         )
+        .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
+        Command::Admin(command) => xuncha_server::cli::run(command).await?,
         Command::Serve {
             config,
             data,

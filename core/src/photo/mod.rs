@@ -133,8 +133,10 @@ pub fn process_file(
         .len();
     check_input_size(length, opts)?;
     let bytes = std::fs::read(input).map_err(|e| PhotoError::io(input, e))?;
-    let encoded = process_bytes(&bytes, opts)?;
+    let decoded = guarded(|| decode_checked(&bytes, opts))?;
+    // The camera file is not needed once decoded: freeing it here lowers the peak memory.
     drop(bytes);
+    let encoded = guarded(|| finish(decoded, opts))?;
     let (path, thumbnail_path) =
         store::store(out_dir, &encoded.sha256, &encoded.jpeg, &encoded.thumbnail)?;
     tracing::debug!(sha256 = %encoded.sha256, path = %path.display(), "photo stored");
@@ -164,9 +166,14 @@ fn check_input_size(bytes: u64, opts: &PhotoOptions) -> Result<(), PhotoError> {
 pub fn process_bytes(bytes: &[u8], opts: &PhotoOptions) -> Result<EncodedPhoto, PhotoError> {
     opts.validate()?;
     check_input_size(bytes.len() as u64, opts)?;
-    // Decoders are third-party code fed hostile input: a panic must become an error, not a
-    // crashed app. Size checks below keep allocations bounded, so no abort can happen first.
-    catch_unwind(AssertUnwindSafe(|| process_unchecked(bytes, opts))).unwrap_or_else(|_| {
+    let decoded = guarded(|| decode_checked(bytes, opts))?;
+    guarded(|| finish(decoded, opts))
+}
+
+/// Decoders are third-party code fed hostile input: a panic must become an error, not a
+/// crashed app. The size checks keep allocations bounded, so no abort can happen first.
+fn guarded<T>(work: impl FnOnce() -> Result<T, PhotoError>) -> Result<T, PhotoError> {
+    catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|_| {
         tracing::warn!("image decoder panicked");
         Err(PhotoError::DecoderPanic)
     })
@@ -197,7 +204,16 @@ fn check_budget(needed_bytes: u64, opts: &PhotoOptions) -> Result<(), PhotoError
 /// (3 + 3) and the encoder's coefficient store (2 per component sample, 4:2:0 → 3).
 const AFTER_DECODE_BYTES_PER_PIXEL: u64 = 9;
 
-fn process_unchecked(bytes: &[u8], opts: &PhotoOptions) -> Result<EncodedPhoto, PhotoError> {
+/// A decoded image (possibly DCT-downscaled) with what its header said.
+struct Decoded {
+    raster: Raster,
+    facts: exif::ExifFacts,
+    source_width: u32,
+    source_height: u32,
+}
+
+/// Everything up to and including decoding, with every refusal checked before the decode.
+fn decode_checked(bytes: &[u8], opts: &PhotoOptions) -> Result<Decoded, PhotoError> {
     let (raster, facts, source_width, source_height) = match header::sniff(bytes)? {
         Format::Jpeg => {
             let header = header::scan_jpeg(bytes)?;
@@ -232,6 +248,22 @@ fn process_unchecked(bytes: &[u8], opts: &PhotoOptions) -> Result<EncodedPhoto, 
             (raster, facts, header.width, header.height)
         }
     };
+    Ok(Decoded {
+        raster,
+        facts,
+        source_width,
+        source_height,
+    })
+}
+
+/// Resample, turn upright, encode photo and thumbnail, hash.
+fn finish(decoded: Decoded, opts: &PhotoOptions) -> Result<EncodedPhoto, PhotoError> {
+    let Decoded {
+        raster,
+        facts,
+        source_width,
+        source_height,
+    } = decoded;
     let orientation = facts.orientation.unwrap_or(exif::Orientation::UPRIGHT);
     let mut resizer = fast_image_resize::Resizer::new();
     // Sized from the header's dimensions, not the scaled decode's, to keep the exact aspect.
