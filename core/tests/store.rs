@@ -751,7 +751,7 @@ fn all_pages(store: &Store, filter: &CaseFilter, size: u32) -> Vec<Case> {
 }
 
 fn newest_first(mut cases: Vec<Case>) -> Vec<Uuid> {
-    cases.sort_by(|a, b| (b.reported_at, b.id).cmp(&(a.reported_at, a.id)));
+    cases.sort_by_key(|c| std::cmp::Reverse((c.reported_at, c.id)));
     cases.into_iter().map(|c| c.id).collect()
 }
 
@@ -890,5 +890,59 @@ fn overdue_filter_uses_the_running_deadline() {
     assert_eq!(
         listed.iter().map(|c| c.id).collect::<Vec<_>>(),
         newest_first(expected)
+    );
+}
+
+#[test]
+fn create_case_runs_the_photo_pipeline_on_camera_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    let (width, height) = (640u16, 480u16);
+    let pixels: Vec<u8> = (0..u32::from(width) * u32::from(height))
+        .flat_map(|i| [(i % 251) as u8, (i / 7 % 253) as u8, 90])
+        .collect();
+    let camera_file = dir.path().join("IMG_0001.jpg");
+    let mut jpeg = Vec::new();
+    jpeg_encoder::Encoder::new(&mut jpeg, 90)
+        .encode(&pixels, width, height, jpeg_encoder::ColorType::Rgb)
+        .unwrap();
+    std::fs::write(&camera_file, &jpeg).unwrap();
+
+    let captured = store
+        .create_case(
+            &inspector(),
+            &draft(Category::SmallAds, "changchunli", CHANGCHUNLI, 5.0),
+            std::slice::from_ref(&camera_file),
+        )
+        .unwrap();
+    assert_eq!(captured.case.photos.len(), 1);
+    let sha = &captured.case.photos[0].sha256;
+    let (record, state) = store.photo(sha).unwrap().unwrap();
+    assert_eq!(state, PhotoUploadState::Pending);
+    assert_eq!((record.width, record.height), (640, 480));
+    assert!(record.path.starts_with(store.photo_dir()) && record.path.is_file());
+    assert!(record.thumbnail_path.is_file());
+
+    // A file that is not an image is refused with the pipeline's code; nothing is stored.
+    let text = dir.path().join("notes.jpg");
+    std::fs::write(&text, "not a photo").unwrap();
+    let err = store
+        .create_case(
+            &inspector(),
+            &draft(Category::Garbage, "changchunli", CHANGCHUNLI, 5.0),
+            &[text],
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, xuncha_core::store::StoreError::Photo { .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        store
+            .list_cases(&CaseFilter::default(), 10, None)
+            .unwrap()
+            .items
+            .len(),
+        1
     );
 }

@@ -127,7 +127,7 @@ impl Store {
 
     /// The schema version of the open file.
     pub fn schema_version(&self) -> Result<i64, StoreError> {
-        Ok(self.read(|conn| migrations::user_version(conn))?)
+        Ok(self.read(migrations::user_version)?)
     }
 
     /// Refreshes the planner's statistics where SQLite thinks they are stale (cheap when not).
