@@ -14,6 +14,7 @@ use std::time::Duration;
 use fantoccini::{ClientBuilder, Locator};
 use serde_json::{Value, json};
 use uuid::Uuid;
+use xuncha_core::geo::GpsFix;
 use xuncha_core::protocol::{EnrolResponse, PROTOCOL_VERSION, PushResponse};
 use xuncha_core::workflow::{Action, Event, PhotoKind, PhotoRef};
 use xuncha_core::{Actor, Category, Role};
@@ -155,7 +156,14 @@ impl Phone {
         result
     }
 
-    async fn act_with_photo(&self, case_id: Uuid, action: Action, after_sha: &str) {
+    /// Handling needs an after-photo; verifying on site needs a photo and a GPS fix.
+    async fn act_with_photo(&self, case_id: Uuid, action: Action, kind: PhotoKind, sha: &str) {
+        let gps = (kind == PhotoKind::Verification).then(|| GpsFix {
+            lat: 39.1136,
+            lon: 117.1933,
+            accuracy_m: Some(8.0),
+            provider: Some("gps".into()),
+        });
         let event = Event {
             id: xuncha_core::ids::new_id(),
             case_id,
@@ -163,10 +171,10 @@ impl Phone {
             actor: self.actor.clone(),
             device_time: chrono::Utc::now(),
             server_time: None,
-            gps: None,
+            gps,
             photos: vec![PhotoRef {
-                sha256: after_sha.into(),
-                kind: PhotoKind::After,
+                sha256: sha.into(),
+                kind,
             }],
             note: Some("已修复".into()),
         };
@@ -441,8 +449,17 @@ async fn seed(server: &RunningServer) -> Seeded {
         .await;
     city.act(closed, Action::Accept).await;
     let after = city.upload_photo(&test_jpeg(200)).await;
-    city.act_with_photo(closed, Action::Handle, &after).await;
-    inspector.act(closed, Action::Verify).await;
+    city.act_with_photo(closed, Action::Handle, PhotoKind::After, &after)
+        .await;
+    let verification = inspector.upload_photo(&test_jpeg(90)).await;
+    inspector
+        .act_with_photo(
+            closed,
+            Action::Verify,
+            PhotoKind::Verification,
+            &verification,
+        )
+        .await;
     let returned = inspector
         .report(
             Category::Greenery,
