@@ -37,6 +37,7 @@ mod error;
 mod http;
 mod progress;
 mod retry;
+mod store_link;
 
 use std::path::PathBuf;
 use std::time::Duration;
