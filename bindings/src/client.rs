@@ -16,7 +16,9 @@ use xuncha_core::workflow;
 use crate::enums::{ActionKind, CaseStatus, Category, PhotoKind, Role};
 use crate::error::XunchaError;
 use crate::records::{ActionDetail, Actor, Case, CaseAction, Estate, GpsFix, OrgUnit};
-use crate::sync::{Credentials, SyncListener, SyncPass, SyncReport};
+use xuncha_core::sync::{Secret, SyncClient, SyncConfig, SyncStore};
+
+use crate::sync::{ListenerProgress, SyncListener, SyncReport};
 
 impl From<StoreError> for XunchaError {
     fn from(error: StoreError) -> Self {
@@ -319,12 +321,12 @@ pub struct UserInfo {
 }
 
 /// The signed-in device as kept in `session.json` beside the database (app-private storage), so
-/// background sync works after the process restarts.
+/// background sync works after the process restarts. The access token is never stored: the
+/// core's sync client fetches one with the refresh token on first use.
 #[derive(Clone, Serialize, Deserialize)]
 struct StoredSession {
     server_url: String,
     device_id: uuid::Uuid,
-    access_token: String,
     refresh_token: String,
     user_id: String,
     username: String,
@@ -343,22 +345,14 @@ impl StoredSession {
             unit_id: self.unit_id.clone(),
         }
     }
-
-    fn credentials(&self) -> Credentials {
-        Credentials {
-            server_url: self.server_url.clone(),
-            device_id: self.device_id,
-            access_token: self.access_token.clone(),
-            refresh_token: self.refresh_token.clone(),
-        }
-    }
 }
 
-/// The phone's app state: the store, the HTTP client and who is signed in.
+/// The phone's app state: the store, the core's sync client and who is signed in.
 #[derive(uniffi::Object)]
 pub struct XunchaClient {
     inner: Arc<Store>,
-    http: reqwest::Client,
+    /// Made at enrolment (or from the stored session at start) for the session's server.
+    sync_client: RwLock<Option<Arc<SyncClient>>>,
     session: RwLock<Option<StoredSession>>,
     session_path: PathBuf,
     /// One sync at a time: the UI's button and the background job share the outbox.
@@ -421,10 +415,27 @@ impl XunchaClient {
         let db_path = PathBuf::from(db_path);
         let store = Store::open(&db_path)?;
         let session_path = db_path.with_extension("session.json");
-        let session = load_session(&session_path);
+        let inner = Arc::new(store);
+        let mut session = load_session(&session_path);
+        let sync_client =
+            session
+                .as_ref()
+                .and_then(|stored| match sync_client_for(&stored.server_url, &inner) {
+                    Ok(client) => {
+                        client.resume(stored.device_id, Secret::new(stored.refresh_token.clone()));
+                        Some(client)
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "stored session unusable: signed out");
+                        None
+                    }
+                });
+        if sync_client.is_none() {
+            session = None;
+        }
         Ok(Arc::new(XunchaClient {
-            inner: Arc::new(store),
-            http: crate::sync::http_client()?,
+            inner,
+            sync_client: RwLock::new(sync_client),
             session: RwLock::new(session),
             session_path,
             sync_gate: tokio::sync::Mutex::new(()),
@@ -441,6 +452,9 @@ impl XunchaClient {
 
     /// Forgets the device's tokens. Cases and unsent events stay on the phone.
     pub fn sign_out(&self) -> Result<(), XunchaError> {
+        if let Some(client) = self.sync_client.write().map_err(|_| poisoned())?.take() {
+            client.sign_out();
+        }
         *self.session.write().map_err(|_| poisoned())? = None;
         match std::fs::remove_file(&self.session_path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(XunchaError::Storage {
@@ -627,17 +641,19 @@ impl XunchaClient {
         password: String,
         device_name: String,
     ) -> Result<UserInfo, XunchaError> {
-        let request = xuncha_core::protocol::EnrolRequest {
-            username,
-            password,
-            device_name,
-        };
-        let enrolled = crate::sync::enrol(&self.http, &server_url, &request).await?;
+        let client = sync_client_for(&server_url, &self.inner)?;
+        let enrolled = client
+            .enrol(
+                &username,
+                &password,
+                &device_name,
+                &xuncha_core::sync::NoProgress,
+            )
+            .await?;
         let session = StoredSession {
-            server_url: server_url.trim_end_matches('/').to_owned(),
+            server_url,
             device_id: enrolled.device_id,
-            access_token: enrolled.access_token,
-            refresh_token: enrolled.refresh_token,
+            refresh_token: enrolled.refresh_token.expose().to_owned(),
             user_id: enrolled.user.user_id,
             username: enrolled.user.username,
             display_name: enrolled.user.display_name,
@@ -645,6 +661,7 @@ impl XunchaClient {
             unit_id: enrolled.user.unit_id,
         };
         self.save_session(session.clone()).await?;
+        *self.sync_client.write().map_err(|_| poisoned())? = Some(client);
         Ok(session.user())
     }
 
@@ -655,8 +672,8 @@ impl XunchaClient {
         listener: Option<Arc<dyn SyncListener>>,
     ) -> Result<SyncReport, XunchaError> {
         let _running = self.sync_gate.lock().await;
-        let session = self
-            .session
+        let client = self
+            .sync_client
             .read()
             .map_err(|_| poisoned())?
             .clone()
@@ -664,20 +681,8 @@ impl XunchaClient {
                 code: "NOT_SIGNED_IN".to_owned(),
                 detail: "sign in first (enrol this device)".to_owned(),
             })?;
-        let mut pass = SyncPass {
-            http: &self.http,
-            store: &self.inner,
-            credentials: session.credentials(),
-            listener,
-            refreshed: false,
-        };
-        let result = pass.run().await;
-        if pass.refreshed {
-            let mut renewed = session;
-            renewed.access_token = pass.credentials.access_token.clone();
-            self.save_session(renewed).await?;
-        }
-        result
+        let report = client.sync(&ListenerProgress(listener)).await?;
+        Ok(report.into())
     }
 }
 
@@ -701,6 +706,15 @@ impl XunchaClient {
         *self.session.write().map_err(|_| poisoned())? = Some(session);
         Ok(())
     }
+}
+
+/// The core's sync client for `server_url` over this device's store.
+fn sync_client_for(server_url: &str, store: &Arc<Store>) -> Result<Arc<SyncClient>, XunchaError> {
+    let store: Arc<dyn SyncStore> = store.clone();
+    Ok(Arc::new(SyncClient::new(
+        SyncConfig::new(server_url),
+        store,
+    )?))
 }
 
 /// Writes the session file atomically (temp file + rename), readable by the app only.

@@ -106,7 +106,13 @@ impl Api {
                     config.base_url
                 ),
             })?;
+        // Verified against the bundled Mozilla roots only, so nothing platform-specific has to
+        // be initialised on Android before the first request (see bindings/README.md).
+        let roots = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+            .iter()
+            .filter_map(|der| reqwest::Certificate::from_der(der).ok());
         let http = reqwest::Client::builder()
+            .tls_certs_only(roots)
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
             .user_agent(concat!("xuncha-core/", env!("CARGO_PKG_VERSION")))
