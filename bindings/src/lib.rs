@@ -1,1 +1,26 @@
-//! (being written)
+//! `xuncha-ffi`: the uniffi surface of `xuncha-core` for Android (Kotlin), iOS (Swift) and Python.
+//!
+//! A thin layer in the matrix-rust-sdk style: exported objects hold the core's types in `inner`
+//! and forward; records and enums mirror the domain and are converted at the edge; every call
+//! returns [`XunchaError`]. No business rule lives here — the phone runs the same catalog,
+//! routing and workflow code the server enforces. Photos cross as file paths, never as bytes.
+//!
+//! Threading: synchronous calls run on the caller's thread and may touch SQLite or decode a photo:
+//! call them off the UI thread (Kotlin `Dispatchers.IO`, Swift `Task.detached`). Async calls
+//! (`suspend` / `async`) run on the tokio runtime.
+
+uniffi::setup_scaffolding!();
+
+mod catalog;
+mod client;
+mod enums;
+mod error;
+mod geo;
+mod records;
+mod sync;
+
+pub use catalog::{CategoryInfo, catalog, category_from_code, category_info};
+pub use client::XunchaClient;
+pub use error::XunchaError;
+pub use geo::{distance_m, format_beijing_time, gcj02_to_wgs84, wgs84_to_gcj02};
+pub use sync::{SyncListener, SyncPhase, SyncProgress, SyncReport};

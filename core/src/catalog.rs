@@ -205,3 +205,102 @@ static CATALOG: [CategoryInfo; 26] = [
     entry!(C::FacilityDamage, "损坏房屋和共用设施设备", "Damage to buildings or shared facilities", B, &["六(五)"], None, true, 24, 7),
     entry!(C::ServiceComplaint, "居民对日常管理服务的投诉", "Complaint about management service", S, &["三(二)", "三(三)2"], None, false, 24, 5),
 ];
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[test]
+    fn table_order_matches_the_enum() {
+        for (i, c) in Category::ALL.into_iter().enumerate() {
+            assert_eq!(c as usize, i);
+            assert_eq!(c.info().category, c, "CATALOG[{i}] is out of order");
+        }
+    }
+
+    #[test]
+    fn codes_match_design_and_serde() {
+        // DESIGN.md's table, in order.
+        let design = [
+            "ILLEGAL_STRUCTURE",
+            "SMALL_ADS",
+            "POULTRY_PIGEONS",
+            "COMMON_AREA_CLUTTER",
+            "ENCLOSED_PUBLIC_SPACE",
+            "GROUND_LOCK",
+            "DISORDERLY_PARKING",
+            "ABANDONED_VEHICLE",
+            "FIRE_LANE_BLOCKED",
+            "GARBAGE",
+            "GREENERY",
+            "STREET_LIGHT",
+            "STAIRWELL_LIGHTING",
+            "ELEVATOR",
+            "FIRE_EQUIPMENT",
+            "GAS_FACILITY",
+            "HEATING_FACILITY",
+            "OLD_WIRING",
+            "TELECOM_CABLES",
+            "MAILBOX",
+            "FITNESS_EQUIPMENT",
+            "BUILDING_SAFETY",
+            "GATE_WALL_INTERCOM",
+            "WALKWAY",
+            "FACILITY_DAMAGE",
+            "SERVICE_COMPLAINT",
+        ];
+        for (c, code) in Category::ALL.into_iter().zip(design) {
+            assert_eq!(c.code(), code);
+            assert_eq!(Category::from_code(code), Some(c));
+            assert_eq!(serde_json::to_string(&c).unwrap(), format!("\"{code}\""));
+            assert_eq!(c.to_string(), code);
+        }
+        assert_eq!(Category::from_code("ground_lock"), None);
+    }
+
+    #[test]
+    fn civility_articles_name_the_enforcer() {
+        let article = |c: Category| c.info().civility_article.map(|a| (a.article, a.enforcer));
+        assert_eq!(article(Category::SmallAds), Some((65, "城市管理部门")));
+        assert_eq!(
+            article(Category::IllegalStructure),
+            Some((67, "城市管理部门"))
+        );
+        for c in [
+            Category::CommonAreaClutter,
+            Category::EnclosedPublicSpace,
+            Category::GroundLock,
+        ] {
+            assert_eq!(article(c), Some((69, "街道办事处")), "{c}");
+        }
+        assert_eq!(
+            article(Category::PoultryPigeons),
+            Some((70, "城市管理部门"))
+        );
+        let with_article = Category::ALL
+            .iter()
+            .filter(|c| c.info().civility_article.is_some())
+            .count();
+        assert_eq!(with_article, 6);
+    }
+
+    #[test]
+    fn entries_are_complete_and_facilities_skip_dissuasion() {
+        for c in Category::ALL {
+            let info = c.info();
+            assert!(!info.name_zh.is_empty() && !info.name_en.is_empty(), "{c}");
+            assert!(!info.policy_sections.is_empty(), "{c}");
+            assert!(info.dispatch_hours > 0 && info.handle_days > 0, "{c}");
+            if info.group == CategoryGroup::Facility {
+                assert!(!info.dissuade_first, "{c}: facility faults skip dissuasion");
+            }
+        }
+        assert_eq!(Category::GroundLock.info().name_zh, "私自设置地锁");
+        assert_eq!(
+            Category::ServiceComplaint.info().group,
+            CategoryGroup::Service
+        );
+    }
+}

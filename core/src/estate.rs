@@ -50,6 +50,10 @@ pub struct Estate {
     /// The property owner unit (for OWNER_SELF mode, and for repairs the owner pays for).
     #[serde(default)]
     pub owner_unit: Option<UnitId>,
+    /// A small scattered estate that cannot be enclosed, managed by the company of a nearby
+    /// estate (六(一)); routing cites that in the legal basis.
+    #[serde(default)]
+    pub scattered: bool,
     #[serde(default)]
     pub lamp_owner: LampOwner,
     /// Designated elevator maintainer (三(三)7), if the estate has elevators.

@@ -9,6 +9,7 @@
 //! the SQLite store, capture API and sync client (feature `device`).
 
 pub mod catalog;
+pub mod demo;
 pub mod estate;
 pub mod geo;
 pub mod ids;
@@ -21,6 +22,13 @@ pub mod workflow;
 
 #[cfg(feature = "photo")]
 pub mod photo;
+
+#[cfg(feature = "device")]
+pub mod capture;
+#[cfg(feature = "device")]
+pub mod store;
+#[cfg(feature = "device")]
+pub mod sync;
 
 pub use catalog::{Category, CategoryGroup};
 pub use estate::{Estate, LampOwner, ManagementMode};

@@ -5,6 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use chrono::TimeDelta;
+
 use crate::catalog::Category;
 use crate::estate::EstateId;
 use crate::geo::GpsFix;
@@ -137,6 +139,56 @@ pub enum ActionKind {
     Comment,
 }
 
+impl ActionKind {
+    pub const ALL: [ActionKind; 11] = [
+        ActionKind::Report,
+        ActionKind::Dissuade,
+        ActionKind::Escalate,
+        ActionKind::Dispatch,
+        ActionKind::Accept,
+        ActionKind::Return,
+        ActionKind::Handle,
+        ActionKind::Verify,
+        ActionKind::Reopen,
+        ActionKind::Cancel,
+        ActionKind::Comment,
+    ];
+
+    /// The wire code, e.g. `DISPATCH`.
+    pub fn code(self) -> &'static str {
+        match self {
+            ActionKind::Report => "REPORT",
+            ActionKind::Dissuade => "DISSUADE",
+            ActionKind::Escalate => "ESCALATE",
+            ActionKind::Dispatch => "DISPATCH",
+            ActionKind::Accept => "ACCEPT",
+            ActionKind::Return => "RETURN",
+            ActionKind::Handle => "HANDLE",
+            ActionKind::Verify => "VERIFY",
+            ActionKind::Reopen => "REOPEN",
+            ActionKind::Cancel => "CANCEL",
+            ActionKind::Comment => "COMMENT",
+        }
+    }
+
+    /// Chinese label for buttons and messages.
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            ActionKind::Report => "上报",
+            ActionKind::Dissuade => "现场劝阻",
+            ActionKind::Escalate => "上报街道",
+            ActionKind::Dispatch => "派遣",
+            ActionKind::Accept => "受理",
+            ActionKind::Return => "退回",
+            ActionKind::Handle => "处置完毕",
+            ActionKind::Verify => "核查结案",
+            ActionKind::Reopen => "返工",
+            ActionKind::Cancel => "作废",
+            ActionKind::Comment => "备注",
+        }
+    }
+}
+
 impl Action {
     pub fn kind(&self) -> ActionKind {
         match self {
@@ -245,6 +297,11 @@ pub struct Case {
     pub handled_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub closed_at: Option<DateTime<Utc>>,
+    /// When on-site dissuasion resolved it (RESOLVED_ON_SITE).
+    #[serde(default)]
+    pub resolved_on_site_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub cancelled_at: Option<DateTime<Utc>>,
     /// Street office must dispatch by then (catalog `dispatch_hours` after the report).
     pub dispatch_due: DateTime<Utc>,
     /// Unit must handle by then (catalog `handle_days` after the latest dispatch).
@@ -263,4 +320,908 @@ pub struct Case {
     /// Number of events applied; doubles as an optimistic-concurrency version.
     pub version: u32,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Why an event cannot be applied. Codes are stable API (the server sends them as `{code, message}`
+/// and the phone parks the event with them); messages say in Chinese exactly what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WorkflowError {
+    #[error("案件 {case_id} 已存在，不能重复上报 (REPORT)")]
+    CaseExists { case_id: Uuid },
+    #[error("案件 {case_id} 不存在：{action} 只能用于已上报的案件")]
+    UnknownCase { case_id: Uuid, action: &'static str },
+    #[error("事件属于案件 {event_case_id}，却被应用到案件 {case_id}")]
+    CaseMismatch { event_case_id: Uuid, case_id: Uuid },
+    #[error("角色 {role_zh}({role}) 不能执行 {action_zh}({action})；可执行的角色：{allowed}")]
+    RoleNotAllowed {
+        role: &'static str,
+        role_zh: &'static str,
+        action: &'static str,
+        action_zh: &'static str,
+        allowed: String,
+    },
+    #[error(
+        "案件状态为 {status_zh}({status})，不能执行 {action_zh}({action})；该操作只适用于：{allowed}"
+    )]
+    InvalidState {
+        status: &'static str,
+        status_zh: &'static str,
+        action: &'static str,
+        action_zh: &'static str,
+        allowed: String,
+    },
+    #[error("{category} 属于设施故障或服务投诉，不经现场劝阻 (DISSUADE)：由街道办事处直接派遣")]
+    DissuasionNotApplicable { category: &'static str },
+    #[error(
+        "{category} 须先现场劝阻；劝阻无效由社区居委会上报街道 (ESCALATE) 后街道办事处才能派遣 (三(四))"
+    )]
+    DissuasionFirst { category: &'static str },
+    #[error("只有被派遣的单位能执行 {action}：案件派给了 {assigned}，你代表的是 {actor_unit}")]
+    NotAssignee {
+        action: &'static str,
+        assigned: String,
+        actor_unit: String,
+    },
+    #[error("{action} 需要证据：{what}")]
+    MissingEvidence {
+        action: &'static str,
+        what: &'static str,
+    },
+    #[error("{action} 必须填写原因 (reason 不能为空)")]
+    ReasonRequired { action: &'static str },
+    #[error("字段 {field} 无效：{why}")]
+    InvalidInput { field: &'static str, why: String },
+}
+
+impl WorkflowError {
+    /// Stable machine code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            WorkflowError::CaseExists { .. } => "CASE_EXISTS",
+            WorkflowError::UnknownCase { .. } => "UNKNOWN_CASE",
+            WorkflowError::CaseMismatch { .. } => "CASE_MISMATCH",
+            WorkflowError::RoleNotAllowed { .. } => "ROLE_NOT_ALLOWED",
+            WorkflowError::InvalidState { .. } => "INVALID_STATE",
+            WorkflowError::DissuasionNotApplicable { .. } => "DISSUASION_NOT_APPLICABLE",
+            WorkflowError::DissuasionFirst { .. } => "DISSUASION_FIRST",
+            WorkflowError::NotAssignee { .. } => "NOT_ASSIGNEE",
+            WorkflowError::MissingEvidence { .. } => "MISSING_EVIDENCE",
+            WorkflowError::ReasonRequired { .. } => "REASON_REQUIRED",
+            WorkflowError::InvalidInput { .. } => "INVALID_INPUT",
+        }
+    }
+}
+
+use CaseStatus as St;
+use Role as R;
+
+/// Roles that may fire each action at all. The admin (民政) supervises and evaluates (三(一)1) but
+/// moves no case: the evaluator never acts in what it scores. Anyone may comment.
+fn roles_for(kind: ActionKind) -> &'static [Role] {
+    match kind {
+        // Patrol capture: inspector, company staff (三(五)2 report to the committee), committee.
+        ActionKind::Report | ActionKind::Dissuade => &[R::Inspector, R::CompanyStaff, R::Committee],
+        ActionKind::Escalate => &[R::Committee],
+        ActionKind::Dispatch => &[R::StreetOffice],
+        // The assigned unit: a department, or a company when company work is dispatched to it.
+        ActionKind::Accept | ActionKind::Return | ActionKind::Handle => {
+            &[R::Department, R::CompanyStaff]
+        }
+        ActionKind::Verify => &[R::Inspector, R::Committee],
+        ActionKind::Reopen => &[R::Inspector, R::Committee, R::StreetOffice],
+        ActionKind::Cancel => &[R::Committee, R::StreetOffice],
+        ActionKind::Comment => &Role::ALL,
+    }
+}
+
+const OPEN_STATES: [CaseStatus; 8] = [
+    St::Reported,
+    St::ResolvedOnSite,
+    St::Escalated,
+    St::Dispatched,
+    St::Accepted,
+    St::Handled,
+    St::Reopened,
+    St::Returned,
+];
+
+/// States each action may start from (REPORT starts from no case).
+fn from_states(kind: ActionKind) -> &'static [CaseStatus] {
+    match kind {
+        ActionKind::Report => &[],
+        ActionKind::Dissuade | ActionKind::Escalate => &[St::Reported],
+        // From REPORTED only for categories that skip dissuasion (checked separately).
+        ActionKind::Dispatch => &[St::Reported, St::Escalated, St::Returned],
+        ActionKind::Accept => &[St::Dispatched],
+        ActionKind::Return => &[St::Dispatched, St::Accepted],
+        ActionKind::Handle => &[St::Accepted, St::Reopened],
+        ActionKind::Verify => &[St::Handled, St::ResolvedOnSite],
+        ActionKind::Reopen => &[St::Handled],
+        ActionKind::Cancel => &OPEN_STATES,
+        ActionKind::Comment => &CaseStatus::ALL,
+    }
+}
+
+/// The state an action leads to; `None` for COMMENT (no change).
+pub fn target_state(kind: ActionKind) -> Option<CaseStatus> {
+    match kind {
+        ActionKind::Report => Some(St::Reported),
+        ActionKind::Dissuade => Some(St::ResolvedOnSite),
+        ActionKind::Escalate => Some(St::Escalated),
+        ActionKind::Dispatch => Some(St::Dispatched),
+        ActionKind::Accept => Some(St::Accepted),
+        ActionKind::Return => Some(St::Returned),
+        ActionKind::Handle => Some(St::Handled),
+        ActionKind::Verify => Some(St::Closed),
+        ActionKind::Reopen => Some(St::Reopened),
+        ActionKind::Cancel => Some(St::Cancelled),
+        ActionKind::Comment => None,
+    }
+}
+
+fn join_codes<T: Copy>(items: &[T], code: impl Fn(T) -> &'static str) -> String {
+    let codes: Vec<&str> = items.iter().map(|&i| code(i)).collect();
+    codes.join(", ")
+}
+
+/// Whether `actor` may fire `kind` on `case` as it stands (role, state, assignment). Evidence and
+/// reasons are checked by [`apply`] because they belong to the event, not the actor.
+fn check_permission(
+    case: Option<&Case>,
+    actor: &Actor,
+    kind: ActionKind,
+) -> Result<(), WorkflowError> {
+    let roles = roles_for(kind);
+    if !roles.contains(&actor.role) {
+        return Err(WorkflowError::RoleNotAllowed {
+            role: actor.role.code(),
+            role_zh: actor.role.name_zh(),
+            action: kind.code(),
+            action_zh: kind.name_zh(),
+            allowed: join_codes(roles, Role::code),
+        });
+    }
+    let Some(case) = case else {
+        return Ok(());
+    };
+    let states = from_states(kind);
+    if !states.contains(&case.status) {
+        return Err(WorkflowError::InvalidState {
+            status: case.status.code(),
+            status_zh: case.status.name_zh(),
+            action: kind.code(),
+            action_zh: kind.name_zh(),
+            allowed: join_codes(states, CaseStatus::code),
+        });
+    }
+    let info = case.category.info();
+    match kind {
+        ActionKind::Dissuade if !info.dissuade_first => {
+            Err(WorkflowError::DissuasionNotApplicable {
+                category: info.code(),
+            })
+        }
+        // Design choice: facility faults and service complaints skip dissuasion, so the street
+        // office may dispatch them straight from REPORTED; behaviour cases wait for the committee.
+        ActionKind::Dispatch if case.status == St::Reported && info.dissuade_first => {
+            Err(WorkflowError::DissuasionFirst {
+                category: info.code(),
+            })
+        }
+        ActionKind::Accept | ActionKind::Return | ActionKind::Handle
+            if case.assigned_unit.as_deref() != Some(actor.unit_id.as_str()) =>
+        {
+            Err(WorkflowError::NotAssignee {
+                action: kind.code(),
+                assigned: case
+                    .assigned_unit
+                    .clone()
+                    .unwrap_or_else(|| "（无）".to_owned()),
+                actor_unit: actor.unit_id.clone(),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Which actions `actor` may fire on `case` now (`None`: on a new case, i.e. REPORT). Evidence and
+/// reasons are not considered: a button shown here may still ask for a photo or a reason.
+pub fn allowed_actions(case: Option<&Case>, actor: &Actor) -> Vec<ActionKind> {
+    match case {
+        None => ActionKind::ALL
+            .into_iter()
+            .filter(|&k| k == ActionKind::Report && check_permission(None, actor, k).is_ok())
+            .collect(),
+        Some(case) => ActionKind::ALL
+            .into_iter()
+            .filter(|&k| k != ActionKind::Report && check_permission(Some(case), actor, k).is_ok())
+            .collect(),
+    }
+}
+
+fn add_hours(at: DateTime<Utc>, hours: u32) -> DateTime<Utc> {
+    TimeDelta::try_hours(i64::from(hours))
+        .and_then(|d| at.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+pub(crate) fn add_days(at: DateTime<Utc>, days: u32) -> DateTime<Utc> {
+    TimeDelta::try_days(i64::from(days))
+        .and_then(|d| at.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+fn require_reason(kind: ActionKind, reason: &str) -> Result<String, WorkflowError> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(WorkflowError::ReasonRequired {
+            action: kind.code(),
+        });
+    }
+    Ok(reason.to_owned())
+}
+
+fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Checks what the event itself carries: photo addresses and the GPS fix.
+fn validate_event_fields(event: &Event) -> Result<(), WorkflowError> {
+    if let Some(photo) = event.photos.iter().find(|p| !is_sha256_hex(&p.sha256)) {
+        return Err(WorkflowError::InvalidInput {
+            field: "photos.sha256",
+            why: format!("“{}” 不是 64 位小写十六进制 SHA-256", photo.sha256),
+        });
+    }
+    if let Some(gps) = &event.gps {
+        let valid = gps.lat.is_finite()
+            && gps.lon.is_finite()
+            && (-90.0..=90.0).contains(&gps.lat)
+            && (-180.0..=180.0).contains(&gps.lon)
+            && gps.accuracy_m.is_none_or(|a| a.is_finite() && a >= 0.0);
+        if !valid {
+            return Err(WorkflowError::InvalidInput {
+                field: "gps",
+                why: format!(
+                    "坐标超出范围：lat {} lon {} accuracy {:?}",
+                    gps.lat, gps.lon, gps.accuracy_m
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Moves a case by one event, or says exactly why not. `case` is `None` only for REPORT.
+/// Deterministic (time comes from [`Event::effective_time`]) and never panics.
+pub fn apply(case: Option<&Case>, event: &Event) -> Result<Case, WorkflowError> {
+    let kind = event.action.kind();
+    match case {
+        Some(existing) if kind == ActionKind::Report => {
+            return Err(WorkflowError::CaseExists {
+                case_id: existing.id,
+            });
+        }
+        Some(existing) if existing.id != event.case_id => {
+            return Err(WorkflowError::CaseMismatch {
+                event_case_id: event.case_id,
+                case_id: existing.id,
+            });
+        }
+        None if kind != ActionKind::Report => {
+            return Err(WorkflowError::UnknownCase {
+                case_id: event.case_id,
+                action: kind.code(),
+            });
+        }
+        _ => {}
+    }
+    check_permission(case, &event.actor, kind)?;
+    validate_event_fields(event)?;
+    let at = event.effective_time();
+
+    let Some(current) = case else {
+        return report(event, at);
+    };
+    let info = current.category.info();
+    let mut next = current.clone();
+    match &event.action {
+        // Rejected above: REPORT never reaches here with a case.
+        Action::Report { .. } => {
+            return Err(WorkflowError::CaseExists {
+                case_id: current.id,
+            });
+        }
+        Action::Dissuade => {
+            next.resolved_on_site_at = Some(at);
+        }
+        Action::Escalate => {
+            next.escalated_at = Some(at);
+        }
+        Action::Dispatch { unit_id } => {
+            let unit_id = unit_id.trim();
+            if unit_id.is_empty() {
+                return Err(WorkflowError::InvalidInput {
+                    field: "unit_id",
+                    why: "派遣必须指定责任单位".to_owned(),
+                });
+            }
+            next.assigned_unit = Some(unit_id.to_owned());
+            next.dispatched_at = Some(at);
+            next.accepted_at = None;
+            next.handled_at = None;
+            next.handle_due = Some(add_days(at, info.handle_days));
+        }
+        Action::Accept => {
+            next.accepted_at = Some(at);
+        }
+        Action::Return { reason } => {
+            next.last_reason = Some(require_reason(kind, reason)?);
+            next.return_count = next.return_count.saturating_add(1);
+            next.assigned_unit = None;
+            next.accepted_at = None;
+            next.handle_due = None;
+            // The street office owes a new dispatch within the category's dispatch window.
+            next.dispatch_due = add_hours(at, info.dispatch_hours);
+        }
+        Action::Handle => {
+            if !event.photos.iter().any(|p| p.kind == PhotoKind::After) {
+                return Err(WorkflowError::MissingEvidence {
+                    action: kind.code(),
+                    what: "至少一张处置后照片 (kind = AFTER)",
+                });
+            }
+            next.handled_at = Some(at);
+        }
+        Action::Verify => {
+            if event.photos.is_empty() {
+                return Err(WorkflowError::MissingEvidence {
+                    action: kind.code(),
+                    what: "至少一张现场核查照片",
+                });
+            }
+            if event.gps.is_none() {
+                return Err(WorkflowError::MissingEvidence {
+                    action: kind.code(),
+                    what: "现场核查的 GPS 定位",
+                });
+            }
+            next.closed_at = Some(at);
+        }
+        Action::Reopen { reason } => {
+            next.last_reason = Some(require_reason(kind, reason)?);
+            next.rework_count = next.rework_count.saturating_add(1);
+            // Rework gets a fresh handling window from the moment verification failed.
+            next.handle_due = Some(add_days(at, info.handle_days));
+        }
+        Action::Cancel { reason } => {
+            next.last_reason = Some(require_reason(kind, reason)?);
+            next.cancelled_at = Some(at);
+        }
+        Action::Comment => {}
+    }
+    if let Some(status) = target_state(kind) {
+        next.status = status;
+    }
+    append_photos(&mut next.photos, &event.photos);
+    next.version = next.version.saturating_add(1);
+    next.updated_at = at;
+    Ok(next)
+}
+
+fn append_photos(photos: &mut Vec<PhotoRef>, new: &[PhotoRef]) {
+    for photo in new {
+        if !photos.contains(photo) {
+            photos.push(photo.clone());
+        }
+    }
+}
+
+fn report(event: &Event, at: DateTime<Utc>) -> Result<Case, WorkflowError> {
+    let Action::Report {
+        category,
+        estate_id,
+        building,
+        unit_no,
+        location_note,
+        description,
+    } = &event.action
+    else {
+        return Err(WorkflowError::UnknownCase {
+            case_id: event.case_id,
+            action: event.action.kind().code(),
+        });
+    };
+    if estate_id.trim().is_empty() {
+        return Err(WorkflowError::InvalidInput {
+            field: "estate_id",
+            why: "上报必须指定旧楼区".to_owned(),
+        });
+    }
+    let mut photos = Vec::new();
+    append_photos(&mut photos, &event.photos);
+    Ok(Case {
+        id: event.case_id,
+        category: *category,
+        estate_id: estate_id.trim().to_owned(),
+        building: building.clone(),
+        unit_no: unit_no.clone(),
+        location_note: location_note.clone(),
+        description: description.clone().or_else(|| event.note.clone()),
+        location: event.gps.clone(),
+        status: CaseStatus::Reported,
+        reported_by: event.actor.clone(),
+        reported_at: at,
+        assigned_unit: None,
+        escalated_at: None,
+        dispatched_at: None,
+        accepted_at: None,
+        handled_at: None,
+        closed_at: None,
+        resolved_on_site_at: None,
+        cancelled_at: None,
+        dispatch_due: add_hours(at, category.info().dispatch_hours),
+        handle_due: None,
+        rework_count: 0,
+        return_count: 0,
+        photos,
+        last_reason: None,
+        version: 1,
+        updated_at: at,
+    })
+}
+
+impl Case {
+    /// The deadline the case is running against now: dispatch while it waits for the street office,
+    /// handling while a unit holds it; `None` when nobody owes anything (handled, resolved, final).
+    pub fn current_due(&self) -> Option<DateTime<Utc>> {
+        match self.status {
+            St::Reported | St::Escalated | St::Returned => Some(self.dispatch_due),
+            St::Dispatched | St::Accepted | St::Reopened => self.handle_due,
+            St::ResolvedOnSite | St::Handled | St::Closed | St::Cancelled => None,
+        }
+    }
+
+    /// Past its current deadline at `now`.
+    pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
+        self.current_due().is_some_and(|due| now > due)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t(day: u32, hour: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 4, day, hour, 0, 0).unwrap()
+    }
+
+    fn actor(role: Role, unit: &str) -> Actor {
+        Actor {
+            user_id: format!("{}-user", role.code()),
+            role,
+            unit_id: unit.into(),
+        }
+    }
+
+    fn sha(n: u8) -> String {
+        format!("{n:064x}")
+    }
+
+    fn ev(action: Action, who: Actor, at: DateTime<Utc>) -> Event {
+        Event {
+            id: crate::ids::new_id(),
+            case_id: Uuid::from_u128(42),
+            action,
+            actor: who,
+            device_time: at,
+            server_time: None,
+            gps: None,
+            photos: vec![],
+            note: None,
+        }
+    }
+
+    fn reported(category: Category) -> Case {
+        let report = Action::Report {
+            category,
+            estate_id: "pingshandao".into(),
+            building: Some("5号楼".into()),
+            unit_no: Some("2门".into()),
+            location_note: None,
+            description: Some("楼道灯不亮".into()),
+        };
+        apply(
+            None,
+            &ev(
+                report,
+                actor(Role::Inspector, "pingshandao.committee"),
+                t(1, 2),
+            ),
+        )
+        .unwrap()
+    }
+
+    fn with_photo(mut e: Event, kind: PhotoKind, n: u8) -> Event {
+        e.photos.push(PhotoRef {
+            sha256: sha(n),
+            kind,
+        });
+        e
+    }
+
+    fn with_gps(mut e: Event) -> Event {
+        e.gps = Some(GpsFix {
+            lat: 39.098,
+            lon: 117.212,
+            accuracy_m: Some(5.0),
+            provider: None,
+        });
+        e
+    }
+
+    #[test]
+    fn facility_case_full_lifecycle_with_return_and_rework() {
+        let case = reported(Category::StairwellLighting);
+        assert_eq!(case.status, CaseStatus::Reported);
+        assert_eq!(
+            case.dispatch_due,
+            t(2, 2),
+            "STAIRWELL_LIGHTING dispatch within 24 h"
+        );
+        let street = actor(Role::StreetOffice, "hexi.youyilu.street_office");
+        let wrong = actor(Role::Department, "hexi.city_management");
+        let right = actor(Role::Department, "hexi.maintenance");
+
+        let case = apply(
+            Some(&case),
+            &ev(
+                Action::Dispatch {
+                    unit_id: wrong.unit_id.clone(),
+                },
+                street.clone(),
+                t(1, 5),
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            case.handle_due,
+            Some(t(4, 5)),
+            "3 handle days after dispatch"
+        );
+        let case = apply(
+            Some(&case),
+            &ev(
+                Action::Return {
+                    reason: "楼道照明属区级维修单位".into(),
+                },
+                wrong,
+                t(1, 6),
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            (case.status, case.return_count, case.assigned_unit.clone()),
+            (CaseStatus::Returned, 1, None)
+        );
+        assert_eq!(
+            case.current_due(),
+            Some(t(2, 6)),
+            "re-dispatch owed within 24 h of the return"
+        );
+        let case = apply(
+            Some(&case),
+            &ev(
+                Action::Dispatch {
+                    unit_id: right.unit_id.clone(),
+                },
+                street,
+                t(1, 8),
+            ),
+        )
+        .unwrap();
+        let case = apply(Some(&case), &ev(Action::Accept, right.clone(), t(1, 9))).unwrap();
+        let case = apply(
+            Some(&case),
+            &with_photo(
+                ev(Action::Handle, right.clone(), t(2, 9)),
+                PhotoKind::After,
+                1,
+            ),
+        )
+        .unwrap();
+        assert_eq!(case.status, CaseStatus::Handled);
+        assert_eq!(case.current_due(), None);
+        let inspector = actor(Role::Inspector, "pingshandao.committee");
+        let case = apply(
+            Some(&case),
+            &ev(
+                Action::Reopen {
+                    reason: "仍有两层不亮".into(),
+                },
+                inspector.clone(),
+                t(3, 1),
+            ),
+        )
+        .unwrap();
+        assert_eq!((case.status, case.rework_count), (CaseStatus::Reopened, 1));
+        assert_eq!(case.handle_due, Some(t(6, 1)));
+        let case = apply(
+            Some(&case),
+            &with_photo(ev(Action::Handle, right, t(3, 4)), PhotoKind::After, 2),
+        )
+        .unwrap();
+        let verify = with_gps(with_photo(
+            ev(Action::Verify, inspector, t(3, 6)),
+            PhotoKind::Verification,
+            3,
+        ));
+        let case = apply(Some(&case), &verify).unwrap();
+        assert_eq!(case.status, CaseStatus::Closed);
+        assert_eq!(case.closed_at, Some(t(3, 6)));
+        assert_eq!(case.photos.len(), 3);
+        assert_eq!(case.version, 9);
+        assert!(!case.is_overdue(t(30, 0)));
+    }
+
+    #[test]
+    fn behaviour_case_dissuaded_then_verified() {
+        let case = reported(Category::GroundLock);
+        let staff = actor(Role::CompanyStaff, "company.hexi_xinyuan");
+        let case = apply(Some(&case), &ev(Action::Dissuade, staff, t(1, 3))).unwrap();
+        assert_eq!(case.status, CaseStatus::ResolvedOnSite);
+        assert_eq!(case.resolved_on_site_at, Some(t(1, 3)));
+        let committee = actor(Role::Committee, "pingshandao.committee");
+        let verify = with_gps(with_photo(
+            ev(Action::Verify, committee, t(1, 5)),
+            PhotoKind::Verification,
+            9,
+        ));
+        assert_eq!(
+            apply(Some(&case), &verify).unwrap().status,
+            CaseStatus::Closed
+        );
+    }
+
+    #[test]
+    fn behaviour_case_must_be_escalated_before_dispatch() {
+        let case = reported(Category::IllegalStructure);
+        let street = actor(Role::StreetOffice, "hexi.youyilu.street_office");
+        let dispatch = ev(
+            Action::Dispatch {
+                unit_id: "hexi.city_management".into(),
+            },
+            street.clone(),
+            t(1, 4),
+        );
+        let err = apply(Some(&case), &dispatch).unwrap_err();
+        assert_eq!(err.code(), "DISSUASION_FIRST");
+        assert!(err.to_string().contains("ILLEGAL_STRUCTURE"));
+        let case = apply(
+            Some(&case),
+            &ev(Action::Escalate, actor(Role::Committee, "c"), t(1, 3)),
+        )
+        .unwrap();
+        assert_eq!(
+            apply(Some(&case), &dispatch).unwrap().status,
+            CaseStatus::Dispatched
+        );
+    }
+
+    #[test]
+    fn facility_faults_skip_dissuasion() {
+        let case = reported(Category::GasFacility);
+        let err = apply(
+            Some(&case),
+            &ev(Action::Dissuade, actor(Role::Inspector, "c"), t(1, 3)),
+        )
+        .unwrap_err();
+        assert_eq!(err.code(), "DISSUASION_NOT_APPLICABLE");
+    }
+
+    #[test]
+    fn errors_say_exactly_why() {
+        let case = reported(Category::Elevator);
+        let inspector = actor(Role::Inspector, "c");
+        let err = apply(
+            Some(&case),
+            &ev(
+                Action::Dispatch {
+                    unit_id: "x".into(),
+                },
+                inspector.clone(),
+                t(1, 3),
+            ),
+        )
+        .unwrap_err();
+        assert_eq!(err.code(), "ROLE_NOT_ALLOWED");
+        assert!(
+            err.to_string().contains("inspector") && err.to_string().contains("street_office"),
+            "{err}"
+        );
+
+        let err = apply(
+            Some(&case),
+            &ev(
+                Action::Reopen { reason: "x".into() },
+                inspector.clone(),
+                t(1, 3),
+            ),
+        )
+        .unwrap_err();
+        assert_eq!(err.code(), "INVALID_STATE");
+        assert!(
+            err.to_string().contains("REPORTED") && err.to_string().contains("HANDLED"),
+            "{err}"
+        );
+
+        let cancel = ev(
+            Action::Cancel { reason: " ".into() },
+            actor(Role::Committee, "c"),
+            t(1, 3),
+        );
+        assert_eq!(
+            apply(Some(&case), &cancel).unwrap_err().code(),
+            "REASON_REQUIRED"
+        );
+
+        let street = actor(Role::StreetOffice, "s");
+        let case = apply(
+            Some(&case),
+            &ev(
+                Action::Dispatch {
+                    unit_id: "hexi.market".into(),
+                },
+                street,
+                t(1, 3),
+            ),
+        )
+        .unwrap();
+        let err = apply(
+            Some(&case),
+            &ev(
+                Action::Accept,
+                actor(Role::Department, "heping.market"),
+                t(1, 4),
+            ),
+        )
+        .unwrap_err();
+        assert_eq!(err.code(), "NOT_ASSIGNEE");
+        assert!(
+            err.to_string().contains("hexi.market") && err.to_string().contains("heping.market")
+        );
+
+        let unit = actor(Role::Department, "hexi.market");
+        let case = apply(Some(&case), &ev(Action::Accept, unit.clone(), t(1, 4))).unwrap();
+        let err = apply(
+            Some(&case),
+            &with_photo(
+                ev(Action::Handle, unit.clone(), t(1, 5)),
+                PhotoKind::Before,
+                1,
+            ),
+        )
+        .unwrap_err();
+        assert_eq!(err.code(), "MISSING_EVIDENCE");
+        assert!(err.to_string().contains("AFTER"));
+        let case = apply(
+            Some(&case),
+            &with_photo(ev(Action::Handle, unit, t(1, 5)), PhotoKind::After, 1),
+        )
+        .unwrap();
+        let no_gps = with_photo(
+            ev(Action::Verify, inspector.clone(), t(1, 6)),
+            PhotoKind::Verification,
+            2,
+        );
+        let err = apply(Some(&case), &no_gps).unwrap_err();
+        assert_eq!(err.code(), "MISSING_EVIDENCE");
+        assert!(err.to_string().contains("GPS"));
+        let no_photo = with_gps(ev(Action::Verify, inspector, t(1, 6)));
+        assert!(
+            apply(Some(&case), &no_photo)
+                .unwrap_err()
+                .to_string()
+                .contains("照片")
+        );
+    }
+
+    #[test]
+    fn case_identity_errors() {
+        let case = reported(Category::Walkway);
+        let report = Action::Report {
+            category: Category::Walkway,
+            estate_id: "x".into(),
+            building: None,
+            unit_no: None,
+            location_note: None,
+            description: None,
+        };
+        let who = actor(Role::Inspector, "c");
+        assert_eq!(
+            apply(Some(&case), &ev(report, who.clone(), t(1, 1)))
+                .unwrap_err()
+                .code(),
+            "CASE_EXISTS"
+        );
+        assert_eq!(
+            apply(None, &ev(Action::Comment, who.clone(), t(1, 1)))
+                .unwrap_err()
+                .code(),
+            "UNKNOWN_CASE"
+        );
+        let mut other = ev(Action::Comment, who, t(1, 1));
+        other.case_id = Uuid::from_u128(7);
+        assert_eq!(
+            apply(Some(&case), &other).unwrap_err().code(),
+            "CASE_MISMATCH"
+        );
+    }
+
+    #[test]
+    fn bad_photo_hash_and_gps_are_invalid_input() {
+        let case = reported(Category::Walkway);
+        let mut e = ev(Action::Comment, actor(Role::Admin, "civil"), t(1, 1));
+        e.photos.push(PhotoRef {
+            sha256: "../etc/passwd".into(),
+            kind: PhotoKind::Before,
+        });
+        assert_eq!(apply(Some(&case), &e).unwrap_err().code(), "INVALID_INPUT");
+        let mut e = ev(Action::Comment, actor(Role::Admin, "civil"), t(1, 1));
+        e.gps = Some(GpsFix {
+            lat: f64::NAN,
+            lon: 117.0,
+            accuracy_m: None,
+            provider: None,
+        });
+        assert_eq!(apply(Some(&case), &e).unwrap_err().code(), "INVALID_INPUT");
+    }
+
+    #[test]
+    fn overdue_follows_the_current_deadline_and_server_time() {
+        let case = reported(Category::GasFacility);
+        assert_eq!(
+            case.current_due(),
+            Some(t(1, 3)),
+            "gas: dispatch within 1 h"
+        );
+        assert!(!case.is_overdue(t(1, 3)));
+        assert!(case.is_overdue(t(1, 4)));
+        let mut dispatch = ev(
+            Action::Dispatch {
+                unit_id: "gas".into(),
+            },
+            actor(Role::StreetOffice, "s"),
+            t(1, 2),
+        );
+        dispatch.server_time = Some(t(1, 10));
+        let case = apply(Some(&case), &dispatch).unwrap();
+        assert_eq!(
+            case.dispatched_at,
+            Some(t(1, 10)),
+            "server time wins over device time"
+        );
+        assert_eq!(case.handle_due, Some(t(2, 10)));
+    }
+
+    #[test]
+    fn allowed_actions_per_role() {
+        let case = reported(Category::GroundLock);
+        let of = |r: Role| allowed_actions(Some(&case), &actor(r, "u"));
+        use ActionKind as A;
+        assert_eq!(
+            of(Role::Committee),
+            vec![A::Dissuade, A::Escalate, A::Cancel, A::Comment]
+        );
+        assert_eq!(of(Role::StreetOffice), vec![A::Cancel, A::Comment]);
+        assert_eq!(of(Role::Admin), vec![A::Comment]);
+        assert_eq!(
+            allowed_actions(None, &actor(Role::Inspector, "u")),
+            vec![A::Report]
+        );
+        assert!(allowed_actions(None, &actor(Role::Department, "u")).is_empty());
+    }
 }

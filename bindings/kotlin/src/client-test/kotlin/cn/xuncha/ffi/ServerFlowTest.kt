@@ -1,0 +1,179 @@
+package cn.xuncha.ffi
+
+import kotlinx.coroutines.runBlocking
+import org.junit.jupiter.api.AfterAll
+import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertNotNull
+import org.junit.jupiter.api.Assertions.assertTrue
+import org.junit.jupiter.api.BeforeAll
+import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.TestInstance
+import org.junit.jupiter.api.assertThrows
+import java.io.File
+import java.nio.file.Files
+import java.util.Collections
+
+/** Points inside the demo estates (WGS-84). */
+val CHANGCHUNLI = GpsFix(lat = 39.1135, lon = 117.1930, accuracyM = 8.0, provider = "gps")
+
+fun testJpeg(): String {
+    val path = System.getProperty("xuncha.test.jpeg") ?: error("xuncha.test.jpeg not set")
+    check(File(path).length() > 0) { "test JPEG missing: $path" }
+    return path
+}
+
+fun newClient(): XunchaClient {
+    val dir = Files.createTempDirectory("xuncha-phone-").toFile()
+    return XunchaClient(File(dir, "xuncha.db").path)
+}
+
+/**
+ * The generated Kotlin against the real library and the real server: an inspector captures a case
+ * with a real JPEG offline, previews the routing, syncs; the street office (a second client
+ * object, as on its own phone) pulls, dispatches and syncs; the inspector sees 已派遣 after the
+ * next sync. Bad calls surface as the right typed exceptions.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class ServerFlowTest {
+    private lateinit var server: DemoServer
+
+    @BeforeAll
+    fun start() {
+        server = DemoServer.start()
+    }
+
+    @AfterAll
+    fun stop() {
+        server.close()
+    }
+
+    @Test
+    fun `inspector reports, street office dispatches, inspector sees the new state`() = runBlocking {
+        val inspector = newClient()
+        val user = inspector.enrol(server.url, "inspector.changchunli", server.password, "JUnit 巡查员")
+        assertEquals(Role.INSPECTOR, user.role)
+        assertEquals(user, inspector.currentUser())
+
+        // Routing preview, offline, with the same rules the server applies.
+        val routing = inspector.previewRouting(Category.STREET_LIGHT, "changchunli")
+        assertEquals(UnitType.CITY_MANAGEMENT, routing.owner.unitType)
+        assertTrue(routing.legalBasis.contains("三(一)"), routing.legalBasis)
+
+        val captured = inspector.capture(
+            CaseDraft(
+                category = Category.STREET_LIGHT,
+                estateId = "changchunli",
+                building = "3号楼",
+                description = "3号楼东侧路灯不亮",
+                gps = CHANGCHUNLI,
+                photoPaths = listOf(testJpeg()),
+            ),
+        )
+        val caseId = captured.case.id
+        assertEquals(CaseStatus.REPORTED, captured.case.status)
+        assertEquals(1, captured.case.photos.size)
+        val before = inspector.listCases(CaseFilter(), 50u, null).items.single { it.case.id == caseId }
+        assertEquals(1u, before.unsyncedChanges)
+        assertEquals(1u, before.photosTotal)
+        assertEquals(0u, before.photosUploaded)
+
+        val phases = Collections.synchronizedList(mutableListOf<SyncPhase>())
+        val report = inspector.sync(object : SyncListener {
+            override fun onProgress(progress: SyncProgress) {
+                phases.add(progress.phase)
+            }
+        })
+        assertEquals(1u, report.eventsAccepted)
+        assertEquals(0u, report.eventsRejected)
+        assertEquals(1u, report.photosUploaded)
+        assertTrue(phases.containsAll(listOf(SyncPhase.PUSH_EVENTS, SyncPhase.UPLOAD_PHOTOS, SyncPhase.PULL)), "$phases")
+        val synced = inspector.listCases(CaseFilter(), 50u, null).items.single { it.case.id == caseId }
+        assertEquals(0u, synced.unsyncedChanges)
+        assertEquals(1u, synced.photosUploaded)
+
+        // The street office on its own device.
+        val street = newClient()
+        street.enrol(server.url, "street.nanyingmen", server.password, "JUnit 街道")
+        street.sync(null)
+        val seen = street.caseDetail(caseId)
+        assertEquals(CaseStatus.REPORTED, seen.case.status)
+        assertTrue(ActionKind.DISPATCH in seen.allowedActions, "${seen.allowedActions}")
+        val dispatched = street.act(
+            caseId,
+            ActionDraft(CaseAction.Dispatch(routing.owner.id), "请尽快修复", null, emptyList(), PhotoKind.BEFORE),
+        )
+        assertEquals(CaseStatus.DISPATCHED, dispatched.status)
+        val streetReport = street.sync(null)
+        assertEquals(1u, streetReport.eventsAccepted)
+
+        // Before its next sync the inspector's phone still shows REPORTED; after it, DISPATCHED.
+        assertEquals(CaseStatus.REPORTED, inspector.caseDetail(caseId).case.status)
+        inspector.sync(null)
+        val after = inspector.caseDetail(caseId)
+        assertEquals(CaseStatus.DISPATCHED, after.case.status)
+        assertEquals(routing.owner.id, after.case.assignedUnit)
+        assertEquals(listOf(ActionKind.REPORT, ActionKind.DISPATCH), after.timeline.map { it.action.kind })
+        assertTrue(after.timeline.all { it.syncState == EventSyncState.SYNCED && it.serverTime != null })
+    }
+
+    @Test
+    fun `wrong password is a typed Unauthenticated exception`() = runBlocking {
+        val e = assertThrows<XunchaException.Unauthenticated> {
+            runBlocking { newClient().enrol(server.url, "inspector.changchunli", "not-the-password", "JUnit") }
+        }
+        assertTrue(e.code.isNotEmpty())
+    }
+
+    @Test
+    fun `no server is a typed Network exception and nothing is lost`() = runBlocking {
+        val phone = newClient()
+        phone.enrol(server.url, "inspector.changchunli", server.password, "JUnit")
+        phone.capture(CaseDraft(Category.GARBAGE, "changchunli", gps = CHANGCHUNLI, photoPaths = listOf(testJpeg())))
+        // Point the stored session at a closed port by enrolling a second client there: refused.
+        assertThrows<XunchaException.Network> {
+            runBlocking { newClient().enrol("http://127.0.0.1:9", "x", "y", "z") }
+        }
+        assertEquals(1u, phone.outboxCounts().pending)
+    }
+
+    @Test
+    fun `inspector may not dispatch, the workflow says why`() = runBlocking {
+        val phone = newClient()
+        phone.enrol(server.url, "inspector.changchunli", server.password, "JUnit")
+        val case = phone.capture(
+            CaseDraft(Category.STREET_LIGHT, "changchunli", gps = CHANGCHUNLI, photoPaths = listOf(testJpeg())),
+        ).case
+        val e = assertThrows<XunchaException.NotAllowed> {
+            phone.act(case.id, ActionDraft(CaseAction.Dispatch("heping.city_management"), null, null, emptyList(), PhotoKind.BEFORE))
+        }
+        assertEquals("ROLE_NOT_ALLOWED", e.code)
+    }
+
+    @Test
+    fun `a file that is not a photo is InvalidInput and nothing is saved`() = runBlocking {
+        val phone = newClient()
+        phone.enrol(server.url, "inspector.changchunli", server.password, "JUnit")
+        val notJpeg = File.createTempFile("not-a-photo", ".jpg").apply { writeText("这不是照片") }
+        val e = assertThrows<XunchaException.InvalidInput> {
+            phone.capture(CaseDraft(Category.GARBAGE, "changchunli", gps = CHANGCHUNLI, photoPaths = listOf(notJpeg.path)))
+        }
+        assertTrue(e.code.isNotEmpty())
+        assertEquals(0, phone.listCases(CaseFilter(), 50u, null).items.size)
+    }
+
+    @Test
+    fun `capture without signing in is Unauthenticated`() {
+        val e = assertThrows<XunchaException.Unauthenticated> {
+            newClient().capture(CaseDraft(Category.GARBAGE, "changchunli", photoPaths = listOf(testJpeg())))
+        }
+        assertEquals("NOT_SIGNED_IN", e.code)
+        assertNotNull(e.message)
+    }
+
+    @Test
+    fun `unknown case id is InvalidInput, unknown case is NotFound`() {
+        val phone = newClient()
+        assertEquals("INVALID_CASE_ID", assertThrows<XunchaException.InvalidInput> { phone.caseDetail("nope") }.code)
+        assertThrows<XunchaException.NotFound> { phone.caseDetail("01900000-0000-7000-8000-000000000000") }
+    }
+}

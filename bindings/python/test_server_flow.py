@@ -1,0 +1,132 @@
+"""The generated Python bindings against the real library and the real xuncha-server: the same
+flow as the JVM tests (enrol, capture with a real JPEG, routing preview, sync, the street office
+dispatches from its own client, the inspector sees 已派遣), plus typed errors."""
+
+import asyncio
+import os
+import queue
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+
+import xuncha_ffi as x
+
+if not hasattr(x, "XunchaClient"):
+    pytest.skip("XunchaClient is not exported yet (bindings/src/lib.rs): server flow not run",
+                allow_module_level=True)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+JPEG = REPO_ROOT / "bindings" / "tests" / "data" / "estate-gate.jpg"
+CHANGCHUNLI = x.GpsFix(lat=39.1135, lon=117.1930, accuracy_m=8.0, provider="gps")
+
+
+@pytest.fixture(scope="module")
+def server():
+    binary = os.environ.get("XUNCHA_SERVER_BIN")
+    if not binary or not os.access(binary, os.X_OK):
+        raise RuntimeError(f"XUNCHA_SERVER_BIN not executable: {binary!r} (test-bindings.sh sets it)")
+    data = tempfile.mkdtemp(prefix="xuncha-server-")
+    log = open(os.path.join(data, "server.log"), "wb")
+    proc = subprocess.Popen(
+        [binary, "serve", "--demo", "--data", os.path.join(data, "db"), "--bind", "127.0.0.1:0"],
+        stdout=subprocess.PIPE, stderr=log, text=True,
+    )
+    lines: "queue.Queue[str]" = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(l) for l in proc.stdout], daemon=True).start()
+    password = url = None
+    while url is None:
+        try:
+            line = lines.get(timeout=90)
+        except queue.Empty:
+            proc.kill()
+            raise RuntimeError("server did not print its address")
+        if m := re.search(r"password for all: (\S+?)\)", line):
+            password = m.group(1)
+        if m := re.search(r"on (http://[0-9.]+:[0-9]+)/", line):
+            url = m.group(1)
+    yield url, password
+    proc.terminate()
+    proc.wait(timeout=10)
+    log.close()
+    shutil.rmtree(data, ignore_errors=True)
+
+
+def new_client() -> x.XunchaClient:
+    return x.XunchaClient(os.path.join(tempfile.mkdtemp(prefix="xuncha-phone-"), "xuncha.db"))
+
+
+class Phases(x.SyncListener):
+    def __init__(self):
+        self.seen = []
+
+    def on_progress(self, progress):
+        self.seen.append(progress.phase)
+
+
+def test_report_sync_dispatch_round_trip(server):
+    url, password = server
+
+    async def flow():
+        inspector = new_client()
+        user = await inspector.enrol(url, "inspector.changchunli", password, "pytest 巡查员")
+        assert user.role == x.Role.INSPECTOR
+
+        routing = inspector.preview_routing(x.Category.STREET_LIGHT, "changchunli")
+        assert routing.owner.unit_type == x.UnitType.CITY_MANAGEMENT
+
+        captured = inspector.capture(x.CaseDraft(
+            category=x.Category.STREET_LIGHT, estate_id="changchunli", building="3号楼",
+            unit_no=None, location_note=None, description="路灯不亮", gps=CHANGCHUNLI,
+            photo_paths=[str(JPEG)],
+        ))
+        case_id = captured.case.id
+        assert captured.case.status == x.CaseStatus.REPORTED
+
+        phases = Phases()
+        report = await inspector.sync(phases)
+        assert (report.events_accepted, report.events_rejected, report.photos_uploaded) == (1, 0, 1)
+        assert x.SyncPhase.UPLOAD_PHOTOS in phases.seen
+
+        street = new_client()
+        await street.enrol(url, "street.nanyingmen", password, "pytest 街道")
+        await street.sync(None)
+        assert x.ActionKind.DISPATCH in street.case_detail(case_id).allowed_actions
+        street.act(case_id, x.ActionDraft(
+            action=x.CaseAction.DISPATCH(unit_id=routing.owner.id), note=None, gps=None,
+            photo_paths=[], photo_kind=x.PhotoKind.BEFORE,
+        ))
+        await street.sync(None)
+
+        await inspector.sync(None)
+        after = inspector.case_detail(case_id)
+        assert after.case.status == x.CaseStatus.DISPATCHED
+        assert x.case_status_name_zh(after.case.status) == "已派遣"
+
+    asyncio.run(flow())
+
+
+def test_wrong_password_is_unauthenticated(server):
+    url, _ = server
+    with pytest.raises(x.XunchaError.Unauthenticated):
+        asyncio.run(new_client().enrol(url, "inspector.changchunli", "wrong", "pytest"))
+
+
+def test_inspector_may_not_dispatch(server):
+    url, password = server
+    phone = new_client()
+    asyncio.run(phone.enrol(url, "inspector.changchunli", password, "pytest"))
+    case = phone.capture(x.CaseDraft(
+        category=x.Category.STREET_LIGHT, estate_id="changchunli", building=None, unit_no=None,
+        location_note=None, description=None, gps=CHANGCHUNLI, photo_paths=[str(JPEG)],
+    )).case
+    with pytest.raises(x.XunchaError.NotAllowed) as caught:
+        phone.act(case.id, x.ActionDraft(
+            action=x.CaseAction.DISPATCH(unit_id="heping.city_management"), note=None, gps=None,
+            photo_paths=[], photo_kind=x.PhotoKind.BEFORE,
+        ))
+    assert caught.value.code == "ROLE_NOT_ALLOWED"

@@ -1,0 +1,457 @@
+//! Capture API of the device (feature `device`): what an inspector does on site, offline.
+//!
+//! It lives on [`Store`] as methods that take the signed-in [`Actor`] explicitly (the app or the
+//! FFI layer holds the session; the store holds no global "current user"). Every call is
+//! synchronous and may block on disk and image decoding: call it off the UI thread.
+//!
+//! Each action is built as an [`Event`], run through the shared [`workflow::apply`] — the same
+//! function the server runs, so the phone refuses exactly what the server would — and stored with
+//! the new case view in one durable transaction. Photos are processed first (outside the
+//! transaction) by the photo pipeline; only file paths cross the FFI.
+//!
+//! At capture the core warns, without blocking: GPS accuracy worse than 50 m, a point outside
+//! the chosen estate (naming the estate that contains it), and open cases of the same category
+//! within 50 m (returned, so the app can offer "add to the existing case").
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::catalog::Category;
+use crate::estate::{Estate, EstateId};
+use crate::geo::{self, GpsFix};
+use crate::ids::new_id;
+use crate::photo::{PhotoOptions, ProcessedPhoto, process_file};
+use crate::routing::{RoutingDecision, route};
+use crate::store::error::{Error, Result};
+use crate::store::{PhotoRecord, Store, StoreError, cases, now, outbox, photos, reference};
+use crate::workflow::{self, Action, ActionKind, Actor, Case, Event, PhotoKind, PhotoRef};
+
+/// A fix less precise than this (68 % radius, metres) is flagged.
+pub const MAX_GOOD_ACCURACY_M: f64 = 50.0;
+
+/// Metres per degree of latitude (and of longitude at the equator), for the duplicate search box.
+const METRES_PER_DEGREE: f64 = 111_320.0;
+
+/// What the inspector filled in for a new case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseDraft {
+    pub category: Category,
+    pub estate_id: EstateId,
+    #[serde(default)]
+    pub building: Option<String>,
+    /// Stairwell / door number (单元).
+    #[serde(default)]
+    pub unit_no: Option<String>,
+    #[serde(default)]
+    pub location_note: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The phone's fix, WGS-84, with its accuracy and provider.
+    #[serde(default)]
+    pub gps: Option<GpsFix>,
+}
+
+/// An action on an existing case (dissuade, escalate, verify, comment …).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventDraft {
+    pub action: Action,
+    #[serde(default)]
+    pub gps: Option<GpsFix>,
+    #[serde(default)]
+    pub note: Option<String>,
+    /// What the attached photos show.
+    pub photo_kind: PhotoKind,
+}
+
+/// A non-blocking warning shown at capture. `code()` is stable API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "code", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CaptureWarning {
+    /// The fix is less precise than [`MAX_GOOD_ACCURACY_M`].
+    LowGpsAccuracy { accuracy_m: f64, limit_m: f64 },
+    /// The point lies outside the chosen estate's boundary.
+    OutsideEstate {
+        chosen_estate_id: EstateId,
+        chosen_estate_name: String,
+        /// The cached estate whose boundary contains the point, if any.
+        containing_estate_id: Option<EstateId>,
+        containing_estate_name: Option<String>,
+    },
+    /// Open cases of the same category within the duplicate radius, nearest first.
+    PossibleDuplicates {
+        radius_m: f64,
+        cases: Vec<DuplicateCandidate>,
+    },
+}
+
+/// An open case near the new one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DuplicateCandidate {
+    pub case: Case,
+    pub distance_m: f64,
+}
+
+impl CaptureWarning {
+    pub fn code(&self) -> &'static str {
+        match self {
+            CaptureWarning::LowGpsAccuracy { .. } => "LOW_GPS_ACCURACY",
+            CaptureWarning::OutsideEstate { .. } => "OUTSIDE_ESTATE",
+            CaptureWarning::PossibleDuplicates { .. } => "POSSIBLE_DUPLICATES",
+        }
+    }
+
+    /// The warning as the app shows it (Chinese).
+    pub fn message_zh(&self) -> String {
+        match self {
+            CaptureWarning::LowGpsAccuracy {
+                accuracy_m,
+                limit_m,
+            } => {
+                format!("定位精度较差（约 {accuracy_m:.0} 米，超过 {limit_m:.0} 米），请确认位置")
+            }
+            CaptureWarning::OutsideEstate {
+                chosen_estate_name,
+                containing_estate_name: Some(other),
+                ..
+            } => format!("当前位置不在「{chosen_estate_name}」范围内，位于「{other}」"),
+            CaptureWarning::OutsideEstate {
+                chosen_estate_name, ..
+            } => {
+                format!("当前位置不在「{chosen_estate_name}」范围内，也不在任何已管理小区内")
+            }
+            CaptureWarning::PossibleDuplicates { radius_m, cases } => format!(
+                "附近 {radius_m:.0} 米内已有 {} 件同类未结案件，可能重复，可追加到已有案件",
+                cases.len()
+            ),
+        }
+    }
+}
+
+/// A new case as stored, with the warnings to show.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Captured {
+    pub case: Case,
+    pub event: Event,
+    pub warnings: Vec<CaptureWarning>,
+}
+
+/// A case after an action, with the event stored in the outbox.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recorded {
+    pub case: Case,
+    pub event: Event,
+}
+
+impl Store {
+    /// The warnings a draft would get, without saving anything (for a live form).
+    pub fn check_draft(&self, draft: &CaseDraft) -> Result<Vec<CaptureWarning>, StoreError> {
+        Ok(self.read(|conn| warnings(conn, draft))?)
+    }
+
+    /// Creates a case: processes the photos (camera files; PNG accepted), then stores the
+    /// photos, the REPORT event and the case in one durable transaction. Returns the case and
+    /// the warnings; warnings never block.
+    pub fn create_case(
+        &self,
+        actor: &Actor,
+        draft: &CaseDraft,
+        photo_paths: &[PathBuf],
+    ) -> Result<Captured, StoreError> {
+        let photos = self.process_photos(photo_paths)?;
+        self.create_case_with_photos(actor, draft, &photos)
+    }
+
+    /// [`Store::create_case`] for photos the pipeline already processed.
+    pub fn create_case_with_photos(
+        &self,
+        actor: &Actor,
+        draft: &CaseDraft,
+        photos: &[PhotoRecord],
+    ) -> Result<Captured, StoreError> {
+        let event = Event {
+            id: new_id(),
+            case_id: new_id(),
+            action: Action::Report {
+                category: draft.category,
+                estate_id: draft.estate_id.clone(),
+                building: clean(&draft.building),
+                unit_no: clean(&draft.unit_no),
+                location_note: clean(&draft.location_note),
+                description: clean(&draft.description),
+            },
+            actor: actor.clone(),
+            device_time: now(),
+            server_time: None,
+            gps: draft.gps.clone(),
+            photos: photo_refs(photos, PhotoKind::Before),
+            note: None,
+        };
+        let case = workflow::apply(None, &event).map_err(refused)?;
+        Ok(self.write(|tx| {
+            let warnings = warnings(tx, draft)?;
+            for photo in photos {
+                photos::insert_photo(tx, photo)?;
+            }
+            cases::write_view(tx, &case)?;
+            outbox::insert_local_event(tx, &event)?;
+            Ok(Captured {
+                case: case.clone(),
+                event: event.clone(),
+                warnings,
+            })
+        })?)
+    }
+
+    /// Fires an action on a case offline: processes the photos, runs the shared workflow on the
+    /// current view, and stores the event and the new view in one durable transaction. Refusals
+    /// carry the workflow's code (`ROLE_NOT_ALLOWED`, `INVALID_STATE`, `MISSING_EVIDENCE` …).
+    pub fn record_event(
+        &self,
+        actor: &Actor,
+        case_id: Uuid,
+        draft: &EventDraft,
+        photo_paths: &[PathBuf],
+    ) -> Result<Recorded, StoreError> {
+        let photos = self.process_photos(photo_paths)?;
+        self.record_event_with_photos(actor, case_id, draft, &photos)
+    }
+
+    /// [`Store::record_event`] for photos the pipeline already processed.
+    pub fn record_event_with_photos(
+        &self,
+        actor: &Actor,
+        case_id: Uuid,
+        draft: &EventDraft,
+        photos: &[PhotoRecord],
+    ) -> Result<Recorded, StoreError> {
+        if matches!(draft.action, Action::Report { .. }) {
+            return Err(StoreError::InvalidInput {
+                message: "REPORT creates a case: use create_case".to_owned(),
+            });
+        }
+        let event = Event {
+            id: new_id(),
+            case_id,
+            action: draft.action.clone(),
+            actor: actor.clone(),
+            device_time: now(),
+            server_time: None,
+            gps: draft.gps.clone(),
+            photos: photo_refs(photos, draft.photo_kind),
+            note: clean(&draft.note),
+        };
+        self.write(|tx| {
+            let current = cases::load_view(tx, case_id)?.ok_or(Error::UnknownCase(case_id))?;
+            let case = match workflow::apply(Some(&current), &event) {
+                Ok(case) => case,
+                Err(error) => return Ok(Err(refused(error))),
+            };
+            for photo in photos {
+                photos::insert_photo(tx, photo)?;
+            }
+            cases::write_view(tx, &case)?;
+            outbox::insert_local_event(tx, &event)?;
+            Ok(Ok(Recorded {
+                case,
+                event: event.clone(),
+            }))
+        })?
+    }
+
+    /// Adds photos (and an optional note) to a case: a COMMENT event.
+    pub fn add_photos(
+        &self,
+        actor: &Actor,
+        case_id: Uuid,
+        photo_paths: &[PathBuf],
+        kind: PhotoKind,
+        note: Option<String>,
+    ) -> Result<Recorded, StoreError> {
+        let draft = EventDraft {
+            action: Action::Comment,
+            gps: None,
+            note,
+            photo_kind: kind,
+        };
+        self.record_event(actor, case_id, &draft, photo_paths)
+    }
+
+    /// Adds a note to a case: a COMMENT event.
+    pub fn add_note(
+        &self,
+        actor: &Actor,
+        case_id: Uuid,
+        note: &str,
+    ) -> Result<Recorded, StoreError> {
+        let draft = EventDraft {
+            action: Action::Comment,
+            gps: None,
+            note: Some(note.to_owned()),
+            photo_kind: PhotoKind::Before,
+        };
+        self.record_event_with_photos(actor, case_id, &draft, &[])
+    }
+
+    /// The actions `actor` may fire on a case now (the app's buttons).
+    pub fn allowed_actions(
+        &self,
+        actor: &Actor,
+        case_id: Uuid,
+    ) -> Result<Vec<ActionKind>, StoreError> {
+        let case = self
+            .case(case_id)?
+            .ok_or(StoreError::UnknownCase { case_id })?;
+        Ok(workflow::allowed_actions(Some(&case), actor))
+    }
+
+    /// Who will handle a draft and on what legal basis, with the cached rules and directory.
+    pub fn preview_routing(
+        &self,
+        category: Category,
+        estate_id: &str,
+    ) -> Result<RoutingDecision, StoreError> {
+        let estate = self
+            .estate(estate_id)?
+            .ok_or_else(|| StoreError::UnknownEstate {
+                estate_id: estate_id.to_owned(),
+            })?;
+        let rules = self.routing_rules()?;
+        let directory = self.unit_directory()?;
+        route(&rules, &directory, category, &estate).map_err(|e| StoreError::Routing {
+            code: e.code(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Runs the photo pipeline on camera files, writing into the photo folder.
+    pub fn process_photos(&self, paths: &[PathBuf]) -> Result<Vec<PhotoRecord>, StoreError> {
+        let options = PhotoOptions::default();
+        paths
+            .iter()
+            .map(|path| process_one(path, self.photo_dir(), &options))
+            .collect()
+    }
+}
+
+fn process_one(
+    path: &Path,
+    out_dir: &Path,
+    options: &PhotoOptions,
+) -> Result<PhotoRecord, StoreError> {
+    process_file(path, out_dir, options)
+        .map(PhotoRecord::from)
+        .map_err(|e| StoreError::Photo {
+            code: e.code(),
+            message: format!("{}: {e}", path.display()),
+        })
+}
+
+impl From<ProcessedPhoto> for PhotoRecord {
+    fn from(p: ProcessedPhoto) -> Self {
+        PhotoRecord {
+            sha256: p.sha256,
+            path: p.path,
+            thumbnail_path: p.thumbnail_path,
+            width: p.width,
+            height: p.height,
+            bytes: p.bytes,
+            exif_time: p.exif_time,
+            exif_gps: p.exif_gps.map(|g| (g.lat, g.lon)),
+        }
+    }
+}
+
+fn refused(error: workflow::WorkflowError) -> StoreError {
+    StoreError::Workflow {
+        code: error.code(),
+        message: error.to_string(),
+    }
+}
+
+fn photo_refs(photos: &[PhotoRecord], kind: PhotoKind) -> Vec<PhotoRef> {
+    photos
+        .iter()
+        .map(|p| PhotoRef {
+            sha256: p.sha256.clone(),
+            kind,
+        })
+        .collect()
+}
+
+/// Trims free text; blank becomes `None`.
+fn clean(text: &Option<String>) -> Option<String> {
+    text.as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+}
+
+/// The capture warnings for a draft, against the cached estates and stored cases.
+fn warnings(conn: &Connection, draft: &CaseDraft) -> Result<Vec<CaptureWarning>> {
+    let estate = reference::load_estate(conn, &draft.estate_id)?
+        .ok_or_else(|| Error::UnknownEstate(draft.estate_id.clone()))?;
+    let mut warnings = Vec::new();
+    let Some(fix) = &draft.gps else {
+        return Ok(warnings);
+    };
+    if let Some(accuracy_m) = fix.accuracy_m.filter(|a| *a > MAX_GOOD_ACCURACY_M) {
+        warnings.push(CaptureWarning::LowGpsAccuracy {
+            accuracy_m,
+            limit_m: MAX_GOOD_ACCURACY_M,
+        });
+    }
+    if !estate.boundary.contains(fix.lat, fix.lon) {
+        let containing = reference::load_estates(conn)?
+            .into_iter()
+            .find(|e: &Estate| e.boundary.contains(fix.lat, fix.lon));
+        warnings.push(CaptureWarning::OutsideEstate {
+            chosen_estate_id: estate.id.clone(),
+            chosen_estate_name: estate.name.clone(),
+            containing_estate_id: containing.as_ref().map(|e| e.id.clone()),
+            containing_estate_name: containing.map(|e| e.name),
+        });
+    }
+    let duplicates = nearby_open_cases(conn, draft.category, fix, geo::DEFAULT_DUPLICATE_RADIUS_M)?;
+    if !duplicates.is_empty() {
+        warnings.push(CaptureWarning::PossibleDuplicates {
+            radius_m: geo::DEFAULT_DUPLICATE_RADIUS_M,
+            cases: duplicates,
+        });
+    }
+    Ok(warnings)
+}
+
+/// Open cases of `category` within `radius_m` of the fix, nearest first.
+fn nearby_open_cases(
+    conn: &Connection,
+    category: Category,
+    fix: &GpsFix,
+    radius_m: f64,
+) -> Result<Vec<DuplicateCandidate>> {
+    let dlat = radius_m / METRES_PER_DEGREE;
+    let dlon = radius_m / (METRES_PER_DEGREE * fix.lat.to_radians().cos().abs().max(0.01));
+    let candidates = cases::open_cases_in_box(
+        conn,
+        category,
+        (fix.lat - dlat, fix.lat + dlat),
+        (fix.lon - dlon, fix.lon + dlon),
+    )?;
+    let mut found: Vec<DuplicateCandidate> =
+        geo::possible_duplicates(&candidates, category, fix.lat, fix.lon, radius_m)
+            .into_iter()
+            .map(|case| {
+                let distance_m = case.location.as_ref().map_or(f64::INFINITY, |l| {
+                    geo::haversine_m(fix.lat, fix.lon, l.lat, l.lon)
+                });
+                DuplicateCandidate {
+                    case: case.clone(),
+                    distance_m,
+                }
+            })
+            .collect();
+    found.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m));
+    Ok(found)
+}

@@ -1,0 +1,439 @@
+//! The HTTP side: one reqwest client, the device session (tokens), and [`Api::call`], which sends
+//! a request with bounded retries, refreshes an expired access token once, and classifies every
+//! answer into "done", "retry later" or "refused".
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use reqwest::header::RETRY_AFTER;
+use reqwest::{Method, StatusCode, Url};
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use super::SyncConfig;
+use super::error::SyncError;
+use super::progress::{SyncProgress, SyncUpdate};
+use super::retry::{RetryPolicy, parse_retry_after};
+use crate::protocol::{ApiError, RefreshRequest, RefreshResponse};
+
+/// A token. `Debug` and `Display` never show it; [`Secret::expose`] is the one way out.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The token itself: only for the request header and for the app's keystore.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Refresh this long before the server's expiry, so a request never leaves with a token that
+/// dies on the way.
+const EXPIRY_MARGIN: Duration = Duration::from_secs(30);
+
+/// The device's tokens. The refresh token is long-lived and device-bound: at rest it belongs in
+/// the platform keystore (Android Keystore-wrapped / iOS Keychain), which is the app's job; the
+/// core keeps it only in memory and never logs it.
+#[derive(Debug, Clone)]
+pub(crate) struct Session {
+    pub device_id: Uuid,
+    pub refresh_token: Secret,
+    pub access: Option<(Secret, Instant)>,
+}
+
+impl Session {
+    fn valid_access(&self) -> Option<Secret> {
+        self.access
+            .as_ref()
+            .filter(|(_, expires)| Instant::now() + EXPIRY_MARGIN < *expires)
+            .map(|(token, _)| token.clone())
+    }
+}
+
+/// How one attempt ended when it did not succeed.
+enum Failure {
+    /// Worth another attempt after a pause (`Retry-After` if the server gave one).
+    Transient {
+        status: Option<u16>,
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    /// The access token expired or is unknown: refresh and send again.
+    TokenExpired,
+    Fatal(SyncError),
+}
+
+/// The authenticated HTTP client of one device.
+pub(crate) struct Api {
+    http: reqwest::Client,
+    base: Url,
+    retry: RetryPolicy,
+    session: Mutex<Option<Session>>,
+}
+
+/// A body to send; built anew for every attempt.
+pub(crate) enum Body {
+    Empty,
+    Json(serde_json::Value),
+    /// A photo chunk (at most `SyncConfig::photo_chunk_bytes`), copied per attempt.
+    Bytes(Vec<u8>),
+}
+
+impl Api {
+    pub fn new(config: &SyncConfig) -> Result<Api, SyncError> {
+        // A trailing slash makes `join` keep a path prefix (`https://host/xuncha/`).
+        let with_slash = if config.base_url.ends_with('/') {
+            config.base_url.clone()
+        } else {
+            format!("{}/", config.base_url)
+        };
+        let base = Url::parse(&with_slash)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
+            .ok_or_else(|| SyncError::Config {
+                message: format!(
+                    "base_url {:?} is not an absolute http(s) URL",
+                    config.base_url
+                ),
+            })?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            .user_agent(concat!("xuncha-core/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| SyncError::Config {
+                message: format!("HTTP client: {e}"),
+            })?;
+        Ok(Api {
+            http,
+            base,
+            retry: config.retry.clone(),
+            session: Mutex::new(None),
+        })
+    }
+
+    /// `path` relative to the server root, e.g. `api/v1/sync/push`.
+    pub fn url(&self, path: &str) -> Result<Url, SyncError> {
+        self.base.join(path).map_err(|e| SyncError::Config {
+            message: format!("URL {path}: {e}"),
+        })
+    }
+
+    pub fn set_session(&self, session: Option<Session>) {
+        if let Ok(mut slot) = self.session.lock() {
+            *slot = session;
+        }
+    }
+
+    pub fn session(&self) -> Option<Session> {
+        self.session.lock().ok().and_then(|s| s.clone())
+    }
+
+    fn set_access(&self, device_id: Uuid, token: Secret, expires_in_s: u64) {
+        if let Ok(mut slot) = self.session.lock()
+            && let Some(session) = slot.as_mut().filter(|s| s.device_id == device_id)
+        {
+            session.access = Some((token, Instant::now() + Duration::from_secs(expires_in_s)));
+        }
+    }
+
+    /// Sends without a token (enrol, refresh), with retries.
+    pub async fn call_anonymous<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: Url,
+        body: Body,
+        progress: &dyn SyncProgress,
+    ) -> Result<T, SyncError> {
+        self.call_inner(method, url, body, false, progress).await
+    }
+
+    /// Sends with the device's access token (refreshing it when needed), with retries.
+    pub async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: Url,
+        body: Body,
+        progress: &dyn SyncProgress,
+    ) -> Result<T, SyncError> {
+        self.call_inner(method, url, body, true, progress).await
+    }
+
+    async fn call_inner<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: Url,
+        body: Body,
+        authed: bool,
+        progress: &dyn SyncProgress,
+    ) -> Result<T, SyncError> {
+        let mut attempt = 0u32;
+        let mut refreshed = false;
+        loop {
+            let token = if authed {
+                let session = self.session().ok_or(SyncError::NotSignedIn)?;
+                match session.valid_access() {
+                    Some(token) => Some(token),
+                    None => Some(self.refresh(progress).await?),
+                }
+            } else {
+                None
+            };
+            attempt += 1;
+            let failure = match self
+                .attempt::<T>(&method, &url, &body, token.as_ref())
+                .await
+            {
+                Ok(value) => return Ok(value),
+                Err(failure) => failure,
+            };
+            match failure {
+                Failure::Fatal(error) => return Err(error),
+                Failure::TokenExpired if authed && !refreshed => {
+                    // Not a failed attempt: the token simply aged out (or the server restarted
+                    // with a shorter TTL). One refresh per call; a second 401 is fatal.
+                    refreshed = true;
+                    attempt -= 1;
+                    if let Some(session) = self.session() {
+                        self.set_access(session.device_id, Secret::new(String::new()), 0);
+                    }
+                }
+                Failure::TokenExpired => {
+                    return Err(SyncError::AuthRejected {
+                        code: "TOKEN_INVALID".to_owned(),
+                        message: "the server refused a freshly refreshed access token".to_owned(),
+                    });
+                }
+                Failure::Transient {
+                    status,
+                    message,
+                    retry_after,
+                } => {
+                    if attempt >= self.retry.max_attempts {
+                        tracing::warn!(%url, attempt, ?status, %message, "sync: giving up on request");
+                        return Err(match status {
+                            Some(status) => SyncError::ServerUnavailable {
+                                status,
+                                attempts: attempt,
+                                message,
+                            },
+                            None => SyncError::Network {
+                                attempts: attempt,
+                                message,
+                            },
+                        });
+                    }
+                    let delay = self.retry.delay(attempt, retry_after);
+                    tracing::info!(%url, attempt, ?status, delay_ms = delay.as_millis() as u64, %message, "sync: retrying");
+                    progress.on_update(SyncUpdate::Retrying {
+                        attempt: attempt + 1,
+                        delay_ms: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                        reason: message,
+                    });
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+    }
+
+    async fn attempt<T: DeserializeOwned>(
+        &self,
+        method: &Method,
+        url: &Url,
+        body: &Body,
+        token: Option<&Secret>,
+    ) -> Result<T, Failure> {
+        let mut request = self.http.request(method.clone(), url.clone());
+        if let Some(token) = token {
+            request = request.bearer_auth(token.expose());
+        }
+        request = match body {
+            Body::Empty => request,
+            Body::Json(value) => request.json(value),
+            Body::Bytes(bytes) => request
+                .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                .body(bytes.clone()),
+        };
+        let response = request.send().await.map_err(|e| transport_failure(&e))?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        // A body cut off mid-way is a network failure like any other: try again.
+        let bytes = response.bytes().await.map_err(|e| transport_failure(&e))?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes).map_err(|e| {
+                Failure::Fatal(SyncError::Protocol {
+                    message: format!("{url}: answer is not the expected JSON: {e}"),
+                })
+            });
+        }
+        let error: ApiError = serde_json::from_slice(&bytes).unwrap_or_else(|_| ApiError {
+            code: format!("HTTP_{}", status.as_u16()),
+            message: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+        });
+        Err(classify(status, error, retry_after))
+    }
+
+    /// Gets a fresh access token with the refresh token. Retried like any call; a refused
+    /// refresh (revoked device, unknown token) ends the session.
+    async fn refresh(&self, progress: &dyn SyncProgress) -> Result<Secret, SyncError> {
+        let session = self.session().ok_or(SyncError::NotSignedIn)?;
+        let request = RefreshRequest {
+            device_id: session.device_id,
+            refresh_token: session.refresh_token.expose().to_owned(),
+        };
+        let body = serde_json::to_value(&request).map_err(|e| SyncError::Protocol {
+            message: format!("refresh request: {e}"),
+        })?;
+        let url = self.url("api/v1/auth/refresh")?;
+        let answer: RefreshResponse =
+            Box::pin(self.call_anonymous(Method::POST, url, Body::Json(body), progress)).await?;
+        let token = Secret::new(answer.access_token);
+        self.set_access(session.device_id, token.clone(), answer.access_expires_in_s);
+        tracing::debug!(device_id = %session.device_id, "sync: access token refreshed");
+        Ok(token)
+    }
+}
+
+fn transport_failure(error: &reqwest::Error) -> Failure {
+    if error.is_builder() {
+        return Failure::Fatal(SyncError::Config {
+            message: error.to_string(),
+        });
+    }
+    // Connect refused, DNS, timeout, connection reset, body cut short: all worth a retry.
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    Failure::Transient {
+        status: None,
+        message,
+        retry_after: None,
+    }
+}
+
+fn classify(status: StatusCode, error: ApiError, retry_after: Option<Duration>) -> Failure {
+    let message = format!("{}: {}", error.code, error.message);
+    match (status, error.code.as_str()) {
+        (StatusCode::UNAUTHORIZED, "TOKEN_INVALID") => Failure::TokenExpired,
+        (StatusCode::UNAUTHORIZED, _) => Failure::Fatal(SyncError::AuthRejected {
+            code: error.code,
+            message: error.message,
+        }),
+        (StatusCode::TOO_MANY_REQUESTS, _) => Failure::Transient {
+            status: Some(status.as_u16()),
+            message,
+            retry_after,
+        },
+        // Another request of ours still holds the upload on the server (e.g. after a timeout).
+        (StatusCode::CONFLICT, "UPLOAD_IN_PROGRESS") => Failure::Transient {
+            status: Some(status.as_u16()),
+            message,
+            retry_after,
+        },
+        (s, _) if s.is_server_error() => Failure::Transient {
+            status: Some(status.as_u16()),
+            message,
+            retry_after,
+        },
+        (s, _) => Failure::Fatal(SyncError::Refused {
+            status: s.as_u16(),
+            code: error.code,
+            message: error.message,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    fn body(code: &str) -> ApiError {
+        ApiError {
+            code: code.to_owned(),
+            message: "m".to_owned(),
+        }
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let secret = Secret::new("xat_supersecret");
+        assert!(!format!("{secret:?}").contains("supersecret"));
+        let session = Session {
+            device_id: Uuid::nil(),
+            refresh_token: Secret::new("xrt_refreshsecret"),
+            access: Some((secret, Instant::now())),
+        };
+        let shown = format!("{session:?}");
+        assert!(
+            !shown.contains("supersecret") && !shown.contains("refreshsecret"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn answers_are_classified() {
+        assert!(matches!(
+            classify(StatusCode::UNAUTHORIZED, body("TOKEN_INVALID"), None),
+            Failure::TokenExpired
+        ));
+        assert!(matches!(
+            classify(StatusCode::UNAUTHORIZED, body("REVOKED"), None),
+            Failure::Fatal(SyncError::AuthRejected { code, .. }) if code == "REVOKED"
+        ));
+        assert!(matches!(
+            classify(StatusCode::TOO_MANY_REQUESTS, body("RATE_LIMITED"), Some(Duration::from_secs(2))),
+            Failure::Transient { status: Some(429), retry_after: Some(d), .. } if d == Duration::from_secs(2)
+        ));
+        assert!(matches!(
+            classify(StatusCode::SERVICE_UNAVAILABLE, body("HTTP_503"), None),
+            Failure::Transient {
+                status: Some(503),
+                ..
+            }
+        ));
+        assert!(matches!(
+            classify(StatusCode::CONFLICT, body("UPLOAD_IN_PROGRESS"), None),
+            Failure::Transient { .. }
+        ));
+        assert!(matches!(
+            classify(StatusCode::UNPROCESSABLE_ENTITY, body("PHOTO_HASH_MISMATCH"), None),
+            Failure::Fatal(SyncError::Refused { status: 422, code, .. }) if code == "PHOTO_HASH_MISMATCH"
+        ));
+    }
+
+    #[test]
+    fn base_url_must_be_absolute_http() {
+        for bad in ["", "ftp://x/", "not a url", "/relative"] {
+            let config = SyncConfig::new(bad);
+            assert!(
+                matches!(Api::new(&config), Err(SyncError::Config { .. })),
+                "{bad}"
+            );
+        }
+        let api = Api::new(&SyncConfig::new("http://127.0.0.1:8080/xuncha")).unwrap();
+        assert_eq!(
+            api.url("api/v1/sync/push").unwrap().as_str(),
+            "http://127.0.0.1:8080/xuncha/api/v1/sync/push"
+        );
+    }
+}

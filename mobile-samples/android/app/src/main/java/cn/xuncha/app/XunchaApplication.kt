@@ -1,0 +1,25 @@
+package cn.xuncha.app
+
+import android.app.Application
+import android.os.Build
+import cn.xuncha.app.core.SyncController
+import cn.xuncha.app.core.XunchaRepository
+import cn.xuncha.app.sync.SyncScheduler
+import cn.xuncha.ffi.XunchaClient
+
+/**
+ * Holds the one [XunchaClient] of the process (the Rust store is not meant to be opened twice).
+ * Opening it migrates the SQLite file: it happens lazily, first touched from a background thread
+ * (the view models call the repository on Dispatchers.IO).
+ */
+class XunchaApplication : Application() {
+    val client: XunchaClient by lazy { XunchaClient(filesDir.resolve("xuncha.db").absolutePath) }
+    val repository: XunchaRepository by lazy { XunchaRepository(client) }
+    val syncController: SyncController by lazy { SyncController(repository) }
+    val deviceName: String get() = "${Build.MANUFACTURER} ${Build.MODEL}"
+
+    override fun onCreate() {
+        super.onCreate()
+        SyncScheduler.schedulePeriodic(this)
+    }
+}

@@ -1,0 +1,6 @@
+// Versions pinned in gradle/libs.versions.toml.
+plugins {
+    alias(libs.plugins.android.application) apply false
+    alias(libs.plugins.kotlin.android) apply false
+    alias(libs.plugins.kotlin.compose) apply false
+}

@@ -1,0 +1,104 @@
+import BackgroundTasks
+import Foundation
+import UIKit
+
+/// Runs a blocking core call (SQLite, photo re-encoding) off the main thread.
+func background<T>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await Task.detached(priority: .userInitiated) { try work() }.value
+}
+
+/// What the user reads when a call fails (Chinese); nothing captured is ever lost.
+func messageZh(_ error: Error) -> String {
+    guard let e = error as? XunchaError else { return error.localizedDescription }
+    switch e {
+    case .Network: return "网络不可用，记录已保存在手机上，联网后自动上传"
+    case .Unauthenticated: return "登录已失效，请重新登录"
+    case let .NotAllowed(code, _): return "当前身份不能执行此操作（\(code)）"
+    case let .InvalidInput(_, detail): return "输入有误：\(detail)"
+    case let .NotFound(code, _): return "未找到（\(code)）"
+    case let .Server(code, _): return "服务器暂时无法处理（\(code)），稍后重试"
+    case let .Storage(code, detail): return "手机存储出错（\(code)）：\(detail)"
+    }
+}
+
+/// Sync progress from the Rust core (the `SyncListener` foreign trait), forwarded to the UI.
+final class ProgressForwarder: SyncListener, @unchecked Sendable {
+    let onUpdate: @Sendable (SyncProgress) -> Void
+    init(_ onUpdate: @escaping @Sendable (SyncProgress) -> Void) { self.onUpdate = onUpdate }
+    func onProgress(progress: SyncProgress) { onUpdate(progress) }
+}
+
+@MainActor
+final class AppModel: ObservableObject {
+    static let shared = AppModel()
+    static let syncTaskId = "cn.xuncha.app.sync"
+
+    let client: XunchaClient
+    @Published var user: UserInfo?
+    @Published var syncing = false
+    @Published var syncText = ""
+    /// Bumped after every write or sync so lists reload.
+    @Published var revision = 0
+
+    private init() {
+        let dir = FileManager.default.urls(for: .applicationSupportDirectory, in: .userDomainMask)[0]
+        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        do {
+            client = try XunchaClient(dbPath: dir.appendingPathComponent("xuncha.db").path)
+        } catch {
+            // The store is the app: without it nothing can be saved. Show why and stop.
+            fatalError("本地数据库无法打开：\(messageZh(error))")
+        }
+        user = client.currentUser()
+    }
+
+    func signIn(server: String, username: String, password: String) async throws {
+        user = try await client.enrol(serverUrl: server, username: username, password: password,
+                                      deviceName: UIDevice.current.name)
+        revision += 1
+    }
+
+    func changed() { revision += 1 }
+
+    func syncNow() async {
+        guard !syncing else { return }
+        syncing = true
+        defer { syncing = false; revision += 1 }
+        let listener = ProgressForwarder { p in
+            Task { @MainActor in
+                switch p.phase {
+                case .pushEvents: AppModel.shared.syncText = "正在上传记录 \(p.done)/\(p.total)"
+                case .uploadPhotos: AppModel.shared.syncText = "正在上传照片 \(p.done)/\(p.total)"
+                case .pull: AppModel.shared.syncText = "正在获取更新"
+                }
+            }
+        }
+        do {
+            _ = try await client.sync(listener: listener)
+            syncText = "同步完成"
+        } catch {
+            syncText = messageZh(error)
+        }
+    }
+
+    // MARK: background sync (BGTaskScheduler)
+
+    func scheduleBackgroundSync() {
+        let request = BGProcessingTaskRequest(identifier: Self.syncTaskId)
+        request.requiresNetworkConnectivity = true
+        request.earliestBeginDate = Date(timeIntervalSinceNow: 15 * 60)
+        try? BGTaskScheduler.shared.submit(request)
+    }
+
+    nonisolated func handleBackgroundSync(_ task: BGProcessingTask) {
+        Task { @MainActor in
+            scheduleBackgroundSync()
+            let work = Task { await self.syncNow() }
+            // Swift cancellation does not drop the Rust future; the core's sync is safe to stop
+            // at any point and to run again, so expiring just ends the task.
+            task.expirationHandler = { work.cancel() }
+            await work.value
+            task.setTaskCompleted(success: !syncText.hasPrefix("网络"))
+        }
+    }
+}

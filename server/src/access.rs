@@ -1,0 +1,50 @@
+//! Per-object authorization: who may see which estate and case (issue 4 item 2).
+//!
+//! - inspector, committee: the estates of their community, and those estates' cases;
+//! - company_staff: the estates their company manages, and those estates' cases;
+//! - street_office: the estates of their street, and those estates' cases;
+//! - department: cases dispatched to their unit, now or before; estates of their district;
+//! - admin: everything.
+
+use xuncha_core::{Estate, Role};
+
+use crate::domain::Catalog;
+use crate::storage::{CaseRow, UserRecord};
+
+/// The user's unit must say which area it serves; a unit missing from the directory sees nothing.
+pub fn can_see_estate(user: &UserRecord, catalog: &Catalog, estate: &Estate) -> bool {
+    if user.role == Role::Admin {
+        return true;
+    }
+    if user.role == Role::CompanyStaff {
+        return estate.company_unit.as_deref() == Some(user.unit_id.as_str());
+    }
+    let Some(unit) = catalog.unit(&user.unit_id) else {
+        return false;
+    };
+    let same_district = unit
+        .district
+        .as_deref()
+        .is_none_or(|d| d == estate.district);
+    match user.role {
+        Role::Inspector | Role::Committee => {
+            same_district && unit.community.as_deref() == Some(estate.community.as_str())
+        }
+        Role::StreetOffice => {
+            same_district && unit.street.as_deref() == Some(estate.street.as_str())
+        }
+        Role::Department => same_district,
+        Role::Admin | Role::CompanyStaff => true,
+    }
+}
+
+pub fn can_see_case(user: &UserRecord, catalog: &Catalog, row: &CaseRow) -> bool {
+    match user.role {
+        Role::Admin => true,
+        Role::Department => row.dispatched_units.contains(&user.unit_id),
+        _ => catalog
+            .estates
+            .get(&row.case.estate_id)
+            .is_some_and(|estate| can_see_estate(user, catalog, estate)),
+    }
+}

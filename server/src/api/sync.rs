@@ -1,0 +1,209 @@
+//! `POST /api/v1/sync/push`, `GET /api/v1/sync/pull`, `GET /api/v1/cases/{id}`.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+use xuncha_core::protocol::{
+    Cursor, EventOutcome, EventResult, PROTOCOL_VERSION, PullResponse, PushResponse,
+};
+use xuncha_core::workflow::{Case, Event};
+
+use super::read_json;
+use crate::access;
+use crate::app::AppState;
+use crate::audit::AuditDraft;
+use crate::auth::Authed;
+use crate::error::{ApiError, ApiResult};
+use crate::ingest;
+use crate::storage::IngestBatch;
+
+/// The push body with each event still raw, so one malformed event is rejected on its own.
+#[derive(Debug, Deserialize)]
+struct RawPush {
+    protocol: u32,
+    events: Vec<serde_json::Value>,
+}
+
+pub async fn push(
+    State(state): State<AppState>,
+    authed: Authed,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<PushResponse>> {
+    let limits = &state.config.limits;
+    let request: RawPush = read_json(&headers, body, limits.push_body_bytes).await?;
+    if request.protocol != PROTOCOL_VERSION {
+        return Err(ApiError::ProtocolVersion {
+            got: request.protocol,
+            supported: PROTOCOL_VERSION,
+        });
+    }
+    if request.events.len() > limits.push_batch_events {
+        return Err(ApiError::BatchTooLarge {
+            got: request.events.len(),
+            limit: limits.push_batch_events,
+        });
+    }
+    let mut slots: Vec<Option<EventResult>> = Vec::with_capacity(request.events.len());
+    let mut events = Vec::with_capacity(request.events.len());
+    for raw in request.events {
+        let id = raw
+            .get("id")
+            .and_then(|v| v.as_str())
+            .and_then(|v| Uuid::parse_str(v).ok())
+            .unwrap_or(Uuid::nil());
+        match serde_json::from_value::<Event>(raw) {
+            Ok(event) => {
+                events.push(event);
+                slots.push(None);
+            }
+            Err(e) => slots.push(Some(EventResult {
+                event_id: id,
+                outcome: EventOutcome::Rejected {
+                    code: "MALFORMED_EVENT".to_owned(),
+                    message: format!("event does not parse: {e}"),
+                },
+            })),
+        }
+    }
+    let mut applied = state
+        .storage
+        .ingest(IngestBatch {
+            actor: authed.actor(),
+            device_id: authed.0.device.id,
+            events,
+            catalog: state.catalog(),
+            now: ingest::now(),
+        })
+        .await?
+        .into_iter();
+    let results = slots
+        .into_iter()
+        .map(|slot| slot.or_else(|| applied.next()))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| {
+            ApiError::Internal("ingest returned fewer results than events".to_owned())
+        })?;
+    Ok(Json(PushResponse { results }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PullQuery {
+    #[serde(default)]
+    pub cursor: Option<String>,
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+pub fn parse_cursor(cursor: Option<&str>) -> Result<i64, ApiError> {
+    match cursor.map(str::trim).filter(|c| !c.is_empty()) {
+        None => Ok(0),
+        Some(text) => text
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| ApiError::InvalidCursor(text.to_owned())),
+    }
+}
+
+pub async fn pull(
+    State(state): State<AppState>,
+    authed: Authed,
+    Query(query): Query<PullQuery>,
+) -> ApiResult<Json<PullResponse>> {
+    let cursor = parse_cursor(query.cursor.as_deref())?;
+    let limit = query
+        .limit
+        .unwrap_or(state.config.limits.pull_page_cases)
+        .clamp(1, state.config.limits.pull_page_cases);
+    let page = state.storage.changes_since(cursor, limit).await?;
+    let catalog = state.catalog();
+    let user = &authed.0.user;
+    let cases: Vec<Case> = page
+        .cases
+        .into_iter()
+        .filter(|row| access::can_see_case(user, &catalog, row))
+        .map(|row| row.case)
+        .collect();
+    let events: Vec<Event> = page
+        .events
+        .into_iter()
+        .filter(|e| cases.iter().any(|c| c.id == e.case_id))
+        .collect();
+    let estates = page
+        .estates
+        .into_iter()
+        .filter(|estate| access::can_see_estate(user, &catalog, estate))
+        .collect();
+    Ok(Json(PullResponse {
+        protocol: PROTOCOL_VERSION,
+        cases,
+        events,
+        estates,
+        units: page.units,
+        routing_rules: page.routing_rules,
+        next_cursor: Cursor(page.next_cursor.to_string()),
+        has_more: page.has_more,
+    }))
+}
+
+/// One case with its routing decision and full event history.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CaseDetail {
+    pub case: Case,
+    pub routing: Option<serde_json::Value>,
+    pub dispatched_units: Vec<String>,
+    pub events: Vec<Event>,
+}
+
+pub async fn get_case(
+    State(state): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+) -> ApiResult<Json<CaseDetail>> {
+    let not_found = || ApiError::NotFound {
+        what: "case",
+        id: id.clone(),
+    };
+    let case_id = Uuid::parse_str(&id).map_err(|_| not_found())?;
+    let (row, events) = state
+        .storage
+        .case_with_events(case_id)
+        .await?
+        .ok_or_else(not_found)?;
+    let user = &authed.0.user;
+    if !access::can_see_case(user, &state.catalog(), &row) {
+        state.deny(&authed, "case", &id).await?;
+        return Err(ApiError::ObjectForbidden { what: "case", id });
+    }
+    Ok(Json(CaseDetail {
+        case: row.case,
+        routing: row.routing,
+        dispatched_units: row.dispatched_units,
+        events,
+    }))
+}
+
+impl AppState {
+    /// Records a refused access in the audit log.
+    pub async fn deny(
+        &self,
+        authed: &Authed,
+        object_type: &str,
+        object_id: &str,
+    ) -> Result<(), ApiError> {
+        let session = &authed.0;
+        self.storage
+            .append_audit(AuditDraft::new("ACCESS_DENIED", object_type, object_id).by(
+                &session.user.id,
+                session.user.role,
+                Some(session.device.id),
+            ))
+            .await?;
+        tracing::warn!(user = %session.user.username, object_type, object_id, "access denied");
+        Ok(())
+    }
+}

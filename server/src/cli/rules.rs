@@ -1,0 +1,95 @@
+//! `rules check FILE.toml`: the routing rules parsed and validated by the same
+//! `RoutingRules::parse` the server and the phones use, so a file that passes here loads there.
+//! Given a data folder or database, it also routes every category for every stored estate with
+//! the stored unit directory, so a rule naming a unit type no unit serves is caught before use.
+
+use xuncha_core::catalog::Category;
+use xuncha_core::routing::{RoutingRules, UnitDirectory, route};
+
+use crate::domain::Catalog;
+
+/// The parsed rules and a one-line summary, else `file:line: message [CODE]`.
+pub fn check(text: &str, file_name: &str) -> Result<(RoutingRules, String), String> {
+    let rules = RoutingRules::parse(text, file_name).map_err(|e| format!("{e} [{}]", e.code()))?;
+    let covered = Category::ALL
+        .iter()
+        .filter(|c| rules.rule(**c).is_some())
+        .count();
+    let summary = format!(
+        "{covered} categories routed, escalation chain of {} steps",
+        rules.escalation_chain().len()
+    );
+    Ok((rules, summary))
+}
+
+/// Every (estate, category) the rules cannot route with the stored directory, one line each.
+pub fn check_against(rules: &RoutingRules, catalog: &Catalog, file_name: &str) -> Vec<String> {
+    let directory = match UnitDirectory::from_units(catalog.units.clone()) {
+        Ok(directory) => directory,
+        Err(e) => return vec![format!("stored unit directory: {e} [{}]", e.code())],
+    };
+    let mut estates: Vec<_> = catalog.estates.values().collect();
+    estates.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut problems = Vec::new();
+    for estate in estates {
+        for category in Category::ALL {
+            if let Err(e) = route(rules, &directory, category, estate) {
+                problems.push(format!(
+                    "{file_name}: {category} at estate {} ({}): {e} [{}]",
+                    estate.id,
+                    estate.name,
+                    e.code()
+                ));
+            }
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn builtin_rules_pass_and_errors_carry_file_and_line() {
+        let (_, summary) = check(RoutingRules::builtin_text(), "routing-rules.toml").unwrap();
+        assert!(summary.starts_with("26 categories"), "{summary}");
+        let problem = check("version = 1\n\n[[rule]\n", "bad.toml").unwrap_err();
+        assert!(problem.starts_with("bad.toml:3: "), "{problem}");
+        assert!(problem.ends_with("[MALFORMED_TOML]"), "{problem}");
+    }
+
+    fn demo_catalog() -> Catalog {
+        Catalog {
+            estates: xuncha_core::demo::estates()
+                .unwrap()
+                .into_iter()
+                .map(|e| (e.id.clone(), e))
+                .collect(),
+            units: xuncha_core::demo::units().unwrap().units().to_vec(),
+            routing_rules: None,
+        }
+    }
+
+    #[test]
+    fn builtin_rules_route_every_demo_estate_and_gaps_are_named() {
+        let rules = RoutingRules::builtin().unwrap();
+        let mut catalog = demo_catalog();
+        assert_eq!(
+            check_against(&rules, &catalog, "r.toml"),
+            Vec::<String>::new()
+        );
+        catalog
+            .units
+            .retain(|u| u.unit_type != xuncha_core::UnitType::Gas);
+        let problems = check_against(&rules, &catalog, "r.toml");
+        assert_eq!(problems.len(), catalog.estates.len(), "{problems:?}");
+        assert!(
+            problems
+                .iter()
+                .all(|p| p.starts_with("r.toml: GAS_FACILITY at estate ")),
+            "{problems:?}"
+        );
+    }
+}

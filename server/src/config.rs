@@ -1,0 +1,216 @@
+//! Server configuration: defaults, then an optional TOML file, then environment variables (env
+//! wins), then command-line flags. The database URL may hold a password: it is never logged
+//! (`Debug` redacts it).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Explicit limits on everything a client can send.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest JSON body on auth routes.
+    pub auth_body_bytes: usize,
+    /// Largest JSON body on `POST /api/v1/sync/push`.
+    pub push_body_bytes: usize,
+    /// Most events in one push.
+    pub push_batch_events: usize,
+    /// Most cases in one pull page.
+    pub pull_page_cases: usize,
+    /// Largest photo (uploaded bytes).
+    pub photo_bytes: u64,
+    /// Most pixels a photo may declare; checked from the header before decoding.
+    pub photo_pixels: u64,
+    /// Longest edge a stored photo keeps after re-encoding.
+    pub photo_max_edge: u32,
+    /// Requests per second each access token may sustain, and the burst above it.
+    pub requests_per_second: f64,
+    pub request_burst: f64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            auth_body_bytes: 16 * 1024,
+            push_body_bytes: 4 * 1024 * 1024,
+            push_batch_events: 500,
+            pull_page_cases: 500,
+            photo_bytes: 20 * 1024 * 1024,
+            photo_pixels: 50_000_000,
+            photo_max_edge: 1600,
+            requests_per_second: 50.0,
+            request_burst: 200.0,
+        }
+    }
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Folder for the SQLite database and the photo store.
+    pub data_dir: PathBuf,
+    /// `postgres://…`: use PostgreSQL instead of the embedded SQLite database.
+    pub database_url: Option<String>,
+    pub bind: SocketAddr,
+    /// Seed demo estates, units and accounts at start.
+    pub demo: bool,
+    pub access_token_ttl_s: u64,
+    pub limits: Limits,
+    /// Connections in the PostgreSQL pool.
+    pub pg_pool_size: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./xuncha-data"),
+            database_url: None,
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            demo: false,
+            access_token_ttl_s: 3600,
+            limits: Limits::default(),
+            pg_pool_size: 16,
+        }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_url),
+            )
+            .field("bind", &self.bind)
+            .field("demo", &self.demo)
+            .field("access_token_ttl_s", &self.access_token_ttl_s)
+            .field("limits", &self.limits)
+            .field("pg_pool_size", &self.pg_pool_size)
+            .finish()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is invalid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("environment variable {name} is invalid: {message}")]
+    Env { name: &'static str, message: String },
+}
+
+impl ConfigError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ConfigError::Read { .. } => "CONFIG_READ",
+            ConfigError::Parse { .. } => "CONFIG_PARSE",
+            ConfigError::Env { .. } => "CONFIG_ENV",
+        }
+    }
+}
+
+/// Environment variables the server reads; they override the file.
+pub const ENV_DATABASE_URL: &str = "XUNCHA_DATABASE_URL";
+pub const ENV_DATA_DIR: &str = "XUNCHA_DATA";
+pub const ENV_BIND: &str = "XUNCHA_BIND";
+
+impl Config {
+    /// Defaults, overlaid by the TOML file if given, overlaid by the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut config = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                    path: path.to_owned(),
+                    message: e.to_string(),
+                })?
+            }
+            None => Config::default(),
+        };
+        config.apply_env(|name| std::env::var(name).ok())?;
+        Ok(config)
+    }
+
+    /// Applies environment overrides from `lookup` (a parameter so tests need no global state).
+    pub fn apply_env(
+        &mut self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
+        if let Some(url) = lookup(ENV_DATABASE_URL).filter(|v| !v.is_empty()) {
+            self.database_url = Some(url);
+        }
+        if let Some(dir) = lookup(ENV_DATA_DIR).filter(|v| !v.is_empty()) {
+            self.data_dir = PathBuf::from(dir);
+        }
+        if let Some(bind) = lookup(ENV_BIND).filter(|v| !v.is_empty()) {
+            self.bind = bind
+                .parse()
+                .map_err(|e: std::net::AddrParseError| ConfigError::Env {
+                    name: ENV_BIND,
+                    message: e.to_string(),
+                })?;
+        }
+        Ok(())
+    }
+
+    /// Where photos live: content-addressed under the data folder.
+    pub fn photo_dir(&self) -> PathBuf {
+        self.data_dir.join("photos")
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "***".to_owned();
+    };
+    match rest.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => format!("{scheme}://{userinfo}@{host}"),
+        },
+        None => format!("{scheme}://{rest}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn env_wins_over_file_and_secrets_are_redacted() {
+        let mut config: Config =
+            toml::from_str("database_url = \"postgres://a:file@h/db\"\nbind = \"127.0.0.1:9000\"")
+                .unwrap();
+        config
+            .apply_env(|name| match name {
+                ENV_DATABASE_URL => Some("postgres://u:topsecret@db.local/x".to_owned()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(
+            config.database_url.as_deref(),
+            Some("postgres://u:topsecret@db.local/x")
+        );
+        assert_eq!(config.bind.port(), 9000);
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("topsecret"), "{shown}");
+        assert!(shown.contains("postgres://u:***@db.local/x"), "{shown}");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(toml::from_str::<Config>("bnid = \"x\"").is_err());
+    }
+}

@@ -1,0 +1,157 @@
+//! Horizontal SVG bar charts for the KPI page. Plain SVG, printable, no script needed.
+
+use std::fmt::Write as _;
+
+use super::html::esc;
+
+/// One bar: label and value. `None` means "no data" (e.g. a rate with a zero denominator) and is
+/// drawn as an empty row with a dash, not as zero.
+pub struct Bar<'a> {
+    pub label: &'a str,
+    pub value: Option<f64>,
+}
+
+/// How values are printed and scaled.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Scale {
+    /// 0..=1 shown as a percentage, axis fixed at 100 %.
+    Rate,
+    /// Any non-negative quantity with its unit (e.g. 小时); the axis fits the largest value.
+    Quantity(&'static str),
+}
+
+const ROW_H: f64 = 24.0;
+const LABEL_W: f64 = 180.0;
+const BAR_W: f64 = 320.0;
+const VALUE_W: f64 = 80.0;
+
+fn format_value(value: f64, scale: Scale) -> String {
+    match scale {
+        Scale::Rate => format!("{:.1}%", value * 100.0),
+        Scale::Quantity(unit) => format!("{value:.1} {unit}"),
+    }
+}
+
+/// Renders a titled bar chart. Negative or non-finite values count as no data.
+pub fn bar_chart(title: &str, bars: &[Bar<'_>], scale: Scale) -> String {
+    let max = match scale {
+        Scale::Rate => 1.0,
+        Scale::Quantity(_) => bars
+            .iter()
+            .filter_map(|b| b.value)
+            .filter(|v| v.is_finite())
+            .fold(0.0_f64, f64::max),
+    };
+    let height = 30.0 + ROW_H * bars.len().max(1) as f64;
+    let width = LABEL_W + BAR_W + VALUE_W;
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        "<figure class=\"chart\"><figcaption>{}</figcaption>\
+         <svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {width} {height}\" width=\"{width}\" \
+         height=\"{height}\" role=\"img\" aria-label=\"{}\">",
+        esc(title),
+        esc(title)
+    );
+    if bars.is_empty() {
+        svg.push_str("<text x=\"10\" y=\"20\">本季度无数据</text>");
+    }
+    for (i, bar) in bars.iter().enumerate() {
+        let y = 10.0 + ROW_H * i as f64;
+        let _ = write!(
+            svg,
+            "<text class=\"bar-label\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+            LABEL_W - 8.0,
+            y + 15.0,
+            esc(bar.label)
+        );
+        let value = bar.value.filter(|v| v.is_finite() && *v >= 0.0);
+        match value {
+            Some(v) => {
+                let len = if max > 0.0 {
+                    (v / max).min(1.0) * BAR_W
+                } else {
+                    0.0
+                };
+                let _ = write!(
+                    svg,
+                    "<rect class=\"bar\" x=\"{LABEL_W}\" y=\"{y:.1}\" width=\"{len:.1}\" height=\"{:.1}\"/>\
+                     <text class=\"bar-value\" x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+                    ROW_H - 6.0,
+                    LABEL_W + len + 6.0,
+                    y + 15.0,
+                    format_value(v, scale)
+                );
+            }
+            None => {
+                let _ = write!(
+                    svg,
+                    "<text class=\"bar-value\" x=\"{:.1}\" y=\"{:.1}\">—</text>",
+                    LABEL_W + 6.0,
+                    y + 15.0
+                );
+            }
+        }
+    }
+    svg.push_str("</svg></figure>");
+    svg
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_bars_scale_to_full_width_at_100_percent() {
+        let svg = bar_chart(
+            "按期结案率",
+            &[
+                Bar {
+                    label: "河西区城市管理委员会",
+                    value: Some(1.0),
+                },
+                Bar {
+                    label: "<x>",
+                    value: Some(0.5),
+                },
+                Bar {
+                    label: "无数据",
+                    value: None,
+                },
+            ],
+            Scale::Rate,
+        );
+        assert!(svg.contains("width=\"320.0\""));
+        assert!(svg.contains("width=\"160.0\""));
+        assert!(svg.contains("100.0%") && svg.contains("50.0%"));
+        assert!(svg.contains("&lt;x&gt;"));
+        assert_eq!(svg.matches("<rect class=\"bar\"").count(), 2);
+        assert!(svg.contains("—"));
+    }
+
+    #[test]
+    fn quantities_fit_the_largest() {
+        let svg = bar_chart(
+            "平均处置时长",
+            &[
+                Bar {
+                    label: "a",
+                    value: Some(48.0),
+                },
+                Bar {
+                    label: "b",
+                    value: Some(12.0),
+                },
+            ],
+            Scale::Quantity("小时"),
+        );
+        assert!(svg.contains("width=\"320.0\"") && svg.contains("width=\"80.0\""));
+        assert!(svg.contains("48.0 小时"));
+    }
+
+    #[test]
+    fn empty_chart_says_no_data() {
+        assert!(bar_chart("x", &[], Scale::Rate).contains("本季度无数据"));
+    }
+}

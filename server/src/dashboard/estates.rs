@@ -1,0 +1,573 @@
+//! Estates admin for the civil-affairs admin (民政): estates entering long-term management
+//! (policy 二(二)) and leaving it (二(四)) with dates and reasons, management mode (二(三)) and the
+//! managing company (六(一)). Saved through `Storage::save_catalog`, which audits the change and
+//! bumps the estate's sequence number so phones pull it.
+
+use std::fmt::Write as _;
+
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono_tz::Asia::Shanghai;
+use serde::Deserialize;
+use xuncha_core::estate::{Estate, LampOwner, ManagementMode};
+use xuncha_core::geo::Geometry;
+use xuncha_core::{OrgUnit, Role, UnitType};
+
+use super::html::{csrf_field, esc, options};
+use super::web::{WebError, WebUser, storage_error, user_page};
+use crate::app::AppState;
+use crate::audit::AuditDraft;
+
+pub const MODES: [(ManagementMode, &str, &str); 3] = [
+    (ManagementMode::Company, "COMPANY", "社会化服务公司"),
+    (ManagementMode::OwnerSelf, "OWNER_SELF", "产权人自行管理"),
+    (
+        ManagementMode::ResidentSelf,
+        "RESIDENT_SELF",
+        "居委会牵头居民自治",
+    ),
+];
+
+fn mode_code(mode: ManagementMode) -> &'static str {
+    MODES
+        .iter()
+        .find(|(m, _, _)| *m == mode)
+        .map_or("", |(_, c, _)| c)
+}
+
+fn mode_name(mode: ManagementMode) -> &'static str {
+    MODES
+        .iter()
+        .find(|(m, _, _)| *m == mode)
+        .map_or("", |(_, _, n)| n)
+}
+
+/// The edit form as posted. Dates are Beijing calendar days.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct EstateForm {
+    pub csrf: String,
+    pub management_mode: String,
+    pub company_unit: String,
+    pub entered_on: String,
+    pub exited_on: String,
+    pub exit_reason: String,
+    /// Only for a new estate.
+    pub id: String,
+    pub name: String,
+    pub district: String,
+    pub street: String,
+    pub community: String,
+    pub lamp_owner: String,
+    /// GeoJSON geometry (Polygon or MultiPolygon), only for a new estate.
+    pub boundary: String,
+}
+
+/// What is wrong with an estate form, in the admin's words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EstateFormError {
+    #[error("未知的管理模式 {0}")]
+    UnknownMode(String),
+    #[error("社会化服务公司管理模式须选择管理服务企业")]
+    CompanyRequired,
+    #[error("所选单位 {0} 不是管理服务企业")]
+    NotACompany(String),
+    #[error("日期格式应为 YYYY-MM-DD：{0}")]
+    BadDate(String),
+    #[error("退出长效管理须填写退出原因（二(四)）")]
+    ExitReasonRequired,
+    #[error("退出日期不能早于纳入日期")]
+    ExitBeforeEntry,
+    #[error("缺少必填字段：{0}")]
+    Missing(&'static str),
+    #[error("小区编号只能包含小写字母、数字、下划线和连字符：{0}")]
+    BadId(String),
+    #[error("小区编号 {0} 已存在")]
+    Exists(String),
+    #[error("边界须为 GeoJSON Polygon 或 MultiPolygon（WGS-84 [经度, 纬度]）：{0}")]
+    BadBoundary(String),
+}
+
+impl EstateFormError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            EstateFormError::UnknownMode(_) => "UNKNOWN_MODE",
+            EstateFormError::CompanyRequired => "COMPANY_REQUIRED",
+            EstateFormError::NotACompany(_) => "NOT_A_COMPANY",
+            EstateFormError::BadDate(_) => "BAD_DATE",
+            EstateFormError::ExitReasonRequired => "EXIT_REASON_REQUIRED",
+            EstateFormError::ExitBeforeEntry => "EXIT_BEFORE_ENTRY",
+            EstateFormError::Missing(_) => "MISSING_FIELD",
+            EstateFormError::BadId(_) => "BAD_ESTATE_ID",
+            EstateFormError::Exists(_) => "ESTATE_EXISTS",
+            EstateFormError::BadBoundary(_) => "BAD_BOUNDARY",
+        }
+    }
+}
+
+/// Midnight of a Beijing calendar day, as UTC.
+fn day_start(text: &str) -> Result<Option<DateTime<Utc>>, EstateFormError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let day = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| EstateFormError::BadDate(text.to_owned()))?;
+    let local = day
+        .and_hms_opt(0, 0, 0)
+        .and_then(|t| Shanghai.from_local_datetime(&t).single())
+        .ok_or_else(|| EstateFormError::BadDate(text.to_owned()))?;
+    Ok(Some(local.with_timezone(&Utc)))
+}
+
+fn local_day(at: Option<DateTime<Utc>>) -> String {
+    at.map(|t| t.with_timezone(&Shanghai).format("%Y-%m-%d").to_string())
+        .unwrap_or_default()
+}
+
+/// Applies the management fields of the form to an estate (validated as a whole).
+pub fn apply_management(
+    estate: &mut Estate,
+    form: &EstateForm,
+    units: &[OrgUnit],
+) -> Result<(), EstateFormError> {
+    let mode = MODES
+        .iter()
+        .find(|(_, code, _)| *code == form.management_mode)
+        .map(|(m, _, _)| *m)
+        .ok_or_else(|| EstateFormError::UnknownMode(form.management_mode.clone()))?;
+    let company = form.company_unit.trim();
+    let company = if company.is_empty() {
+        None
+    } else {
+        let unit = units
+            .iter()
+            .find(|u| u.id == company)
+            .filter(|u| u.unit_type == UnitType::ManagementCompany)
+            .ok_or_else(|| EstateFormError::NotACompany(company.to_owned()))?;
+        Some(unit.id.clone())
+    };
+    if mode == ManagementMode::Company && company.is_none() {
+        return Err(EstateFormError::CompanyRequired);
+    }
+    let entered = day_start(&form.entered_on)?;
+    let exited = day_start(&form.exited_on)?;
+    let reason = form.exit_reason.trim();
+    if exited.is_some() && reason.is_empty() {
+        return Err(EstateFormError::ExitReasonRequired);
+    }
+    if let (Some(e), Some(x)) = (entered, exited)
+        && x < e
+    {
+        return Err(EstateFormError::ExitBeforeEntry);
+    }
+    estate.management_mode = mode;
+    estate.company_unit = company;
+    estate.entered_at = entered;
+    estate.exited_at = exited;
+    estate.exit_reason = exited.map(|_| reason.to_owned());
+    Ok(())
+}
+
+/// A new estate from the "add" form.
+pub fn new_estate(
+    form: &EstateForm,
+    existing: &[&Estate],
+    units: &[OrgUnit],
+) -> Result<Estate, EstateFormError> {
+    let id = form.id.trim();
+    if id.is_empty() {
+        return Err(EstateFormError::Missing("小区编号"));
+    }
+    if !id
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+    {
+        return Err(EstateFormError::BadId(id.to_owned()));
+    }
+    if existing.iter().any(|e| e.id == id) {
+        return Err(EstateFormError::Exists(id.to_owned()));
+    }
+    for (value, name) in [
+        (&form.name, "小区名称"),
+        (&form.district, "区"),
+        (&form.street, "街道"),
+        (&form.community, "社区"),
+    ] {
+        if value.trim().is_empty() {
+            return Err(EstateFormError::Missing(name));
+        }
+    }
+    let boundary: Geometry = serde_json::from_str(&form.boundary)
+        .map_err(|e| EstateFormError::BadBoundary(e.to_string()))?;
+    let rings_ok = match &boundary {
+        Geometry::Polygon(rings) => !rings.is_empty() && rings.iter().all(|r| ring_ok(r)),
+        Geometry::MultiPolygon(polys) => {
+            !polys.is_empty()
+                && polys
+                    .iter()
+                    .all(|p| !p.is_empty() && p.iter().all(|r| ring_ok(r)))
+        }
+    };
+    if !rings_ok {
+        return Err(EstateFormError::BadBoundary(
+            "每个环至少 4 个点、首尾相同，坐标在天津附近的有效经纬度范围内".into(),
+        ));
+    }
+    let mut estate = Estate {
+        id: id.to_owned(),
+        name: form.name.trim().to_owned(),
+        district: form.district.trim().to_owned(),
+        street: form.street.trim().to_owned(),
+        community: form.community.trim().to_owned(),
+        management_mode: ManagementMode::ResidentSelf,
+        company_unit: None,
+        owner_unit: None,
+        scattered: false,
+        lamp_owner: if form.lamp_owner == "STATE_GRID" {
+            LampOwner::StateGrid
+        } else {
+            LampOwner::City
+        },
+        elevator_maintainer: None,
+        entered_at: None,
+        exited_at: None,
+        exit_reason: None,
+        boundary,
+        buildings: Vec::new(),
+    };
+    apply_management(&mut estate, form, units)?;
+    Ok(estate)
+}
+
+fn ring_ok(ring: &[[f64; 2]]) -> bool {
+    ring.len() >= 4
+        && ring.first() == ring.last()
+        && ring
+            .iter()
+            .all(|p| (-180.0..=180.0).contains(&p[0]) && (-90.0..=90.0).contains(&p[1]))
+}
+
+fn require_admin(web: &WebUser) -> Result<(), WebError> {
+    if web.user().role == Role::Admin {
+        Ok(())
+    } else {
+        Err(WebError::Forbidden("小区管理仅限民政部门管理员".into()))
+    }
+}
+
+fn management_fields(estate: Option<&Estate>, companies: &[(&str, &str)]) -> String {
+    let mode = estate.map_or("COMPANY", |e| mode_code(e.management_mode));
+    let company = estate.and_then(|e| e.company_unit.as_deref()).unwrap_or("");
+    let company_opts: Vec<(&str, &str)> = std::iter::once(("", "（无）"))
+        .chain(companies.iter().copied())
+        .collect();
+    format!(
+        "<label>管理模式 <select name=\"management_mode\">{}</select></label> \
+         <label>管理服务企业 <select name=\"company_unit\">{}</select></label> \
+         <label>纳入日期 <input type=\"date\" name=\"entered_on\" value=\"{}\"></label> \
+         <label>退出日期 <input type=\"date\" name=\"exited_on\" value=\"{}\"></label> \
+         <label>退出原因 <input name=\"exit_reason\" maxlength=\"500\" value=\"{}\"></label>",
+        options(MODES.iter().map(|(_, c, n)| (*c, *n)), mode),
+        options(company_opts, company),
+        local_day(estate.and_then(|e| e.entered_at)),
+        local_day(estate.and_then(|e| e.exited_at)),
+        esc(estate.and_then(|e| e.exit_reason.as_deref()).unwrap_or("")),
+    )
+}
+
+fn render(web: &WebUser, estates: &[&Estate], units: &[OrgUnit], error: Option<&str>) -> Response {
+    let companies: Vec<(&str, &str)> = units
+        .iter()
+        .filter(|u| u.unit_type == UnitType::ManagementCompany)
+        .map(|u| (u.id.as_str(), u.name.as_str()))
+        .collect();
+    let unit_name = |id: &str| {
+        units
+            .iter()
+            .find(|u| u.id == id)
+            .map_or(id.to_owned(), |u| u.name.clone())
+    };
+    let mut body = String::new();
+    if let Some(error) = error {
+        body.push_str(&super::html::notice(super::html::NoticeKind::Error, error));
+    }
+    body.push_str(
+        "<p class=\"meta\">依据政策二(二)纳入长效管理、二(三)确定管理模式、二(四)退出长效管理。修改即时下发各终端并记入审计日志。</p>\
+         <table id=\"estates\"><thead><tr><th>小区</th><th>区/街道/社区</th><th>管理模式</th><th>管理服务企业</th>\
+         <th>纳入</th><th>退出（原因）</th><th>修改</th></tr></thead><tbody>",
+    );
+    let csrf = csrf_field(&web.csrf_token);
+    for e in estates {
+        let _ = write!(
+            body,
+            "<tr data-estate=\"{id}\"><td>{name}<br><span class=\"meta\">{id}</span></td><td>{d} {s} {c}</td><td>{mode}</td>\
+             <td>{company}</td><td>{entered}</td><td>{exited}</td><td>\
+             <form method=\"post\" action=\"/dashboard/estates/{id}\" class=\"estate-form\">{csrf}{fields}\
+             <button type=\"submit\">保存</button></form></td></tr>",
+            id = esc(&e.id),
+            name = esc(&e.name),
+            d = esc(&e.district),
+            s = esc(&e.street),
+            c = esc(&e.community),
+            mode = mode_name(e.management_mode),
+            company = esc(&e.company_unit.as_deref().map(unit_name).unwrap_or_default()),
+            entered = local_day(e.entered_at),
+            exited = e.exited_at.map_or(String::from("在管"), |_| format!(
+                "{}（{}）",
+                local_day(e.exited_at),
+                esc(e.exit_reason.as_deref().unwrap_or(""))
+            )),
+            fields = management_fields(Some(e), &companies),
+        );
+    }
+    body.push_str("</tbody></table><h2>纳入新的小区</h2>");
+    let _ = write!(
+        body,
+        "<form method=\"post\" action=\"/dashboard/estates\" class=\"card\" id=\"new-estate\">{csrf}\
+         <label>编号 <input name=\"id\" required pattern=\"[a-z0-9_-]+\"></label> \
+         <label>名称 <input name=\"name\" required></label> <label>区 <input name=\"district\" required></label> \
+         <label>街道 <input name=\"street\" required></label> <label>社区 <input name=\"community\" required></label> \
+         <label>路灯产权 <select name=\"lamp_owner\"><option value=\"CITY\">城市管理部门</option>\
+         <option value=\"STATE_GRID\">国网电力</option></select></label><br>{fields}<br>\
+         <label>边界（GeoJSON Polygon，WGS-84）<br><textarea name=\"boundary\" rows=\"3\" cols=\"80\" required>\
+         {{\"type\":\"Polygon\",\"coordinates\":[[[117.19,39.11],[117.20,39.11],[117.20,39.12],[117.19,39.11]]]}}</textarea></label><br>\
+         <button type=\"submit\">纳入长效管理</button></form>",
+        fields = management_fields(None, &companies),
+    );
+    user_page(web, "小区管理（民政）", "/dashboard/estates", &body)
+}
+
+pub async fn estates_page(
+    State(state): State<AppState>,
+    web: WebUser,
+) -> Result<Response, WebError> {
+    require_admin(&web)?;
+    let catalog = state.catalog();
+    let mut estates: Vec<&Estate> = catalog.estates.values().collect();
+    estates.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(render(&web, &estates, &catalog.units, None))
+}
+
+async fn save(
+    state: &AppState,
+    web: &WebUser,
+    estate: Estate,
+    action: &str,
+) -> Result<(), WebError> {
+    let app = &state;
+    let audit = AuditDraft::new(action, "estate", estate.id.clone())
+        .by(&web.user().id, web.user().role, Some(web.device_id()))
+        .detail(serde_json::json!({
+            "management_mode": estate.management_mode, "company_unit": estate.company_unit,
+            "entered_at": estate.entered_at, "exited_at": estate.exited_at, "exit_reason": estate.exit_reason,
+        }));
+    app.storage
+        .save_catalog(vec![estate], Vec::new(), None, audit)
+        .await
+        .map_err(storage_error)?;
+    app.reload_catalog().await.map_err(storage_error)
+}
+
+fn form_error(state: &AppState, web: &WebUser, e: &EstateFormError) -> Response {
+    let catalog = state.catalog();
+    let mut estates: Vec<&Estate> = catalog.estates.values().collect();
+    estates.sort_by(|a, b| a.id.cmp(&b.id));
+    let text = format!("{e}（{}）", e.code());
+    (
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+        render(web, &estates, &catalog.units, Some(&text)),
+    )
+        .into_response()
+}
+
+pub async fn update_estate(
+    State(state): State<AppState>,
+    web: WebUser,
+    Path(id): Path<String>,
+    axum::Form(form): axum::Form<EstateForm>,
+) -> Result<Response, WebError> {
+    web.check_csrf(&form.csrf)?;
+    require_admin(&web)?;
+    let catalog = state.catalog();
+    let mut estate = catalog
+        .estates
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| WebError::NotFound(format!("小区 {id}")))?;
+    if let Err(e) = apply_management(&mut estate, &form, &catalog.units) {
+        return Ok(form_error(&state, &web, &e));
+    }
+    save(&state, &web, estate, "ESTATE_UPDATED").await?;
+    Ok(Redirect::to("/dashboard/estates").into_response())
+}
+
+pub async fn create_estate(
+    State(state): State<AppState>,
+    web: WebUser,
+    axum::Form(form): axum::Form<EstateForm>,
+) -> Result<Response, WebError> {
+    web.check_csrf(&form.csrf)?;
+    require_admin(&web)?;
+    let catalog = state.catalog();
+    let existing: Vec<&Estate> = catalog.estates.values().collect();
+    let estate = match new_estate(&form, &existing, &catalog.units) {
+        Ok(estate) => estate,
+        Err(e) => return Ok(form_error(&state, &web, &e)),
+    };
+    save(&state, &web, estate, "ESTATE_ADMITTED").await?;
+    Ok(Redirect::to("/dashboard/estates").into_response())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::dashboard::fixtures::estate;
+
+    fn units() -> Vec<OrgUnit> {
+        vec![
+            OrgUnit {
+                id: "company.a".into(),
+                name: "甲物业".into(),
+                unit_type: UnitType::ManagementCompany,
+                district: None,
+                street: None,
+                community: None,
+            },
+            OrgUnit {
+                id: "street".into(),
+                name: "街道".into(),
+                unit_type: UnitType::StreetOffice,
+                district: None,
+                street: None,
+                community: None,
+            },
+        ]
+    }
+
+    fn form(mode: &str, company: &str, entered: &str, exited: &str, reason: &str) -> EstateForm {
+        EstateForm {
+            management_mode: mode.into(),
+            company_unit: company.into(),
+            entered_on: entered.into(),
+            exited_on: exited.into(),
+            exit_reason: reason.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn exit_needs_a_reason_and_a_later_date() {
+        let mut e = estate("x", "c");
+        let err = apply_management(
+            &mut e,
+            &form("COMPANY", "company.a", "2021-01-01", "2026-06-30", ""),
+            &units(),
+        )
+        .unwrap_err();
+        assert_eq!(err.code(), "EXIT_REASON_REQUIRED");
+        let err = apply_management(
+            &mut e,
+            &form("COMPANY", "company.a", "2021-01-01", "2020-06-30", "拆迁"),
+            &units(),
+        )
+        .unwrap_err();
+        assert_eq!(err.code(), "EXIT_BEFORE_ENTRY");
+        apply_management(
+            &mut e,
+            &form(
+                "COMPANY",
+                "company.a",
+                "2021-01-01",
+                "2026-06-30",
+                " 纳入棚改拆迁 ",
+            ),
+            &units(),
+        )
+        .unwrap();
+        assert_eq!(e.exit_reason.as_deref(), Some("纳入棚改拆迁"));
+        // Beijing midnight = 16:00 UTC the day before.
+        assert_eq!(
+            e.entered_at.unwrap().to_rfc3339(),
+            "2020-12-31T16:00:00+00:00"
+        );
+        assert_eq!(local_day(e.exited_at), "2026-06-30");
+    }
+
+    #[test]
+    fn company_mode_needs_a_real_company() {
+        let mut e = estate("x", "c");
+        assert_eq!(
+            apply_management(&mut e, &form("COMPANY", "", "", "", ""), &units())
+                .unwrap_err()
+                .code(),
+            "COMPANY_REQUIRED"
+        );
+        assert_eq!(
+            apply_management(&mut e, &form("COMPANY", "street", "", "", ""), &units())
+                .unwrap_err()
+                .code(),
+            "NOT_A_COMPANY"
+        );
+        assert_eq!(
+            apply_management(&mut e, &form("BOGUS", "", "", "", ""), &units())
+                .unwrap_err()
+                .code(),
+            "UNKNOWN_MODE"
+        );
+        apply_management(
+            &mut e,
+            &form("RESIDENT_SELF", "", "2022-03-01", "", "ignored"),
+            &units(),
+        )
+        .unwrap();
+        assert_eq!(e.management_mode, ManagementMode::ResidentSelf);
+        assert_eq!(e.exit_reason, None);
+    }
+
+    #[test]
+    fn new_estate_checks_id_boundary_and_duplicates() {
+        let existing = estate("old", "c");
+        let mut f = form("RESIDENT_SELF", "", "2026-01-01", "", "");
+        f.id = "new_one".into();
+        f.name = "新小区".into();
+        f.district = "和平区".into();
+        f.street = "南营门街道".into();
+        f.community = "长春里社区".into();
+        f.boundary = r#"{"type":"Polygon","coordinates":[[[117.19,39.11],[117.2,39.11],[117.2,39.12],[117.19,39.11]]]}"#.into();
+        let e = new_estate(&f, &[&existing], &units()).unwrap();
+        assert_eq!(e.id, "new_one");
+        let mut dup = f.clone();
+        dup.id = "old".into();
+        assert_eq!(
+            new_estate(&dup, &[&existing], &units()).unwrap_err().code(),
+            "ESTATE_EXISTS"
+        );
+        let mut bad = f.clone();
+        bad.id = "Bad Id".into();
+        assert_eq!(
+            new_estate(&bad, &[&existing], &units()).unwrap_err().code(),
+            "BAD_ESTATE_ID"
+        );
+        let mut open_ring = f.clone();
+        open_ring.boundary =
+            r#"{"type":"Polygon","coordinates":[[[117.19,39.11],[117.2,39.11],[117.2,39.12]]]}"#
+                .into();
+        assert_eq!(
+            new_estate(&open_ring, &[&existing], &units())
+                .unwrap_err()
+                .code(),
+            "BAD_BOUNDARY"
+        );
+        let mut junk = f;
+        junk.boundary = "not json".into();
+        assert_eq!(
+            new_estate(&junk, &[&existing], &units())
+                .unwrap_err()
+                .code(),
+            "BAD_BOUNDARY"
+        );
+    }
+}

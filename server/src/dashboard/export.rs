@@ -1,0 +1,191 @@
+//! Tables the dashboard offers for download, as CSV (UTF-8 with BOM, so Excel on Chinese Windows
+//! opens it correctly) and as XLSX. One [`Table`] feeds both formats.
+
+use rust_xlsxwriter::{Format, Workbook, XlsxError};
+
+/// A cell: text or a number (numbers stay numeric in XLSX so sums and sorting work).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Text(String),
+    Number(f64),
+    Empty,
+}
+
+impl From<&str> for Cell {
+    fn from(s: &str) -> Cell {
+        Cell::Text(s.to_string())
+    }
+}
+
+impl From<String> for Cell {
+    fn from(s: String) -> Cell {
+        Cell::Text(s)
+    }
+}
+
+impl From<Option<f64>> for Cell {
+    fn from(v: Option<f64>) -> Cell {
+        match v {
+            Some(v) if v.is_finite() => Cell::Number(v),
+            _ => Cell::Empty,
+        }
+    }
+}
+
+impl From<u32> for Cell {
+    fn from(v: u32) -> Cell {
+        Cell::Number(f64::from(v))
+    }
+}
+
+/// A titled table with a header row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    /// Sheet name in XLSX (at most 31 characters, no `[]:*?/\`).
+    pub sheet: String,
+    pub headers: Vec<String>,
+    pub rows: Vec<Vec<Cell>>,
+}
+
+/// Why a spreadsheet could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("生成 XLSX 失败: {0}")]
+    Xlsx(#[from] XlsxError),
+}
+
+impl ExportError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ExportError::Xlsx(_) => "EXPORT_XLSX_FAILED",
+        }
+    }
+}
+
+fn csv_field(text: &str, out: &mut String) {
+    // A leading = + - @ would run as a formula in Excel (CSV injection); prefix with a quote mark.
+    let guarded =
+        matches!(text.chars().next(), Some('=' | '+' | '-' | '@')) && text.parse::<f64>().is_err();
+    if guarded || text.contains([',', '"', '\n', '\r']) {
+        out.push('"');
+        if guarded {
+            out.push('\'');
+        }
+        out.push_str(&text.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(text);
+    }
+}
+
+impl Table {
+    /// RFC 4180 CSV with CRLF line ends, preceded by a UTF-8 BOM.
+    pub fn to_csv(&self) -> String {
+        let mut out = String::from("\u{feff}");
+        let push_row = |cells: &mut dyn Iterator<Item = String>, out: &mut String| {
+            for (i, cell) in cells.enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                csv_field(&cell, out);
+            }
+            out.push_str("\r\n");
+        };
+        push_row(&mut self.headers.iter().cloned(), &mut out);
+        for row in &self.rows {
+            push_row(
+                &mut row.iter().map(|cell| match cell {
+                    Cell::Text(s) => s.clone(),
+                    Cell::Number(n) => format_number(*n),
+                    Cell::Empty => String::new(),
+                }),
+                &mut out,
+            );
+        }
+        out
+    }
+
+    /// An XLSX workbook with one sheet, bold header, frozen header row.
+    pub fn to_xlsx(&self) -> Result<Vec<u8>, ExportError> {
+        let mut workbook = Workbook::new();
+        let sheet = workbook.add_worksheet();
+        sheet.set_name(&self.sheet)?;
+        let bold = Format::new().set_bold();
+        for (col, header) in self.headers.iter().enumerate() {
+            let col = u16::try_from(col).unwrap_or(u16::MAX);
+            sheet.write_string_with_format(0, col, header, &bold)?;
+            sheet.set_column_width(col, 16)?;
+        }
+        for (r, row) in self.rows.iter().enumerate() {
+            let r = u32::try_from(r + 1).unwrap_or(u32::MAX);
+            for (col, cell) in row.iter().enumerate() {
+                let col = u16::try_from(col).unwrap_or(u16::MAX);
+                match cell {
+                    Cell::Text(s) => {
+                        sheet.write_string(r, col, s)?;
+                    }
+                    Cell::Number(n) => {
+                        sheet.write_number(r, col, *n)?;
+                    }
+                    Cell::Empty => {}
+                }
+            }
+        }
+        sheet.set_freeze_panes(1, 0)?;
+        Ok(workbook.save_to_buffer()?)
+    }
+}
+
+/// Integers without a decimal point; other numbers with up to 4 decimals.
+fn format_number(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{n:.0}")
+    } else {
+        let s = format!("{n:.4}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Table {
+        Table {
+            sheet: "案件".into(),
+            headers: vec!["编号".into(), "小区".into(), "比率".into()],
+            rows: vec![
+                vec!["a,1".into(), "长春里".into(), Cell::Number(0.5)],
+                vec!["=cmd()".into(), "说\"明\"".into(), Cell::Empty],
+                vec!["-3".into(), "x".into(), Cell::Number(3.0)],
+            ],
+        }
+    }
+
+    #[test]
+    fn csv_quotes_escapes_and_guards_formulas() {
+        let csv = sample().to_csv();
+        let lines: Vec<&str> = csv.trim_start_matches('\u{feff}').split("\r\n").collect();
+        assert!(csv.starts_with('\u{feff}'));
+        assert_eq!(lines[0], "编号,小区,比率");
+        assert_eq!(lines[1], "\"a,1\",长春里,0.5");
+        assert_eq!(lines[2], "\"'=cmd()\",\"说\"\"明\"\"\",");
+        assert_eq!(lines[3], "-3,x,3");
+    }
+
+    #[test]
+    fn xlsx_is_a_zip_with_the_sheet() {
+        let bytes = sample().to_xlsx().unwrap();
+        assert_eq!(&bytes[..2], b"PK");
+        assert!(bytes.len() > 1000);
+    }
+
+    #[test]
+    fn invalid_sheet_name_is_a_clear_error() {
+        let mut t = sample();
+        t.sheet = "a/b".into();
+        let err = t.to_xlsx().unwrap_err();
+        assert_eq!(err.code(), "EXPORT_XLSX_FAILED");
+    }
+}

@@ -1,0 +1,34 @@
+//! The street-office dashboard: server-rendered pages in Chinese for street offices, departments
+//! and the civil-affairs admin (issue 6). Everything it shows or changes goes through the same
+//! authorization and ingest code as the sync API; this module only renders and collects forms.
+
+pub mod chart;
+pub mod estates;
+pub mod export;
+pub mod html;
+pub mod kpi_page;
+pub mod kpi_view;
+pub mod map;
+pub mod meeting;
+pub mod pages;
+pub mod queue;
+pub mod routes;
+pub mod session;
+pub mod web;
+
+#[cfg(test)]
+pub(crate) mod fixtures;
+
+pub use routes::router;
+
+use xuncha_core::workflow::ActionKind;
+use xuncha_core::{Actor, Case};
+
+/// The buttons a user gets on a case: exactly `workflow::allowed_actions` (the same table the
+/// server enforces at ingest), minus REPORT, which creates cases and belongs to the phone.
+pub fn allowed_actions(case: &Case, actor: &Actor) -> Vec<ActionKind> {
+    xuncha_core::workflow::allowed_actions(Some(case), actor)
+        .into_iter()
+        .filter(|kind| *kind != ActionKind::Report)
+        .collect()
+}

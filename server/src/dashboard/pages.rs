@@ -1,0 +1,910 @@
+//! The dashboard's pages and form handlers. Reads go through [`super::web::load_visible`] /
+//! [`super::web::load_case`] (per-object authorization of [`crate::access`]); writes go through
+//! [`super::web::submit_event`] (the sync API's ingest) or `Storage::save_catalog` (estates).
+
+use std::fmt::Write as _;
+
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Utc;
+use serde::Deserialize;
+use xuncha_core::time::format_local;
+use xuncha_core::workflow::{Action, ActionKind, PhotoKind, PhotoRef};
+use xuncha_core::{Case, CaseStatus, Role};
+
+use super::export::Table;
+use super::html::{NoticeKind, csrf_field, esc, notice, options, page};
+use super::map::{Marker, legend, render_map};
+use super::meeting::{self, MAX_MINUTES_CHARS};
+use super::queue::{self, Names, QueueFilter};
+use super::session::{self, SessionStore};
+use super::web::{
+    WebError, WebUser, download, html_response, load_case, load_visible, register_web_device,
+    session_user, storage_error, submit_event, user_names, user_page,
+};
+use crate::access;
+use crate::app::AppState;
+use crate::audit::AuditDraft;
+use crate::photo_store;
+use crate::storage::PhotoRecord;
+
+const CSS: &str = include_str!("../../assets/app.css");
+const JS: &str = include_str!("../../assets/app.js");
+
+pub async fn asset_css() -> Response {
+    asset(CSS, "text/css; charset=utf-8")
+}
+
+pub async fn asset_js() -> Response {
+    asset(JS, "text/javascript; charset=utf-8")
+}
+
+fn asset(body: &'static str, content_type: &'static str) -> Response {
+    let mut resp = body.into_response();
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    resp
+}
+
+pub async fn home() -> Redirect {
+    Redirect::to("/dashboard/cases")
+}
+
+// ---------------------------------------------------------------- sign-in
+
+fn login_page(message: Option<&str>) -> String {
+    let mut body = String::from("<div class=\"login\">");
+    if let Some(message) = message {
+        body.push_str(&notice(NoticeKind::Error, message));
+    }
+    body.push_str(
+        "<form method=\"post\" action=\"/dashboard/login\" id=\"login-form\">\
+         <label>用户名 <input name=\"username\" id=\"username\" autocomplete=\"username\" required maxlength=\"100\"></label>\
+         <label>密码 <input name=\"password\" id=\"password\" type=\"password\" autocomplete=\"current-password\" required maxlength=\"200\"></label>\
+         <button type=\"submit\" id=\"login-submit\">登录</button></form>\
+         <p class=\"meta\">与手机端使用同一账号。</p></div>",
+    );
+    page("登录", "", None, &body)
+}
+
+pub async fn login_form() -> Response {
+    html_response(login_page(None))
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    username: String,
+    password: String,
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    Extension(sessions): Extension<Arc<SessionStore>>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<LoginForm>,
+) -> Result<Response, WebError> {
+    let app = &state;
+    let username = form.username.trim().to_owned();
+    let refuse = |message: &str| -> Response {
+        (
+            StatusCode::UNAUTHORIZED,
+            html_response(login_page(Some(message))),
+        )
+            .into_response()
+    };
+    if username.is_empty() || username.len() > 100 || form.password.len() > 200 {
+        return Ok(refuse("用户名或密码格式不正确"));
+    }
+    // Throttle guessing per account name, with the API's token buckets.
+    if app.limiter.check(&format!("web-login:{username}")).is_err() {
+        return Ok(refuse("尝试次数过多，请稍后再试"));
+    }
+    let user = app
+        .storage
+        .user_by_username(username.clone())
+        .await
+        .map_err(storage_error)?;
+    let stored = user.as_ref().map_or_else(
+        || app.dummy_password_hash.to_string(),
+        |u| u.password_hash.clone(),
+    );
+    let password_ok = crate::auth::verify_password(form.password, stored).await;
+    let user = match user {
+        Some(user) if password_ok && !user.disabled => user,
+        Some(user) if password_ok && user.disabled => return Ok(refuse("该账号已停用")),
+        _ => {
+            app.storage
+                .append_audit(AuditDraft::new(
+                    "WEB_SIGN_IN_FAILED",
+                    "user",
+                    username.clone(),
+                ))
+                .await
+                .map_err(storage_error)?;
+            return Ok(refuse("用户名或密码错误"));
+        }
+    };
+    let agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let device = register_web_device(app, &user, agent).await?;
+    let (token, _) = sessions.create(&session_user(&user.id, device.id), Utc::now());
+    let mut resp = Redirect::to("/dashboard/cases").into_response();
+    if let Ok(cookie) = HeaderValue::from_str(&session::set_cookie(&token, false)) {
+        resp.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    Ok(resp)
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn logout(
+    Extension(sessions): Extension<Arc<SessionStore>>,
+    web: WebUser,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<CsrfForm>,
+) -> Result<Response, WebError> {
+    web.check_csrf(&form.csrf)?;
+    if let Some(token) = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(session::token_from_cookie_header)
+    {
+        sessions.remove(token);
+    }
+    let mut resp = Redirect::to("/dashboard/login").into_response();
+    if let Ok(cookie) = HeaderValue::from_str(&session::clear_cookie()) {
+        resp.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    Ok(resp)
+}
+
+// ---------------------------------------------------------------- queue
+
+fn filtered<'a>(
+    filter: &QueueFilter,
+    cases: &'a [Case],
+    names: &Names<'_>,
+) -> Result<Vec<&'a Case>, WebError> {
+    filter
+        .apply(cases, &names.estates, Utc::now())
+        .map_err(|e| WebError::BadInput(format!("{e}（{}）", e.code())))
+}
+
+pub async fn queue_page(
+    State(state): State<AppState>,
+    web: WebUser,
+    Query(filter): Query<QueueFilter>,
+) -> Result<Response, WebError> {
+    let visible = load_visible(&state, web.user()).await?;
+    let cases = visible.cases();
+    let names = Names::new(&visible.estates, visible.units());
+    let now = Utc::now();
+    let mut body = queue::filter_form(&filter, &visible.estates, visible.units());
+    let rows = match filter.apply(&cases, &names.estates, now) {
+        Ok(rows) => rows,
+        Err(e) => {
+            body.push_str(&notice(NoticeKind::Error, &format!("{e}（{}）", e.code())));
+            return Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                user_page(&web, "案件队列", "/dashboard/cases", &body),
+            )
+                .into_response());
+        }
+    };
+    body.push_str(&queue::counts_bar(
+        &queue::counts_per_status(&rows),
+        rows.len(),
+    ));
+    let qs = filter.query_string();
+    let _ = write!(
+        body,
+        "<p class=\"exports\">导出当前列表：<a href=\"/dashboard/cases.csv?{qs}\" id=\"export-csv\">CSV</a>\
+         <a href=\"/dashboard/cases.xlsx?{qs}\" id=\"export-xlsx\">Excel (XLSX)</a></p>",
+        qs = esc(&qs)
+    );
+    body.push_str(&queue::queue_table(&rows, &names, now));
+    Ok(user_page(&web, "案件队列", "/dashboard/cases", &body))
+}
+
+async fn queue_table_for(
+    state: &AppState,
+    web: &WebUser,
+    filter: &QueueFilter,
+) -> Result<Table, WebError> {
+    let visible = load_visible(state, web.user()).await?;
+    let cases = visible.cases();
+    let names = Names::new(&visible.estates, visible.units());
+    let rows = filtered(filter, &cases, &names)?;
+    Ok(queue::queue_export(&rows, &names, Utc::now()))
+}
+
+pub async fn queue_csv(
+    State(state): State<AppState>,
+    web: WebUser,
+    Query(filter): Query<QueueFilter>,
+) -> Result<Response, WebError> {
+    let table = queue_table_for(&state, &web, &filter).await?;
+    Ok(download(
+        table.to_csv().into_bytes(),
+        "text/csv; charset=utf-8",
+        "案件清单.csv",
+    ))
+}
+
+pub async fn queue_xlsx(
+    State(state): State<AppState>,
+    web: WebUser,
+    Query(filter): Query<QueueFilter>,
+) -> Result<Response, WebError> {
+    let table = queue_table_for(&state, &web, &filter).await?;
+    let bytes = tokio::task::spawn_blocking(move || table.to_xlsx())
+        .await
+        .map_err(|_| WebError::Internal("export task failed".into()))?
+        .map_err(|e| WebError::Internal(format!("{e}（{}）", e.code())))?;
+    Ok(download(
+        bytes,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "案件清单.xlsx",
+    ))
+}
+
+// ---------------------------------------------------------------- case detail
+
+#[derive(Deserialize, Default)]
+pub struct DoneQuery {
+    #[serde(default)]
+    done: String,
+}
+
+pub async fn case_page(
+    State(state): State<AppState>,
+    web: WebUser,
+    Path(id): Path<String>,
+    Query(q): Query<DoneQuery>,
+) -> Result<Response, WebError> {
+    let done = ActionKind::ALL
+        .into_iter()
+        .find(|k| k.code() == q.done)
+        .map(|k| format!("操作已完成：{}", k.name_zh()));
+    render_case(
+        &state,
+        &web,
+        &id,
+        done.as_deref().map(|t| (NoticeKind::Info, t)),
+        StatusCode::OK,
+    )
+    .await
+}
+
+async fn render_case(
+    state: &AppState,
+    web: &WebUser,
+    id: &str,
+    message: Option<(NoticeKind, &str)>,
+    status: StatusCode,
+) -> Result<Response, WebError> {
+    let (row, events) = load_case(state, web, id).await?;
+    let case = &row.case;
+    let catalog = state.catalog();
+    let unit_name = |uid: &str| {
+        catalog
+            .unit(uid)
+            .map_or_else(|| uid.to_owned(), |u| u.name.clone())
+    };
+    let estate = catalog.estates.get(&case.estate_id);
+    let info = case.category.info();
+    let now = Utc::now();
+    let overdue = queue::is_overdue(case, now);
+    let mut body = String::new();
+    if let Some((kind, text)) = message {
+        body.push_str(&notice(kind, text));
+    }
+    body.push_str("<div class=\"grid2\"><div>");
+    // Facts.
+    let _ = write!(
+        body,
+        "<section class=\"card\"><h2>案件信息</h2><dl class=\"facts\">\
+         <dt>状态</dt><dd id=\"case-status\" data-status=\"{status_code}\">{badge}{overdue}</dd>\
+         <dt>类别</dt><dd>{cat}（{cat_code}，政策 {sections}）</dd>\
+         <dt>小区</dt><dd>{estate}</dd><dt>位置</dt><dd>{place}</dd><dt>描述</dt><dd>{desc}</dd>\
+         <dt>上报</dt><dd>{reported_at}（{reporter}）</dd>\
+         <dt>派遣期限</dt><dd>{dispatch_due}</dd><dt>处置期限</dt><dd>{handle_due}</dd>\
+         <dt>责任单位</dt><dd id=\"case-unit\">{unit}</dd><dt>退回/返工</dt><dd>{returns} 次 / {reworks} 次</dd>{reason}\
+         </dl></section>",
+        status_code = case.status.code(),
+        badge = queue::status_badge(case.status),
+        overdue = if overdue {
+            " <span class=\"overdue-flag\">已超期</span>"
+        } else {
+            ""
+        },
+        cat = esc(info.name_zh),
+        cat_code = info.code(),
+        sections = esc(&info.policy_sections.join("、")),
+        estate = esc(&estate.map_or_else(
+            || case.estate_id.clone(),
+            |e| format!("{}（{} {} {}）", e.name, e.district, e.street, e.community)
+        )),
+        place = esc(&[
+            case.building.as_deref(),
+            case.unit_no.as_deref(),
+            case.location_note.as_deref()
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ")),
+        desc = esc(case.description.as_deref().unwrap_or("")),
+        reported_at = format_local(case.reported_at),
+        reporter = esc(&unit_name(&case.reported_by.unit_id)),
+        dispatch_due = format_local(case.dispatch_due),
+        handle_due = case
+            .handle_due
+            .map(format_local)
+            .unwrap_or_else(|| "—".into()),
+        unit = esc(&case
+            .assigned_unit
+            .as_deref()
+            .map(unit_name)
+            .unwrap_or_else(|| "—".into())),
+        returns = case.return_count,
+        reworks = case.rework_count,
+        reason = case
+            .last_reason
+            .as_deref()
+            .map_or(String::new(), |r| format!(
+                "<dt>最近理由</dt><dd>{}</dd>",
+                esc(r)
+            )),
+    );
+    // Photos, before and after side by side.
+    let photo_list = |kinds: &[PhotoKind]| -> String {
+        let imgs: String = case
+            .photos
+            .iter()
+            .filter(|p| kinds.contains(&p.kind))
+            .map(|p| {
+                format!(
+                    "<img src=\"/dashboard/photos/{0}\" alt=\"照片 {0:.8}\" loading=\"lazy\">",
+                    esc(&p.sha256)
+                )
+            })
+            .collect();
+        if imgs.is_empty() {
+            "<p class=\"empty\">暂无照片</p>".into()
+        } else {
+            imgs
+        }
+    };
+    let _ = write!(
+        body,
+        "<section class=\"card\"><h2>照片对比</h2><div class=\"photos\">\
+         <figure id=\"photos-before\"><figcaption>处置前</figcaption>{}</figure>\
+         <figure id=\"photos-after\"><figcaption>处置后 / 核查</figcaption>{}</figure></div></section>",
+        photo_list(&[PhotoKind::Before]),
+        photo_list(&[PhotoKind::After, PhotoKind::Verification]),
+    );
+    // Timeline.
+    let actor_ids: Vec<String> = events.iter().map(|e| e.actor.user_id.clone()).collect();
+    let names = user_names(state, actor_ids).await;
+    body.push_str(
+        "<section class=\"card\"><h2>处理过程</h2><ol class=\"timeline\" id=\"timeline\">",
+    );
+    for event in &events {
+        let detail = match &event.action {
+            Action::Dispatch { unit_id } => format!("派往 {}", unit_name(unit_id)),
+            Action::Return { reason } | Action::Reopen { reason } | Action::Cancel { reason } => {
+                format!("理由：{reason}")
+            }
+            _ => String::new(),
+        };
+        let minutes = meeting::parse_minutes(event)
+            .map(|(u, t)| format!("联席会议纪要（{}）：{t}", unit_name(u)));
+        let note = minutes.or_else(|| event.note.clone()).unwrap_or_default();
+        let gps = event.gps.as_ref().map_or(String::new(), |g| {
+            format!(
+                " · 位置 {:.5}N {:.5}E{}",
+                g.lat,
+                g.lon,
+                g.accuracy_m.map_or(String::new(), |a| format!(" ±{a:.0}m"))
+            )
+        });
+        let _ = write!(
+            body,
+            "<li data-kind=\"{code}\"><b>{action}</b> {detail} <span class=\"meta\">{who} · {role} · {unit} · {when}（设备时间 {device}）{gps}{photos}</span>{note}</li>",
+            code = event.action.kind().code(),
+            action = event.action.kind().name_zh(),
+            detail = esc(&detail),
+            who = esc(names
+                .get(&event.actor.user_id)
+                .map_or(event.actor.user_id.as_str(), String::as_str)),
+            role = event.actor.role.name_zh(),
+            unit = esc(&unit_name(&event.actor.unit_id)),
+            when = format_local(event.effective_time()),
+            device = format_local(event.device_time),
+            gps = esc(&gps),
+            photos = if event.photos.is_empty() {
+                String::new()
+            } else {
+                format!(" · 照片 {} 张", event.photos.len())
+            },
+            note = if note.is_empty() {
+                String::new()
+            } else {
+                format!("<br>{}", esc(&note))
+            },
+        );
+    }
+    body.push_str("</ol></section></div><div>");
+    // Routing decision.
+    body.push_str(&routing_card(row.routing.as_ref()));
+    // Actions.
+    let suggested = routing_owner(row.routing.as_ref());
+    body.push_str(&actions_card(
+        case,
+        web,
+        &catalog.units,
+        suggested.as_deref(),
+    ));
+    // Mini map.
+    if let Some(estate) = estate {
+        let markers: Vec<Marker> = case
+            .location
+            .as_ref()
+            .map(|g| Marker {
+                case_id: case.id,
+                lat: g.lat,
+                lon: g.lon,
+                status: case.status,
+                overdue,
+                label: info.name_zh.to_owned(),
+            })
+            .into_iter()
+            .collect();
+        let _ = write!(
+            body,
+            "<section class=\"card\"><h2>位置</h2>{}</section>",
+            render_map(std::slice::from_ref(estate), &markers, 420.0, 300.0)
+        );
+    }
+    body.push_str("</div></div>");
+    let title = format!("案件 {} · {}", &case.id.to_string()[..8], info.name_zh);
+    Ok((status, user_page(web, &title, "/dashboard/cases", &body)).into_response())
+}
+
+/// The unit id the routing decision names as owner, to preselect in the dispatch form.
+fn routing_owner(routing: Option<&serde_json::Value>) -> Option<String> {
+    routing?
+        .get("owner")?
+        .get("id")?
+        .as_str()
+        .map(str::to_owned)
+}
+
+fn routing_card(routing: Option<&serde_json::Value>) -> String {
+    let Some(r) = routing else {
+        return "<section class=\"card\"><h2>分派建议</h2><p class=\"empty\">无分派建议（小区不在目录中）。</p></section>".into();
+    };
+    let unit_names = |key: &str| -> String {
+        r.get(key)
+            .and_then(|v| v.as_array())
+            .map(|units| {
+                units
+                    .iter()
+                    .filter_map(|u| u.get("name").and_then(|n| n.as_str()))
+                    .collect::<Vec<_>>()
+                    .join("、")
+            })
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "—".into())
+    };
+    let owner = r
+        .get("owner")
+        .and_then(|o| o.get("name"))
+        .and_then(|n| n.as_str())
+        .unwrap_or("—");
+    let basis = r.get("legal_basis").and_then(|b| b.as_str()).unwrap_or("—");
+    format!(
+        "<section class=\"card\" id=\"routing\"><h2>分派建议（上报时按规则计算）</h2><dl class=\"facts\">\
+         <dt>责任单位</dt><dd id=\"routing-owner\">{}</dd><dt>先期处置</dt><dd>{}</dd>\
+         <dt>协同单位</dt><dd>{}</dd><dt>逐级上报</dt><dd>{}</dd><dt>依据</dt><dd>{}</dd></dl></section>",
+        esc(owner),
+        esc(&unit_names("first_on_site")),
+        esc(&unit_names("co_responsible")),
+        esc(&unit_names("escalation_chain")),
+        esc(basis),
+    )
+}
+
+/// Exactly the actions the workflow allows this user now, each as its own small form.
+fn actions_card(
+    case: &Case,
+    web: &WebUser,
+    units: &[xuncha_core::OrgUnit],
+    suggested: Option<&str>,
+) -> String {
+    let allowed = super::allowed_actions(case, &web.actor());
+    let mut out =
+        String::from("<section class=\"card actions\" id=\"actions\"><h2>可执行操作</h2>");
+    if allowed.is_empty() {
+        out.push_str("<p class=\"empty\">您的角色当前对该案件没有可执行的操作。</p>");
+    }
+    let csrf = csrf_field(&web.csrf_token);
+    for kind in allowed {
+        let fields = match kind {
+            ActionKind::Dispatch => {
+                let mut sorted: Vec<&xuncha_core::OrgUnit> = units.iter().collect();
+                sorted.sort_by_key(|u| (Some(u.id.as_str()) != suggested, u.unit_type, u.name.clone()));
+                let opts = options(
+                    sorted.iter().map(|u| (u.id.as_str(), u.name.as_str())),
+                    suggested.unwrap_or(""),
+                );
+                format!("<label>派往 <select name=\"unit_id\" id=\"dispatch-unit\" required>{opts}</select></label>{}",
+                    suggested.map_or(String::new(), |_| "<span class=\"meta\">（已按分派建议预选）</span>".into()))
+            }
+            ActionKind::Return | ActionKind::Reopen | ActionKind::Cancel => {
+                "<label>理由（必填）<textarea name=\"reason\" rows=\"2\" required maxlength=\"1000\"></textarea></label>".into()
+            }
+            ActionKind::Handle => {
+                "<label>处置后照片（JPEG，必填）<input type=\"file\" name=\"photo\" accept=\"image/jpeg\" required></label>".into()
+            }
+            _ => String::new(),
+        };
+        let confirm = if kind == ActionKind::Cancel {
+            " data-confirm=\"确定作废该案件？\""
+        } else {
+            ""
+        };
+        let _ = write!(
+            out,
+            "<form method=\"post\" action=\"/dashboard/cases/{id}/actions\" enctype=\"multipart/form-data\" id=\"action-{code}\"{confirm}>\
+             {csrf}<input type=\"hidden\" name=\"kind\" value=\"{code}\"><input type=\"hidden\" name=\"version\" value=\"{version}\">\
+             {fields}<label>备注 <input name=\"note\" maxlength=\"1000\"></label> \
+             <button type=\"submit\" id=\"do-{code}\">{label}</button></form>",
+            id = case.id,
+            code = kind.code(),
+            version = case.version,
+            label = kind.name_zh(),
+        );
+    }
+    out.push_str("</section>");
+    out
+}
+
+/// Fields of an action form (multipart, because HANDLE carries a photo).
+#[derive(Default)]
+struct ActionForm {
+    csrf: String,
+    kind: String,
+    version: String,
+    unit_id: String,
+    reason: String,
+    note: String,
+    photo: Option<Vec<u8>>,
+}
+
+async fn read_action_form(
+    mut multipart: Multipart,
+    photo_limit: u64,
+) -> Result<ActionForm, WebError> {
+    let mut form = ActionForm::default();
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        WebError::BadInput(format!("表单无法读取：{e}"))
+    };
+    while let Some(field) = multipart.next_field().await.map_err(bad)? {
+        let name = field.name().unwrap_or("").to_owned();
+        if name == "photo" {
+            let bytes = field.bytes().await.map_err(bad)?;
+            if bytes.len() as u64 > photo_limit {
+                return Err(WebError::BadInput(format!(
+                    "照片超过 {photo_limit} 字节上限"
+                )));
+            }
+            if !bytes.is_empty() {
+                form.photo = Some(bytes.to_vec());
+            }
+            continue;
+        }
+        let value = field.text().await.map_err(bad)?;
+        if value.chars().count() > 2000 {
+            return Err(WebError::BadInput(format!("字段 {name} 过长")));
+        }
+        match name.as_str() {
+            "csrf" => form.csrf = value,
+            "kind" => form.kind = value,
+            "version" => form.version = value,
+            "unit_id" => form.unit_id = value,
+            "reason" => form.reason = value,
+            "note" => form.note = value,
+            _ => {}
+        }
+    }
+    Ok(form)
+}
+
+/// Stores an uploaded photo the way the API does (re-encoded under the limits, content-addressed,
+/// recorded with an audit entry) and returns its address.
+async fn store_photo(state: &AppState, web: &WebUser, bytes: Vec<u8>) -> Result<String, WebError> {
+    let sha = photo_store::sha256_bytes(&bytes);
+    if state
+        .storage
+        .photo(sha.clone())
+        .await
+        .map_err(storage_error)?
+        .is_some()
+    {
+        return Ok(sha);
+    }
+    let limits = state.config.limits.clone();
+    let photos = state.photos.clone();
+    let address = sha.clone();
+    let received = bytes.len() as u64;
+    let reencoded = tokio::task::spawn_blocking(move || -> Result<_, crate::error::ApiError> {
+        let reencoded = photo_store::reencode(&bytes, limits.photo_pixels, limits.photo_max_edge)?;
+        photos
+            .store_final(&address, &reencoded.bytes)
+            .map_err(|e| crate::error::ApiError::Internal(format!("photo store: {e}")))?;
+        Ok(reencoded)
+    })
+    .await
+    .map_err(|_| WebError::Internal("photo task failed".into()))??;
+    let record = PhotoRecord {
+        sha256: sha.clone(),
+        stored_sha256: photo_store::sha256_bytes(&reencoded.bytes),
+        bytes: received,
+        width: reencoded.width,
+        height: reencoded.height,
+        uploaded_by: web.user().id.clone(),
+        device_id: web.device_id(),
+    };
+    let audit = AuditDraft::new("PHOTO_STORED", "photo", sha.clone())
+        .by(&web.user().id, web.user().role, Some(web.device_id()))
+        .detail(serde_json::json!({ "bytes": record.bytes, "width": record.width, "height": record.height, "source": "dashboard" }));
+    state
+        .storage
+        .insert_photo(record, audit)
+        .await
+        .map_err(storage_error)?;
+    Ok(sha)
+}
+
+pub async fn case_action(
+    State(state): State<AppState>,
+    web: WebUser,
+    Path(id): Path<String>,
+    multipart: Multipart,
+) -> Result<Response, WebError> {
+    let app = &state;
+    let form = read_action_form(multipart, app.config.limits.photo_bytes).await?;
+    web.check_csrf(&form.csrf)?;
+    // Visibility first (audited refusal), then the workflow decides through ingest.
+    let (row, _) = load_case(app, &web, &id).await?;
+    let case_id = row.case.id;
+    if !form.version.is_empty() && form.version != row.case.version.to_string() {
+        let msg = "案件在您打开页面后已被他人更新，请确认当前状态后再操作";
+        return render_case(
+            app,
+            &web,
+            &id,
+            Some((NoticeKind::Error, msg)),
+            StatusCode::CONFLICT,
+        )
+        .await;
+    }
+    let kind = ActionKind::ALL
+        .into_iter()
+        .find(|k| k.code() == form.kind && *k != ActionKind::Report)
+        .ok_or_else(|| WebError::BadInput(format!("未知操作 {}", form.kind)))?;
+    let reason = form.reason.trim().to_owned();
+    let mut photos = Vec::new();
+    let action = match kind {
+        ActionKind::Dissuade => Action::Dissuade,
+        ActionKind::Escalate => Action::Escalate,
+        ActionKind::Dispatch => Action::Dispatch {
+            unit_id: form.unit_id.trim().to_owned(),
+        },
+        ActionKind::Accept => Action::Accept,
+        ActionKind::Return => Action::Return { reason },
+        ActionKind::Handle => {
+            if let Some(bytes) = form.photo {
+                let sha = store_photo(app, &web, bytes).await?;
+                photos.push(PhotoRef {
+                    sha256: sha,
+                    kind: PhotoKind::After,
+                });
+            }
+            Action::Handle
+        }
+        ActionKind::Verify => Action::Verify,
+        ActionKind::Reopen => Action::Reopen { reason },
+        ActionKind::Cancel => Action::Cancel { reason },
+        ActionKind::Comment | ActionKind::Report => Action::Comment,
+    };
+    match submit_event(app, &web, case_id, action, photos, Some(form.note)).await? {
+        Ok(_) => Ok(
+            Redirect::to(&format!("/dashboard/cases/{case_id}?done={}", kind.code()))
+                .into_response(),
+        ),
+        Err((code, message)) => {
+            let text = format!("操作未执行：{message}（{code}）");
+            render_case(
+                app,
+                &web,
+                &id,
+                Some((NoticeKind::Error, &text)),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
+}
+
+/// A stored photo, for users who may see a case that references it (the API's rule).
+pub async fn photo(
+    State(state): State<AppState>,
+    web: WebUser,
+    Path(sha): Path<String>,
+) -> Result<Response, WebError> {
+    let app = &state;
+    if !photo_store::is_sha256_hex(&sha) {
+        return Err(WebError::NotFound(format!("照片 {sha}")));
+    }
+    let record = app
+        .storage
+        .photo(sha.clone())
+        .await
+        .map_err(storage_error)?
+        .ok_or_else(|| WebError::NotFound(format!("照片 {sha}")))?;
+    let user = web.user();
+    let allowed = user.role == Role::Admin || record.uploaded_by == user.id || {
+        let catalog = app.catalog();
+        app.storage
+            .photo_cases(sha.clone())
+            .await
+            .map_err(storage_error)?
+            .iter()
+            .any(|row| access::can_see_case(user, &catalog, row))
+    };
+    if !allowed {
+        app.deny(&web.authed, "photo", &sha).await?;
+        return Err(WebError::Forbidden(format!("照片 {sha}")));
+    }
+    let bytes = tokio::fs::read(app.photos.final_path(&sha))
+        .await
+        .map_err(|e| WebError::Internal(format!("照片文件无法读取：{e}")))?;
+    let mut resp = bytes.into_response();
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=31536000, immutable"),
+    );
+    Ok(resp)
+}
+
+// ---------------------------------------------------------------- map
+
+pub async fn map_page(State(state): State<AppState>, web: WebUser) -> Result<Response, WebError> {
+    let visible = load_visible(&state, web.user()).await?;
+    let now = Utc::now();
+    let open: Vec<&Case> = visible
+        .rows
+        .iter()
+        .map(|r| &r.case)
+        .filter(|c| c.status.is_open())
+        .collect();
+    let markers: Vec<Marker> = open
+        .iter()
+        .filter_map(|c| {
+            let g = c.location.as_ref()?;
+            Some(Marker {
+                case_id: c.id,
+                lat: g.lat,
+                lon: g.lon,
+                status: c.status,
+                overdue: queue::is_overdue(c, now),
+                label: c.category.info().name_zh.to_owned(),
+            })
+        })
+        .collect();
+    let unlocated = open.len() - markers.len();
+    let mut statuses: Vec<CaseStatus> = open.iter().map(|c| c.status).collect();
+    statuses.sort_unstable();
+    statuses.dedup();
+    let mut body = format!(
+        "<p class=\"meta\">{} 个小区，{} 个在办案件（{} 个无定位未标注）。地图由本系统矢量数据绘制，坐标 WGS-84。</p>",
+        visible.estates.len(),
+        open.len(),
+        unlocated
+    );
+    body.push_str(&render_map(&visible.estates, &markers, 960.0, 600.0));
+    body.push_str(&legend(&statuses));
+    Ok(user_page(&web, "小区与案件地图", "/dashboard/map", &body))
+}
+
+// ---------------------------------------------------------------- meeting
+
+pub async fn meeting_page(
+    State(state): State<AppState>,
+    web: WebUser,
+) -> Result<Response, WebError> {
+    let visible = load_visible(&state, web.user()).await?;
+    let cases = visible.cases();
+    let names = Names::new(&visible.estates, visible.units());
+    let now = Utc::now();
+    let items = meeting::agenda(&cases, now);
+    let can_record = web.user().role == Role::StreetOffice;
+    let body = meeting::render_agenda(
+        &items,
+        &visible.events,
+        &names,
+        now,
+        can_record,
+        &web.csrf_token,
+    );
+    Ok(user_page(&web, "联席会议议程", "/dashboard/meeting", &body))
+}
+
+#[derive(Deserialize)]
+pub struct MinutesForm {
+    #[serde(default)]
+    csrf: String,
+    case_id: String,
+    unit_id: String,
+    text: String,
+}
+
+pub async fn record_minutes(
+    State(state): State<AppState>,
+    web: WebUser,
+    axum::Form(form): axum::Form<MinutesForm>,
+) -> Result<Response, WebError> {
+    web.check_csrf(&form.csrf)?;
+    let app = &state;
+    if web.user().role != Role::StreetOffice {
+        return Err(WebError::Forbidden("联席会议纪要由街道办事处记录".into()));
+    }
+    let text = form.text.trim();
+    if text.is_empty() || text.chars().count() > MAX_MINUTES_CHARS {
+        return Err(WebError::BadInput(format!(
+            "纪要内容不能为空，且不超过 {MAX_MINUTES_CHARS} 字"
+        )));
+    }
+    if app.catalog().unit(&form.unit_id).is_none() {
+        return Err(WebError::BadInput(format!(
+            "未知的成员单位 {}",
+            form.unit_id
+        )));
+    }
+    let (row, _) = load_case(app, &web, &form.case_id).await?;
+    match submit_event(
+        app,
+        &web,
+        row.case.id,
+        Action::Comment,
+        Vec::new(),
+        Some(meeting::minutes_note(&form.unit_id, text)),
+    )
+    .await?
+    {
+        Ok(_) => Ok(Redirect::to("/dashboard/meeting").into_response()),
+        Err((code, message)) => Err(WebError::BadInput(format!(
+            "纪要未记录：{message}（{code}）"
+        ))),
+    }
+}

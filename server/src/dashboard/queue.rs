@@ -1,0 +1,562 @@
+//! The case queue: filters from the query string, sorting by deadline, counts per status, and
+//! the table/CSV/XLSX views of the same rows. Works on cases the caller may already see; it
+//! never widens visibility.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Asia::Shanghai;
+use serde::Deserialize;
+use xuncha_core::estate::Estate;
+use xuncha_core::org::OrgUnit;
+use xuncha_core::time::format_local;
+use xuncha_core::{Case, CaseStatus, Category};
+
+use super::export::{Cell, Table};
+use super::html::{esc, options, url_encode};
+use super::map::status_colour;
+
+/// Query-string filters. Empty strings mean "any" (that is what an untouched `<select>` sends).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct QueueFilter {
+    pub status: String,
+    pub category: String,
+    pub estate: String,
+    pub community: String,
+    pub unit: String,
+    /// `1` = only overdue, `0` = only on time, empty = all.
+    pub overdue: String,
+    /// Reported on or after this Beijing date (YYYY-MM-DD).
+    pub from: String,
+    /// Reported on or before this Beijing date (YYYY-MM-DD).
+    pub to: String,
+    /// `open` (default) shows open cases only; `all` includes closed and cancelled.
+    pub scope: String,
+}
+
+/// The filter is wrong (an unknown code, a malformed date): said plainly on the page.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FilterError {
+    #[error("未知的案件状态代码 {0}")]
+    UnknownStatus(String),
+    #[error("未知的问题类别代码 {0}")]
+    UnknownCategory(String),
+    #[error("日期格式应为 YYYY-MM-DD：{0}")]
+    BadDate(String),
+}
+
+impl FilterError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            FilterError::UnknownStatus(_) => "UNKNOWN_STATUS",
+            FilterError::UnknownCategory(_) => "UNKNOWN_CATEGORY",
+            FilterError::BadDate(_) => "BAD_DATE",
+        }
+    }
+}
+
+/// The deadline the case runs against now (the core's `Case::current_due`).
+pub fn current_deadline(case: &Case) -> Option<DateTime<Utc>> {
+    case.current_due()
+}
+
+/// Past its current deadline (the core's `Case::is_overdue`).
+pub fn is_overdue(case: &Case, now: DateTime<Utc>) -> bool {
+    case.is_overdue(now)
+}
+
+fn parse_day(text: &str) -> Result<Option<NaiveDate>, FilterError> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map(Some)
+        .map_err(|_| FilterError::BadDate(text.to_string()))
+}
+
+impl QueueFilter {
+    /// Checks the codes and dates once, before filtering.
+    pub fn validate(&self) -> Result<(), FilterError> {
+        if !self.status.is_empty() && CaseStatus::from_code(&self.status).is_none() {
+            return Err(FilterError::UnknownStatus(self.status.clone()));
+        }
+        if !self.category.is_empty() && Category::from_code(&self.category).is_none() {
+            return Err(FilterError::UnknownCategory(self.category.clone()));
+        }
+        parse_day(&self.from)?;
+        parse_day(&self.to)?;
+        Ok(())
+    }
+
+    fn include_closed(&self) -> bool {
+        self.scope == "all" || !self.status.is_empty()
+    }
+
+    /// Cases matching the filter, sorted by current deadline (soonest first, no deadline last).
+    pub fn apply<'a>(
+        &self,
+        cases: &'a [Case],
+        estates: &HashMap<&str, &Estate>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<&'a Case>, FilterError> {
+        self.validate()?;
+        let from = parse_day(&self.from)?;
+        let to = parse_day(&self.to)?;
+        let mut out: Vec<&Case> = cases
+            .iter()
+            .filter(|c| self.include_closed() || c.status.is_open())
+            .filter(|c| self.status.is_empty() || c.status.code() == self.status)
+            .filter(|c| self.category.is_empty() || c.category.code() == self.category)
+            .filter(|c| self.estate.is_empty() || c.estate_id == self.estate)
+            .filter(|c| {
+                self.community.is_empty()
+                    || estates
+                        .get(c.estate_id.as_str())
+                        .is_some_and(|e| e.community == self.community)
+            })
+            .filter(|c| self.unit.is_empty() || c.assigned_unit.as_deref() == Some(&self.unit))
+            .filter(|c| match self.overdue.as_str() {
+                "1" => is_overdue(c, now),
+                "0" => !is_overdue(c, now),
+                _ => true,
+            })
+            .filter(|c| {
+                let day = c.reported_at.with_timezone(&Shanghai).date_naive();
+                from.is_none_or(|f| day >= f) && to.is_none_or(|t| day <= t)
+            })
+            .collect();
+        out.sort_by_key(|c| {
+            (
+                current_deadline(c).is_none(),
+                current_deadline(c),
+                c.reported_at,
+            )
+        });
+        Ok(out)
+    }
+
+    /// The same filter as a query string (for export links).
+    pub fn query_string(&self) -> String {
+        let pairs = [
+            ("status", &self.status),
+            ("category", &self.category),
+            ("estate", &self.estate),
+            ("community", &self.community),
+            ("unit", &self.unit),
+            ("overdue", &self.overdue),
+            ("from", &self.from),
+            ("to", &self.to),
+            ("scope", &self.scope),
+        ];
+        pairs
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| format!("{k}={}", url_encode(v)))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+}
+
+/// Number of cases per status among `cases`, in lifecycle order.
+pub fn counts_per_status(cases: &[&Case]) -> BTreeMap<CaseStatus, usize> {
+    let mut counts = BTreeMap::new();
+    for case in cases {
+        *counts.entry(case.status).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// Names to show for estates and units; unknown ids fall back to the id.
+pub struct Names<'a> {
+    pub estates: HashMap<&'a str, &'a Estate>,
+    pub units: HashMap<&'a str, &'a OrgUnit>,
+}
+
+impl<'a> Names<'a> {
+    pub fn new(estates: &'a [Estate], units: &'a [OrgUnit]) -> Names<'a> {
+        Names {
+            estates: estates.iter().map(|e| (e.id.as_str(), e)).collect(),
+            units: units.iter().map(|u| (u.id.as_str(), u)).collect(),
+        }
+    }
+
+    pub fn estate<'b>(&self, id: &'b str) -> &'b str
+    where
+        'a: 'b,
+    {
+        self.estates.get(id).map_or(id, |e| e.name.as_str())
+    }
+
+    pub fn unit<'b>(&self, id: &'b str) -> &'b str
+    where
+        'a: 'b,
+    {
+        self.units.get(id).map_or(id, |u| u.name.as_str())
+    }
+}
+
+/// Status badge with the map's colour.
+pub fn status_badge(status: CaseStatus) -> String {
+    format!(
+        "<span class=\"badge\" data-status=\"{}\" style=\"background:{}\">{}</span>",
+        status.code(),
+        status_colour(status),
+        status.name_zh()
+    )
+}
+
+/// The filter form. Choices come from what the user can see.
+pub fn filter_form(filter: &QueueFilter, estates: &[Estate], units: &[OrgUnit]) -> String {
+    let statuses: Vec<(&str, &str)> = std::iter::once(("", "全部状态"))
+        .chain(CaseStatus::ALL.iter().map(|s| (s.code(), s.name_zh())))
+        .collect();
+    let categories: Vec<(&str, &str)> = std::iter::once(("", "全部类别"))
+        .chain(Category::ALL.iter().map(|c| (c.code(), c.info().name_zh)))
+        .collect();
+    let estate_opts: Vec<(&str, &str)> = std::iter::once(("", "全部小区"))
+        .chain(estates.iter().map(|e| (e.id.as_str(), e.name.as_str())))
+        .collect();
+    let mut communities: Vec<&str> = estates.iter().map(|e| e.community.as_str()).collect();
+    communities.sort_unstable();
+    communities.dedup();
+    let community_opts: Vec<(&str, &str)> = std::iter::once(("", "全部社区"))
+        .chain(communities.iter().map(|c| (*c, *c)))
+        .collect();
+    let unit_opts: Vec<(&str, &str)> = std::iter::once(("", "全部责任单位"))
+        .chain(units.iter().map(|u| (u.id.as_str(), u.name.as_str())))
+        .collect();
+    let overdue_opts = [("", "不限超期"), ("1", "仅超期"), ("0", "未超期")];
+    let scope_opts = [("", "在办案件"), ("all", "含已结案/作废")];
+    format!(
+        "<form method=\"get\" action=\"/dashboard/cases\" class=\"filters\" id=\"filters\">\
+         <label>状态 <select name=\"status\">{}</select></label>\
+         <label>类别 <select name=\"category\">{}</select></label>\
+         <label>小区 <select name=\"estate\">{}</select></label>\
+         <label>社区 <select name=\"community\">{}</select></label>\
+         <label>责任单位 <select name=\"unit\">{}</select></label>\
+         <label>超期 <select name=\"overdue\">{}</select></label>\
+         <label>上报日期 <input type=\"date\" name=\"from\" value=\"{}\"> 至 \
+         <input type=\"date\" name=\"to\" value=\"{}\"></label>\
+         <label>范围 <select name=\"scope\">{}</select></label>\
+         <button type=\"submit\" id=\"apply-filter\">筛选</button> <a href=\"/dashboard/cases\">清除</a></form>",
+        options(statuses, &filter.status),
+        options(categories, &filter.category),
+        options(estate_opts, &filter.estate),
+        options(community_opts, &filter.community),
+        options(unit_opts, &filter.unit),
+        options(overdue_opts, &filter.overdue),
+        esc(&filter.from),
+        esc(&filter.to),
+        options(scope_opts, &filter.scope),
+    )
+}
+
+/// Status count chips; each links to the queue filtered by that status.
+pub fn counts_bar(counts: &BTreeMap<CaseStatus, usize>, total: usize) -> String {
+    let mut out = format!("<ul class=\"counts\"><li>合计 <b id=\"count-total\">{total}</b></li>");
+    for (status, n) in counts {
+        let _ = write!(
+            out,
+            "<li><a href=\"/dashboard/cases?status={code}\">{badge} <b id=\"count-{code}\">{n}</b></a></li>",
+            code = status.code(),
+            badge = status_badge(*status),
+        );
+    }
+    out.push_str("</ul>");
+    out
+}
+
+/// The queue table.
+pub fn queue_table(cases: &[&Case], names: &Names<'_>, now: DateTime<Utc>) -> String {
+    if cases.is_empty() {
+        return "<p class=\"empty\">没有符合条件的案件。</p>".to_string();
+    }
+    let mut out = String::from(
+        "<table class=\"queue\" id=\"queue\"><thead><tr><th>上报时间</th><th>类别</th><th>小区</th>\
+         <th>位置</th><th>状态</th><th>责任单位</th><th>期限</th></tr></thead><tbody>",
+    );
+    for case in cases {
+        let overdue = is_overdue(case, now);
+        let deadline = current_deadline(case).map(format_local).unwrap_or_default();
+        let place = [case.building.as_deref(), case.unit_no.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let _ = write!(
+            out,
+            "<tr data-case=\"{id}\"{row_class}><td><a href=\"/dashboard/cases/{id}\">{reported}</a></td>\
+             <td>{category}</td><td>{estate}</td><td>{place}</td><td>{badge}</td><td>{unit}</td>\
+             <td>{deadline}{flag}</td></tr>",
+            id = case.id,
+            row_class = if overdue { " class=\"overdue\"" } else { "" },
+            reported = format_local(case.reported_at),
+            category = esc(case.category.info().name_zh),
+            estate = esc(names.estate(&case.estate_id)),
+            place = esc(&place),
+            badge = status_badge(case.status),
+            unit = esc(case.assigned_unit.as_deref().map_or("", |u| names.unit(u))),
+            flag = if overdue {
+                " <span class=\"overdue-flag\">已超期</span>"
+            } else {
+                ""
+            },
+        );
+    }
+    out.push_str("</tbody></table>");
+    out
+}
+
+/// The queue as an export table (same rows and order as on screen).
+pub fn queue_export(cases: &[&Case], names: &Names<'_>, now: DateTime<Utc>) -> Table {
+    let headers = [
+        "案件编号",
+        "上报时间",
+        "类别代码",
+        "类别",
+        "小区",
+        "社区",
+        "楼栋",
+        "单元",
+        "状态代码",
+        "状态",
+        "责任单位",
+        "当前期限",
+        "是否超期",
+        "退回次数",
+        "返工次数",
+        "结案时间",
+    ];
+    let rows = cases
+        .iter()
+        .map(|c| {
+            let community = names
+                .estates
+                .get(c.estate_id.as_str())
+                .map_or("", |e| e.community.as_str());
+            vec![
+                Cell::from(c.id.to_string()),
+                format_local(c.reported_at).into(),
+                c.category.code().into(),
+                c.category.info().name_zh.into(),
+                names.estate(&c.estate_id).into(),
+                community.into(),
+                c.building.clone().unwrap_or_default().into(),
+                c.unit_no.clone().unwrap_or_default().into(),
+                c.status.code().into(),
+                c.status.name_zh().into(),
+                c.assigned_unit
+                    .as_deref()
+                    .map_or("", |u| names.unit(u))
+                    .into(),
+                current_deadline(c)
+                    .map(format_local)
+                    .unwrap_or_default()
+                    .into(),
+                if is_overdue(c, now) { "是" } else { "否" }.into(),
+                c.return_count.into(),
+                c.rework_count.into(),
+                c.closed_at.map(format_local).unwrap_or_default().into(),
+            ]
+        })
+        .collect();
+    Table {
+        sheet: "案件清单".into(),
+        headers: headers.iter().map(|h| h.to_string()).collect(),
+        rows,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::dashboard::fixtures::{at, case, estate};
+    use chrono::Duration;
+
+    fn sample() -> (Vec<Case>, Vec<Estate>) {
+        let estates = vec![
+            estate("changchunli", "长春里社区"),
+            estate("other", "别的社区"),
+        ];
+        let mut dispatched = case(
+            2,
+            CaseStatus::Dispatched,
+            Category::StreetLight,
+            "changchunli",
+            at(1, 2),
+        );
+        dispatched.assigned_unit = Some("heping.city_management".into());
+        dispatched.handle_due = Some(at(10, 0));
+        let cases = vec![
+            case(
+                1,
+                CaseStatus::Reported,
+                Category::GroundLock,
+                "changchunli",
+                at(20, 2),
+            ),
+            dispatched,
+            case(
+                3,
+                CaseStatus::Closed,
+                Category::StreetLight,
+                "other",
+                at(5, 2),
+            ),
+            case(
+                4,
+                CaseStatus::Escalated,
+                Category::Garbage,
+                "other",
+                at(26, 1),
+            ),
+        ];
+        (cases, estates)
+    }
+
+    fn ids(cases: &[&Case]) -> Vec<u128> {
+        cases.iter().map(|c| c.id.as_u128()).collect()
+    }
+
+    #[test]
+    fn default_shows_open_cases_soonest_deadline_first() {
+        let (cases, estates) = sample();
+        let names = Names::new(&estates, &[]);
+        let now = at(27, 0);
+        let out = QueueFilter::default()
+            .apply(&cases, &names.estates, now)
+            .unwrap();
+        // Deadlines: case 2 on the 10th, case 1 on the 21st, case 4 on the 27th at 01:00.
+        assert_eq!(ids(&out), vec![2, 1, 4]);
+        let counts = counts_per_status(&out);
+        assert_eq!(counts.get(&CaseStatus::Dispatched), Some(&1));
+        assert_eq!(counts.get(&CaseStatus::Closed), None);
+    }
+
+    #[test]
+    fn each_filter_narrows() {
+        let (cases, estates) = sample();
+        let names = Names::new(&estates, &[]);
+        let now = at(21, 12);
+        let run = |f: QueueFilter| ids(&f.apply(&cases, &names.estates, now).unwrap());
+        assert_eq!(
+            run(QueueFilter {
+                status: "CLOSED".into(),
+                ..Default::default()
+            }),
+            vec![3]
+        );
+        assert_eq!(
+            run(QueueFilter {
+                category: "STREET_LIGHT".into(),
+                scope: "all".into(),
+                ..Default::default()
+            }),
+            vec![2, 3]
+        );
+        assert_eq!(
+            run(QueueFilter {
+                estate: "other".into(),
+                ..Default::default()
+            }),
+            vec![4]
+        );
+        assert_eq!(
+            run(QueueFilter {
+                community: "长春里社区".into(),
+                ..Default::default()
+            }),
+            vec![2, 1]
+        );
+        assert_eq!(
+            run(QueueFilter {
+                unit: "heping.city_management".into(),
+                ..Default::default()
+            }),
+            vec![2]
+        );
+        assert_eq!(
+            run(QueueFilter {
+                overdue: "1".into(),
+                ..Default::default()
+            }),
+            vec![2, 1]
+        );
+        assert_eq!(
+            run(QueueFilter {
+                overdue: "0".into(),
+                ..Default::default()
+            }),
+            vec![4]
+        );
+        // 26th 01:00 UTC is the 26th 09:00 in Beijing.
+        assert_eq!(
+            run(QueueFilter {
+                from: "2026-11-20".into(),
+                to: "2026-11-26".into(),
+                ..Default::default()
+            }),
+            vec![1, 4]
+        );
+    }
+
+    #[test]
+    fn bad_filters_are_named() {
+        let (cases, estates) = sample();
+        let names = Names::new(&estates, &[]);
+        let bad = QueueFilter {
+            status: "NOPE".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            bad.apply(&cases, &names.estates, at(1, 0))
+                .unwrap_err()
+                .code(),
+            "UNKNOWN_STATUS"
+        );
+        let bad = QueueFilter {
+            from: "2026/11/01".into(),
+            ..Default::default()
+        };
+        assert_eq!(bad.validate().unwrap_err().code(), "BAD_DATE");
+        let bad = QueueFilter {
+            category: "X".into(),
+            ..Default::default()
+        };
+        assert_eq!(bad.validate().unwrap_err().code(), "UNKNOWN_CATEGORY");
+    }
+
+    #[test]
+    fn table_marks_overdue_and_export_matches_rows() {
+        let (cases, estates) = sample();
+        let names = Names::new(&estates, &[]);
+        let now = at(27, 0);
+        let rows = QueueFilter::default()
+            .apply(&cases, &names.estates, now)
+            .unwrap();
+        let html = queue_table(&rows, &names, now);
+        assert_eq!(html.matches("class=\"overdue\"").count(), 2);
+        assert!(html.contains("changchunli小区"));
+        let table = queue_export(&rows, &names, now);
+        assert_eq!(table.rows.len(), 3);
+        assert_eq!(table.rows[0][8], Cell::Text("DISPATCHED".into()));
+        assert_eq!(table.rows[0][12], Cell::Text("是".into()));
+        let _ = Duration::zero();
+    }
+
+    #[test]
+    fn query_string_round_trips_non_empty_fields() {
+        let f = QueueFilter {
+            status: "DISPATCHED".into(),
+            community: "长春里社区".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            f.query_string(),
+            "status=DISPATCHED&community=%E9%95%BF%E6%98%A5%E9%87%8C%E7%A4%BE%E5%8C%BA"
+        );
+    }
+}

@@ -1,0 +1,248 @@
+//! One storage trait, two backends: embedded SQLite ([`sqlite`], the default) and PostgreSQL
+//! ([`postgres`]). Backends only read and write rows; every decision (workflow, routing,
+//! idempotency, audit hashing, change sequence numbers) is made by shared code ([`crate::ingest`],
+//! [`crate::audit`]) inside the backend's write transaction, so both behave identically.
+//!
+//! Every write transaction first locks the single `sync_head` row (SQLite: the one writer task;
+//! PostgreSQL: `SELECT … FOR UPDATE`), which serialises change sequence numbers and the audit chain
+//! in commit order: a pull cursor never skips a change that commits later with a lower number.
+
+pub mod postgres;
+pub mod sqlite;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+use xuncha_core::protocol::EventResult;
+use xuncha_core::workflow::{Case, Event};
+use xuncha_core::{Estate, OrgUnit, Role};
+
+use crate::audit::{AuditDraft, AuditRow};
+use crate::domain::Catalog;
+
+pub type StorageFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StorageError>> + Send + 'a>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("SQLite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("PostgreSQL pool: {0}")]
+    Pool(String),
+    #[error("migration {version} failed: {message}")]
+    Migration { version: u32, message: String },
+    #[error("stored JSON does not parse: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("username {0:?} already exists")]
+    UserExists(String),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+    #[error("the database writer has stopped")]
+    WriterGone,
+}
+
+impl StorageError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            StorageError::Sqlite(_) => "SQLITE",
+            StorageError::Postgres(_) => "POSTGRES",
+            StorageError::Pool(_) => "POSTGRES_POOL",
+            StorageError::Migration { .. } => "MIGRATION",
+            StorageError::Json(_) => "STORED_JSON",
+            StorageError::Io(_) => "IO",
+            StorageError::UserExists(_) => "USER_EXISTS",
+            StorageError::Corrupt(_) => "CORRUPT",
+            StorageError::WriterGone => "WRITER_GONE",
+        }
+    }
+}
+
+/// A person who can sign in. The password hash is an argon2 PHC string.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRecord {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub unit_id: String,
+    #[serde(skip_serializing)]
+    pub password_hash: String,
+    pub disabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceRecord {
+    pub id: Uuid,
+    pub user_id: String,
+    pub name: String,
+    pub revoked: bool,
+}
+
+/// A new device with its first access token; both tokens as SHA-256 hashes.
+#[derive(Debug, Clone)]
+pub struct NewDevice {
+    pub id: Uuid,
+    pub user_id: String,
+    pub name: String,
+    pub refresh_hash: String,
+    pub access_hash: String,
+    pub access_expires_at: DateTime<Utc>,
+}
+
+/// Who is behind an access token, read fresh on every request so revocation applies at once.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user: UserRecord,
+    pub device: DeviceRecord,
+    pub access_expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshOutcome {
+    Refreshed(UserRecord),
+    /// Unknown device or wrong refresh token.
+    Invalid,
+    /// Device or user revoked.
+    Revoked,
+}
+
+/// A case as stored: the folded case plus what the server adds at ingest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseRow {
+    pub case: Case,
+    /// The routing decision made when the case was reported.
+    pub routing: Option<serde_json::Value>,
+    /// Every unit the case was ever dispatched to (department visibility).
+    pub dispatched_units: Vec<String>,
+    /// Change sequence number of its latest change.
+    pub seq: i64,
+}
+
+/// A stored photo, keyed by the SHA-256 the device uploaded under (the one events reference).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhotoRecord {
+    pub sha256: String,
+    /// SHA-256 of the re-encoded, metadata-free file the server keeps.
+    pub stored_sha256: String,
+    pub bytes: u64,
+    pub width: u32,
+    pub height: u32,
+    pub uploaded_by: String,
+    pub device_id: Uuid,
+}
+
+/// Everything changed after a cursor, unfiltered; [`crate::api::sync`] filters by visibility.
+#[derive(Debug, Clone, Default)]
+pub struct ChangePage {
+    pub cases: Vec<CaseRow>,
+    /// Events of those cases with a sequence number above the cursor, oldest first.
+    pub events: Vec<Event>,
+    pub estates: Vec<Estate>,
+    pub units: Vec<OrgUnit>,
+    pub routing_rules: Option<String>,
+    pub next_cursor: i64,
+    pub has_more: bool,
+}
+
+/// One push, as the ingest planner needs it. The actor comes from the session, never the body.
+#[derive(Debug, Clone)]
+pub struct IngestBatch {
+    pub actor: xuncha_core::Actor,
+    pub device_id: Uuid,
+    pub events: Vec<Event>,
+    pub catalog: Arc<Catalog>,
+    pub now: DateTime<Utc>,
+}
+
+/// The single-row head every write transaction locks: change sequence and audit chain tip.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Head {
+    pub change_seq: i64,
+    pub audit_seq: i64,
+    pub audit_hash: String,
+}
+
+impl Head {
+    pub fn next_change(&mut self) -> i64 {
+        self.change_seq += 1;
+        self.change_seq
+    }
+}
+
+/// Backend-independent storage. Every write that changes state appends its audit entry in the
+/// same transaction.
+pub trait Storage: Send + Sync + 'static {
+    fn backend_name(&self) -> &'static str;
+
+    fn load_catalog(&self) -> StorageFuture<'_, Catalog>;
+    /// Upserts estates and units (changed rows get a new sequence number) and replaces the routing
+    /// rules when given.
+    fn save_catalog(
+        &self,
+        estates: Vec<Estate>,
+        units: Vec<OrgUnit>,
+        routing_rules: Option<String>,
+        audit: AuditDraft,
+    ) -> StorageFuture<'_, ()>;
+
+    fn create_user(&self, user: UserRecord, audit: AuditDraft) -> StorageFuture<'_, ()>;
+    fn user_by_username(&self, username: String) -> StorageFuture<'_, Option<UserRecord>>;
+    fn user_by_id(&self, user_id: String) -> StorageFuture<'_, Option<UserRecord>>;
+    /// Disables or re-enables a user; `false` if no such user.
+    fn set_user_disabled(
+        &self,
+        user_id: String,
+        disabled: bool,
+        audit: AuditDraft,
+    ) -> StorageFuture<'_, bool>;
+
+    fn create_device(&self, device: NewDevice, audit: AuditDraft) -> StorageFuture<'_, ()>;
+    fn device(&self, device_id: Uuid) -> StorageFuture<'_, Option<DeviceRecord>>;
+    /// Checks the refresh token against the device and stores a new access token.
+    fn refresh_access(
+        &self,
+        device_id: Uuid,
+        refresh_hash: String,
+        access_hash: String,
+        access_expires_at: DateTime<Utc>,
+        audit: AuditDraft,
+    ) -> StorageFuture<'_, RefreshOutcome>;
+    fn session(&self, access_hash: String) -> StorageFuture<'_, Option<Session>>;
+    /// Revokes a device and all its tokens; `false` if no such device.
+    fn revoke_device(&self, device_id: Uuid, audit: AuditDraft) -> StorageFuture<'_, bool>;
+
+    /// Applies a push batch in one transaction; one result per event, in order.
+    fn ingest(&self, batch: IngestBatch) -> StorageFuture<'_, Vec<EventResult>>;
+    fn changes_since(&self, cursor: i64, limit: usize) -> StorageFuture<'_, ChangePage>;
+    fn case_with_events(&self, case_id: Uuid) -> StorageFuture<'_, Option<(CaseRow, Vec<Event>)>>;
+
+    fn photo(&self, sha256: String) -> StorageFuture<'_, Option<PhotoRecord>>;
+    fn insert_photo(&self, photo: PhotoRecord, audit: AuditDraft) -> StorageFuture<'_, ()>;
+    /// Cases whose events reference the photo.
+    fn photo_cases(&self, sha256: String) -> StorageFuture<'_, Vec<CaseRow>>;
+
+    fn append_audit(&self, audit: AuditDraft) -> StorageFuture<'_, ()>;
+    /// The whole audit log in sequence order and the head, for [`crate::audit::verify`].
+    fn audit_log(&self) -> StorageFuture<'_, (Vec<AuditRow>, Head)>;
+}
+
+/// Opens the backend the configuration asks for and runs its migrations.
+pub async fn open(config: &crate::config::Config) -> Result<Arc<dyn Storage>, StorageError> {
+    match &config.database_url {
+        Some(url) => Ok(Arc::new(
+            postgres::PostgresStorage::connect(url, config.pg_pool_size).await?,
+        )),
+        None => {
+            std::fs::create_dir_all(&config.data_dir)?;
+            let path = config.data_dir.join("xuncha.sqlite3");
+            Ok(Arc::new(sqlite::SqliteStorage::open(&path).await?))
+        }
+    }
+}

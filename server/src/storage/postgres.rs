@@ -1,0 +1,855 @@
+//! PostgreSQL backend (tokio-postgres + deadpool). Each write is one transaction that first locks
+//! the `sync_head` row (`FOR UPDATE`), so change sequence numbers and the audit chain follow commit
+//! order even with many concurrent pushes. The decisions are the shared ones ([`crate::ingest`],
+//! [`crate::audit`]); this file only reads and writes rows.
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Transaction};
+use tokio_postgres::{NoTls, Row};
+use uuid::Uuid;
+use xuncha_core::protocol::EventResult;
+use xuncha_core::workflow::Event;
+use xuncha_core::{Estate, OrgUnit};
+
+use super::sqlite::{parse_role, ts};
+use super::{
+    CaseRow, ChangePage, DeviceRecord, Head, IngestBatch, NewDevice, PhotoRecord, RefreshOutcome,
+    Session, Storage, StorageError, StorageFuture, UserRecord,
+};
+use crate::audit::{self, AuditDraft, AuditRow};
+use crate::domain::Catalog;
+use crate::ingest;
+
+const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("migrations/postgres/0001_init.sql"))];
+/// Advisory lock key held while migrating, so two servers starting together do not race.
+const MIGRATION_LOCK: i64 = 0x5855_4e43_4841;
+
+pub struct PostgresStorage {
+    pool: Pool,
+}
+
+fn pool_error(e: impl std::fmt::Display) -> StorageError {
+    StorageError::Pool(e.to_string())
+}
+
+fn parse_ts(text: &str) -> Result<DateTime<Utc>, StorageError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StorageError::Corrupt(format!("bad timestamp {text:?}: {e}")))
+}
+
+fn parse_uuid(text: &str) -> Result<Uuid, StorageError> {
+    Uuid::parse_str(text).map_err(|e| StorageError::Corrupt(format!("bad uuid {text:?}: {e}")))
+}
+
+const USER_COLUMNS: &str = "id, username, display_name, role, unit_id, password_hash, disabled";
+
+fn user_from_row(row: &Row) -> Result<UserRecord, StorageError> {
+    Ok(UserRecord {
+        id: row.try_get(0)?,
+        username: row.try_get(1)?,
+        display_name: row.try_get(2)?,
+        role: parse_role(row.try_get(3)?)?,
+        unit_id: row.try_get(4)?,
+        password_hash: row.try_get(5)?,
+        disabled: row.try_get(6)?,
+    })
+}
+
+/// Case columns as text, in the order [`case_from_row`] reads them.
+const CASE_COLUMNS: &str = "body::text, routing::text, dispatched_units::text, seq";
+
+fn case_from_row(row: &Row, offset: usize) -> Result<CaseRow, StorageError> {
+    let body: String = row.try_get(offset)?;
+    let routing: Option<String> = row.try_get(offset + 1)?;
+    let units: String = row.try_get(offset + 2)?;
+    Ok(CaseRow {
+        case: serde_json::from_str(&body)?,
+        routing: routing.map(|r| serde_json::from_str(&r)).transpose()?,
+        dispatched_units: serde_json::from_str(&units)?,
+        seq: row.try_get(offset + 3)?,
+    })
+}
+
+async fn lock_head(tx: &Transaction<'_>) -> Result<Head, StorageError> {
+    let row = tx
+        .query_one(
+            "SELECT change_seq, audit_seq, audit_hash FROM sync_head WHERE id = 1 FOR UPDATE",
+            &[],
+        )
+        .await?;
+    Ok(Head {
+        change_seq: row.try_get(0)?,
+        audit_seq: row.try_get(1)?,
+        audit_hash: row.try_get(2)?,
+    })
+}
+
+async fn save_head(tx: &Transaction<'_>, head: &Head) -> Result<(), StorageError> {
+    tx.execute(
+        "UPDATE sync_head SET change_seq = $1, audit_seq = $2, audit_hash = $3 WHERE id = 1",
+        &[&head.change_seq, &head.audit_seq, &head.audit_hash],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn insert_audit_row(tx: &Transaction<'_>, row: &AuditRow) -> Result<(), StorageError> {
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO audit_log (seq, entry, prev_hash, hash) VALUES ($1, $2, $3, $4)",
+        )
+        .await?;
+    tx.execute(&stmt, &[&row.seq, &row.entry, &row.prev_hash, &row.hash])
+        .await?;
+    Ok(())
+}
+
+async fn insert_audit(
+    tx: &Transaction<'_>,
+    head: &mut Head,
+    draft: AuditDraft,
+) -> Result<(), StorageError> {
+    let row = audit::seal(head, draft, ingest::now())?;
+    insert_audit_row(tx, &row).await
+}
+
+async fn load_case(
+    client: &tokio_postgres::Client,
+    id: Uuid,
+) -> Result<Option<CaseRow>, StorageError> {
+    let row = client
+        .query_opt(
+            &format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = $1"),
+            &[&id.to_string()],
+        )
+        .await?;
+    row.map(|r| case_from_row(&r, 0)).transpose()
+}
+
+impl PostgresStorage {
+    pub async fn connect(url: &str, pool_size: usize) -> Result<PostgresStorage, StorageError> {
+        let config: tokio_postgres::Config = url.parse()?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(pool_size.max(2))
+            .build()
+            .map_err(pool_error)?;
+        let storage = PostgresStorage { pool };
+        storage.migrate().await?;
+        Ok(storage)
+    }
+
+    async fn migrate(&self) -> Result<(), StorageError> {
+        let mut client = self.pool.get().await.map_err(pool_error)?;
+        client
+            .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+            .await?;
+        let result = async {
+            client
+                .batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
+                .await?;
+            let current: i32 = client
+                .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[])
+                .await?
+                .try_get(0)?;
+            for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+                let tx = client.transaction().await?;
+                tx.batch_execute(sql).await.map_err(|e| StorageError::Migration {
+                    version: u32::try_from(*version).unwrap_or(0),
+                    message: e.to_string(),
+                })?;
+                tx.execute(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
+                    &[version, &ts(Utc::now())],
+                )
+                .await?;
+                tx.commit().await?;
+                tracing::info!(version, "applied PostgreSQL migration");
+            }
+            Ok::<(), StorageError>(())
+        }
+        .await;
+        client
+            .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+            .await?;
+        result
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, StorageError> {
+        self.pool.get().await.map_err(pool_error)
+    }
+}
+
+async fn ingest_in_tx(
+    tx: &Transaction<'_>,
+    head: &mut Head,
+    batch: &IngestBatch,
+) -> Result<Vec<EventResult>, StorageError> {
+    let (event_ids, case_ids) = ingest::keys(batch);
+    let event_keys: Vec<String> = event_ids.iter().map(Uuid::to_string).collect();
+    let case_keys: Vec<String> = case_ids.iter().map(Uuid::to_string).collect();
+    let mut existing = ingest::Existing::default();
+    for row in tx
+        .query(
+            "SELECT id, body_hash FROM events WHERE id = ANY($1)",
+            &[&event_keys],
+        )
+        .await?
+    {
+        existing
+            .accepted
+            .insert(parse_uuid(row.try_get(0)?)?, row.try_get(1)?);
+    }
+    for row in tx
+        .query(
+            "SELECT id, body_hash, code, message FROM rejected_events WHERE id = ANY($1)",
+            &[&event_keys],
+        )
+        .await?
+    {
+        existing.rejected.insert(
+            parse_uuid(row.try_get(0)?)?,
+            (row.try_get(1)?, row.try_get(2)?, row.try_get(3)?),
+        );
+    }
+    for row in tx
+        .query(
+            &format!("SELECT id, {CASE_COLUMNS} FROM cases WHERE id = ANY($1)"),
+            &[&case_keys],
+        )
+        .await?
+    {
+        existing
+            .cases
+            .insert(parse_uuid(row.try_get(0)?)?, case_from_row(&row, 1)?);
+    }
+    let plan = ingest::plan(batch, existing, head)?;
+    let device_id = batch.device_id.to_string();
+    let insert_event = tx
+        .prepare_cached("INSERT INTO events (id, case_id, seq, body_hash, body, user_id, device_id) VALUES ($1, $2, $3, $4, ($5::text)::jsonb, $6, $7)")
+        .await?;
+    for row in &plan.events {
+        tx.execute(
+            &insert_event,
+            &[
+                &row.event.id.to_string(),
+                &row.event.case_id.to_string(),
+                &row.seq,
+                &row.body_hash,
+                &serde_json::to_string(&row.event)?,
+                &batch.actor.user_id,
+                &device_id,
+            ],
+        )
+        .await?;
+    }
+    for row in &plan.rejections {
+        tx.execute(
+            "INSERT INTO rejected_events (id, body_hash, code, message) VALUES ($1, $2, $3, $4)",
+            &[
+                &row.event_id.to_string(),
+                &row.body_hash,
+                &row.code,
+                &row.message,
+            ],
+        )
+        .await?;
+    }
+    let upsert_case = tx
+        .prepare_cached(
+            "INSERT INTO cases (id, estate_id, status, body, routing, dispatched_units, seq)
+             VALUES ($1, $2, $3, ($4::text)::jsonb, ($5::text)::jsonb, ($6::text)::jsonb, $7)
+             ON CONFLICT (id) DO UPDATE SET status = excluded.status, body = excluded.body,
+               dispatched_units = excluded.dispatched_units, seq = excluded.seq",
+        )
+        .await?;
+    for row in &plan.cases {
+        tx.execute(
+            &upsert_case,
+            &[
+                &row.case.id.to_string(),
+                &row.case.estate_id,
+                &row.case.status.code(),
+                &serde_json::to_string(&row.case)?,
+                &row.routing
+                    .as_ref()
+                    .map(serde_json::to_string)
+                    .transpose()?,
+                &serde_json::to_string(&row.dispatched_units)?,
+                &row.seq,
+            ],
+        )
+        .await?;
+    }
+    for (sha, case_id) in &plan.photo_refs {
+        tx.execute(
+            "INSERT INTO photo_refs (sha256, case_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[sha, &case_id.to_string()],
+        )
+        .await?;
+    }
+    for row in &plan.audit {
+        insert_audit_row(tx, row).await?;
+    }
+    Ok(plan.results)
+}
+
+impl Storage for PostgresStorage {
+    fn backend_name(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn load_catalog(&self) -> StorageFuture<'_, Catalog> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            let mut catalog = Catalog::default();
+            for row in client
+                .query("SELECT body::text FROM estates ORDER BY id", &[])
+                .await?
+            {
+                let estate: Estate = serde_json::from_str(row.try_get(0)?)?;
+                catalog.estates.insert(estate.id.clone(), estate);
+            }
+            for row in client
+                .query("SELECT body::text FROM units ORDER BY id", &[])
+                .await?
+            {
+                catalog.units.push(serde_json::from_str(row.try_get(0)?)?);
+            }
+            catalog.routing_rules = client
+                .query_opt("SELECT body FROM routing_rules WHERE id = 1", &[])
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()?;
+            Ok(catalog)
+        })
+    }
+
+    fn save_catalog(
+        &self,
+        estates: Vec<Estate>,
+        units: Vec<OrgUnit>,
+        routing_rules: Option<String>,
+        audit: AuditDraft,
+    ) -> StorageFuture<'_, ()> {
+        Box::pin(async move {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let mut head = lock_head(&tx).await?;
+            let mut changed = 0usize;
+            let rows = estates
+                .iter()
+                .map(|e| Ok(("estates", e.id.clone(), serde_json::to_value(e)?)))
+                .chain(
+                    units
+                        .iter()
+                        .map(|u| Ok(("units", u.id.clone(), serde_json::to_value(u)?))),
+                )
+                .collect::<Result<Vec<_>, serde_json::Error>>()?;
+            for (table, id, body) in rows {
+                let current: Option<String> = tx
+                    .query_opt(
+                        &format!("SELECT body::text FROM {table} WHERE id = $1"),
+                        &[&id],
+                    )
+                    .await?
+                    .map(|r| r.try_get(0))
+                    .transpose()?;
+                let same = current
+                    .map(|c| serde_json::from_str::<serde_json::Value>(&c))
+                    .transpose()?
+                    .is_some_and(|c| c == body);
+                if !same {
+                    let seq = head.next_change();
+                    tx.execute(
+                        &format!("INSERT INTO {table} (id, body, seq) VALUES ($1, ($2::text)::jsonb, $3) ON CONFLICT (id) DO UPDATE SET body = excluded.body, seq = excluded.seq"),
+                        &[&id, &body.to_string(), &seq],
+                    )
+                    .await?;
+                    changed += 1;
+                }
+            }
+            if let Some(rules) = routing_rules {
+                let seq = head.next_change();
+                tx.execute(
+                    "INSERT INTO routing_rules (id, body, seq) VALUES (1, $1, $2) ON CONFLICT (id) DO UPDATE SET body = excluded.body, seq = excluded.seq",
+                    &[&rules, &seq],
+                )
+                .await?;
+                changed += 1;
+            }
+            if changed > 0 {
+                insert_audit(
+                    &tx,
+                    &mut head,
+                    audit.detail(serde_json::json!({ "changed": changed })),
+                )
+                .await?;
+            }
+            save_head(&tx, &head).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    fn create_user(&self, user: UserRecord, audit: AuditDraft) -> StorageFuture<'_, ()> {
+        Box::pin(async move {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let mut head = lock_head(&tx).await?;
+            if tx
+                .query_opt(
+                    "SELECT id FROM users WHERE username = $1",
+                    &[&user.username],
+                )
+                .await?
+                .is_some()
+            {
+                return Err(StorageError::UserExists(user.username));
+            }
+            tx.execute(
+                "INSERT INTO users (id, username, display_name, role, unit_id, password_hash, disabled, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                &[&user.id, &user.username, &user.display_name, &user.role.code(), &user.unit_id, &user.password_hash, &user.disabled, &ts(Utc::now())],
+            )
+            .await?;
+            insert_audit(&tx, &mut head, audit).await?;
+            save_head(&tx, &head).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    fn user_by_username(&self, username: String) -> StorageFuture<'_, Option<UserRecord>> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            client
+                .query_opt(
+                    &format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1"),
+                    &[&username],
+                )
+                .await?
+                .map(|r| user_from_row(&r))
+                .transpose()
+        })
+    }
+
+    fn user_by_id(&self, user_id: String) -> StorageFuture<'_, Option<UserRecord>> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            client
+                .query_opt(
+                    &format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"),
+                    &[&user_id],
+                )
+                .await?
+                .map(|r| user_from_row(&r))
+                .transpose()
+        })
+    }
+
+    fn set_user_disabled(
+        &self,
+        user_id: String,
+        disabled: bool,
+        audit: AuditDraft,
+    ) -> StorageFuture<'_, bool> {
+        Box::pin(async move {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let mut head = lock_head(&tx).await?;
+            let n = tx
+                .execute(
+                    "UPDATE users SET disabled = $1 WHERE id = $2",
+                    &[&disabled, &user_id],
+                )
+                .await?;
+            if n > 0 {
+                insert_audit(&tx, &mut head, audit).await?;
+                save_head(&tx, &head).await?;
+            }
+            tx.commit().await?;
+            Ok(n > 0)
+        })
+    }
+
+    fn create_device(&self, device: NewDevice, audit: AuditDraft) -> StorageFuture<'_, ()> {
+        Box::pin(async move {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let mut head = lock_head(&tx).await?;
+            let id = device.id.to_string();
+            tx.execute(
+                "INSERT INTO devices (id, user_id, name, refresh_hash, revoked_at, created_at) VALUES ($1, $2, $3, $4, NULL, $5)",
+                &[&id, &device.user_id, &device.name, &device.refresh_hash, &ts(Utc::now())],
+            )
+            .await?;
+            tx.execute(
+                "INSERT INTO access_tokens (token_hash, device_id, expires_at) VALUES ($1, $2, $3)",
+                &[&device.access_hash, &id, &ts(device.access_expires_at)],
+            )
+            .await?;
+            insert_audit(&tx, &mut head, audit).await?;
+            save_head(&tx, &head).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    fn device(&self, device_id: Uuid) -> StorageFuture<'_, Option<DeviceRecord>> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            let row = client
+                .query_opt(
+                    "SELECT user_id, name, revoked_at IS NOT NULL FROM devices WHERE id = $1",
+                    &[&device_id.to_string()],
+                )
+                .await?;
+            row.map(|r| {
+                Ok(DeviceRecord {
+                    id: device_id,
+                    user_id: r.try_get(0)?,
+                    name: r.try_get(1)?,
+                    revoked: r.try_get(2)?,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    fn refresh_access(
+        &self,
+        device_id: Uuid,
+        refresh_hash: String,
+        access_hash: String,
+        access_expires_at: DateTime<Utc>,
+        audit: AuditDraft,
+    ) -> StorageFuture<'_, RefreshOutcome> {
+        Box::pin(async move {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let id = device_id.to_string();
+            let columns = USER_COLUMNS
+                .split(", ")
+                .map(|c| format!("u.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let Some(row) = tx
+                .query_opt(
+                    &format!("SELECT {columns}, d.refresh_hash, d.revoked_at IS NOT NULL FROM devices d JOIN users u ON u.id = d.user_id WHERE d.id = $1"),
+                    &[&id],
+                )
+                .await?
+            else {
+                return Ok(RefreshOutcome::Invalid);
+            };
+            let user = user_from_row(&row)?;
+            let stored: String = row.try_get(7)?;
+            let revoked: bool = row.try_get(8)?;
+            if stored != refresh_hash {
+                return Ok(RefreshOutcome::Invalid);
+            }
+            if revoked || user.disabled {
+                return Ok(RefreshOutcome::Revoked);
+            }
+            let mut head = lock_head(&tx).await?;
+            tx.execute("DELETE FROM access_tokens WHERE device_id = $1", &[&id])
+                .await?;
+            tx.execute(
+                "INSERT INTO access_tokens (token_hash, device_id, expires_at) VALUES ($1, $2, $3)",
+                &[&access_hash, &id, &ts(access_expires_at)],
+            )
+            .await?;
+            insert_audit(&tx, &mut head, audit).await?;
+            save_head(&tx, &head).await?;
+            tx.commit().await?;
+            Ok(RefreshOutcome::Refreshed(user))
+        })
+    }
+
+    fn session(&self, access_hash: String) -> StorageFuture<'_, Option<Session>> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            let stmt = client
+                .prepare_cached(
+                    "SELECT t.expires_at, d.id, d.name, d.revoked_at IS NOT NULL,
+                            u.id, u.username, u.display_name, u.role, u.unit_id, u.disabled
+                     FROM access_tokens t JOIN devices d ON d.id = t.device_id JOIN users u ON u.id = d.user_id
+                     WHERE t.token_hash = $1",
+                )
+                .await?;
+            let Some(row) = client.query_opt(&stmt, &[&access_hash]).await? else {
+                return Ok(None);
+            };
+            let user_id: String = row.try_get(4)?;
+            Ok(Some(Session {
+                user: UserRecord {
+                    id: user_id.clone(),
+                    username: row.try_get(5)?,
+                    display_name: row.try_get(6)?,
+                    role: parse_role(row.try_get(7)?)?,
+                    unit_id: row.try_get(8)?,
+                    password_hash: String::new(),
+                    disabled: row.try_get(9)?,
+                },
+                device: DeviceRecord {
+                    id: parse_uuid(row.try_get(1)?)?,
+                    user_id,
+                    name: row.try_get(2)?,
+                    revoked: row.try_get(3)?,
+                },
+                access_expires_at: parse_ts(row.try_get(0)?)?,
+            }))
+        })
+    }
+
+    fn revoke_device(&self, device_id: Uuid, audit: AuditDraft) -> StorageFuture<'_, bool> {
+        Box::pin(async move {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let mut head = lock_head(&tx).await?;
+            let id = device_id.to_string();
+            let n = tx
+                .execute(
+                    "UPDATE devices SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2",
+                    &[&ts(Utc::now()), &id],
+                )
+                .await?;
+            // Tokens stay so the next request is answered REVOKED rather than unknown.
+            if n > 0 {
+                insert_audit(&tx, &mut head, audit).await?;
+                save_head(&tx, &head).await?;
+            }
+            tx.commit().await?;
+            Ok(n > 0)
+        })
+    }
+
+    fn ingest(&self, batch: IngestBatch) -> StorageFuture<'_, Vec<EventResult>> {
+        Box::pin(async move {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let mut head = lock_head(&tx).await?;
+            let results = ingest_in_tx(&tx, &mut head, &batch).await?;
+            save_head(&tx, &head).await?;
+            tx.commit().await?;
+            Ok(results)
+        })
+    }
+
+    fn changes_since(&self, cursor: i64, limit: usize) -> StorageFuture<'_, ChangePage> {
+        Box::pin(async move {
+            let mut client = self.client().await?;
+            let tx = client
+                .build_transaction()
+                .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
+                .await?;
+            let head_seq: i64 = tx
+                .query_one("SELECT change_seq FROM sync_head WHERE id = 1", &[])
+                .await?
+                .try_get(0)?;
+            let fetch = i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1);
+            let mut page = ChangePage::default();
+            for row in tx
+                .query(
+                    &format!(
+                        "SELECT {CASE_COLUMNS} FROM cases WHERE seq > $1 ORDER BY seq LIMIT $2"
+                    ),
+                    &[&cursor, &fetch],
+                )
+                .await?
+            {
+                page.cases.push(case_from_row(&row, 0)?);
+            }
+            page.has_more = page.cases.len() > limit;
+            page.cases.truncate(limit);
+            page.next_cursor = if page.has_more {
+                page.cases.last().map_or(cursor, |c| c.seq)
+            } else {
+                head_seq.max(cursor)
+            };
+            let upto = page.next_cursor;
+            let ids: Vec<String> = page.cases.iter().map(|c| c.case.id.to_string()).collect();
+            for row in tx
+                .query("SELECT body::text FROM events WHERE case_id = ANY($1) AND seq > $2 AND seq <= $3 ORDER BY seq", &[&ids, &cursor, &upto])
+                .await?
+            {
+                let event: Event = serde_json::from_str(row.try_get(0)?)?;
+                page.events.push(event);
+            }
+            for row in tx
+                .query(
+                    "SELECT body::text FROM estates WHERE seq > $1 AND seq <= $2 ORDER BY seq",
+                    &[&cursor, &upto],
+                )
+                .await?
+            {
+                page.estates.push(serde_json::from_str(row.try_get(0)?)?);
+            }
+            for row in tx
+                .query(
+                    "SELECT body::text FROM units WHERE seq > $1 AND seq <= $2 ORDER BY seq",
+                    &[&cursor, &upto],
+                )
+                .await?
+            {
+                page.units.push(serde_json::from_str(row.try_get(0)?)?);
+            }
+            page.routing_rules = tx
+                .query_opt(
+                    "SELECT body FROM routing_rules WHERE id = 1 AND seq > $1 AND seq <= $2",
+                    &[&cursor, &upto],
+                )
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()?;
+            tx.commit().await?;
+            Ok(page)
+        })
+    }
+
+    fn case_with_events(&self, case_id: Uuid) -> StorageFuture<'_, Option<(CaseRow, Vec<Event>)>> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            let Some(row) = load_case(&client, case_id).await? else {
+                return Ok(None);
+            };
+            let events = client
+                .query(
+                    "SELECT body::text FROM events WHERE case_id = $1 ORDER BY seq",
+                    &[&case_id.to_string()],
+                )
+                .await?
+                .iter()
+                .map(|r| Ok(serde_json::from_str(r.try_get(0)?)?))
+                .collect::<Result<Vec<Event>, StorageError>>()?;
+            Ok(Some((row, events)))
+        })
+    }
+
+    fn photo(&self, sha256: String) -> StorageFuture<'_, Option<PhotoRecord>> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            let row = client
+                .query_opt("SELECT stored_sha256, bytes, width, height, uploaded_by, device_id FROM photos WHERE sha256 = $1", &[&sha256])
+                .await?;
+            row.map(|r| {
+                Ok(PhotoRecord {
+                    sha256: sha256.clone(),
+                    stored_sha256: r.try_get(0)?,
+                    bytes: u64::try_from(r.try_get::<_, i64>(1)?).unwrap_or(0),
+                    width: u32::try_from(r.try_get::<_, i32>(2)?).unwrap_or(0),
+                    height: u32::try_from(r.try_get::<_, i32>(3)?).unwrap_or(0),
+                    uploaded_by: r.try_get(4)?,
+                    device_id: parse_uuid(r.try_get(5)?)?,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    fn insert_photo(&self, photo: PhotoRecord, audit: AuditDraft) -> StorageFuture<'_, ()> {
+        Box::pin(async move {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let mut head = lock_head(&tx).await?;
+            let n = tx
+                .execute(
+                    "INSERT INTO photos (sha256, stored_sha256, bytes, width, height, uploaded_by, device_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+                    &[
+                        &photo.sha256,
+                        &photo.stored_sha256,
+                        &i64::try_from(photo.bytes).unwrap_or(i64::MAX),
+                        &i32::try_from(photo.width).unwrap_or(i32::MAX),
+                        &i32::try_from(photo.height).unwrap_or(i32::MAX),
+                        &photo.uploaded_by,
+                        &photo.device_id.to_string(),
+                        &ts(Utc::now()),
+                    ],
+                )
+                .await?;
+            if n > 0 {
+                insert_audit(&tx, &mut head, audit).await?;
+                save_head(&tx, &head).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    fn photo_cases(&self, sha256: String) -> StorageFuture<'_, Vec<CaseRow>> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            client
+                .query(
+                    "SELECT c.body::text, c.routing::text, c.dispatched_units::text, c.seq FROM photo_refs p JOIN cases c ON c.id = p.case_id WHERE p.sha256 = $1",
+                    &[&sha256],
+                )
+                .await?
+                .iter()
+                .map(|r| case_from_row(r, 0))
+                .collect()
+        })
+    }
+
+    fn append_audit(&self, audit: AuditDraft) -> StorageFuture<'_, ()> {
+        Box::pin(async move {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let mut head = lock_head(&tx).await?;
+            insert_audit(&tx, &mut head, audit).await?;
+            save_head(&tx, &head).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    fn audit_log(&self) -> StorageFuture<'_, (Vec<AuditRow>, Head)> {
+        Box::pin(async move {
+            let mut client = self.client().await?;
+            let tx = client
+                .build_transaction()
+                .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
+                .await?;
+            let rows = tx
+                .query(
+                    "SELECT seq, entry, prev_hash, hash FROM audit_log ORDER BY seq",
+                    &[],
+                )
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok(AuditRow {
+                        seq: r.try_get(0)?,
+                        entry: r.try_get(1)?,
+                        prev_hash: r.try_get(2)?,
+                        hash: r.try_get(3)?,
+                    })
+                })
+                .collect::<Result<Vec<_>, StorageError>>()?;
+            let head_row = tx
+                .query_one(
+                    "SELECT change_seq, audit_seq, audit_hash FROM sync_head WHERE id = 1",
+                    &[],
+                )
+                .await?;
+            let head = Head {
+                change_seq: head_row.try_get(0)?,
+                audit_seq: head_row.try_get(1)?,
+                audit_hash: head_row.try_get(2)?,
+            };
+            tx.commit().await?;
+            Ok((rows, head))
+        })
+    }
+}

@@ -1,0 +1,233 @@
+//! Test harness: a real server in-process on port 0, real HTTP (reqwest), a real SQLite file in a
+//! temp dir, or a fresh database on the real PostgreSQL at `XUNCHA_TEST_DATABASE_URL`.
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+use chrono::Utc;
+use serde_json::{Value, json};
+use uuid::Uuid;
+use xuncha_core::protocol::{EnrolResponse, PushResponse};
+use xuncha_server::config::Config;
+use xuncha_server::demo::DEMO_PASSWORD;
+use xuncha_server::{RunningServer, Server};
+
+#[derive(Debug, Clone)]
+pub enum Backend {
+    Sqlite,
+    /// Admin URL of the test cluster.
+    Postgres(String),
+}
+
+impl Backend {
+    /// The PostgreSQL test cluster. Missing env fails loudly unless `XUNCHA_SKIP_PG=1`.
+    pub fn postgres() -> Option<Backend> {
+        match std::env::var("XUNCHA_TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => Some(Backend::Postgres(url)),
+            _ if std::env::var("XUNCHA_SKIP_PG").as_deref() == Ok("1") => {
+                eprintln!("XUNCHA_SKIP_PG=1: PostgreSQL variant skipped");
+                None
+            }
+            _ => panic!(
+                "XUNCHA_TEST_DATABASE_URL is not set. Start a cluster with \
+                 `eval \"$(bash scripts/pg-test-cluster.sh start)\"` or set XUNCHA_SKIP_PG=1 to skip PostgreSQL tests"
+            ),
+        }
+    }
+}
+
+/// Runs a scenario against SQLite and against PostgreSQL.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::common::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(backend) = $crate::common::Backend::postgres() {
+                    super::$name(backend).await
+                }
+            }
+        }
+    )*};
+}
+
+pub struct TestServer {
+    pub server: Option<RunningServer>,
+    pub dir: tempfile::TempDir,
+    pub base: String,
+    pub http: reqwest::Client,
+    /// URL of this test's own PostgreSQL database.
+    pub database_url: Option<String>,
+}
+
+pub fn test_config(dir: &std::path::Path) -> Config {
+    let mut config = Config {
+        data_dir: dir.to_owned(),
+        bind: "127.0.0.1:0".parse().unwrap(),
+        demo: true,
+        pg_pool_size: 4,
+        ..Config::default()
+    };
+    config.limits.requests_per_second = 100_000.0;
+    config.limits.request_burst = 100_000.0;
+    config
+}
+
+/// Creates a fresh database on the cluster and returns its URL.
+pub async fn create_database(admin_url: &str) -> String {
+    let (client, connection) = tokio_postgres::connect(admin_url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let name = format!("xuncha_test_{}", Uuid::now_v7().simple());
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    let (base, _) = admin_url.rsplit_once('/').unwrap();
+    format!("{base}/{name}")
+}
+
+impl TestServer {
+    pub async fn start(backend: Backend) -> TestServer {
+        TestServer::start_with(backend, |_| {}).await
+    }
+
+    pub async fn start_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = test_config(dir.path());
+        let database_url = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres(admin) => Some(create_database(&admin).await),
+        };
+        config.database_url = database_url.clone();
+        adjust(&mut config);
+        let server = Server::start(config).await.unwrap();
+        let base = format!("http://{}", server.addr());
+        TestServer {
+            server: Some(server),
+            dir,
+            base,
+            http: reqwest::Client::new(),
+            database_url,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn enrol(&self, username: &str) -> EnrolResponse {
+        let response = self
+            .http
+            .post(self.url("/api/v1/auth/enrol"))
+            .json(&json!({ "username": username, "password": DEMO_PASSWORD, "device_name": format!("{username} phone") }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "enrol {username}");
+        response.json().await.unwrap()
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post(&self, token: &str, path: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn push(&self, token: &str, events: Vec<Value>) -> PushResponse {
+        let (status, body) = self
+            .post(
+                token,
+                "/api/v1/sync/push",
+                json!({ "protocol": 1, "events": events }),
+            )
+            .await;
+        assert_eq!(status, 200, "push: {body}");
+        serde_json::from_value(body).unwrap()
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await.unwrap();
+        }
+    }
+}
+
+/// An event body as a phone sends it; the actor is a placeholder the server must ignore.
+pub fn event(case_id: Uuid, action: Value) -> Value {
+    json!({
+        "id": Uuid::now_v7(),
+        "case_id": case_id,
+        "action": action,
+        "actor": { "user_id": "forged", "role": "admin", "unit_id": "forged" },
+        "device_time": Utc::now(),
+        "gps": { "lat": 39.1135, "lon": 117.1930, "accuracy_m": 8.0, "provider": "gps" },
+        "photos": [],
+    })
+}
+
+pub fn report(case_id: Uuid, estate_id: &str, category: &str) -> Value {
+    event(
+        case_id,
+        json!({ "kind": "REPORT", "category": category, "estate_id": estate_id, "building": "3号楼", "description": "楼道堆放杂物" }),
+    )
+}
+
+pub fn outcome(result: &xuncha_core::protocol::EventResult) -> String {
+    match &result.outcome {
+        xuncha_core::protocol::EventOutcome::Applied { .. } => "APPLIED".to_owned(),
+        xuncha_core::protocol::EventOutcome::Duplicate { .. } => "DUPLICATE".to_owned(),
+        xuncha_core::protocol::EventOutcome::Rejected { code, .. } => format!("REJECTED:{code}"),
+    }
+}
+
+/// A small real JPEG (gradient), encoded with jpeg-encoder.
+pub fn jpeg(width: u16, height: u16) -> Vec<u8> {
+    let mut pixels = Vec::with_capacity(usize::from(width) * usize::from(height) * 3);
+    for y in 0..height {
+        for x in 0..width {
+            pixels.extend_from_slice(&[(x % 256) as u8, (y % 256) as u8, ((x + y) % 256) as u8]);
+        }
+    }
+    let mut out = Vec::new();
+    jpeg_encoder::Encoder::new(&mut out, 90)
+        .encode(&pixels, width, height, jpeg_encoder::ColorType::Rgb)
+        .unwrap();
+    out
+}
+
+/// A JPEG whose frame header claims `width`×`height`: only the SOF dimensions are patched.
+pub fn jpeg_claiming(width: u16, height: u16) -> Vec<u8> {
+    let mut bytes = jpeg(16, 16);
+    let sof = bytes.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+    bytes[sof + 5..sof + 7].copy_from_slice(&height.to_be_bytes());
+    bytes[sof + 7..sof + 9].copy_from_slice(&width.to_be_bytes());
+    bytes
+}
+
+pub fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
