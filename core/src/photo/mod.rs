@@ -4,8 +4,8 @@
 //! without decoding, refuse above [`PhotoOptions::max_pixels`] or when the decode would need more
 //! than [`PhotoOptions::max_decode_bytes`]; then decode JPEGs straight at 1/2, 1/4 or 1/8 scale
 //! in the DCT domain (the largest reduction that stays at or above the target size), resample to
-//! the target with Lanczos-3, turn upright per EXIF orientation, encode baseline JPEG with
-//! optimised Huffman tables and no metadata segment at all (only the JFIF header), make the
+//! the target with Catmull-Rom, turn upright per EXIF orientation, encode baseline JPEG with
+//! standard Huffman tables and no metadata segment at all (only the JFIF header), make the
 //! thumbnail from the result, hash, and store by hash atomically.
 //!
 //! Decoding is CPU-heavy blocking work: call it off UI and async threads (`spawn_blocking`).
@@ -202,7 +202,7 @@ fn check_budget(needed_bytes: u64, opts: &PhotoOptions) -> Result<(), PhotoError
 }
 
 /// Bytes per output pixel the steps after decoding hold at once: resampled and turned copies
-/// (3 + 3) and the encoder's coefficient store (2 per component sample, 4:2:0 → 3).
+/// (3 + 3), with 3 to spare for the resizer's band buffer and the encoder's output (generous).
 const AFTER_DECODE_BYTES_PER_PIXEL: u64 = 9;
 
 /// A decoded image (possibly DCT-downscaled) with what its header said.
@@ -384,9 +384,11 @@ fn finish(decoded: Decoded, opts: &PhotoOptions) -> Result<EncodedPhoto, PhotoEr
     })
 }
 
-/// Baseline JPEG, 4:2:0 below quality 90, optimised Huffman tables (about 7 % smaller for 7 %
-/// more time: uploads are bandwidth-bound). jpeg-encoder writes only SOI, the JFIF APP0 header,
-/// tables, frame, scan and EOI: no EXIF, XMP, ICC or comment segment.
+/// Baseline JPEG, 4:2:0 below quality 90, standard Huffman tables: optimised ones were 3.5 %
+/// smaller but cost a second pass and a store of every coefficient block (about a fifth of the
+/// process's CPU time and 3 MB of peak memory on a 12 MP photo; BENCHMARKS.md, Photo pipeline).
+/// jpeg-encoder writes only SOI, the JFIF APP0 header, tables, frame, scan and EOI: no EXIF,
+/// XMP, ICC or comment segment.
 fn encode(raster: &Raster, quality: u8) -> Result<Vec<u8>, PhotoError> {
     let side = |v: u32| u16::try_from(v).map_err(|_| PhotoError::Encode(format!("side {v}")));
     let colour = if raster.channels == 1 {
@@ -396,7 +398,7 @@ fn encode(raster: &Raster, quality: u8) -> Result<Vec<u8>, PhotoError> {
     };
     let mut out = Vec::with_capacity(raster.pixels.len() / 8);
     let mut encoder = jpeg_encoder::Encoder::new(&mut out, quality);
-    encoder.set_optimized_huffman_tables(true);
+    encoder.set_optimized_huffman_tables(false);
     encoder
         .encode(
             &raster.pixels,
