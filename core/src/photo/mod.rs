@@ -385,7 +385,7 @@ fn finish(decoded: Decoded, opts: &PhotoOptions) -> Result<EncodedPhoto, PhotoEr
 }
 
 /// Baseline JPEG, 4:2:0 below quality 90, standard Huffman tables: optimised ones were 3.5 %
-/// smaller but cost a second pass and a store of every coefficient block (about a fifth of the
+/// smaller but cost a second pass and a store of every coefficient block (a few per cent of the
 /// process's CPU time and 3 MB of peak memory on a 12 MP photo; BENCHMARKS.md, Photo pipeline).
 /// jpeg-encoder writes only SOI, the JFIF APP0 header, tables, frame, scan and EOI: no EXIF,
 /// XMP, ICC or comment segment.
