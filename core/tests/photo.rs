@@ -958,3 +958,40 @@ fn oversized_file_and_bad_options_have_their_own_errors() {
     .unwrap_err();
     assert_eq!(missing.code(), "PHOTO_IO");
 }
+
+/// process_file reads a JPEG's header in growing chunks and searches for EOI from the end in
+/// chunks: Exif behind 180 KB of other segments and 200 KB appended after EOI (as motion photos
+/// do) must give exactly what process_bytes gives, and a cut scan must still be refused.
+#[test]
+fn large_headers_and_trailing_data_are_read_from_files_in_chunks() {
+    let plain = jpeg(&camera_like(320, 200), 320, 200, ColorType::Rgb, 90);
+    let exif = Exif {
+        orientation: Some(6),
+        ..Default::default()
+    };
+    let mut big = with_exif(&plain, &exif);
+    for fill in [1u8, 2, 3] {
+        big = insert_segment(&big, 0xe2, &vec![fill; 60_000]);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("big_header.jpg");
+    let mut with_trailer = big.clone();
+    with_trailer.extend(vec![0u8; 200_000]);
+    std::fs::write(&input, &with_trailer).unwrap();
+    let out_dir = dir.path().join("photos");
+    let stored = photo::process_file(&input, &out_dir, &PhotoOptions::default()).unwrap();
+    let in_memory = photo::process_bytes(&with_trailer, &PhotoOptions::default()).unwrap();
+    assert_eq!(
+        (stored.width, stored.height),
+        (200, 320),
+        "EXIF orientation 6 was read"
+    );
+    assert_eq!(stored.sha256, in_memory.sha256);
+
+    let cut_input = dir.path().join("cut.jpg");
+    std::fs::write(&cut_input, &big[..big.len() - 200]).unwrap();
+    let cut_out = dir.path().join("cut_out");
+    let error = photo::process_file(&cut_input, &cut_out, &PhotoOptions::default()).unwrap_err();
+    assert_eq!(error.code(), "PHOTO_TRUNCATED");
+    assert!(!cut_out.exists() || files_under(&cut_out).is_empty());
+}

@@ -1,6 +1,6 @@
 //! Decoders behind the size checks: JPEG with DCT-domain downscaling, PNG with hard limits.
 
-use std::io::{Cursor, ErrorKind};
+use std::io::{Cursor, ErrorKind, Read};
 
 use super::PhotoError;
 use super::header::{JpegHeader, PngHeader};
@@ -72,12 +72,13 @@ fn jpeg_error(error: jpeg_decoder::Error) -> PhotoError {
     }
 }
 
+/// Decodes from any reader: a slice, or a buffered file so the camera file is never held whole.
 pub(crate) fn decode_jpeg(
-    bytes: &[u8],
+    input: impl Read,
     target: (u32, u32),
     max_decode_bytes: u64,
 ) -> Result<Raster, PhotoError> {
-    let mut decoder = jpeg_decoder::Decoder::new(bytes);
+    let mut decoder = jpeg_decoder::Decoder::new(input);
     decoder.set_max_decoding_buffer_size(usize::try_from(max_decode_bytes).unwrap_or(usize::MAX));
     let requested = |side: u32| u16::try_from(side).unwrap_or(u16::MAX);
     let (width, height) = decoder

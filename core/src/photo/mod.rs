@@ -4,8 +4,8 @@
 //! without decoding, refuse above [`PhotoOptions::max_pixels`] or when the decode would need more
 //! than [`PhotoOptions::max_decode_bytes`]; then decode JPEGs straight at 1/2, 1/4 or 1/8 scale
 //! in the DCT domain (the largest reduction that stays at or above the target size), resample to
-//! the target with Lanczos-3, turn upright per EXIF orientation, encode baseline JPEG with
-//! optimised Huffman tables and no metadata segment at all (only the JFIF header), make the
+//! the target with Catmull-Rom, turn upright per EXIF orientation, encode baseline JPEG with
+//! standard Huffman tables and no metadata segment at all (only the JFIF header), make the
 //! thumbnail from the result, hash, and store by hash atomically.
 //!
 //! Decoding is CPU-heavy blocking work: call it off UI and async threads (`spawn_blocking`).
@@ -17,6 +17,8 @@ mod header;
 mod raster;
 mod store;
 
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
@@ -128,14 +130,13 @@ pub fn process_file(
     opts: &PhotoOptions,
 ) -> Result<ProcessedPhoto, PhotoError> {
     opts.validate()?;
-    let length = std::fs::metadata(input)
-        .map_err(|e| PhotoError::io(input, e))?
-        .len();
+    let io = |e| PhotoError::io(input, e);
+    let file = File::open(input).map_err(io)?;
+    let length = file.metadata().map_err(io)?.len();
     check_input_size(length, opts)?;
-    let bytes = std::fs::read(input).map_err(|e| PhotoError::io(input, e))?;
-    let decoded = guarded(|| decode_checked(&bytes, opts))?;
-    // The camera file is not needed once decoded: freeing it here lowers the peak memory.
-    drop(bytes);
+    let decoded = guarded(|| decode_file(&file, input, length, opts))?;
+    // Closed as soon as decoding is done.
+    drop(file);
     let encoded = guarded(|| finish(decoded, opts))?;
     let (path, thumbnail_path) =
         store::store(out_dir, &encoded.sha256, &encoded.jpeg, &encoded.thumbnail)?;
@@ -201,7 +202,7 @@ fn check_budget(needed_bytes: u64, opts: &PhotoOptions) -> Result<(), PhotoError
 }
 
 /// Bytes per output pixel the steps after decoding hold at once: resampled and turned copies
-/// (3 + 3) and the encoder's coefficient store (2 per component sample, 4:2:0 → 3).
+/// (3 + 3), with 3 to spare for the resizer's band buffer and the encoder's output (generous).
 const AFTER_DECODE_BYTES_PER_PIXEL: u64 = 9;
 
 /// A decoded image (possibly DCT-downscaled) with what its header said.
@@ -214,29 +215,13 @@ struct Decoded {
 
 /// Everything up to and including decoding, with every refusal checked before the decode.
 fn decode_checked(bytes: &[u8], opts: &PhotoOptions) -> Result<Decoded, PhotoError> {
-    let (raster, facts, source_width, source_height) = match header::sniff(bytes)? {
-        Format::Jpeg => {
-            let header = header::scan_jpeg(bytes)?;
-            let (width, height) = (u32::from(header.width), u32::from(header.height));
-            check_pixels(width, height, opts)?;
-            let target = fit_long_edge(width, height, opts.max_long_edge);
-            let scale = DctScale::choose(width, height, target);
-            let after = u64::from(target.0) * u64::from(target.1) * AFTER_DECODE_BYTES_PER_PIXEL;
-            check_budget(decode::jpeg_decode_bytes(&header, scale) + after, opts)?;
-            if !header::jpeg_has_end_marker(bytes) {
-                return Err(PhotoError::Truncated);
-            }
-            let facts = header.exif.map(exif::read).unwrap_or_default();
-            tracing::debug!(
-                width,
-                height,
-                ?scale,
-                progressive = header.progressive,
-                "decoding JPEG"
-            );
-            let raster = decode::decode_jpeg(bytes, target, opts.max_decode_bytes)?;
-            (raster, facts, width, height)
-        }
+    match header::sniff(bytes)? {
+        Format::Jpeg => decode_jpeg_checked(
+            bytes,
+            || Ok(header::jpeg_has_end_marker(bytes)),
+            || Ok(bytes),
+            opts,
+        ),
         Format::Png => {
             let header = header::scan_png(bytes)?;
             check_pixels(header.width, header.height, opts)?;
@@ -245,15 +230,114 @@ fn decode_checked(bytes: &[u8], opts: &PhotoOptions) -> Result<Decoded, PhotoErr
             check_budget(decode::png_decode_bytes(&header) + after, opts)?;
             let (raster, exif) = decode::decode_png(bytes, opts.max_decode_bytes)?;
             let facts = exif.as_deref().map(exif::read).unwrap_or_default();
-            (raster, facts, header.width, header.height)
+            Ok(Decoded {
+                raster,
+                facts,
+                source_width: header.width,
+                source_height: header.height,
+            })
         }
-    };
+    }
+}
+
+/// The JPEG path of [`decode_checked`]: `head` holds at least the segments up to the first scan,
+/// `has_end_marker` looks for EOI in the whole input, `input` gives the whole input from byte 0.
+fn decode_jpeg_checked<R: Read>(
+    head: &[u8],
+    has_end_marker: impl FnOnce() -> Result<bool, PhotoError>,
+    input: impl FnOnce() -> Result<R, PhotoError>,
+    opts: &PhotoOptions,
+) -> Result<Decoded, PhotoError> {
+    let header = header::scan_jpeg(head)?;
+    let (width, height) = (u32::from(header.width), u32::from(header.height));
+    check_pixels(width, height, opts)?;
+    let target = fit_long_edge(width, height, opts.max_long_edge);
+    let scale = DctScale::choose(width, height, target);
+    let after = u64::from(target.0) * u64::from(target.1) * AFTER_DECODE_BYTES_PER_PIXEL;
+    check_budget(decode::jpeg_decode_bytes(&header, scale) + after, opts)?;
+    if !has_end_marker()? {
+        return Err(PhotoError::Truncated);
+    }
+    let facts = header.exif.map(exif::read).unwrap_or_default();
+    tracing::debug!(
+        width,
+        height,
+        ?scale,
+        progressive = header.progressive,
+        "decoding JPEG"
+    );
+    let raster = decode::decode_jpeg(input()?, target, opts.max_decode_bytes)?;
     Ok(Decoded {
         raster,
         facts,
-        source_width,
-        source_height,
+        source_width: width,
+        source_height: height,
     })
+}
+
+/// Bytes read at a time from the start of a file while looking for the first scan, and from its
+/// end while looking for the end-of-image marker.
+const FILE_CHUNK_BYTES: u64 = 64 * 1024;
+
+/// [`decode_checked`] on an open file of `length` bytes without reading it whole: JPEGs are read
+/// up to their first scan for the checks, searched backwards for EOI, then decoded from a
+/// buffered reader, so the camera file never sits in memory next to the decoded pixels. PNGs
+/// (rare from a camera) are read whole.
+fn decode_file(
+    mut file: &File,
+    path: &Path,
+    length: u64,
+    opts: &PhotoOptions,
+) -> Result<Decoded, PhotoError> {
+    let io = |e| PhotoError::io(path, e);
+    let mut head = Vec::new();
+    loop {
+        let wanted = (head.len() as u64 * 2).max(FILE_CHUNK_BYTES).min(length);
+        let read = Read::by_ref(&mut file)
+            .take(wanted - head.len() as u64)
+            .read_to_end(&mut head)
+            .map_err(io)?;
+        let complete = read == 0 || head.len() as u64 >= length;
+        match header::sniff(&head)? {
+            Format::Png => {
+                file.read_to_end(&mut head).map_err(io)?;
+                return decode_checked(&head, opts);
+            }
+            Format::Jpeg => match header::scan_jpeg(&head) {
+                Err(PhotoError::Truncated) if !complete => continue,
+                Err(error) => return Err(error),
+                Ok(_) => break,
+            },
+        }
+    }
+    let has_end_marker = || file_has_end_marker(file, length).map_err(io);
+    let body = || -> Result<BufReader<&File>, PhotoError> {
+        file.seek(SeekFrom::Start(0)).map_err(io)?;
+        Ok(BufReader::with_capacity(FILE_CHUNK_BYTES as usize, file))
+    };
+    decode_jpeg_checked(&head, has_end_marker, body, opts)
+}
+
+/// [`header::jpeg_has_end_marker`] over a file, one chunk at a time from the end.
+fn file_has_end_marker(mut file: &File, length: u64) -> std::io::Result<bool> {
+    let mut chunk = Vec::with_capacity(FILE_CHUNK_BYTES as usize);
+    let mut end = length;
+    loop {
+        let start = end.saturating_sub(FILE_CHUNK_BYTES);
+        file.seek(SeekFrom::Start(start))?;
+        chunk.clear();
+        Read::by_ref(&mut file)
+            .take(end - start)
+            .read_to_end(&mut chunk)?;
+        if header::jpeg_has_end_marker(&chunk) {
+            return Ok(true);
+        }
+        if start == 0 {
+            return Ok(false);
+        }
+        // One byte of overlap so a marker split across two chunks is still seen.
+        end = start + 1;
+    }
 }
 
 /// Resample, turn upright, encode photo and thumbnail, hash.
@@ -300,9 +384,11 @@ fn finish(decoded: Decoded, opts: &PhotoOptions) -> Result<EncodedPhoto, PhotoEr
     })
 }
 
-/// Baseline JPEG, 4:2:0 below quality 90, optimised Huffman tables (about 7 % smaller for 7 %
-/// more time: uploads are bandwidth-bound). jpeg-encoder writes only SOI, the JFIF APP0 header,
-/// tables, frame, scan and EOI: no EXIF, XMP, ICC or comment segment.
+/// Baseline JPEG, 4:2:0 below quality 90, standard Huffman tables: optimised ones were 3.5 %
+/// smaller but cost a second pass and a store of every coefficient block (a few per cent of the
+/// process's CPU time and 3 MB of peak memory on a 12 MP photo; BENCHMARKS.md, Photo pipeline).
+/// jpeg-encoder writes only SOI, the JFIF APP0 header, tables, frame, scan and EOI: no EXIF,
+/// XMP, ICC or comment segment.
 fn encode(raster: &Raster, quality: u8) -> Result<Vec<u8>, PhotoError> {
     let side = |v: u32| u16::try_from(v).map_err(|_| PhotoError::Encode(format!("side {v}")));
     let colour = if raster.channels == 1 {
@@ -312,7 +398,7 @@ fn encode(raster: &Raster, quality: u8) -> Result<Vec<u8>, PhotoError> {
     };
     let mut out = Vec::with_capacity(raster.pixels.len() / 8);
     let mut encoder = jpeg_encoder::Encoder::new(&mut out, quality);
-    encoder.set_optimized_huffman_tables(true);
+    encoder.set_optimized_huffman_tables(false);
     encoder
         .encode(
             &raster.pixels,
