@@ -710,13 +710,14 @@ async fn street_office_filters_dispatches_and_sees_the_change_in_chromium() {
             .len(),
         1
     );
+    // The after side holds the unit's after-photo and the inspector's verification photo.
     assert_eq!(
         client
             .find_all(Locator::Css("#photos-after img"))
             .await
             .unwrap()
             .len(),
-        1
+        2
     );
     std::fs::write(
         out.join("dashboard-case-closed.png"),
