@@ -17,7 +17,9 @@ if [ -n "${XUNCHA_SERVER_BIN:-}" ]; then
   server_bin=$XUNCHA_SERVER_BIN
   echo "   using XUNCHA_SERVER_BIN=$server_bin"
 else
-  cargo build -p xuncha-server --bin xuncha-server
+  # `--workspace` keeps the features unified as in `cargo test --workspace`, so the server binary that
+# run already built is reused instead of rebuilding every dependency with `-p`'s feature set.
+cargo build --workspace --bins
   server_bin=$target_dir/debug/xuncha-server
 fi
 [ -x "$server_bin" ] || { echo "missing $server_bin" >&2; exit 1; }
