@@ -5,6 +5,9 @@
 //! returns [`XunchaError`]. No business rule lives here — the phone runs the same catalog,
 //! routing and workflow code the server enforces. Photos cross as file paths, never as bytes.
 //!
+//! Sessions: `enrol` returns a [`DeviceSession`] the app keeps in the platform keystore and hands
+//! back to `XunchaClient::resume` at every start; this crate never writes a token to disk.
+//!
 //! Threading: synchronous calls run on the caller's thread and may touch SQLite or decode a photo:
 //! call them off the UI thread (Kotlin `Dispatchers.IO`, Swift `Task.detached`). Async calls
 //! (`suspend` / `async`) run on the tokio runtime.
