@@ -1,7 +1,8 @@
 //! Decoded pixels and what the pipeline does to them: downscale, turn upright.
 
-use fast_image_resize::images::{Image, ImageRef};
-use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use fast_image_resize::images::{TypedImage, TypedImageRef};
+use fast_image_resize::pixels::{U8, U8x3};
+use fast_image_resize::{FilterType, PixelTrait, ResizeAlg, ResizeOptions, Resizer};
 
 use super::PhotoError;
 use super::exif::Orientation;
@@ -55,13 +56,30 @@ impl Raster {
         if (width, height) == (self.width, self.height) {
             return Ok(self);
         }
-        let pixel_type = if self.channels == 1 {
-            PixelType::U8
+        // Typed calls, one per pixel layout we have: the resizer's dynamic entry point would link
+        // every pixel type it supports (u16, f32, alpha…), megabytes of SIMD code in the phone
+        // library for layouts a photo never has.
+        let pixels = if self.channels == 1 {
+            self.resized_as::<U8>(width, height, resizer)?
         } else {
-            PixelType::U8x3
+            self.resized_as::<U8x3>(width, height, resizer)?
         };
+        Ok(Raster {
+            width,
+            height,
+            channels: self.channels,
+            pixels,
+        })
+    }
+
+    fn resized_as<P: PixelTrait>(
+        &self,
+        width: u32,
+        height: u32,
+        resizer: &mut Resizer,
+    ) -> Result<Vec<u8>, PhotoError> {
         let internal = |e: &dyn std::fmt::Display| PhotoError::Corrupt(format!("resize: {e}"));
-        let source = ImageRef::new(self.width, self.height, &self.pixels, pixel_type)
+        let source = TypedImageRef::<P>::from_buffer(self.width, self.height, &self.pixels)
             .map_err(|e| internal(&e))?;
         let row_bytes = width as usize * usize::from(self.channels);
         let mut pixels = vec![0u8; row_bytes * height as usize];
@@ -69,8 +87,8 @@ impl Raster {
         for (band_index, band) in pixels.chunks_mut(row_bytes * RESIZE_BAND_ROWS).enumerate() {
             let top = (band_index * RESIZE_BAND_ROWS) as f64 * rows_per_output_row;
             let band_rows = (band.len() / row_bytes) as u32;
-            let mut target = Image::from_slice_u8(width, band_rows, band, pixel_type)
-                .map_err(|e| internal(&e))?;
+            let mut target =
+                TypedImage::<P>::from_buffer(width, band_rows, band).map_err(|e| internal(&e))?;
             let options = ResizeOptions::new()
                 .resize_alg(ResizeAlg::Convolution(FilterType::CatmullRom))
                 .crop(
@@ -81,15 +99,10 @@ impl Raster {
                     (f64::from(band_rows) * rows_per_output_row).min(f64::from(self.height) - top),
                 );
             resizer
-                .resize(&source, &mut target, &options)
+                .resize_typed(&source, &mut target, &options)
                 .map_err(|e| internal(&e))?;
         }
-        Ok(Raster {
-            width,
-            height,
-            channels: self.channels,
-            pixels,
-        })
+        Ok(pixels)
     }
 
     /// Turns the stored pixels upright as EXIF orientation `o` says (TIFF 6.0 tag 274).
