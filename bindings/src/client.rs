@@ -17,7 +17,9 @@ use xuncha_core::workflow;
 use crate::enums::{ActionKind, CaseStatus, Category, PhotoKind};
 use crate::error::XunchaError;
 use crate::records::{ActionDetail, Actor, Case, CaseAction, Estate, GpsFix, OrgUnit};
-use crate::session::{DeviceSession, RefreshToken, UserInfo, remove_legacy_session_files};
+use crate::session::{
+    DeviceSession, RefreshToken, SignOutOutcome, UserInfo, remove_legacy_session_files,
+};
 use crate::sync::{ListenerProgress, SyncListener, SyncReport};
 use xuncha_core::sync::{SyncClient, SyncConfig, SyncStore};
 
@@ -418,15 +420,6 @@ impl XunchaClient {
             .and_then(|s| s.as_ref().map(|s| s.user.clone()))
     }
 
-    /// Forgets the device's tokens in memory (the app deletes its keystore entry). Cases and
-    /// unsent events stay on the phone.
-    pub fn sign_out(&self) -> Result<(), XunchaError> {
-        if let Some(signed_in) = self.signed_in.write().map_err(|_| poisoned())?.take() {
-            signed_in.sync_client.sign_out();
-        }
-        Ok(())
-    }
-
     /// Every cached estate, by name.
     pub fn estates(&self) -> Result<Vec<Estate>, XunchaError> {
         Ok(self
@@ -623,6 +616,27 @@ impl XunchaClient {
         Ok(session)
     }
 
+    /// Signs out: asks the server to revoke this device (best effort, at most two tries), then
+    /// forgets the session in memory whatever happened; the app deletes its keystore entry in
+    /// every case. Offline is not an error: it is `ForgottenLocallyOnly`, so the app can tell the
+    /// user the device is still valid on the server. Cases, photos and unsent events stay on the
+    /// phone; check `outbox_counts` first and warn while anything is unsent.
+    pub async fn sign_out(&self) -> Result<SignOutOutcome, XunchaError> {
+        // Taken out first: from here no new call can use the old session.
+        let signed_in = self.signed_in.write().map_err(|_| poisoned())?.take();
+        let Some(signed_in) = signed_in else {
+            return Ok(xuncha_core::sync::SignOut::ForgottenLocallyOnly {
+                error: xuncha_core::sync::SyncError::NotSignedIn,
+            }
+            .into());
+        };
+        Ok(signed_in
+            .sync_client
+            .sign_out(&xuncha_core::sync::NoProgress)
+            .await
+            .into())
+    }
+
     /// One sync pass: pushes the outbox, uploads photos (resuming), pulls what changed. Safe to
     /// cancel and to run again; a second call waits for the one running.
     pub async fn sync(
@@ -775,19 +789,38 @@ mod tests {
         assert_eq!(open(&dir).current_user(), None);
     }
 
-    #[test]
-    fn sign_out_forgets_the_session() {
+    /// A loopback port nobody listens on: connecting is refused at once.
+    fn closed_port_url() -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        format!("http://127.0.0.1:{port}")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn offline_sign_out_forgets_the_session_and_says_the_server_was_not_told() {
         let dir = tempfile::tempdir().unwrap();
         let client = open(&dir);
         client
             .resume(session(
-                "http://127.0.0.1:9",
+                &closed_port_url(),
                 "0190a4c2-0000-7000-8000-000000000001",
             ))
             .unwrap();
-        client.sign_out().unwrap();
+
+        let outcome = client.sign_out().await.unwrap();
+
+        assert!(
+            matches!(&outcome, SignOutOutcome::ForgottenLocallyOnly { code, .. } if code == "NETWORK"),
+            "{outcome:?}"
+        );
         assert_eq!(client.current_user(), None);
         assert_eq!(client.actor().unwrap_err().code(), "NOT_SIGNED_IN");
+        // Signing out twice is harmless and says there was nothing to revoke.
+        assert!(matches!(
+            client.sign_out().await.unwrap(),
+            SignOutOutcome::ForgottenLocallyOnly { code, .. } if code == "NOT_SIGNED_IN"
+        ));
     }
 
     #[test]

@@ -47,7 +47,7 @@ use uuid::Uuid;
 use crate::protocol::{Cursor, EventResult, PullResponse};
 use crate::workflow::Event;
 
-pub use client::{Enrolment, SyncClient};
+pub use client::{Enrolment, SIGN_OUT_ATTEMPTS, SignOut, SyncClient};
 pub use error::{LocalError, SyncError};
 pub use http::Secret;
 pub use progress::{NoProgress, PhotoFailure, RejectedEvent, SyncProgress, SyncReport, SyncUpdate};
