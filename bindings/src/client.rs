@@ -230,6 +230,34 @@ pub struct CasePhoto {
     pub thumbnail_path: Option<String>,
     /// The server holds the whole file.
     pub uploaded: bool,
+    pub upload_state: PhotoUploadState,
+    /// Set when `upload_state` is `Refused`: the server's code (`PHOTO_UNDECODABLE`,
+    /// `PHOTO_TOO_LARGE`, `PHOTO_HASH_MISMATCH`, `PHOTO_TOO_MANY_PIXELS`, `PHOTO_ADDRESS`) and
+    /// message.
+    pub refusal_code: Option<String>,
+    pub refusal_message: Option<String>,
+}
+
+/// Where one photo of a case stands between this phone and the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum PhotoUploadState {
+    /// Waiting for (or in the middle of) its upload; retried every sync.
+    Pending,
+    /// The server holds it (or it came from the server).
+    Uploaded,
+    /// The server refused the bytes for good: not sent again unless the user asks
+    /// (`retry_refused_photo`). It stays on the phone and in the case.
+    Refused,
+}
+
+impl From<store::PhotoUploadState> for PhotoUploadState {
+    fn from(state: store::PhotoUploadState) -> Self {
+        match state {
+            store::PhotoUploadState::Pending => PhotoUploadState::Pending,
+            store::PhotoUploadState::Uploaded => PhotoUploadState::Uploaded,
+            store::PhotoUploadState::Refused => PhotoUploadState::Refused,
+        }
+    }
 }
 
 /// One listed case with its sync bookkeeping.
@@ -241,6 +269,8 @@ pub struct CaseListItem {
     /// Photos of the case taken on this phone, and how many of them the server holds.
     pub photos_total: u32,
     pub photos_uploaded: u32,
+    /// Photos the server refused (shown as "1 张照片被服务器拒收").
+    pub photos_refused: u32,
 }
 
 /// A page of cases, newest report first.
@@ -311,6 +341,8 @@ pub struct OutboxCounts {
     pub in_flight: u32,
     pub rejected: u32,
     pub photos_pending: u32,
+    /// Photos the server refused; not counted in `photos_pending` (they are not sent again).
+    pub photos_refused: u32,
 }
 
 /// Who is signed in, in memory only: the core's sync client (holding the tokens) and the user.
@@ -351,6 +383,16 @@ impl XunchaClient {
         refs.iter()
             .map(|photo| {
                 let stored = self.inner.photo(&photo.sha256)?;
+                // A photo this phone does not hold came from the server: it has it.
+                let state = stored
+                    .as_ref()
+                    .map_or(PhotoUploadState::Uploaded, |(_, state)| {
+                        PhotoUploadState::from(*state)
+                    });
+                let refusal = match state {
+                    PhotoUploadState::Refused => self.inner.photo_refusal(&photo.sha256)?,
+                    _ => None,
+                };
                 Ok(CasePhoto {
                     sha256: photo.sha256.clone(),
                     kind: photo.kind,
@@ -358,9 +400,10 @@ impl XunchaClient {
                     thumbnail_path: stored
                         .as_ref()
                         .map(|(record, _)| path_string(&record.thumbnail_path)),
-                    // A photo this phone does not hold came from the server: it has it.
-                    uploaded: stored
-                        .is_none_or(|(_, state)| state == store::PhotoUploadState::Uploaded),
+                    uploaded: state == PhotoUploadState::Uploaded,
+                    upload_state: state,
+                    refusal_code: refusal.as_ref().map(|r| r.code.clone()),
+                    refusal_message: refusal.map(|r| r.message),
                 })
             })
             .collect()
@@ -372,6 +415,12 @@ impl XunchaClient {
         Ok(CaseListItem {
             photos_total: count(local.len()),
             photos_uploaded: count(local.iter().filter(|p| p.uploaded).count()),
+            photos_refused: count(
+                local
+                    .iter()
+                    .filter(|p| p.upload_state == PhotoUploadState::Refused)
+                    .count(),
+            ),
             unsynced_changes: item.unsynced_changes,
             case: item.case.into(),
         })
@@ -581,7 +630,15 @@ impl XunchaClient {
             in_flight: counts.in_flight,
             rejected: counts.rejected,
             photos_pending: count(self.inner.pending_photos()?.len()),
+            photos_refused: self.inner.refused_photo_count()?,
         })
+    }
+
+    /// Puts a photo the server refused back in the upload queue for the next sync. Useful only
+    /// when something changed on the server (e.g. its size limit was raised): the same bytes
+    /// are otherwise refused again the same way. Returns false if the photo was not refused.
+    pub fn retry_refused_photo(&self, sha256: String) -> Result<bool, XunchaError> {
+        Ok(self.inner.retry_refused_photo(&sha256)?)
     }
 }
 

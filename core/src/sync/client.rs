@@ -330,7 +330,14 @@ impl SyncClient {
             {
                 Ok(()) => report.photos_uploaded += 1,
                 Err(PhotoOutcome::Skipped(failure)) => {
-                    tracing::warn!(sha256 = %failure.sha256, code = %failure.code, "sync: photo not uploaded");
+                    if failure.is_refusal() {
+                        tracing::warn!(sha256 = %failure.sha256, code = %failure.code, "sync: photo refused by the server, parked");
+                        let parked = failure.clone();
+                        self.blocking(move |s| s.mark_photo_refused(&parked))
+                            .await?;
+                    } else {
+                        tracing::warn!(sha256 = %failure.sha256, code = %failure.code, "sync: photo not uploaded, tried again next run");
+                    }
                     report.photo_failures.push(failure);
                 }
                 Err(PhotoOutcome::Stop(error)) => return Err(error),

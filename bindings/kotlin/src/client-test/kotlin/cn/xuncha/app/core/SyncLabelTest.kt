@@ -11,5 +11,6 @@ class SyncLabelTest {
         assertEquals("在手机上", SyncLabel.OnPhone.textZh)
         assertEquals("已接收", SyncLabel.Received.textZh)
         assertEquals("已派遣", SyncLabel.Status(CaseStatus.DISPATCHED).textZh)
+        assertEquals("1 张照片被服务器拒收", SyncLabel.PhotosRefused(1).textZh)
     }
 }

@@ -17,6 +17,7 @@ import cn.xuncha.ffi.GpsFix
 import cn.xuncha.ffi.OrgUnit
 import cn.xuncha.ffi.PhotoKind
 import cn.xuncha.ffi.RoutingPreview
+import cn.xuncha.ffi.SignOutOutcome
 import cn.xuncha.ffi.UserInfo
 import cn.xuncha.ffi.XunchaException
 import kotlinx.coroutines.CoroutineScope
@@ -53,7 +54,13 @@ data class SignInState(
     val user: UserInfo? = null,
     /** The stored session is being read back at start: show neither screen yet. */
     val restoring: Boolean = true,
+    /** Sign-out asked for while things are unsent: show this and ask to confirm. */
+    val signOutWarningZh: String? = null,
+    /** After sign-out: what the user should know (e.g. the server was not told). */
+    val noticeZh: String? = null,
 )
+
+const val SIGNED_OUT_LOCALLY_ZH = "已在本机退出登录，但未能通知服务器停用此设备（网络不可用）。如手机遗失，请联系管理员停用。"
 
 class SignInViewModel(
     private val repository: XunchaRepository,
@@ -68,7 +75,38 @@ class SignInViewModel(
         scope.launch {
             val restored = repository.restoreSession()
             mutable.update { it.copy(restoring = false, user = restored ?: it.user) }
+            // From here the repository says who is signed in: a revoked device found by any sync
+            // (screen or background worker) sends the UI back to the sign-in screen at once.
+            repository.user.collect { user -> mutable.update { it.copy(user = user) } }
         }
+    }
+
+    /**
+     * The sign-out button. With nothing unsent it signs out at once; otherwise it only sets
+     * [SignInState.signOutWarningZh] and waits for [confirmSignOut] or [cancelSignOut].
+     */
+    fun requestSignOut(): Job = scope.launch {
+        val unsent = attempt({ msg -> mutable.update { it.copy(errorZh = msg) } }) { repository.unsentChanges() }
+            ?: return@launch
+        val warning = unsent.warningZh
+        if (warning == null) {
+            signOutNow()
+        } else {
+            mutable.update { it.copy(signOutWarningZh = "$warning。退出后这些记录仍留在本机，由下次在本机登录的账号上传。确定退出？") }
+        }
+    }
+
+    fun confirmSignOut(): Job = scope.launch { signOutNow() }
+
+    fun cancelSignOut() = mutable.update { it.copy(signOutWarningZh = null) }
+
+    fun dismissNotice() = mutable.update { it.copy(noticeZh = null) }
+
+    private suspend fun signOutNow() {
+        mutable.update { it.copy(busy = true, signOutWarningZh = null) }
+        val outcome = repository.signOut()
+        val notice = if (outcome is SignOutOutcome.ForgottenLocallyOnly) SIGNED_OUT_LOCALLY_ZH else null
+        mutable.update { it.copy(busy = false, user = null, noticeZh = notice) }
     }
 
     fun onServerUrl(value: String) = mutable.update { it.copy(serverUrl = value.trim()) }
@@ -81,7 +119,7 @@ class SignInViewModel(
             mutable.update { it.copy(errorZh = "请输入用户名和密码") }
             return@launch
         }
-        mutable.update { it.copy(busy = true, errorZh = null) }
+        mutable.update { it.copy(busy = true, errorZh = null, noticeZh = null) }
         val user = attempt({ msg -> mutable.update { it.copy(errorZh = msg) } }) {
             repository.enrol(s.serverUrl, s.username, s.password, deviceName)
         }
