@@ -197,7 +197,7 @@ class ServerFlowTest {
     }
 
     @Test
-    fun `sign-out revokes the device on the server and keeps unsent records`() = runBlocking {
+    fun `sign-out revokes the device on the server and keeps unsent records`(): Unit = runBlocking {
         val phone = newClient()
         val session = phone.enrol(server.url, "inspector.changchunli", server.password, "JUnit 退出")
         phone.capture(CaseDraft(Category.GARBAGE, "changchunli", gps = CHANGCHUNLI, photoPaths = listOf(testJpeg())))
@@ -215,7 +215,7 @@ class ServerFlowTest {
     }
 
     @Test
-    fun `offline sign-out forgets the session and says the server was not told`() = runBlocking {
+    fun `offline sign-out forgets the session and says the server was not told`(): Unit = runBlocking {
         val session = newClient().enrol(server.url, "inspector.changchunli", server.password, "JUnit 离线退出")
         val phone = newClient()
         phone.resume(session.copy(serverUrl = closedPortUrl()))

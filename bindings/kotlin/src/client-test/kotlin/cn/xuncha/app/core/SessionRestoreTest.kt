@@ -193,7 +193,7 @@ class SessionRestoreTest {
         val e = assertThrows<XunchaException.Unauthenticated> { runBlocking { repository.sync(listener) } }
         assertEquals("REVOKED", e.code)
 
-        val kept = checkNotNull(store.load(), "the new session was deleted by the old run")
+        val kept = checkNotNull(store.load()) { "the new session was deleted by the old run" }
         assertEquals(checkNotNull(fresh), kept.deviceId)
         assertTrue(kept.deviceId != old.deviceId)
         assertNotNull(repository.currentUser())

@@ -15,7 +15,9 @@ import cn.xuncha.ffi.CategoryInfo
 import cn.xuncha.ffi.Estate
 import cn.xuncha.ffi.GpsFix
 import cn.xuncha.ffi.OrgUnit
+import cn.xuncha.ffi.CasePhoto
 import cn.xuncha.ffi.PhotoKind
+import cn.xuncha.ffi.PhotoUploadState
 import cn.xuncha.ffi.RoutingPreview
 import cn.xuncha.ffi.SignOutOutcome
 import cn.xuncha.ffi.UserInfo
@@ -362,6 +364,14 @@ class CaseDetailViewModel(
         mutable.update { it.copy(loading = false, detail = detail, units = units, errorZh = null) }
     }
 
+    /**
+     * Sends a photo the server refused once more at the next sync. Offered only for
+     * [RETRYABLE_REFUSALS]: other refusals are about the bytes and would come back the same.
+     */
+    fun retryRefusedPhoto(sha256: String): Job = scope.launch {
+        attempt({ msg -> mutable.update { it.copy(errorZh = msg) } }) { repository.retryRefusedPhoto(sha256) }
+    }
+
     /** Fires [action]; the workflow in the core refuses what the role may not do. */
     fun perform(
         action: CaseAction,
@@ -382,3 +392,15 @@ class CaseDetailViewModel(
         reload()
     }
 }
+
+/**
+ * Server refusal codes worth a manual retry: the size limit is the server's setting and can be
+ * raised. Undecodable, hash mismatch, too many pixels and a bad address are about the bytes.
+ */
+val RETRYABLE_REFUSALS = setOf("PHOTO_TOO_LARGE")
+
+/** The refused photo's line in the case detail, e.g. `照片被服务器拒收（PHOTO_UNDECODABLE）：…`. */
+fun refusalTextZh(photo: CasePhoto): String? =
+    if (photo.uploadState != PhotoUploadState.REFUSED) null
+    else "照片被服务器拒收（${photo.refusalCode ?: "未知"}）" + (photo.refusalMessage?.let { "：$it" } ?: "") +
+        "。照片仍保存在手机上。"

@@ -166,6 +166,10 @@ class XunchaRepository(
 
     suspend fun outboxCounts(): OutboxCounts = withContext(io) { client.outboxCounts() }
 
+    /** Puts a photo the server refused back in the upload queue (see `retryRefusedPhoto`). */
+    suspend fun retryRefusedPhoto(sha256: String): Boolean =
+        withContext(io) { client.retryRefusedPhoto(sha256) }.also { changed.tryEmit(Unit) }
+
     /**
      * Pushes the outbox, uploads photos, pulls changes. Safe to cancel and to run again. When the
      * server refuses the device for good (revoked, unknown refresh token) the stored session is
