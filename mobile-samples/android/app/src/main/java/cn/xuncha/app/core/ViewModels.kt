@@ -23,6 +23,8 @@ import cn.xuncha.ffi.SignOutOutcome
 import cn.xuncha.ffi.UserInfo
 import cn.xuncha.ffi.XunchaException
 import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.CoroutineStart
+import kotlinx.coroutines.ensureActive
 import kotlinx.coroutines.Job
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
@@ -229,12 +231,26 @@ class CaptureViewModel(private val repository: XunchaRepository, private val sco
     }
 
     /** Routing preview and live warnings for the current estate, category and fix. */
-    fun refreshPreview(): Job = scope.launch {
+    private var previewJob: Job? = null
+
+    /**
+     * Recomputes the routing preview and warnings for the current draft. Only the latest call may
+     * write: an older one still running (started by an earlier field change) is cancelled, so
+     * it cannot overwrite newer warnings with its stale draft's.
+     */
+    fun refreshPreview(): Job = scope.launch(start = CoroutineStart.LAZY) {
         val d = draft(mutable.value) ?: return@launch
         val onError = { msg: String -> mutable.update { it.copy(errorZh = msg) } }
         val routing = attempt(onError) { repository.previewRouting(d.category, d.estateId) }
         val warnings = attempt(onError) { repository.checkDraft(d.copy(photoPaths = emptyList())) } ?: emptyList()
+        ensureActive()
         mutable.update { it.copy(routing = routing, warnings = warnings) }
+    }.also { job ->
+        synchronized(this) {
+            previewJob?.cancel()
+            previewJob = job
+        }
+        job.start()
     }
 
     /** Saves the case on the phone; the sync uploads it later. */
