@@ -205,3 +205,34 @@ def test_garbage_or_revoked_token_is_unauthenticated(server):
     with pytest.raises(x.XunchaError.Unauthenticated) as caught:
         asyncio.run(restarted.sync(None))
     assert caught.value.code == "REVOKED"
+
+
+def closed_port_url() -> str:
+    """A loopback URL nobody listens on: connecting is refused at once."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def test_sign_out_revokes_the_device_and_offline_sign_out_is_local_only(server):
+    url, password = server
+    phone = new_client()
+    session = asyncio.run(phone.enrol(url, "inspector.changchunli", password, "pytest 退出"))
+    assert isinstance(asyncio.run(phone.sign_out()), x.SignOutOutcome.REVOKED)
+    assert phone.current_user() is None
+    restarted = new_client()
+    restarted.resume(session)
+    with pytest.raises(x.XunchaError.Unauthenticated) as caught:
+        asyncio.run(restarted.sync(None))
+    assert caught.value.code == "REVOKED"
+
+    live = asyncio.run(new_client().enrol(url, "inspector.changchunli", password, "pytest 离线退出"))
+    offline = new_client()
+    offline.resume(x.DeviceSession(server_url=closed_port_url(), device_id=live.device_id,
+                                   refresh_token=live.refresh_token, user=live.user))
+    outcome = asyncio.run(offline.sign_out())
+    assert isinstance(outcome, x.SignOutOutcome.FORGOTTEN_LOCALLY_ONLY), outcome
+    assert outcome.code == "NETWORK"
+    assert offline.current_user() is None

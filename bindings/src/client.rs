@@ -17,7 +17,9 @@ use xuncha_core::workflow;
 use crate::enums::{ActionKind, CaseStatus, Category, PhotoKind};
 use crate::error::XunchaError;
 use crate::records::{ActionDetail, Actor, Case, CaseAction, Estate, GpsFix, OrgUnit};
-use crate::session::{DeviceSession, RefreshToken, UserInfo, remove_legacy_session_files};
+use crate::session::{
+    DeviceSession, RefreshToken, SignOutOutcome, UserInfo, remove_legacy_session_files,
+};
 use crate::sync::{ListenerProgress, SyncListener, SyncReport};
 use xuncha_core::sync::{SyncClient, SyncConfig, SyncStore};
 
@@ -228,6 +230,34 @@ pub struct CasePhoto {
     pub thumbnail_path: Option<String>,
     /// The server holds the whole file.
     pub uploaded: bool,
+    pub upload_state: PhotoUploadState,
+    /// Set when `upload_state` is `Refused`: the server's code (`PHOTO_UNDECODABLE`,
+    /// `PHOTO_TOO_LARGE`, `PHOTO_HASH_MISMATCH`, `PHOTO_TOO_MANY_PIXELS`, `PHOTO_ADDRESS`) and
+    /// message.
+    pub refusal_code: Option<String>,
+    pub refusal_message: Option<String>,
+}
+
+/// Where one photo of a case stands between this phone and the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum PhotoUploadState {
+    /// Waiting for (or in the middle of) its upload; retried every sync.
+    Pending,
+    /// The server holds it (or it came from the server).
+    Uploaded,
+    /// The server refused the bytes for good: not sent again unless the user asks
+    /// (`retry_refused_photo`). It stays on the phone and in the case.
+    Refused,
+}
+
+impl From<store::PhotoUploadState> for PhotoUploadState {
+    fn from(state: store::PhotoUploadState) -> Self {
+        match state {
+            store::PhotoUploadState::Pending => PhotoUploadState::Pending,
+            store::PhotoUploadState::Uploaded => PhotoUploadState::Uploaded,
+            store::PhotoUploadState::Refused => PhotoUploadState::Refused,
+        }
+    }
 }
 
 /// One listed case with its sync bookkeeping.
@@ -239,6 +269,8 @@ pub struct CaseListItem {
     /// Photos of the case taken on this phone, and how many of them the server holds.
     pub photos_total: u32,
     pub photos_uploaded: u32,
+    /// Photos the server refused (shown as "1 张照片被服务器拒收").
+    pub photos_refused: u32,
 }
 
 /// A page of cases, newest report first.
@@ -309,6 +341,8 @@ pub struct OutboxCounts {
     pub in_flight: u32,
     pub rejected: u32,
     pub photos_pending: u32,
+    /// Photos the server refused; not counted in `photos_pending` (they are not sent again).
+    pub photos_refused: u32,
 }
 
 /// Who is signed in, in memory only: the core's sync client (holding the tokens) and the user.
@@ -349,6 +383,16 @@ impl XunchaClient {
         refs.iter()
             .map(|photo| {
                 let stored = self.inner.photo(&photo.sha256)?;
+                // A photo this phone does not hold came from the server: it has it.
+                let state = stored
+                    .as_ref()
+                    .map_or(PhotoUploadState::Uploaded, |(_, state)| {
+                        PhotoUploadState::from(*state)
+                    });
+                let refusal = match state {
+                    PhotoUploadState::Refused => self.inner.photo_refusal(&photo.sha256)?,
+                    _ => None,
+                };
                 Ok(CasePhoto {
                     sha256: photo.sha256.clone(),
                     kind: photo.kind,
@@ -356,9 +400,10 @@ impl XunchaClient {
                     thumbnail_path: stored
                         .as_ref()
                         .map(|(record, _)| path_string(&record.thumbnail_path)),
-                    // A photo this phone does not hold came from the server: it has it.
-                    uploaded: stored
-                        .is_none_or(|(_, state)| state == store::PhotoUploadState::Uploaded),
+                    uploaded: state == PhotoUploadState::Uploaded,
+                    upload_state: state,
+                    refusal_code: refusal.as_ref().map(|r| r.code.clone()),
+                    refusal_message: refusal.map(|r| r.message),
                 })
             })
             .collect()
@@ -370,6 +415,12 @@ impl XunchaClient {
         Ok(CaseListItem {
             photos_total: count(local.len()),
             photos_uploaded: count(local.iter().filter(|p| p.uploaded).count()),
+            photos_refused: count(
+                local
+                    .iter()
+                    .filter(|p| p.upload_state == PhotoUploadState::Refused)
+                    .count(),
+            ),
             unsynced_changes: item.unsynced_changes,
             case: item.case.into(),
         })
@@ -416,15 +467,6 @@ impl XunchaClient {
             .read()
             .ok()
             .and_then(|s| s.as_ref().map(|s| s.user.clone()))
-    }
-
-    /// Forgets the device's tokens in memory (the app deletes its keystore entry). Cases and
-    /// unsent events stay on the phone.
-    pub fn sign_out(&self) -> Result<(), XunchaError> {
-        if let Some(signed_in) = self.signed_in.write().map_err(|_| poisoned())?.take() {
-            signed_in.sync_client.sign_out();
-        }
-        Ok(())
     }
 
     /// Every cached estate, by name.
@@ -588,7 +630,15 @@ impl XunchaClient {
             in_flight: counts.in_flight,
             rejected: counts.rejected,
             photos_pending: count(self.inner.pending_photos()?.len()),
+            photos_refused: self.inner.refused_photo_count()?,
         })
+    }
+
+    /// Puts a photo the server refused back in the upload queue for the next sync. Useful only
+    /// when something changed on the server (e.g. its size limit was raised): the same bytes
+    /// are otherwise refused again the same way. Returns false if the photo was not refused.
+    pub fn retry_refused_photo(&self, sha256: String) -> Result<bool, XunchaError> {
+        Ok(self.inner.retry_refused_photo(&sha256)?)
     }
 }
 
@@ -621,6 +671,27 @@ impl XunchaClient {
         };
         self.set_signed_in(client, session.user.clone())?;
         Ok(session)
+    }
+
+    /// Signs out: asks the server to revoke this device (best effort, at most two tries), then
+    /// forgets the session in memory whatever happened; the app deletes its keystore entry in
+    /// every case. Offline is not an error: it is `ForgottenLocallyOnly`, so the app can tell the
+    /// user the device is still valid on the server. Cases, photos and unsent events stay on the
+    /// phone; check `outbox_counts` first and warn while anything is unsent.
+    pub async fn sign_out(&self) -> Result<SignOutOutcome, XunchaError> {
+        // Taken out first: from here no new call can use the old session.
+        let signed_in = self.signed_in.write().map_err(|_| poisoned())?.take();
+        let Some(signed_in) = signed_in else {
+            return Ok(xuncha_core::sync::SignOut::ForgottenLocallyOnly {
+                error: xuncha_core::sync::SyncError::NotSignedIn,
+            }
+            .into());
+        };
+        Ok(signed_in
+            .sync_client
+            .sign_out(&xuncha_core::sync::NoProgress)
+            .await
+            .into())
     }
 
     /// One sync pass: pushes the outbox, uploads photos (resuming), pulls what changed. Safe to
@@ -775,19 +846,38 @@ mod tests {
         assert_eq!(open(&dir).current_user(), None);
     }
 
-    #[test]
-    fn sign_out_forgets_the_session() {
+    /// A loopback port nobody listens on: connecting is refused at once.
+    fn closed_port_url() -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        format!("http://127.0.0.1:{port}")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn offline_sign_out_forgets_the_session_and_says_the_server_was_not_told() {
         let dir = tempfile::tempdir().unwrap();
         let client = open(&dir);
         client
             .resume(session(
-                "http://127.0.0.1:9",
+                &closed_port_url(),
                 "0190a4c2-0000-7000-8000-000000000001",
             ))
             .unwrap();
-        client.sign_out().unwrap();
+
+        let outcome = client.sign_out().await.unwrap();
+
+        assert!(
+            matches!(&outcome, SignOutOutcome::ForgottenLocallyOnly { code, .. } if code == "NETWORK"),
+            "{outcome:?}"
+        );
         assert_eq!(client.current_user(), None);
         assert_eq!(client.actor().unwrap_err().code(), "NOT_SIGNED_IN");
+        // Signing out twice is harmless and says there was nothing to revoke.
+        assert!(matches!(
+            client.sign_out().await.unwrap(),
+            SignOutOutcome::ForgottenLocallyOnly { code, .. } if code == "NOT_SIGNED_IN"
+        ));
     }
 
     #[test]

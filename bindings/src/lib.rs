@@ -27,5 +27,5 @@ pub use catalog::{CategoryInfo, catalog, category_from_code, category_info};
 pub use client::XunchaClient;
 pub use error::XunchaError;
 pub use geo::{distance_m, format_beijing_time, gcj02_to_wgs84, wgs84_to_gcj02};
-pub use session::{DeviceSession, RefreshToken, UserInfo};
+pub use session::{DeviceSession, RefreshToken, SignOutOutcome, UserInfo};
 pub use sync::{SyncListener, SyncPhase, SyncProgress, SyncReport};

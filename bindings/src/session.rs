@@ -107,6 +107,33 @@ pub struct DeviceSession {
     pub user: UserInfo,
 }
 
+/// How `sign_out` ended. Either way the library has forgotten the session: the app deletes its
+/// keystore entry in both cases. Cases, photos and unsent events stay on the phone (warn first
+/// when `outbox_counts` shows unsent changes: they are sent under whoever signs in next).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum SignOutOutcome {
+    /// The server revoked this device (or already refused its token): the refresh token is dead.
+    Revoked,
+    /// The revoke did not reach the server (offline, server down, or not signed in): the token
+    /// may stay valid server-side until an admin revokes the device. `code` is the sync error's
+    /// (`NETWORK`, `SERVER_UNAVAILABLE`, `NOT_SIGNED_IN`, …), `reason` is for people.
+    ForgottenLocallyOnly { code: String, reason: String },
+}
+
+impl From<xuncha_core::sync::SignOut> for SignOutOutcome {
+    fn from(outcome: xuncha_core::sync::SignOut) -> Self {
+        match outcome {
+            xuncha_core::sync::SignOut::Revoked => SignOutOutcome::Revoked,
+            xuncha_core::sync::SignOut::ForgottenLocallyOnly { error } => {
+                SignOutOutcome::ForgottenLocallyOnly {
+                    code: error.code().to_owned(),
+                    reason: error.to_string(),
+                }
+            }
+        }
+    }
+}
+
 /// Where versions up to 0.1 kept the session, token included, in plain text beside the database.
 pub(crate) fn legacy_session_files(db_path: &Path) -> [PathBuf; 2] {
     let file = db_path.with_extension("session.json");

@@ -80,7 +80,7 @@ fn comment(note: &str) -> EventDraft {
 fn new_store_has_latest_schema_and_builtin_estates() {
     let dir = tempfile::tempdir().unwrap();
     let store = open_store(dir.path());
-    assert_eq!(store.schema_version().unwrap(), 4);
+    assert_eq!(store.schema_version().unwrap(), 5);
     let ids: Vec<String> = store.estates().unwrap().into_iter().map(|e| e.id).collect();
     for id in ["changchunli", "pingshandao", "heyuanbeili"] {
         assert!(ids.contains(&id.to_string()), "{ids:?}");
@@ -89,7 +89,7 @@ fn new_store_has_latest_schema_and_builtin_estates() {
     drop(store);
     // Reopening an up-to-date file changes nothing.
     let store = open_store(dir.path());
-    assert_eq!(store.schema_version().unwrap(), 4);
+    assert_eq!(store.schema_version().unwrap(), 5);
     assert_eq!(store.estates().unwrap().len(), ids.len());
 }
 
@@ -106,7 +106,7 @@ fn database_from_a_newer_schema_is_refused_with_a_clear_error() {
     let err = Store::open(&path).unwrap_err();
     assert_eq!(err.code(), "SCHEMA_TOO_NEW");
     let message = err.to_string();
-    assert!(message.contains("99") && message.contains('4'), "{message}");
+    assert!(message.contains("99") && message.contains('5'), "{message}");
     assert!(message.contains("更新应用"), "{message}");
     // Untouched: same version, no tables added, still a rollback-journal file.
     let conn = rusqlite::Connection::open(&path).unwrap();
@@ -681,6 +681,84 @@ fn photo_upload_progress_is_kept_and_only_moves_forward() {
             .code(),
         "INVALID_INPUT"
     );
+}
+
+#[test]
+fn a_refused_photo_leaves_the_queue_with_its_verdict_until_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    let case = store
+        .create_case_with_photos(
+            &inspector(),
+            &draft(Category::SmallAds, "changchunli", CHANGCHUNLI, 5.0),
+            &[photo(1), photo(2)],
+        )
+        .unwrap()
+        .case;
+    let (refused, kept) = (photo(1).sha256, photo(2).sha256);
+    store.set_photo_upload_progress(&refused, 4096).unwrap();
+
+    store
+        .mark_photo_refused(&refused, 422, "PHOTO_UNDECODABLE", "照片无法解码")
+        .unwrap();
+
+    let pending: Vec<String> = store
+        .pending_photos()
+        .unwrap()
+        .into_iter()
+        .map(|p| p.sha256)
+        .collect();
+    assert_eq!(pending, vec![kept.clone()]);
+    assert_eq!(
+        store.photo(&refused).unwrap().unwrap().1,
+        PhotoUploadState::Refused
+    );
+    let refusal = store.photo_refusal(&refused).unwrap().unwrap();
+    assert_eq!(
+        (
+            refusal.http_status,
+            refusal.code.as_str(),
+            refusal.message.as_str()
+        ),
+        (422, "PHOTO_UNDECODABLE", "照片无法解码")
+    );
+    assert_eq!(store.photo_refusal(&kept).unwrap(), None);
+    assert_eq!(store.refused_photo_count().unwrap(), 1);
+    // Still in its case, file and all.
+    assert_eq!(store.case(case.id).unwrap().unwrap().photos.len(), 2);
+    // Survives a restart.
+    drop(store);
+    let store = open_store(dir.path());
+    assert_eq!(store.refused_photo_count().unwrap(), 1);
+
+    // An uploaded photo cannot be refused afterwards; an unknown one is the caller's mistake.
+    store.mark_photo_uploaded(&kept).unwrap();
+    store
+        .mark_photo_refused(&kept, 413, "PHOTO_TOO_LARGE", "m")
+        .unwrap();
+    assert_eq!(
+        store.photo(&kept).unwrap().unwrap().1,
+        PhotoUploadState::Uploaded
+    );
+    assert_eq!(
+        store
+            .mark_photo_refused(&"ab".repeat(32), 422, "PHOTO_UNDECODABLE", "m")
+            .unwrap_err()
+            .code(),
+        "INVALID_INPUT"
+    );
+
+    // Retried by the user: back in the queue from byte 0, the verdict gone.
+    assert!(store.retry_refused_photo(&refused).unwrap());
+    assert!(!store.retry_refused_photo(&refused).unwrap(), "only once");
+    let pending = store.pending_photos().unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(
+        (pending[0].sha256.as_str(), pending[0].uploaded_bytes),
+        (refused.as_str(), 0)
+    );
+    assert_eq!(store.photo_refusal(&refused).unwrap(), None);
+    assert_eq!(store.refused_photo_count().unwrap(), 0);
 }
 
 #[test]

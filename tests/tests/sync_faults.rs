@@ -17,9 +17,10 @@ use uuid::Uuid;
 use xuncha_core::capture::{CaseDraft, EventDraft};
 use xuncha_core::catalog::Category;
 use xuncha_core::protocol::{Cursor, EventResult, PullResponse};
-use xuncha_core::store::{EventSyncState, Store};
+use xuncha_core::store::{EventSyncState, PhotoUploadState, Store};
 use xuncha_core::sync::{
-    LocalError, PhotoToUpload, PullApplied, SyncError, SyncProgress, SyncStore, SyncUpdate,
+    LocalError, PhotoFailure, PhotoToUpload, PullApplied, SyncError, SyncProgress, SyncStore,
+    SyncUpdate,
 };
 use xuncha_core::workflow::{Action, CaseStatus, Event, PhotoKind};
 
@@ -237,6 +238,9 @@ impl SyncStore for CorruptOne {
     fn mark_photo_uploaded(&self, sha256: &str) -> Result<(), LocalError> {
         SyncStore::mark_photo_uploaded(self.store.as_ref(), sha256)
     }
+    fn mark_photo_refused(&self, failure: &PhotoFailure) -> Result<(), LocalError> {
+        SyncStore::mark_photo_refused(self.store.as_ref(), failure)
+    }
     fn cursor(&self) -> Result<Option<Cursor>, LocalError> {
         self.store.cursor()
     }
@@ -365,17 +369,51 @@ async fn bad_photos_each_get_their_own_4xx_and_the_server_stays_up(backend: Back
     }
     assert!(server.healthy().await, "the server stays up");
 
-    // The good photo is stored; the refused ones stay pending on the phone, nothing is lost.
-    let pending: Vec<String> = phone
-        .store
-        .pending_photos()
-        .unwrap()
-        .into_iter()
-        .map(|p| p.sha256)
-        .collect();
-    assert!(!pending.contains(&good.sha256));
-    assert_eq!(pending.len(), 3, "{pending:?}");
+    for f in [&bomb_failure, &truncated_failure, &hash_failure] {
+        assert!(f.is_refusal(), "{f:?}");
+    }
+
+    // The good photo is stored; the refused ones leave the upload queue with the server's
+    // verdict but stay on the phone and in their case: nothing is lost.
+    assert!(phone.store.pending_photos().unwrap().is_empty());
+    assert_eq!(phone.store.refused_photo_count().unwrap(), 3);
+    for (photo, failure) in [
+        (&bomb, &bomb_failure),
+        (&truncated, &truncated_failure),
+        (&wrong_hash, &hash_failure),
+    ] {
+        let (_, state) = phone.store.photo(&photo.sha256).unwrap().unwrap();
+        assert_eq!(state, PhotoUploadState::Refused, "{}", photo.sha256);
+        let refusal = phone.store.photo_refusal(&photo.sha256).unwrap().unwrap();
+        assert_eq!(
+            (refusal.http_status, refusal.code.as_str()),
+            (failure.http_status, failure.code.as_str())
+        );
+        assert!(photo.path.exists());
+    }
     assert_eq!(phone.store.case(case.id).unwrap().unwrap().photos.len(), 4);
+
+    // The next run does not send them again.
+    let recorder = Recorder::default();
+    let again = phone.client.sync(&recorder).await.unwrap();
+    assert!(again.photo_failures.is_empty(), "{again:?}");
+    assert_eq!((again.photos_uploaded, again.photo_bytes_sent), (0, 0));
+    assert!(
+        !recorder
+            .updates()
+            .iter()
+            .any(|u| matches!(u, SyncUpdate::UploadingPhoto { .. })),
+        "{:?}",
+        recorder.updates()
+    );
+
+    // Asked by the user, one goes back to the queue and is judged again, the same way.
+    assert!(phone.store.retry_refused_photo(&truncated.sha256).unwrap());
+    assert!(!phone.store.retry_refused_photo(&good.sha256).unwrap());
+    let retried = phone.sync().await;
+    assert_eq!(retried.photo_failures.len(), 1, "{retried:?}");
+    assert_eq!(retried.photo_failures[0].code, "PHOTO_UNDECODABLE");
+    assert_eq!(phone.store.refused_photo_count().unwrap(), 3);
 }
 
 async fn photo_upload_resumes_after_lost_chunk_answers(backend: Backend) {

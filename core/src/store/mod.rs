@@ -38,7 +38,7 @@ use uuid::Uuid;
 pub use cases::{CaseFilter, CaseListItem, CasePage, PageToken};
 pub use error::StoreError;
 pub use outbox::{EventSyncState, OutboxCounts, OutboxEvent, PullSummary};
-pub use photos::{PendingPhoto, PhotoRecord, PhotoUploadState};
+pub use photos::{PendingPhoto, PhotoRecord, PhotoRefusal, PhotoUploadState};
 
 use error::{Error, Result};
 use schema::migrations;

@@ -31,6 +31,20 @@ pub struct PhotoRecord {
 pub enum PhotoUploadState {
     Pending,
     Uploaded,
+    /// The server refused the bytes themselves ([`PhotoRefusal`] says why): not sent again
+    /// until the user asks ([`Store::retry_refused_photo`]). The photo stays on the phone and
+    /// in its case.
+    Refused,
+}
+
+/// The server's verdict on a refused photo.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhotoRefusal {
+    pub http_status: u16,
+    /// The server's code, e.g. `PHOTO_UNDECODABLE`.
+    pub code: String,
+    pub message: String,
+    pub refused_at: DateTime<Utc>,
 }
 
 /// A photo the sync client still has to upload: send `path` from byte `uploaded_bytes`.
@@ -85,6 +99,85 @@ impl Store {
                 [sha256],
             )?;
             require_photo(changed, sha256)
+        })?)
+    }
+
+    /// The server refused this photo's bytes: it leaves the upload queue with the verdict.
+    /// Only a `pending` photo can be refused (an uploaded one stays uploaded).
+    pub fn mark_photo_refused(
+        &self,
+        sha256: &str,
+        http_status: u16,
+        code: &str,
+        message: &str,
+    ) -> Result<(), StoreError> {
+        Ok(self.write(|tx| {
+            let changed = tx.execute(
+                "UPDATE photos SET upload_state = 'refused', refused_status = ?2,
+                        refused_code = ?3, refused_message = ?4, refused_at = ?5
+                 WHERE sha256 = ?1 AND upload_state = 'pending'",
+                params![sha256, http_status, code, message, to_ms(now())],
+            )?;
+            if changed == 0 {
+                // Known but already uploaded: nothing to refuse. Unknown: the caller's mistake.
+                let known: Option<i64> = tx
+                    .query_row("SELECT 1 FROM photos WHERE sha256 = ?1", [sha256], |r| {
+                        r.get(0)
+                    })
+                    .optional()?;
+                return require_photo(usize::from(known.is_some()), sha256);
+            }
+            Ok(())
+        })?)
+    }
+
+    /// Puts a refused photo back in the upload queue, from byte 0 (the user asked: e.g. the
+    /// server's size limit was raised). Returns whether it was refused.
+    pub fn retry_refused_photo(&self, sha256: &str) -> Result<bool, StoreError> {
+        Ok(self.write(|tx| {
+            let changed = tx.execute(
+                "UPDATE photos SET upload_state = 'pending', uploaded_bytes = 0,
+                        refused_status = NULL, refused_code = NULL, refused_message = NULL,
+                        refused_at = NULL
+                 WHERE sha256 = ?1 AND upload_state = 'refused'",
+                [sha256],
+            )?;
+            Ok(changed > 0)
+        })?)
+    }
+
+    /// Why the server refused this photo; `None` when it is not refused (or unknown).
+    pub fn photo_refusal(&self, sha256: &str) -> Result<Option<PhotoRefusal>, StoreError> {
+        Ok(self.read(|conn| {
+            let row: Option<(i64, String, Option<String>, Option<i64>)> = conn
+                .query_row(
+                    "SELECT refused_status, refused_code, refused_message, refused_at
+                     FROM photos WHERE sha256 = ?1 AND upload_state = 'refused'",
+                    [sha256],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .optional()?;
+            row.map(|(status, code, message, at)| {
+                Ok(PhotoRefusal {
+                    http_status: u16::try_from(status).unwrap_or(0),
+                    code,
+                    message: message.unwrap_or_default(),
+                    refused_at: from_ms("photos.refused_at", at.unwrap_or(0))?,
+                })
+            })
+            .transpose()
+        })?)
+    }
+
+    /// How many photos the server refused (for the sync badge).
+    pub fn refused_photo_count(&self) -> Result<u32, StoreError> {
+        Ok(self.read(|conn| {
+            let n: i64 = conn.query_row(
+                "SELECT count(*) FROM photos WHERE upload_state = 'refused'",
+                [],
+                |r| r.get(0),
+            )?;
+            Ok(u32::try_from(n).unwrap_or(u32::MAX))
         })?)
     }
 
@@ -178,6 +271,7 @@ fn load_photo(conn: &Connection, sha256: &str) -> Result<Option<(PhotoRecord, Ph
     let state = match state.as_str() {
         "pending" => PhotoUploadState::Pending,
         "uploaded" => PhotoUploadState::Uploaded,
+        "refused" => PhotoUploadState::Refused,
         other => {
             return Err(Error::BadColumn {
                 column: "photos.upload_state",

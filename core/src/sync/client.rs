@@ -23,6 +23,24 @@ const MAX_PULL_PAGES: u32 = 10_000;
 /// Times one photo may meet an `OFFSET_MISMATCH` in a run before it is reported and skipped.
 const MAX_OFFSET_RESYNCS: u32 = 3;
 
+/// Revoke attempts at sign-out: the user is waiting, so one retry at most.
+pub const SIGN_OUT_ATTEMPTS: u32 = 2;
+
+/// How a sign-out ended. Either way the tokens are gone from memory.
+///
+/// Unsent events and photos stay in the store: they are the inspector's records and nothing
+/// else holds them. The server stamps each pushed event with the user of the token that pushes
+/// it, so the app must warn before signing out while the outbox is not empty (the count is
+/// `Store::outbox_counts`) and offer to sync first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignOut {
+    /// The server revoked the device (or already refused its token): the refresh token is dead.
+    Revoked,
+    /// The server was not reached (or answered otherwise): the token may still be valid
+    /// server-side until an admin revokes the device.
+    ForgottenLocallyOnly { error: SyncError },
+}
+
 /// The result of signing in on this device.
 #[derive(Debug, Clone)]
 pub struct Enrolment {
@@ -103,8 +121,43 @@ impl SyncClient {
         }));
     }
 
-    /// Forgets the tokens (sign-out on this device; the app also wipes its keystore entry).
-    pub fn sign_out(&self) {
+    /// Signs this device out: asks the server to revoke it (`POST /api/v1/auth/revoke`, at most
+    /// [`SIGN_OUT_ATTEMPTS`] tries, since a person is waiting), then forgets the tokens whatever
+    /// the answer. Never fails: a revoke that did not reach the server is
+    /// [`SignOut::ForgottenLocallyOnly`], so the app can say so (an admin can still revoke the
+    /// device). A server that already refuses the token (`REVOKED`, `REFRESH_INVALID`) counts
+    /// as revoked. The outbox is not touched: see [`SignOut`].
+    pub async fn sign_out(&self, progress: &dyn SyncProgress) -> SignOut {
+        let Some(session) = self.api.session() else {
+            return SignOut::ForgottenLocallyOnly {
+                error: SyncError::NotSignedIn,
+            };
+        };
+        let outcome = match self.revoke(progress).await {
+            Ok(()) => SignOut::Revoked,
+            Err(SyncError::AuthRejected { code, .. }) => {
+                tracing::info!(device_id = %session.device_id, %code, "sync: server already refuses this device");
+                SignOut::Revoked
+            }
+            Err(error) => {
+                tracing::warn!(device_id = %session.device_id, code = error.code(), %error, "sync: revoke did not reach the server; signed out on this phone only");
+                SignOut::ForgottenLocallyOnly { error }
+            }
+        };
+        self.forget_session();
+        outcome
+    }
+
+    async fn revoke(&self, progress: &dyn SyncProgress) -> Result<(), SyncError> {
+        let url = self.api.url("api/v1/auth/revoke")?;
+        self.api
+            .call_impatient::<()>(Method::POST, url, Body::Empty, SIGN_OUT_ATTEMPTS, progress)
+            .await
+    }
+
+    /// Forgets the tokens in memory without telling the server (the app also wipes its
+    /// keystore entry). [`SyncClient::sign_out`] is the normal way out.
+    pub fn forget_session(&self) {
         self.api.set_session(None);
     }
 
@@ -277,7 +330,14 @@ impl SyncClient {
             {
                 Ok(()) => report.photos_uploaded += 1,
                 Err(PhotoOutcome::Skipped(failure)) => {
-                    tracing::warn!(sha256 = %failure.sha256, code = %failure.code, "sync: photo not uploaded");
+                    if failure.is_refusal() {
+                        tracing::warn!(sha256 = %failure.sha256, code = %failure.code, "sync: photo refused by the server, parked");
+                        let parked = failure.clone();
+                        self.blocking(move |s| s.mark_photo_refused(&parked))
+                            .await?;
+                    } else {
+                        tracing::warn!(sha256 = %failure.sha256, code = %failure.code, "sync: photo not uploaded, tried again next run");
+                    }
                     report.photo_failures.push(failure);
                 }
                 Err(PhotoOutcome::Stop(error)) => return Err(error),

@@ -175,12 +175,40 @@ impl Api {
         self.call_inner(method, url, body, true, progress).await
     }
 
+    /// Like [`Api::call`] but with at most `max_attempts` tries, for a request a person is
+    /// waiting on (sign-out) rather than a background run.
+    pub async fn call_impatient<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: Url,
+        body: Body,
+        max_attempts: u32,
+        progress: &dyn SyncProgress,
+    ) -> Result<T, SyncError> {
+        let max_attempts = max_attempts.clamp(1, self.retry.max_attempts.max(1));
+        self.call_with(method, url, body, true, max_attempts, progress)
+            .await
+    }
+
     async fn call_inner<T: DeserializeOwned>(
         &self,
         method: Method,
         url: Url,
         body: Body,
         authed: bool,
+        progress: &dyn SyncProgress,
+    ) -> Result<T, SyncError> {
+        self.call_with(method, url, body, authed, self.retry.max_attempts, progress)
+            .await
+    }
+
+    async fn call_with<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: Url,
+        body: Body,
+        authed: bool,
+        max_attempts: u32,
         progress: &dyn SyncProgress,
     ) -> Result<T, SyncError> {
         let mut attempt = 0u32;
@@ -190,7 +218,7 @@ impl Api {
                 let session = self.session().ok_or(SyncError::NotSignedIn)?;
                 match session.valid_access() {
                     Some(token) => Some(token),
-                    None => Some(self.refresh(progress).await?),
+                    None => Some(self.refresh(max_attempts, progress).await?),
                 }
             } else {
                 None
@@ -225,7 +253,7 @@ impl Api {
                     message,
                     retry_after,
                 } => {
-                    if attempt >= self.retry.max_attempts {
+                    if attempt >= max_attempts {
                         tracing::warn!(%url, attempt, ?status, %message, "sync: giving up on request");
                         return Err(match status {
                             Some(status) => SyncError::ServerUnavailable {
@@ -280,7 +308,13 @@ impl Api {
         // A body cut off mid-way is a network failure like any other: try again.
         let bytes = response.bytes().await.map_err(|e| transport_failure(&e))?;
         if status.is_success() {
-            return serde_json::from_slice(&bytes).map_err(|e| {
+            // 204 No Content (revoke) carries no JSON: it reads as `null`, i.e. `()`.
+            let json: &[u8] = if bytes.is_empty() && status == StatusCode::NO_CONTENT {
+                b"null"
+            } else {
+                &bytes
+            };
+            return serde_json::from_slice(json).map_err(|e| {
                 Failure::Fatal(SyncError::Protocol {
                     message: format!("{url}: answer is not the expected JSON: {e}"),
                 })
@@ -293,9 +327,13 @@ impl Api {
         Err(classify(status, error, retry_after))
     }
 
-    /// Gets a fresh access token with the refresh token. Retried like any call; a refused
-    /// refresh (revoked device, unknown token) ends the session.
-    async fn refresh(&self, progress: &dyn SyncProgress) -> Result<Secret, SyncError> {
+    /// Gets a fresh access token with the refresh token, with as many attempts as the call that
+    /// needs it; a refused refresh (revoked device, unknown token) ends the session.
+    async fn refresh(
+        &self,
+        max_attempts: u32,
+        progress: &dyn SyncProgress,
+    ) -> Result<Secret, SyncError> {
         let session = self.session().ok_or(SyncError::NotSignedIn)?;
         let request = RefreshRequest {
             device_id: session.device_id,
@@ -305,8 +343,15 @@ impl Api {
             message: format!("refresh request: {e}"),
         })?;
         let url = self.url("api/v1/auth/refresh")?;
-        let answer: RefreshResponse =
-            Box::pin(self.call_anonymous(Method::POST, url, Body::Json(body), progress)).await?;
+        let answer: RefreshResponse = Box::pin(self.call_with(
+            Method::POST,
+            url,
+            Body::Json(body),
+            false,
+            max_attempts,
+            progress,
+        ))
+        .await?;
         let token = Secret::new(answer.access_token);
         self.set_access(session.device_id, token.clone(), answer.access_expires_in_s);
         tracing::debug!(device_id = %session.device_id, "sync: access token refreshed");

@@ -64,6 +64,27 @@ pub struct PhotoFailure {
     pub message: String,
 }
 
+/// Server codes that judge a photo's bytes or its address: `PHOTO_TOO_LARGE` (413),
+/// `PHOTO_HASH_MISMATCH`, `PHOTO_TOO_MANY_PIXELS`, `PHOTO_UNDECODABLE` (422) and
+/// `PHOTO_ADDRESS` (400). The same bytes would be refused the same way, so such a photo leaves
+/// the upload queue as `refused` instead of being sent every run. Everything else (a lost
+/// offset, an upload still held by another request, a local file error, 5xx, no network) stays
+/// `pending` and is tried again next run.
+pub const PHOTO_REFUSAL_CODES: &[&str] = &[
+    "PHOTO_TOO_LARGE",
+    "PHOTO_HASH_MISMATCH",
+    "PHOTO_TOO_MANY_PIXELS",
+    "PHOTO_UNDECODABLE",
+    "PHOTO_ADDRESS",
+];
+
+impl PhotoFailure {
+    /// The server refused the bytes for good (see [`PHOTO_REFUSAL_CODES`]).
+    pub fn is_refusal(&self) -> bool {
+        self.http_status != 0 && PHOTO_REFUSAL_CODES.contains(&self.code.as_str())
+    }
+}
+
 /// What one sync run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncReport {

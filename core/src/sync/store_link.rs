@@ -4,7 +4,7 @@ use crate::protocol::{Cursor, EventResult, PullResponse};
 use crate::store::{Store, StoreError};
 use crate::workflow::Event;
 
-use super::{LocalError, PhotoToUpload, PullApplied, SyncStore};
+use super::{LocalError, PhotoFailure, PhotoToUpload, PullApplied, SyncStore};
 
 fn local(error: StoreError) -> LocalError {
     LocalError {
@@ -48,6 +48,17 @@ impl SyncStore for Store {
 
     fn mark_photo_uploaded(&self, sha256: &str) -> Result<(), LocalError> {
         Store::mark_photo_uploaded(self, sha256).map_err(local)
+    }
+
+    fn mark_photo_refused(&self, failure: &PhotoFailure) -> Result<(), LocalError> {
+        Store::mark_photo_refused(
+            self,
+            &failure.sha256,
+            failure.http_status,
+            &failure.code,
+            &failure.message,
+        )
+        .map_err(local)
     }
 
     fn cursor(&self) -> Result<Option<Cursor>, LocalError> {

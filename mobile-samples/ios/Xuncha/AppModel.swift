@@ -37,6 +37,11 @@ final class AppModel: ObservableObject {
     /// The device session lives in the Keychain; the Rust library keeps it in memory only.
     private let sessions = KeychainSessionStore()
     @Published var user: UserInfo?
+    /// After sign-out: what the user should know (the server was not told). Shown on sign-in.
+    @Published var notice: String?
+    /// The device id of the session the core holds now: a sync that started with an older
+    /// session and fails after a new sign-in must not sign the new one out.
+    private var deviceId: String?
     @Published var syncing = false
     @Published var syncText = ""
     /// Bumped after every write or sync so lists reload.
@@ -62,6 +67,7 @@ final class AppModel: ObservableObject {
         if client.currentUser() == nil, let stored = sessions.load() {
             do {
                 try client.resume(session: stored)
+                deviceId = stored.deviceId
             } catch {
                 try? sessions.clear()
             }
@@ -75,19 +81,41 @@ final class AppModel: ObservableObject {
         do {
             try sessions.save(session)
         } catch {
-            // A sign-in that would not survive a relaunch (no background sync) is undone.
-            try? client.signOut()
+            // A sign-in that would not survive a relaunch (no background sync) is undone, and
+            // the device revoked again: nothing could ever use it.
+            _ = try? await client.signOut()
             throw error
         }
+        deviceId = session.deviceId
         user = session.user
+        notice = nil
         revision += 1
     }
 
-    /// Forgets the session in the core and in the Keychain; cases and unsent events stay.
-    func signOut() {
-        try? client.signOut()
-        try? sessions.clear()
+    /// What only this phone holds, e.g. "还有 2 条未同步记录、1 张未上传照片", or nil. Shown before
+    /// sign-out: these stay on the phone and are sent by whoever signs in next, under that account.
+    func unsentWarning() -> String? {
+        guard let counts = try? client.outboxCounts() else { return nil }
+        let events = counts.pending + counts.inFlight
+        let photos = counts.photosPending
+        switch (events, photos) {
+        case (0, 0): return nil
+        case (_, 0): return "还有 \(events) 条未同步记录"
+        case (0, _): return "还有 \(photos) 张未上传照片"
+        default: return "还有 \(events) 条未同步记录、\(photos) 张未上传照片"
+        }
+    }
+
+    /// Signs out: the core asks the server to revoke this device (best effort) and forgets the
+    /// session; the Keychain item is deleted either way. Cases and unsent events stay.
+    func signOut() async {
+        deviceId = nil
         user = nil
+        let outcome = try? await client.signOut()
+        try? sessions.clear()
+        if case .forgottenLocallyOnly = outcome {
+            notice = "已在本机退出登录，但未能通知服务器停用此设备（网络不可用）。如手机遗失，请联系管理员停用。"
+        }
         revision += 1
     }
 
@@ -106,12 +134,14 @@ final class AppModel: ObservableObject {
                 }
             }
         }
+        let syncedDevice = deviceId
         do {
             _ = try await client.sync(listener: listener)
             syncText = "同步完成"
         } catch let XunchaError.Unauthenticated(code, _) where code == "REVOKED" || code == "REFRESH_INVALID" {
             // The server refuses this device for good: the stored session can never work again.
-            signOut()
+            // Only if it is still the current one (the user may have signed in anew meanwhile).
+            if deviceId == syncedDevice { await signOut() }
             syncText = "登录已失效，请重新登录"
         } catch {
             syncText = messageZh(error)

@@ -174,6 +174,44 @@ CREATE INDEX cases_by_time_with_text
     ON cases (reported_at DESC, id DESC, building, location_note, description);
 "#,
     },
+    Migration {
+        version: 5,
+        name: "refused photos",
+        // A photo the server refuses for its bytes (undecodable, too large, hash mismatch) was
+        // left `pending` and sent again every run. It gets its own state with the server's
+        // verdict, and leaves the upload queue. SQLite cannot change a CHECK constraint, so the
+        // table is rebuilt (same columns first, rows copied as they are).
+        sql: r#"
+CREATE TABLE photos_v5 (
+    sha256         TEXT PRIMARY KEY,
+    path           TEXT NOT NULL,
+    thumbnail_path TEXT NOT NULL,
+    width          INTEGER NOT NULL,
+    height         INTEGER NOT NULL,
+    bytes          INTEGER NOT NULL,
+    exif_time      INTEGER,
+    exif_lat       REAL,
+    exif_lon       REAL,
+    created_at     INTEGER NOT NULL,
+    upload_state   TEXT NOT NULL CHECK (upload_state IN ('pending', 'uploaded', 'refused')),
+    uploaded_bytes INTEGER NOT NULL DEFAULT 0,
+    refused_status INTEGER,                    -- the server's HTTP status
+    refused_code   TEXT,                       -- the server's code, e.g. PHOTO_UNDECODABLE
+    refused_message TEXT,
+    refused_at     INTEGER,                    -- unix ms UTC
+    CHECK ((upload_state = 'refused') = (refused_code IS NOT NULL))
+) STRICT;
+INSERT INTO photos_v5 (sha256, path, thumbnail_path, width, height, bytes, exif_time, exif_lat,
+                       exif_lon, created_at, upload_state, uploaded_bytes)
+    SELECT sha256, path, thumbnail_path, width, height, bytes, exif_time, exif_lat,
+           exif_lon, created_at, upload_state, uploaded_bytes
+    FROM photos;
+DROP TABLE photos;
+ALTER TABLE photos_v5 RENAME TO photos;
+CREATE INDEX photos_pending ON photos (created_at) WHERE upload_state = 'pending';
+CREATE INDEX photos_refused ON photos (created_at) WHERE upload_state = 'refused';
+"#,
+    },
 ];
 
 /// The schema version this build writes.
@@ -384,6 +422,69 @@ mod tests {
             )
             .unwrap();
         assert_eq!(found, 1, "row from before the migration");
+    }
+
+    #[test]
+    fn migration_5_adds_the_refused_photo_state_and_keeps_rows() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate_to(&mut conn, 4).unwrap();
+        let insert = |sha: &str, state: &str, uploaded: i64| {
+            conn.execute(
+                "INSERT INTO photos (sha256, path, thumbnail_path, width, height, bytes,
+                                     created_at, upload_state, uploaded_bytes)
+                 VALUES (?1, '/p', '/t', 320, 240, 1000, 1, ?2, ?3)",
+                rusqlite::params![sha, state, uploaded],
+            )
+        };
+        insert("aa", "pending", 200).unwrap();
+        insert("bb", "uploaded", 1000).unwrap();
+        assert!(
+            insert("cc", "refused", 0).is_err(),
+            "no refused state before 5"
+        );
+
+        assert_eq!(migrate_to(&mut conn, 5).unwrap(), 4);
+
+        let rows: Vec<(String, String, i64)> = conn
+            .prepare("SELECT sha256, upload_state, uploaded_bytes FROM photos ORDER BY sha256")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            vec![
+                ("aa".to_owned(), "pending".to_owned(), 200),
+                ("bb".to_owned(), "uploaded".to_owned(), 1000)
+            ]
+        );
+        conn.execute(
+            "UPDATE photos SET upload_state = 'refused', refused_status = 422,
+                    refused_code = 'PHOTO_UNDECODABLE', refused_message = 'm', refused_at = 2
+             WHERE sha256 = 'aa'",
+            [],
+        )
+        .unwrap();
+        // A refused photo always carries the server's code, and only a refused one does.
+        assert!(
+            conn.execute(
+                "UPDATE photos SET upload_state = 'refused' WHERE sha256 = 'bb'",
+                []
+            )
+            .is_err()
+        );
+        assert!(
+            conn.execute(
+                "UPDATE photos SET refused_code = 'X' WHERE sha256 = 'bb'",
+                []
+            )
+            .is_err()
+        );
+        let indexes = names(&conn, "index");
+        for index in ["photos_pending", "photos_refused"] {
+            assert!(indexes.contains(&index.to_owned()), "{indexes:?}");
+        }
     }
 
     #[test]

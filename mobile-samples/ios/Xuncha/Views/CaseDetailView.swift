@@ -28,6 +28,18 @@ struct CaseDetailView: View {
                             }
                         }
                     }
+                    // Refused by the server for good: kept on the phone, not sent again. Only a
+                    // size refusal (a server setting) is worth a manual retry.
+                    ForEach(detail.photos.filter { $0.uploadState == .refused }, id: \.sha256) { photo in
+                        Text("照片被服务器拒收（\(photo.refusalCode ?? "未知")）\(photo.refusalMessage.map { "：" + $0 } ?? "")。照片仍保存在手机上。")
+                            .foregroundStyle(.red).font(.footnote)
+                        if photo.refusalCode == "PHOTO_TOO_LARGE" {
+                            Button("重新上传") {
+                                _ = try? model.client.retryRefusedPhoto(sha256: photo.sha256)
+                                model.changed()
+                            }
+                        }
+                    }
                 }
                 Section("处理记录") {
                     ForEach(detail.timeline, id: \.eventId) { e in

@@ -16,6 +16,7 @@ struct SignInView: View {
                 SecureField("密码", text: $password)
             }
             if let error { Text(error).foregroundStyle(.red) }
+            if let notice = model.notice { Text(notice).foregroundStyle(.orange) }
             Button(busy ? "登录中…" : "登录并绑定本机") {
                 busy = true
                 Task {

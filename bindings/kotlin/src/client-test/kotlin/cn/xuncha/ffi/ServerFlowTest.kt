@@ -33,6 +33,12 @@ fun filesContaining(dir: File, needle: String): List<File> {
     }.toList()
 }
 
+/** A loopback URL nobody listens on: connecting is refused at once. */
+fun closedPortUrl(): String {
+    val port = java.net.ServerSocket(0).use { it.localPort }
+    return "http://127.0.0.1:$port"
+}
+
 fun newClient(): XunchaClient {
     val dir = Files.createTempDirectory("xuncha-phone-").toFile()
     return XunchaClient(File(dir, "xuncha.db").path)
@@ -188,6 +194,41 @@ class ServerFlowTest {
         restarted.resume(session)
         val e = assertThrows<XunchaException.Unauthenticated> { runBlocking { restarted.sync(null) } }
         assertEquals("REVOKED", e.code)
+    }
+
+    @Test
+    fun `sign-out revokes the device on the server and keeps unsent records`(): Unit = runBlocking {
+        val phone = newClient()
+        val session = phone.enrol(server.url, "inspector.changchunli", server.password, "JUnit 退出")
+        phone.capture(CaseDraft(Category.GARBAGE, "changchunli", gps = CHANGCHUNLI, photoPaths = listOf(testJpeg())))
+        assertEquals(1u, phone.outboxCounts().pending)
+
+        assertEquals(SignOutOutcome.Revoked, phone.signOut())
+
+        assertNull(phone.currentUser())
+        assertEquals(1u, phone.outboxCounts().pending, "sign-out never deletes unsent records")
+        assertEquals(1u, phone.outboxCounts().photosPending)
+        // The old session, restored anywhere, is refused by the server now.
+        val restarted = newClient()
+        restarted.resume(session)
+        assertEquals("REVOKED", assertThrows<XunchaException.Unauthenticated> { runBlocking { restarted.sync(null) } }.code)
+    }
+
+    @Test
+    fun `offline sign-out forgets the session and says the server was not told`(): Unit = runBlocking {
+        val session = newClient().enrol(server.url, "inspector.changchunli", server.password, "JUnit 离线退出")
+        val phone = newClient()
+        phone.resume(session.copy(serverUrl = closedPortUrl()))
+
+        val outcome = phone.signOut()
+
+        assertTrue(outcome is SignOutOutcome.ForgottenLocallyOnly, "$outcome")
+        assertEquals("NETWORK", (outcome as SignOutOutcome.ForgottenLocallyOnly).code)
+        assertNull(phone.currentUser())
+        // The server was not told: the session still works there until an admin revokes it.
+        val still = newClient()
+        still.resume(session)
+        still.sync(null)
     }
 
     @Test

@@ -5,6 +5,9 @@ import cn.xuncha.ffi.CaseDraft
 import cn.xuncha.ffi.Category
 import cn.xuncha.ffi.DemoServer
 import cn.xuncha.ffi.DeviceSession
+import cn.xuncha.ffi.SignOutOutcome
+import cn.xuncha.ffi.SyncListener
+import cn.xuncha.ffi.SyncProgress
 import cn.xuncha.ffi.XunchaClient
 import cn.xuncha.ffi.XunchaException
 import cn.xuncha.ffi.filesContaining
@@ -111,10 +114,91 @@ class SessionRestoreTest {
 
         signIn(repository)
         assertNotNull(store.load())
-        repository.signOut()
+        assertEquals(SignOutOutcome.Revoked, repository.signOut())
         assertNull(store.load())
         assertNull(repository.currentUser())
+        assertNull(repository.user.value)
         assertNull(XunchaRepository(phone.start(), store).restoreSession())
+    }
+
+    @Test
+    fun `sign-out with unsent records warns first and keeps them`(): Unit = runBlocking {
+        val phone = Phone()
+        val store = InMemorySessionStore()
+        val repository = XunchaRepository(phone.start(), store)
+        val vm = SignInViewModel(repository, scope, server.url, "JUnit")
+        withTimeout(30_000) { vm.state.first { !it.restoring } }
+        vm.onUsername("inspector.changchunli")
+        vm.onPassword(server.password)
+        vm.signIn().join()
+        repository.capture(CaseDraft(Category.GARBAGE, "changchunli", gps = CHANGCHUNLI, photoPaths = listOf(testJpeg())))
+        assertEquals(UnsentChanges(events = 1, photos = 1), repository.unsentChanges())
+
+        vm.requestSignOut().join()
+        val warning = checkNotNull(vm.state.value.signOutWarningZh)
+        assertTrue(warning.startsWith("还有 1 条未同步记录、1 张未上传照片"), warning)
+        assertNotNull(repository.currentUser(), "nothing happens before the user confirms")
+        vm.cancelSignOut()
+        assertNull(vm.state.value.signOutWarningZh)
+
+        vm.requestSignOut().join()
+        vm.confirmSignOut().join()
+        assertNull(vm.state.value.user)
+        assertNull(vm.state.value.noticeZh, "the server revoked the device: nothing to add")
+        assertNull(store.load())
+        assertEquals(UnsentChanges(events = 1, photos = 1), repository.unsentChanges())
+    }
+
+    @Test
+    fun `a revoked device found by a sync sends the UI back to sign-in at once`(): Unit = runBlocking {
+        val phone = Phone()
+        val store = InMemorySessionStore()
+        val repository = XunchaRepository(phone.start(), store)
+        val vm = SignInViewModel(repository, scope, server.url, "JUnit")
+        withTimeout(30_000) { vm.state.first { !it.restoring } }
+        vm.onUsername("inspector.changchunli")
+        vm.onPassword(server.password)
+        vm.signIn().join()
+        assertNotNull(vm.state.value.user)
+        server.revokeDevice(checkNotNull(store.load()).deviceId)
+
+        // The background worker's sync, not the screen's, finds it.
+        assertThrows<XunchaException.Unauthenticated> { runBlocking { repository.sync(null) } }
+
+        assertNull(repository.user.value)
+        withTimeout(30_000) { vm.state.first { it.user == null } }
+    }
+
+    @Test
+    fun `a stale sync failing after a fresh sign-in keeps the new session`(): Unit = runBlocking {
+        val phone = Phone()
+        val store = InMemorySessionStore()
+        val repository = XunchaRepository(phone.start(), store)
+        signIn(repository)
+        val old = checkNotNull(store.load())
+        server.revokeDevice(old.deviceId)
+        // While the old session's sync is running (its first progress callback), the user signs in
+        // again on this phone; then the old run fails with REVOKED.
+        var fresh: String? = null
+        val listener = object : SyncListener {
+            override fun onProgress(progress: SyncProgress) {
+                if (fresh == null) {
+                    fresh = runBlocking {
+                        repository.enrol(server.url, "inspector.changchunli", server.password, "JUnit 新登录")
+                        checkNotNull(store.load()).deviceId
+                    }
+                }
+            }
+        }
+        val e = assertThrows<XunchaException.Unauthenticated> { runBlocking { repository.sync(listener) } }
+        assertEquals("REVOKED", e.code)
+
+        val kept = checkNotNull(store.load()) { "the new session was deleted by the old run" }
+        assertEquals(checkNotNull(fresh), kept.deviceId)
+        assertTrue(kept.deviceId != old.deviceId)
+        assertNotNull(repository.currentUser())
+        assertNotNull(repository.user.value)
+        repository.sync(null)
     }
 
     @Test

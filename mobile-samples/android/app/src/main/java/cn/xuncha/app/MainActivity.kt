@@ -8,6 +8,7 @@ import androidx.compose.foundation.layout.fillMaxSize
 import androidx.compose.material3.CircularProgressIndicator
 import androidx.compose.material3.MaterialTheme
 import androidx.compose.runtime.Composable
+import androidx.compose.runtime.LaunchedEffect
 import androidx.compose.runtime.collectAsState
 import androidx.compose.runtime.getValue
 import androidx.compose.ui.Alignment
@@ -72,6 +73,7 @@ private fun XunchaNav(app: XunchaApplication) {
         composable("estates") {
             EstateListScreen(
                 viewModel { EstatesHolder(app) }.vm,
+                account = signIn,
                 onCapture = { estateId -> nav.navigate("capture/$estateId") },
                 onMyCases = { nav.navigate("cases") },
             )
@@ -94,6 +96,13 @@ private fun XunchaNav(app: XunchaApplication) {
         composable("case/{caseId}") { entry ->
             val caseId = entry.arguments?.getString("caseId").orEmpty()
             CaseDetailScreen(viewModel(key = caseId) { DetailHolder(app, caseId) }.vm)
+        }
+    }
+    // Signed out (button) or revoked (found by any sync, foreground or WorkManager): back to the
+    // sign-in screen at once, with nothing of the old session's screens left on the back stack.
+    LaunchedEffect(signedIn.user) {
+        if (signedIn.user == null && nav.currentDestination?.route != "signin") {
+            nav.navigate("signin") { popUpTo(nav.graph.id) { inclusive = true } }
         }
     }
 }

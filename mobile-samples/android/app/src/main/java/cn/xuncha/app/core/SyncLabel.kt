@@ -18,6 +18,14 @@ sealed class SyncLabel {
         override val textZh get() = "正在上传 $uploaded/$total 张照片"
     }
 
+    /**
+     * The server refused [count] of this case's photos for good (undecodable, too large, hash
+     * mismatch): they stay on the phone and are not sent again; the case detail shows why.
+     */
+    data class PhotosRefused(val count: Int) : SyncLabel() {
+        override val textZh get() = "$count 张照片被服务器拒收"
+    }
+
     /** The server has everything; the case waits for the street office. */
     data object Received : SyncLabel() {
         override val textZh = "已接收"
@@ -36,6 +44,7 @@ fun syncLabel(item: CaseListItem, syncing: Boolean): SyncLabel {
     return when {
         item.unsyncedChanges > 0u && syncing && uploaded < total -> SyncLabel.Uploading(uploaded, total)
         item.unsyncedChanges > 0u -> SyncLabel.OnPhone
+        item.photosRefused > 0u -> SyncLabel.PhotosRefused(item.photosRefused.toInt())
         item.case.status == CaseStatus.REPORTED -> SyncLabel.Received
         else -> SyncLabel.Status(item.case.status)
     }

@@ -15,11 +15,16 @@ import cn.xuncha.ffi.CategoryInfo
 import cn.xuncha.ffi.Estate
 import cn.xuncha.ffi.GpsFix
 import cn.xuncha.ffi.OrgUnit
+import cn.xuncha.ffi.CasePhoto
 import cn.xuncha.ffi.PhotoKind
+import cn.xuncha.ffi.PhotoUploadState
 import cn.xuncha.ffi.RoutingPreview
+import cn.xuncha.ffi.SignOutOutcome
 import cn.xuncha.ffi.UserInfo
 import cn.xuncha.ffi.XunchaException
 import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.CoroutineStart
+import kotlinx.coroutines.ensureActive
 import kotlinx.coroutines.Job
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
@@ -53,7 +58,13 @@ data class SignInState(
     val user: UserInfo? = null,
     /** The stored session is being read back at start: show neither screen yet. */
     val restoring: Boolean = true,
+    /** Sign-out asked for while things are unsent: show this and ask to confirm. */
+    val signOutWarningZh: String? = null,
+    /** After sign-out: what the user should know (e.g. the server was not told). */
+    val noticeZh: String? = null,
 )
+
+const val SIGNED_OUT_LOCALLY_ZH = "已在本机退出登录，但未能通知服务器停用此设备（网络不可用）。如手机遗失，请联系管理员停用。"
 
 class SignInViewModel(
     private val repository: XunchaRepository,
@@ -68,7 +79,38 @@ class SignInViewModel(
         scope.launch {
             val restored = repository.restoreSession()
             mutable.update { it.copy(restoring = false, user = restored ?: it.user) }
+            // From here the repository says who is signed in: a revoked device found by any sync
+            // (screen or background worker) sends the UI back to the sign-in screen at once.
+            repository.user.collect { user -> mutable.update { it.copy(user = user) } }
         }
+    }
+
+    /**
+     * The sign-out button. With nothing unsent it signs out at once; otherwise it only sets
+     * [SignInState.signOutWarningZh] and waits for [confirmSignOut] or [cancelSignOut].
+     */
+    fun requestSignOut(): Job = scope.launch {
+        val unsent = attempt({ msg -> mutable.update { it.copy(errorZh = msg) } }) { repository.unsentChanges() }
+            ?: return@launch
+        val warning = unsent.warningZh
+        if (warning == null) {
+            signOutNow()
+        } else {
+            mutable.update { it.copy(signOutWarningZh = "$warning。退出后这些记录仍留在本机，由下次在本机登录的账号上传。确定退出？") }
+        }
+    }
+
+    fun confirmSignOut(): Job = scope.launch { signOutNow() }
+
+    fun cancelSignOut() = mutable.update { it.copy(signOutWarningZh = null) }
+
+    fun dismissNotice() = mutable.update { it.copy(noticeZh = null) }
+
+    private suspend fun signOutNow() {
+        mutable.update { it.copy(busy = true, signOutWarningZh = null) }
+        val outcome = repository.signOut()
+        val notice = if (outcome is SignOutOutcome.ForgottenLocallyOnly) SIGNED_OUT_LOCALLY_ZH else null
+        mutable.update { it.copy(busy = false, user = null, noticeZh = notice) }
     }
 
     fun onServerUrl(value: String) = mutable.update { it.copy(serverUrl = value.trim()) }
@@ -81,7 +123,7 @@ class SignInViewModel(
             mutable.update { it.copy(errorZh = "请输入用户名和密码") }
             return@launch
         }
-        mutable.update { it.copy(busy = true, errorZh = null) }
+        mutable.update { it.copy(busy = true, errorZh = null, noticeZh = null) }
         val user = attempt({ msg -> mutable.update { it.copy(errorZh = msg) } }) {
             repository.enrol(s.serverUrl, s.username, s.password, deviceName)
         }
@@ -189,12 +231,26 @@ class CaptureViewModel(private val repository: XunchaRepository, private val sco
     }
 
     /** Routing preview and live warnings for the current estate, category and fix. */
-    fun refreshPreview(): Job = scope.launch {
+    private var previewJob: Job? = null
+
+    /**
+     * Recomputes the routing preview and warnings for the current draft. Only the latest call may
+     * write: an older one still running (started by an earlier field change) is cancelled, so
+     * it cannot overwrite newer warnings with its stale draft's.
+     */
+    fun refreshPreview(): Job = scope.launch(start = CoroutineStart.LAZY) {
         val d = draft(mutable.value) ?: return@launch
         val onError = { msg: String -> mutable.update { it.copy(errorZh = msg) } }
         val routing = attempt(onError) { repository.previewRouting(d.category, d.estateId) }
         val warnings = attempt(onError) { repository.checkDraft(d.copy(photoPaths = emptyList())) } ?: emptyList()
+        ensureActive()
         mutable.update { it.copy(routing = routing, warnings = warnings) }
+    }.also { job ->
+        synchronized(this) {
+            previewJob?.cancel()
+            previewJob = job
+        }
+        job.start()
     }
 
     /** Saves the case on the phone; the sync uploads it later. */
@@ -324,6 +380,14 @@ class CaseDetailViewModel(
         mutable.update { it.copy(loading = false, detail = detail, units = units, errorZh = null) }
     }
 
+    /**
+     * Sends a photo the server refused once more at the next sync. Offered only for
+     * [RETRYABLE_REFUSALS]: other refusals are about the bytes and would come back the same.
+     */
+    fun retryRefusedPhoto(sha256: String): Job = scope.launch {
+        attempt({ msg -> mutable.update { it.copy(errorZh = msg) } }) { repository.retryRefusedPhoto(sha256) }
+    }
+
     /** Fires [action]; the workflow in the core refuses what the role may not do. */
     fun perform(
         action: CaseAction,
@@ -344,3 +408,15 @@ class CaseDetailViewModel(
         reload()
     }
 }
+
+/**
+ * Server refusal codes worth a manual retry: the size limit is the server's setting and can be
+ * raised. Undecodable, hash mismatch, too many pixels and a bad address are about the bytes.
+ */
+val RETRYABLE_REFUSALS = setOf("PHOTO_TOO_LARGE")
+
+/** The refused photo's line in the case detail, e.g. `照片被服务器拒收（PHOTO_UNDECODABLE）：…`. */
+fun refusalTextZh(photo: CasePhoto): String? =
+    if (photo.uploadState != PhotoUploadState.REFUSED) null
+    else "照片被服务器拒收（${photo.refusalCode ?: "未知"}）" + (photo.refusalMessage?.let { "：$it" } ?: "") +
+        "。照片仍保存在手机上。"

@@ -14,6 +14,7 @@ import cn.xuncha.ffi.Estate
 import cn.xuncha.ffi.OrgUnit
 import cn.xuncha.ffi.OutboxCounts
 import cn.xuncha.ffi.RoutingPreview
+import cn.xuncha.ffi.SignOutOutcome
 import cn.xuncha.ffi.SyncListener
 import cn.xuncha.ffi.SyncReport
 import cn.xuncha.ffi.UserInfo
@@ -23,8 +24,11 @@ import cn.xuncha.ffi.catalog
 import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.flow.MutableSharedFlow
+import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.SharedFlow
+import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asSharedFlow
+import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.sync.Mutex
 import kotlinx.coroutines.sync.withLock
 import kotlinx.coroutines.withContext
@@ -46,8 +50,18 @@ class XunchaRepository(
     private val sessionGate = Mutex()
     private var restored = false
 
+    /** The device id of the session the core holds now (guarded by [sessionGate]). */
+    private var deviceId: String? = null
+    private val signedInUser = MutableStateFlow<UserInfo?>(null)
+
     /** Emits after every local write and every sync. */
     val changes: SharedFlow<Unit> = changed.asSharedFlow()
+
+    /**
+     * Who is signed in. Goes to null at sign-out and as soon as a sync finds the device revoked,
+     * so the UI returns to the sign-in screen at once.
+     */
+    val user: StateFlow<UserInfo?> = signedInUser.asStateFlow()
 
     /** The category picker's entries, in catalog order. Pure data, no I/O. */
     val categories: List<CategoryInfo> by lazy { catalog() }
@@ -71,6 +85,7 @@ class XunchaRepository(
                 if (stored != null && client.currentUser() == null) {
                     try {
                         client.resume(stored)
+                        deviceId = stored.deviceId
                     } catch (e: XunchaException) {
                         sessions.clear()
                     }
@@ -78,7 +93,7 @@ class XunchaRepository(
             }
             restored = true
         }
-        client.currentUser()
+        client.currentUser().also { signedInUser.value = it }
     }
 
     /**
@@ -92,19 +107,41 @@ class XunchaRepository(
             try {
                 withContext(io) { sessions.save(session) }
             } catch (e: SessionStoreException) {
+                // Revokes the device again too: nothing on the phone could ever use it.
                 client.signOut()
                 throw e
             }
             restored = true
+            deviceId = session.deviceId
+            signedInUser.value = session.user
             session.user
         }.also { changed.tryEmit(Unit) }
 
-    /** Forgets the session in the core and in [sessions]. Cases and unsent events stay. */
-    suspend fun signOut() = sessionGate.withLock { forgetSession() }.also { changed.tryEmit(Unit) }
+    /**
+     * What is still on the phone only: unanswered events (pending or being sent) and photos not yet
+     * uploaded. Shown before sign-out ("还有 N 条未同步记录"): they stay on the phone after it
+     * and are sent by whoever signs in next on this phone, under that account.
+     */
+    suspend fun unsentChanges(): UnsentChanges = withContext(io) {
+        val counts = client.outboxCounts()
+        UnsentChanges(events = (counts.pending + counts.inFlight).toInt(), photos = counts.photosPending.toInt())
+    }
 
-    private suspend fun forgetSession() = withContext(io) {
-        client.signOut()
-        sessions.clear()
+    /**
+     * Signs out: the core asks the server to revoke this device (best effort) and forgets the
+     * session; the stored session is deleted either way. [SignOutOutcome.ForgottenLocallyOnly]
+     * means the server was not reached and the device stays valid there until an admin revokes
+     * it: tell the user. Cases and unsent events stay on the phone.
+     */
+    suspend fun signOut(): SignOutOutcome = sessionGate.withLock { forgetSession() }.also { changed.tryEmit(Unit) }
+
+    /** Caller holds [sessionGate]. */
+    private suspend fun forgetSession(): SignOutOutcome {
+        signedInUser.value = null
+        deviceId = null
+        val outcome = client.signOut()
+        withContext(io) { sessions.clear() }
+        return outcome
     }
 
     suspend fun estates(): List<Estate> = withContext(io) { client.estates() }
@@ -129,23 +166,49 @@ class XunchaRepository(
 
     suspend fun outboxCounts(): OutboxCounts = withContext(io) { client.outboxCounts() }
 
+    /** Puts a photo the server refused back in the upload queue (see `retryRefusedPhoto`). */
+    suspend fun retryRefusedPhoto(sha256: String): Boolean =
+        withContext(io) { client.retryRefusedPhoto(sha256) }.also { changed.tryEmit(Unit) }
+
     /**
      * Pushes the outbox, uploads photos, pulls changes. Safe to cancel and to run again. When the
      * server refuses the device for good (revoked, unknown refresh token) the stored session is
      * deleted: it will never work again, the user signs in anew; nothing captured is lost.
      */
-    suspend fun sync(listener: SyncListener?): SyncReport =
-        try {
+    suspend fun sync(listener: SyncListener?): SyncReport {
+        val syncedDevice = sessionGate.withLock { deviceId }
+        return try {
             client.sync(listener)
         } catch (e: XunchaException.Unauthenticated) {
-            if (e.code in DEAD_SESSION_CODES) sessionGate.withLock { forgetSession() }
+            if (e.code in DEAD_SESSION_CODES) {
+                sessionGate.withLock {
+                    // A run that started with an older session can fail after a new sign-in on this
+                    // phone: only the session that failed is forgotten, never the one that replaced it.
+                    if (deviceId == syncedDevice) forgetSession()
+                }
+            }
             throw e
         } finally {
             changed.tryEmit(Unit)
         }
+    }
 
     private companion object {
         /** The server's codes for a device session that no retry can revive. */
         val DEAD_SESSION_CODES = setOf("REVOKED", "REFRESH_INVALID")
     }
+}
+
+/** What only this phone holds, for the warning before sign-out. */
+data class UnsentChanges(val events: Int, val photos: Int) {
+    val isEmpty: Boolean get() = events == 0 && photos == 0
+
+    /** e.g. `还有 2 条未同步记录、1 张未上传照片`, or null when everything is on the server. */
+    val warningZh: String?
+        get() = when {
+            isEmpty -> null
+            photos == 0 -> "还有 $events 条未同步记录"
+            events == 0 -> "还有 $photos 张未上传照片"
+            else -> "还有 $events 条未同步记录、$photos 张未上传照片"
+        }
 }

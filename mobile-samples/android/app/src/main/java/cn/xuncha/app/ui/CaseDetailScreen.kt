@@ -21,6 +21,7 @@ import androidx.compose.material3.DropdownMenuItem
 import androidx.compose.material3.MaterialTheme
 import androidx.compose.material3.OutlinedTextField
 import androidx.compose.material3.Text
+import androidx.compose.material3.TextButton
 import androidx.compose.runtime.Composable
 import androidx.compose.runtime.collectAsState
 import androidx.compose.runtime.getValue
@@ -31,6 +32,8 @@ import androidx.compose.ui.Modifier
 import androidx.compose.ui.graphics.asImageBitmap
 import androidx.compose.ui.unit.dp
 import cn.xuncha.app.core.CaseDetailViewModel
+import cn.xuncha.app.core.RETRYABLE_REFUSALS
+import cn.xuncha.app.core.refusalTextZh
 import cn.xuncha.ffi.ActionKind
 import cn.xuncha.ffi.CaseAction
 import cn.xuncha.ffi.EventSyncState
@@ -78,6 +81,14 @@ fun CaseDetailScreen(vm: CaseDetailViewModel) {
         Row {
             detail.photos.mapNotNull { it.thumbnailPath }.forEach { path ->
                 BitmapFactory.decodeFile(path)?.let { Image(it.asImageBitmap(), null, Modifier.size(96.dp).padding(4.dp)) }
+            }
+        }
+        detail.photos.forEach { photo ->
+            refusalTextZh(photo)?.let { text ->
+                Text(text, color = MaterialTheme.colorScheme.error, style = MaterialTheme.typography.bodySmall)
+                if (photo.refusalCode in RETRYABLE_REFUSALS) {
+                    TextButton(onClick = { vm.retryRefusedPhoto(photo.sha256) }) { Text("重新上传") }
+                }
             }
         }
 

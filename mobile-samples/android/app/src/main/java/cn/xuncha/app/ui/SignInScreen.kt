@@ -34,6 +34,7 @@ fun SignInScreen(vm: SignInViewModel, onSignedIn: () -> Unit) {
             modifier = Modifier.fillMaxWidth(),
         )
         s.errorZh?.let { Text(it, color = MaterialTheme.colorScheme.error) }
+        s.noticeZh?.let { Text(it, color = MaterialTheme.colorScheme.tertiary) }
         Button(onClick = { vm.signIn() }, enabled = !s.busy, modifier = Modifier.fillMaxWidth()) {
             if (s.busy) CircularProgressIndicator() else Text("登录并绑定本机")
         }

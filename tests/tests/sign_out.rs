@@ -1,0 +1,144 @@
+//! Signing a phone out: the server revokes the device, the old refresh token is refused, the
+//! phone's unsent records stay; offline, the phone forgets the session and says the server was
+//! not told. Real server, real client, real SQLite store; each on SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{Backend, TestServer, changchunli_fix, quick_retries};
+use xuncha_core::capture::CaseDraft;
+use xuncha_core::catalog::Category;
+use xuncha_core::store::Store;
+use xuncha_core::sync::{NoProgress, SignOut, SyncClient, SyncConfig, SyncError};
+use xuncha_core::workflow::Actor;
+use xuncha_server::demo::DEMO_PASSWORD;
+
+const INSPECTOR: &str = "inspector.changchunli";
+
+both_backends!(sign_out_revokes_the_device_and_keeps_unsent_records);
+
+fn client(base: &str, store: &Arc<Store>) -> SyncClient {
+    let mut config = SyncConfig::new(base);
+    config.retry = quick_retries();
+    SyncClient::new(config, store.clone()).unwrap()
+}
+
+fn draft() -> CaseDraft {
+    CaseDraft {
+        category: Category::Garbage,
+        estate_id: "changchunli".to_owned(),
+        building: Some("3号楼".to_owned()),
+        unit_no: None,
+        location_note: None,
+        description: Some("垃圾未清运".to_owned()),
+        gps: Some(changchunli_fix()),
+    }
+}
+
+/// `POST /api/v1/auth/refresh` with plain HTTP: the status and the error code.
+async fn refresh_with(base: &str, device_id: uuid::Uuid, token: &str) -> (u16, String) {
+    let response = reqwest::Client::new()
+        .post(format!("{base}/api/v1/auth/refresh"))
+        .json(&serde_json::json!({ "device_id": device_id, "refresh_token": token }))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    (status, body["code"].as_str().unwrap_or_default().to_owned())
+}
+
+async fn sign_out_revokes_the_device_and_keeps_unsent_records(backend: Backend) {
+    let server = TestServer::start(&backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(&dir.path().join("xuncha.db")).unwrap());
+    let phone = client(&server.base, &store);
+    let enrolment = phone
+        .enrol(INSPECTOR, DEMO_PASSWORD, "长春里巡查机", &NoProgress)
+        .await
+        .unwrap();
+    let actor = Actor {
+        user_id: enrolment.user.user_id.clone(),
+        role: enrolment.user.role,
+        unit_id: enrolment.user.unit_id.clone(),
+    };
+    let token = enrolment.refresh_token.expose().to_owned();
+    assert_eq!(
+        refresh_with(&server.base, enrolment.device_id, &token).await,
+        (200, String::new()),
+        "the token works before sign-out"
+    );
+    // Captured offline and not yet sent when the inspector signs out.
+    let case = store
+        .create_case_with_photos(&actor, &draft(), &[])
+        .unwrap()
+        .case;
+    assert_eq!(store.outbox_counts().unwrap().pending, 1);
+
+    let outcome = phone.sign_out(&NoProgress).await;
+
+    assert_eq!(outcome, SignOut::Revoked);
+    assert_eq!(phone.device_id(), None);
+    assert!(matches!(
+        phone.sync(&NoProgress).await,
+        Err(SyncError::NotSignedIn)
+    ));
+    assert_eq!(
+        refresh_with(&server.base, enrolment.device_id, &token).await,
+        (401, "REVOKED".to_owned()),
+        "the old refresh token is refused after sign-out"
+    );
+    // A copy of the session restored elsewhere (say, from an old keystore backup) is dead too.
+    let restored = client(&server.base, &store);
+    restored.resume(enrolment.device_id, enrolment.refresh_token.clone());
+    assert!(matches!(
+        restored.sync(&NoProgress).await,
+        Err(SyncError::AuthRejected { code, .. }) if code == "REVOKED"
+    ));
+    // Signing out a device the server already refuses still ends as revoked.
+    assert_eq!(restored.sign_out(&NoProgress).await, SignOut::Revoked);
+
+    // The unsent case is still on the phone (claimed by the refused run, so `in_flight`: sent
+    // first next time) and goes up with the next sign-in.
+    let counts = store.outbox_counts().unwrap();
+    assert_eq!(counts.pending + counts.in_flight, 1, "{counts:?}");
+    assert!(store.case(case.id).unwrap().is_some());
+    let again = client(&server.base, &store);
+    again
+        .enrol(INSPECTOR, DEMO_PASSWORD, "长春里巡查机", &NoProgress)
+        .await
+        .unwrap();
+    let report = again.sync(&NoProgress).await.unwrap();
+    assert_eq!(report.applied, 1, "{report:?}");
+    let counts = store.outbox_counts().unwrap();
+    assert_eq!(counts.pending + counts.in_flight, 0, "{counts:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_sign_out_forgets_the_session_locally_only() {
+    // A loopback port nobody listens on.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(&dir.path().join("xuncha.db")).unwrap());
+    let phone = client(&base, &store);
+    phone.resume(
+        xuncha_core::ids::new_id(),
+        xuncha_core::sync::Secret::new("xrt_kept_in_the_keystore"),
+    );
+
+    let outcome = phone.sign_out(&NoProgress).await;
+
+    assert!(
+        matches!(&outcome, SignOut::ForgottenLocallyOnly { error: SyncError::Network { attempts, .. } } if *attempts == xuncha_core::sync::SIGN_OUT_ATTEMPTS),
+        "{outcome:?}"
+    );
+    assert_eq!(phone.device_id(), None);
+    assert!(matches!(
+        phone.sync(&NoProgress).await,
+        Err(SyncError::NotSignedIn)
+    ));
+}
