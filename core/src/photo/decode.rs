@@ -62,6 +62,76 @@ pub(crate) fn jpeg_decode_bytes(header: &JpegHeader<'_>, scale: DctScale) -> u64
     total + u64::from(out_w) * u64::from(out_h) * header.components.len() as u64
 }
 
+/// A buffered reader for the JPEG decoder, which reads its entropy-coded data one byte at a time
+/// through `read_exact`. `std::io::BufReader` has the same fast path, but whether it is inlined
+/// into the decoder's byte loop is up to the optimiser: two builds of unchanged decoder code
+/// differed by 20 % in decode instructions (callgrind) when it was not. Here the in-buffer case
+/// is forced inline, so a 1-byte read is a load and a bounds check.
+pub(crate) struct ByteReader<R> {
+    inner: R,
+    buffer: Box<[u8]>,
+    start: usize,
+    end: usize,
+}
+
+impl<R: Read> ByteReader<R> {
+    pub(crate) fn with_capacity(capacity: usize, inner: R) -> Self {
+        ByteReader {
+            inner,
+            buffer: vec![0; capacity.max(1)].into_boxed_slice(),
+            start: 0,
+            end: 0,
+        }
+    }
+
+    #[cold]
+    fn read_exact_refilling(&mut self, mut out: &mut [u8]) -> std::io::Result<()> {
+        while !out.is_empty() {
+            if self.start == self.end {
+                self.end = loop {
+                    match self.inner.read(&mut self.buffer) {
+                        Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                        other => break other?,
+                    }
+                };
+                self.start = 0;
+                if self.end == 0 {
+                    return Err(ErrorKind::UnexpectedEof.into());
+                }
+            }
+            let take = out.len().min(self.end - self.start);
+            out[..take].copy_from_slice(&self.buffer[self.start..self.start + take]);
+            self.start += take;
+            out = &mut out[take..];
+        }
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for ByteReader<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.start == self.end {
+            return self.inner.read(out);
+        }
+        let take = out.len().min(self.end - self.start);
+        out[..take].copy_from_slice(&self.buffer[self.start..self.start + take]);
+        self.start += take;
+        Ok(take)
+    }
+
+    #[inline(always)]
+    fn read_exact(&mut self, out: &mut [u8]) -> std::io::Result<()> {
+        match self.buffer.get(self.start..self.start + out.len()) {
+            Some(available) if self.start + out.len() <= self.end => {
+                out.copy_from_slice(available);
+                self.start += out.len();
+                Ok(())
+            }
+            _ => self.read_exact_refilling(out),
+        }
+    }
+}
+
 fn jpeg_error(error: jpeg_decoder::Error) -> PhotoError {
     match error {
         jpeg_decoder::Error::Io(e) if e.kind() == ErrorKind::UnexpectedEof => PhotoError::Truncated,

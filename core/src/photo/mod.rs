@@ -18,7 +18,7 @@ mod raster;
 mod store;
 
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
@@ -311,9 +311,12 @@ fn decode_file(
         }
     }
     let has_end_marker = || file_has_end_marker(file, length).map_err(io);
-    let body = || -> Result<BufReader<&File>, PhotoError> {
+    let body = || -> Result<decode::ByteReader<&File>, PhotoError> {
         file.seek(SeekFrom::Start(0)).map_err(io)?;
-        Ok(BufReader::with_capacity(FILE_CHUNK_BYTES as usize, file))
+        Ok(decode::ByteReader::with_capacity(
+            FILE_CHUNK_BYTES as usize,
+            file,
+        ))
     };
     decode_jpeg_checked(&head, has_end_marker, body, opts)
 }
