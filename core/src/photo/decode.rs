@@ -275,3 +275,34 @@ fn over_white(pixels: &[u8], colour_channels: usize) -> Vec<u8> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn byte_reader_reads_across_refills_and_reports_eof() {
+        let data: Vec<u8> = (0..=255).collect();
+        let mut reader = ByteReader::with_capacity(7, data.as_slice());
+        let mut byte = [0u8; 1];
+        let mut chunk = [0u8; 10];
+        let mut seen = Vec::new();
+        for i in 0..20 {
+            if i % 3 == 0 {
+                reader.read_exact(&mut chunk).unwrap();
+                seen.extend_from_slice(&chunk);
+            } else {
+                reader.read_exact(&mut byte).unwrap();
+                seen.push(byte[0]);
+            }
+        }
+        let mut rest = Vec::new();
+        reader.read_to_end(&mut rest).unwrap();
+        seen.extend(rest);
+        assert_eq!(seen, data);
+        let error = reader.read_exact(&mut byte).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::UnexpectedEof);
+    }
+}
