@@ -3,6 +3,7 @@ flow as the JVM tests (enrol, capture with a real JPEG, routing preview, sync, t
 dispatches from its own client, the inspector sees 已派遣), plus typed errors."""
 
 import asyncio
+import json
 import os
 import queue
 import re
@@ -10,6 +11,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -73,7 +75,7 @@ def test_report_sync_dispatch_round_trip(server):
 
     async def flow():
         inspector = new_client()
-        user = await inspector.enrol(url, "inspector.changchunli", password, "pytest 巡查员")
+        user = (await inspector.enrol(url, "inspector.changchunli", password, "pytest 巡查员")).user
         assert user.role == x.Role.INSPECTOR
 
         routing = inspector.preview_routing(x.Category.STREET_LIGHT, "changchunli")
@@ -130,3 +132,76 @@ def test_inspector_may_not_dispatch(server):
             photo_paths=[], photo_kind=x.PhotoKind.BEFORE,
         ))
     assert caught.value.code == "ROLE_NOT_ALLOWED"
+
+
+def files_containing(folder: Path, needle: str) -> list:
+    """Every file under `folder` whose bytes contain `needle`."""
+    wanted = needle.encode()
+    return [p for p in folder.rglob("*") if p.is_file() and wanted in p.read_bytes()]
+
+
+def revoke_device(url: str, password: str, device_id: str) -> None:
+    """Revokes the device as the civil-affairs admin would, through the server's admin API."""
+    def post(path, body, token=None):
+        request = urllib.request.Request(url + path, data=json.dumps(body).encode(), method="POST",
+                                         headers={"content-type": "application/json"})
+        if token:
+            request.add_header("authorization", f"Bearer {token}")
+        with urllib.request.urlopen(request) as answer:
+            return answer.status, answer.read()
+
+    _, body = post("/api/v1/auth/enrol",
+                   {"username": "admin", "password": password, "device_name": "pytest admin"})
+    status, _ = post(f"/api/v1/admin/devices/{device_id}/revoke", {}, json.loads(body)["access_token"])
+    assert status == 204
+
+
+def test_session_resumes_after_restart_and_no_file_holds_the_token(server):
+    url, password = server
+    folder = Path(tempfile.mkdtemp(prefix="xuncha-phone-"))
+    db = str(folder / "xuncha.db")
+
+    first = x.XunchaClient(db)
+    session = asyncio.run(first.enrol(url, "inspector.changchunli", password, "pytest 重启"))
+    token = session.refresh_token.expose()
+    assert token not in str(session) and token not in repr(session)
+    assert "RefreshToken(***)" in str(session)
+    first.capture(x.CaseDraft(
+        category=x.Category.GARBAGE, estate_id="changchunli", building=None, unit_no=None,
+        location_note=None, description=None, gps=CHANGCHUNLI, photo_paths=[str(JPEG)],
+    ))
+    del first
+
+    legacy = folder / "xuncha.session.json"
+    legacy.write_text(json.dumps({"refresh_token": token}))
+    second = x.XunchaClient(db)
+    assert not legacy.exists()
+    assert second.current_user() is None
+    with pytest.raises(x.XunchaError.Unauthenticated):
+        asyncio.run(second.sync(None))
+
+    second.resume(x.DeviceSession(server_url=session.server_url, device_id=session.device_id,
+                                  refresh_token=x.RefreshToken(token), user=session.user))
+    assert second.current_user() == session.user
+    report = asyncio.run(second.sync(None))
+    assert (report.events_accepted, report.photos_uploaded) == (1, 1)
+    assert files_containing(folder, token) == []
+
+
+def test_garbage_or_revoked_token_is_unauthenticated(server):
+    url, password = server
+    session = asyncio.run(new_client().enrol(url, "inspector.changchunli", password, "pytest 丢失"))
+
+    forged = new_client()
+    forged.resume(x.DeviceSession(server_url=url, device_id=session.device_id,
+                                  refresh_token=x.RefreshToken("xrt_forged"), user=session.user))
+    with pytest.raises(x.XunchaError.Unauthenticated) as caught:
+        asyncio.run(forged.sync(None))
+    assert caught.value.code == "REFRESH_INVALID"
+
+    revoke_device(url, password, session.device_id)
+    restarted = new_client()
+    restarted.resume(session)
+    with pytest.raises(x.XunchaError.Unauthenticated) as caught:
+        asyncio.run(restarted.sync(None))
+    assert caught.value.code == "REVOKED"

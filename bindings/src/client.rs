@@ -1,24 +1,25 @@
 //! `XunchaClient`: the one long-lived object an app holds. It owns the device store (one SQLite
-//! file plus its photo folder) and the signed-in session, and forwards every call to the core.
+//! file plus its photo folder) and, in memory only, the signed-in session, and forwards every
+//! call to the core. The session is the app's to keep (see [`DeviceSession`]): nothing here
+//! writes a token to disk.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use std::time::SystemTime;
 use uuid::Uuid;
 
 use xuncha_core::capture::{self, CaseDraft as CoreDraft, EventDraft};
 use xuncha_core::store::{self, PageToken, Store, StoreError};
 use xuncha_core::workflow;
 
-use crate::enums::{ActionKind, CaseStatus, Category, PhotoKind, Role};
+use crate::enums::{ActionKind, CaseStatus, Category, PhotoKind};
 use crate::error::XunchaError;
 use crate::records::{ActionDetail, Actor, Case, CaseAction, Estate, GpsFix, OrgUnit};
-use xuncha_core::sync::{Secret, SyncClient, SyncConfig, SyncStore};
-
+use crate::session::{DeviceSession, RefreshToken, UserInfo, remove_legacy_session_files};
 use crate::sync::{ListenerProgress, SyncListener, SyncReport};
+use xuncha_core::sync::{SyncClient, SyncConfig, SyncStore};
 
 impl From<StoreError> for XunchaError {
     fn from(error: StoreError) -> Self {
@@ -310,64 +311,33 @@ pub struct OutboxCounts {
     pub photos_pending: u32,
 }
 
-/// The signed-in user.
-#[derive(Debug, Clone, PartialEq, uniffi::Record)]
-pub struct UserInfo {
-    pub user_id: String,
-    pub username: String,
-    pub display_name: String,
-    pub role: Role,
-    pub unit_id: String,
+/// Who is signed in, in memory only: the core's sync client (holding the tokens) and the user.
+struct SignedIn {
+    sync_client: Arc<SyncClient>,
+    user: UserInfo,
 }
 
-/// The signed-in device as kept in `session.json` beside the database (app-private storage), so
-/// background sync works after the process restarts. The access token is never stored: the
-/// core's sync client fetches one with the refresh token on first use.
-#[derive(Clone, Serialize, Deserialize)]
-struct StoredSession {
-    server_url: String,
-    device_id: uuid::Uuid,
-    refresh_token: String,
-    user_id: String,
-    username: String,
-    display_name: String,
-    role: xuncha_core::org::Role,
-    unit_id: String,
-}
-
-impl StoredSession {
-    fn user(&self) -> UserInfo {
-        UserInfo {
-            user_id: self.user_id.clone(),
-            username: self.username.clone(),
-            display_name: self.display_name.clone(),
-            role: self.role,
-            unit_id: self.unit_id.clone(),
-        }
-    }
-}
-
-/// The phone's app state: the store, the core's sync client and who is signed in.
+/// The phone's app state: the store, and the core's sync client with who is signed in.
 #[derive(uniffi::Object)]
 pub struct XunchaClient {
     inner: Arc<Store>,
-    /// Made at enrolment (or from the stored session at start) for the session's server.
-    sync_client: RwLock<Option<Arc<SyncClient>>>,
-    session: RwLock<Option<StoredSession>>,
-    session_path: PathBuf,
+    /// Set by `enrol` or `resume`, cleared by `sign_out`; never persisted by the library.
+    signed_in: RwLock<Option<SignedIn>>,
     /// One sync at a time: the UI's button and the background job share the outbox.
     sync_gate: tokio::sync::Mutex<()>,
 }
 
+fn not_signed_in() -> XunchaError {
+    XunchaError::Unauthenticated {
+        code: "NOT_SIGNED_IN".to_owned(),
+        detail: "sign in first (enrol this device, or resume its stored session)".to_owned(),
+    }
+}
+
 impl XunchaClient {
     fn actor(&self) -> Result<workflow::Actor, XunchaError> {
-        let session = self.session.read().map_err(|_| poisoned())?;
-        let user = session
-            .as_ref()
-            .ok_or_else(|| XunchaError::Unauthenticated {
-                code: "NOT_SIGNED_IN".to_owned(),
-                detail: "sign in first (enrol this device)".to_owned(),
-            })?;
+        let signed_in = self.signed_in.read().map_err(|_| poisoned())?;
+        let user = &signed_in.as_ref().ok_or_else(not_signed_in)?.user;
         Ok(workflow::Actor {
             user_id: user.user_id.clone(),
             role: user.role,
@@ -409,60 +379,52 @@ impl XunchaClient {
 #[uniffi::export]
 impl XunchaClient {
     /// Opens (creating or migrating) the store at `db_path`; photos go to a `photos` folder next
-    /// to it. Blocks on disk: call it off the UI thread.
+    /// to it. Starts signed out: call [`XunchaClient::resume`] with the session kept in the
+    /// keystore. A plain-text `<db>.session.json` left by an older build is deleted. Blocks on
+    /// disk: call it off the UI thread.
     #[uniffi::constructor]
     pub fn new(db_path: String) -> Result<Arc<Self>, XunchaError> {
         let db_path = PathBuf::from(db_path);
+        remove_legacy_session_files(&db_path);
         let store = Store::open(&db_path)?;
-        let session_path = db_path.with_extension("session.json");
-        let inner = Arc::new(store);
-        let mut session = load_session(&session_path);
-        let sync_client =
-            session
-                .as_ref()
-                .and_then(|stored| match sync_client_for(&stored.server_url, &inner) {
-                    Ok(client) => {
-                        client.resume(stored.device_id, Secret::new(stored.refresh_token.clone()));
-                        Some(client)
-                    }
-                    Err(error) => {
-                        tracing::warn!(%error, "stored session unusable: signed out");
-                        None
-                    }
-                });
-        if sync_client.is_none() {
-            session = None;
-        }
         Ok(Arc::new(XunchaClient {
-            inner,
-            sync_client: RwLock::new(sync_client),
-            session: RwLock::new(session),
-            session_path,
+            inner: Arc::new(store),
+            signed_in: RwLock::new(None),
             sync_gate: tokio::sync::Mutex::new(()),
         }))
     }
 
-    /// The signed-in user, if any.
-    pub fn current_user(&self) -> Option<UserInfo> {
-        self.session
-            .read()
-            .ok()
-            .and_then(|s| s.as_ref().map(StoredSession::user))
+    /// Signs this device back in with the session `enrol` returned, read back from the keystore
+    /// at start (app launch, background sync). No network: a revoked or unknown token shows up
+    /// as `Unauthenticated` on the next `sync`. A URL or device id that is not one is
+    /// `InvalidInput`.
+    pub fn resume(&self, session: DeviceSession) -> Result<(), XunchaError> {
+        let device_id = Uuid::try_parse(&session.device_id).map_err(|_| {
+            XunchaError::invalid(
+                "INVALID_DEVICE_ID",
+                format!("{:?} is not a device id (UUID)", session.device_id),
+            )
+        })?;
+        let sync_client = sync_client_for(&session.server_url, &self.inner)?;
+        sync_client.resume(device_id, session.refresh_token.secret());
+        self.set_signed_in(sync_client, session.user)
     }
 
-    /// Forgets the device's tokens. Cases and unsent events stay on the phone.
+    /// The signed-in user, if any.
+    pub fn current_user(&self) -> Option<UserInfo> {
+        self.signed_in
+            .read()
+            .ok()
+            .and_then(|s| s.as_ref().map(|s| s.user.clone()))
+    }
+
+    /// Forgets the device's tokens in memory (the app deletes its keystore entry). Cases and
+    /// unsent events stay on the phone.
     pub fn sign_out(&self) -> Result<(), XunchaError> {
-        if let Some(client) = self.sync_client.write().map_err(|_| poisoned())?.take() {
-            client.sign_out();
+        if let Some(signed_in) = self.signed_in.write().map_err(|_| poisoned())?.take() {
+            signed_in.sync_client.sign_out();
         }
-        *self.session.write().map_err(|_| poisoned())? = None;
-        match std::fs::remove_file(&self.session_path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(XunchaError::Storage {
-                code: "SESSION_FILE".to_owned(),
-                detail: e.to_string(),
-            }),
-            _ => Ok(()),
-        }
+        Ok(())
     }
 
     /// Every cached estate, by name.
@@ -632,7 +594,8 @@ impl XunchaClient {
 
 #[uniffi::export(async_runtime = "tokio")]
 impl XunchaClient {
-    /// Signs in and binds this device: the server returns device tokens, kept beside the database.
+    /// Signs in and binds this device. Returns the session the app must keep in its secure
+    /// storage and hand to `resume` at every start; the library keeps it in memory only.
     /// Wrong credentials are `Unauthenticated`; no network is `Network`.
     pub async fn enrol(
         &self,
@@ -640,7 +603,7 @@ impl XunchaClient {
         username: String,
         password: String,
         device_name: String,
-    ) -> Result<UserInfo, XunchaError> {
+    ) -> Result<DeviceSession, XunchaError> {
         let client = sync_client_for(&server_url, &self.inner)?;
         let enrolled = client
             .enrol(
@@ -650,19 +613,14 @@ impl XunchaClient {
                 &xuncha_core::sync::NoProgress,
             )
             .await?;
-        let session = StoredSession {
+        let session = DeviceSession {
             server_url,
-            device_id: enrolled.device_id,
-            refresh_token: enrolled.refresh_token.expose().to_owned(),
-            user_id: enrolled.user.user_id,
-            username: enrolled.user.username,
-            display_name: enrolled.user.display_name,
-            role: enrolled.user.role,
-            unit_id: enrolled.user.unit_id,
+            device_id: enrolled.device_id.to_string(),
+            refresh_token: RefreshToken::from_secret(enrolled.refresh_token),
+            user: enrolled.user.into(),
         };
-        self.save_session(session.clone()).await?;
-        *self.sync_client.write().map_err(|_| poisoned())? = Some(client);
-        Ok(session.user())
+        self.set_signed_in(client, session.user.clone())?;
+        Ok(session)
     }
 
     /// One sync pass: pushes the outbox, uploads photos (resuming), pulls what changed. Safe to
@@ -673,37 +631,24 @@ impl XunchaClient {
     ) -> Result<SyncReport, XunchaError> {
         let _running = self.sync_gate.lock().await;
         let client = self
-            .sync_client
+            .signed_in
             .read()
             .map_err(|_| poisoned())?
-            .clone()
-            .ok_or_else(|| XunchaError::Unauthenticated {
-                code: "NOT_SIGNED_IN".to_owned(),
-                detail: "sign in first (enrol this device)".to_owned(),
-            })?;
+            .as_ref()
+            .map(|s| s.sync_client.clone())
+            .ok_or_else(not_signed_in)?;
         let report = client.sync(&ListenerProgress(listener)).await?;
         Ok(report.into())
     }
 }
 
 impl XunchaClient {
-    async fn save_session(&self, session: StoredSession) -> Result<(), XunchaError> {
-        let path = self.session_path.clone();
-        let json = serde_json::to_vec(&session).map_err(|e| XunchaError::Storage {
-            code: "SESSION_FILE".to_owned(),
-            detail: e.to_string(),
-        })?;
-        tokio::task::spawn_blocking(move || write_private(&path, &json))
-            .await
-            .map_err(|e| XunchaError::Storage {
-                code: "TASK".to_owned(),
-                detail: e.to_string(),
-            })?
-            .map_err(|e| XunchaError::Storage {
-                code: "SESSION_FILE".to_owned(),
-                detail: e.to_string(),
-            })?;
-        *self.session.write().map_err(|_| poisoned())? = Some(session);
+    fn set_signed_in(
+        &self,
+        sync_client: Arc<SyncClient>,
+        user: UserInfo,
+    ) -> Result<(), XunchaError> {
+        *self.signed_in.write().map_err(|_| poisoned())? = Some(SignedIn { sync_client, user });
         Ok(())
     }
 }
@@ -717,30 +662,6 @@ fn sync_client_for(server_url: &str, store: &Arc<Store>) -> Result<Arc<SyncClien
     )?))
 }
 
-/// Writes the session file atomically (temp file + rename), readable by the app only.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, bytes)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
-    }
-    std::fs::rename(&tmp, path)
-}
-
-/// A missing or unreadable session file means "signed out" (never a reason not to open the store).
-fn load_session(path: &Path) -> Option<StoredSession> {
-    let bytes = std::fs::read(path).ok()?;
-    match serde_json::from_slice(&bytes) {
-        Ok(session) => Some(session),
-        Err(error) => {
-            tracing::warn!(%error, "session file unreadable: signed out");
-            None
-        }
-    }
-}
-
 fn path_string(path: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
@@ -752,7 +673,7 @@ fn count(n: usize) -> u32 {
 fn poisoned() -> XunchaError {
     XunchaError::Storage {
         code: "POISONED".to_owned(),
-        detail: "session lock poisoned by a panic".to_owned(),
+        detail: "sign-in state lock poisoned by a panic".to_owned(),
     }
 }
 
@@ -766,4 +687,150 @@ fn parse_case_id(id: &str) -> Result<Uuid, XunchaError> {
 /// `SystemTime` from the foreign side back to UTC.
 fn to_utc(at: SystemTime) -> DateTime<Utc> {
     DateTime::<Utc>::from(at)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::enums::Role;
+
+    const TOKEN: &str = "xrt_test_refresh_token_do_not_persist";
+
+    fn session(server_url: &str, device_id: &str) -> DeviceSession {
+        DeviceSession {
+            server_url: server_url.to_owned(),
+            device_id: device_id.to_owned(),
+            refresh_token: RefreshToken::new(TOKEN.to_owned()).unwrap(),
+            user: UserInfo {
+                user_id: "u-1".to_owned(),
+                username: "inspector.changchunli".to_owned(),
+                display_name: "巡查员".to_owned(),
+                role: Role::Inspector,
+                unit_id: "heping.changchunli.committee".to_owned(),
+            },
+        }
+    }
+
+    fn open(dir: &tempfile::TempDir) -> Arc<XunchaClient> {
+        XunchaClient::new(path_string(&dir.path().join("xuncha.db"))).unwrap()
+    }
+
+    /// Every byte of every file under `dir`, searched for `needle`.
+    fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                found.extend(files_containing(&path, needle));
+            } else if std::fs::read(&path)
+                .unwrap()
+                .windows(needle.len())
+                .any(|w| w == needle)
+            {
+                found.push(path);
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn a_legacy_plain_text_session_file_is_deleted_and_the_client_starts_signed_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let legacy = dir.path().join("xuncha.session.json");
+        let legacy_tmp = dir.path().join("xuncha.session.json.tmp");
+        let json = format!(
+            r#"{{"server_url":"http://127.0.0.1:9","device_id":"0190a4c2-0000-7000-8000-000000000001","refresh_token":"{TOKEN}","user_id":"u-1","username":"inspector.changchunli","display_name":"巡查员","role":"INSPECTOR","unit_id":"x"}}"#
+        );
+        std::fs::write(&legacy, &json).unwrap();
+        std::fs::write(&legacy_tmp, &json).unwrap();
+
+        let client = open(&dir);
+
+        assert!(!legacy.exists(), "legacy session file still there");
+        assert!(!legacy_tmp.exists(), "legacy temp session file still there");
+        assert_eq!(client.current_user(), None);
+        assert!(files_containing(dir.path(), TOKEN.as_bytes()).is_empty());
+        let error = client.actor().unwrap_err();
+        assert_eq!(error.code(), "NOT_SIGNED_IN");
+    }
+
+    #[test]
+    fn resume_signs_in_in_memory_and_writes_no_token_to_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let client = open(&dir);
+        let session = session(
+            "http://127.0.0.1:9/xuncha",
+            "0190a4c2-0000-7000-8000-000000000001",
+        );
+
+        client.resume(session.clone()).unwrap();
+
+        assert_eq!(client.current_user(), Some(session.user.clone()));
+        assert_eq!(client.actor().unwrap().role, Role::Inspector);
+        assert!(files_containing(dir.path(), TOKEN.as_bytes()).is_empty());
+        // Reopened on the same database: signed out until resumed again.
+        drop(client);
+        assert_eq!(open(&dir).current_user(), None);
+    }
+
+    #[test]
+    fn sign_out_forgets_the_session() {
+        let dir = tempfile::tempdir().unwrap();
+        let client = open(&dir);
+        client
+            .resume(session(
+                "http://127.0.0.1:9",
+                "0190a4c2-0000-7000-8000-000000000001",
+            ))
+            .unwrap();
+        client.sign_out().unwrap();
+        assert_eq!(client.current_user(), None);
+        assert_eq!(client.actor().unwrap_err().code(), "NOT_SIGNED_IN");
+    }
+
+    #[test]
+    fn resume_refuses_a_bad_url_or_device_id_and_stays_signed_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let client = open(&dir);
+        let bad_url = client
+            .resume(session(
+                "ftp://example.cn",
+                "0190a4c2-0000-7000-8000-000000000001",
+            ))
+            .unwrap_err();
+        assert!(
+            matches!(bad_url, XunchaError::InvalidInput { .. }),
+            "{bad_url:?}"
+        );
+        assert_eq!(bad_url.code(), "SYNC_CONFIG");
+        let bad_id = client
+            .resume(session("http://127.0.0.1:9", "not-a-uuid"))
+            .unwrap_err();
+        assert!(
+            matches!(bad_id, XunchaError::InvalidInput { .. }),
+            "{bad_id:?}"
+        );
+        assert_eq!(bad_id.code(), "INVALID_DEVICE_ID");
+        assert_eq!(client.current_user(), None);
+    }
+
+    #[test]
+    fn the_refresh_token_never_prints() {
+        let session = session("http://127.0.0.1:9", "0190a4c2-0000-7000-8000-000000000001");
+        let shown = format!(
+            "{session:?} {} {:?}",
+            session.refresh_token, session.refresh_token
+        );
+        assert!(!shown.contains(TOKEN), "{shown}");
+        assert!(shown.contains("RefreshToken(***)"), "{shown}");
+        assert_eq!(session.refresh_token.expose(), TOKEN);
+    }
+
+    #[test]
+    fn an_empty_refresh_token_is_invalid_input() {
+        let error = RefreshToken::new("  ".to_owned()).unwrap_err();
+        assert_eq!(error.code(), "EMPTY_REFRESH_TOKEN");
+    }
 }

@@ -5,6 +5,9 @@
 //! returns [`XunchaError`]. No business rule lives here — the phone runs the same catalog,
 //! routing and workflow code the server enforces. Photos cross as file paths, never as bytes.
 //!
+//! Sessions: `enrol` returns a [`DeviceSession`] the app keeps in the platform keystore and hands
+//! back to `XunchaClient::resume` at every start; this crate never writes a token to disk.
+//!
 //! Threading: synchronous calls run on the caller's thread and may touch SQLite or decode a photo:
 //! call them off the UI thread (Kotlin `Dispatchers.IO`, Swift `Task.detached`). Async calls
 //! (`suspend` / `async`) run on the tokio runtime.
@@ -17,10 +20,12 @@ mod enums;
 mod error;
 mod geo;
 mod records;
+mod session;
 mod sync;
 
 pub use catalog::{CategoryInfo, catalog, category_from_code, category_info};
 pub use client::XunchaClient;
 pub use error::XunchaError;
 pub use geo::{distance_m, format_beijing_time, gcj02_to_wgs84, wgs84_to_gcj02};
+pub use session::{DeviceSession, RefreshToken, UserInfo};
 pub use sync::{SyncListener, SyncPhase, SyncProgress, SyncReport};

@@ -3,36 +3,36 @@
 
 use serde::{Deserialize, Serialize};
 
-/// What kind of problem a case is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Category {
-    IllegalStructure,
-    SmallAds,
-    PoultryPigeons,
-    CommonAreaClutter,
-    EnclosedPublicSpace,
-    GroundLock,
-    DisorderlyParking,
-    AbandonedVehicle,
-    FireLaneBlocked,
-    Garbage,
-    Greenery,
-    StreetLight,
-    StairwellLighting,
-    Elevator,
-    FireEquipment,
-    GasFacility,
-    HeatingFacility,
-    OldWiring,
-    TelecomCables,
-    Mailbox,
-    FitnessEquipment,
-    BuildingSafety,
-    GateWallIntercom,
-    Walkway,
-    FacilityDamage,
-    ServiceComplaint,
+wire_enum! {
+    /// What kind of problem a case is about.
+    pub enum Category {
+        IllegalStructure = "ILLEGAL_STRUCTURE",
+        SmallAds = "SMALL_ADS",
+        PoultryPigeons = "POULTRY_PIGEONS",
+        CommonAreaClutter = "COMMON_AREA_CLUTTER",
+        EnclosedPublicSpace = "ENCLOSED_PUBLIC_SPACE",
+        GroundLock = "GROUND_LOCK",
+        DisorderlyParking = "DISORDERLY_PARKING",
+        AbandonedVehicle = "ABANDONED_VEHICLE",
+        FireLaneBlocked = "FIRE_LANE_BLOCKED",
+        Garbage = "GARBAGE",
+        Greenery = "GREENERY",
+        StreetLight = "STREET_LIGHT",
+        StairwellLighting = "STAIRWELL_LIGHTING",
+        Elevator = "ELEVATOR",
+        FireEquipment = "FIRE_EQUIPMENT",
+        GasFacility = "GAS_FACILITY",
+        HeatingFacility = "HEATING_FACILITY",
+        OldWiring = "OLD_WIRING",
+        TelecomCables = "TELECOM_CABLES",
+        Mailbox = "MAILBOX",
+        FitnessEquipment = "FITNESS_EQUIPMENT",
+        BuildingSafety = "BUILDING_SAFETY",
+        GateWallIntercom = "GATE_WALL_INTERCOM",
+        Walkway = "WALKWAY",
+        FacilityDamage = "FACILITY_DAMAGE",
+        ServiceComplaint = "SERVICE_COMPLAINT",
+    }
 }
 
 /// Behaviour of residents (dissuasion may fix it), a facility fault, or a complaint about service.
@@ -71,46 +71,6 @@ pub struct CategoryInfo {
 }
 
 impl Category {
-    /// All 26 categories in catalog order.
-    pub const ALL: [Category; 26] = [
-        Category::IllegalStructure,
-        Category::SmallAds,
-        Category::PoultryPigeons,
-        Category::CommonAreaClutter,
-        Category::EnclosedPublicSpace,
-        Category::GroundLock,
-        Category::DisorderlyParking,
-        Category::AbandonedVehicle,
-        Category::FireLaneBlocked,
-        Category::Garbage,
-        Category::Greenery,
-        Category::StreetLight,
-        Category::StairwellLighting,
-        Category::Elevator,
-        Category::FireEquipment,
-        Category::GasFacility,
-        Category::HeatingFacility,
-        Category::OldWiring,
-        Category::TelecomCables,
-        Category::Mailbox,
-        Category::FitnessEquipment,
-        Category::BuildingSafety,
-        Category::GateWallIntercom,
-        Category::Walkway,
-        Category::FacilityDamage,
-        Category::ServiceComplaint,
-    ];
-
-    /// The wire code, e.g. `GROUND_LOCK`.
-    pub fn code(self) -> &'static str {
-        self.info().code()
-    }
-
-    /// Parses a wire code; `None` for anything not in the catalog.
-    pub fn from_code(code: &str) -> Option<Category> {
-        Category::ALL.into_iter().find(|c| c.code() == code)
-    }
-
     /// The catalog entry for this category.
     pub fn info(self) -> &'static CategoryInfo {
         &CATALOG[self as usize]
@@ -119,7 +79,7 @@ impl Category {
 
 impl CategoryInfo {
     pub fn code(&self) -> &'static str {
-        CODES[self.category as usize]
+        self.category.code()
     }
 }
 
@@ -128,35 +88,6 @@ impl std::fmt::Display for Category {
         f.write_str(self.code())
     }
 }
-
-const CODES: [&str; 26] = [
-    "ILLEGAL_STRUCTURE",
-    "SMALL_ADS",
-    "POULTRY_PIGEONS",
-    "COMMON_AREA_CLUTTER",
-    "ENCLOSED_PUBLIC_SPACE",
-    "GROUND_LOCK",
-    "DISORDERLY_PARKING",
-    "ABANDONED_VEHICLE",
-    "FIRE_LANE_BLOCKED",
-    "GARBAGE",
-    "GREENERY",
-    "STREET_LIGHT",
-    "STAIRWELL_LIGHTING",
-    "ELEVATOR",
-    "FIRE_EQUIPMENT",
-    "GAS_FACILITY",
-    "HEATING_FACILITY",
-    "OLD_WIRING",
-    "TELECOM_CABLES",
-    "MAILBOX",
-    "FITNESS_EQUIPMENT",
-    "BUILDING_SAFETY",
-    "GATE_WALL_INTERCOM",
-    "WALKWAY",
-    "FACILITY_DAMAGE",
-    "SERVICE_COMPLAINT",
-];
 
 const fn civility(article: u32, enforcer: &'static str) -> Option<CivilityArticle> {
     Some(CivilityArticle { article, enforcer })

@@ -8,6 +8,9 @@
 //! The device side sits behind features: [`photo`] (feature `photo`, also used by the server) and
 //! the SQLite store, capture API and sync client (feature `device`).
 
+#[macro_use]
+mod wire_enum;
+
 pub mod catalog;
 pub mod demo;
 pub mod estate;

@@ -3,80 +3,31 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Kind of organisation responsible for something. Codes are stable API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum UnitType {
-    CivilAffairs,
-    Finance,
-    Housing,
-    CityManagement,
-    MarketRegulation,
-    Sports,
-    Telecom,
-    Postal,
-    FireRescue,
-    Gas,
-    Heating,
-    StateGrid,
-    PublicSecurity,
-    StreetOffice,
-    ResidentsCommittee,
-    ManagementCompany,
-    PropertyOwner,
-    DistrictMaintenance,
+wire_enum! {
+    /// Kind of organisation responsible for something. Codes are stable API.
+    pub enum UnitType {
+        CivilAffairs = "CIVIL_AFFAIRS",
+        Finance = "FINANCE",
+        Housing = "HOUSING",
+        CityManagement = "CITY_MANAGEMENT",
+        MarketRegulation = "MARKET_REGULATION",
+        Sports = "SPORTS",
+        Telecom = "TELECOM",
+        Postal = "POSTAL",
+        FireRescue = "FIRE_RESCUE",
+        Gas = "GAS",
+        Heating = "HEATING",
+        StateGrid = "STATE_GRID",
+        PublicSecurity = "PUBLIC_SECURITY",
+        StreetOffice = "STREET_OFFICE",
+        ResidentsCommittee = "RESIDENTS_COMMITTEE",
+        ManagementCompany = "MANAGEMENT_COMPANY",
+        PropertyOwner = "PROPERTY_OWNER",
+        DistrictMaintenance = "DISTRICT_MAINTENANCE",
+    }
 }
 
 impl UnitType {
-    pub const ALL: [UnitType; 18] = [
-        UnitType::CivilAffairs,
-        UnitType::Finance,
-        UnitType::Housing,
-        UnitType::CityManagement,
-        UnitType::MarketRegulation,
-        UnitType::Sports,
-        UnitType::Telecom,
-        UnitType::Postal,
-        UnitType::FireRescue,
-        UnitType::Gas,
-        UnitType::Heating,
-        UnitType::StateGrid,
-        UnitType::PublicSecurity,
-        UnitType::StreetOffice,
-        UnitType::ResidentsCommittee,
-        UnitType::ManagementCompany,
-        UnitType::PropertyOwner,
-        UnitType::DistrictMaintenance,
-    ];
-
-    /// The wire code, e.g. `CITY_MANAGEMENT`.
-    pub fn code(self) -> &'static str {
-        match self {
-            UnitType::CivilAffairs => "CIVIL_AFFAIRS",
-            UnitType::Finance => "FINANCE",
-            UnitType::Housing => "HOUSING",
-            UnitType::CityManagement => "CITY_MANAGEMENT",
-            UnitType::MarketRegulation => "MARKET_REGULATION",
-            UnitType::Sports => "SPORTS",
-            UnitType::Telecom => "TELECOM",
-            UnitType::Postal => "POSTAL",
-            UnitType::FireRescue => "FIRE_RESCUE",
-            UnitType::Gas => "GAS",
-            UnitType::Heating => "HEATING",
-            UnitType::StateGrid => "STATE_GRID",
-            UnitType::PublicSecurity => "PUBLIC_SECURITY",
-            UnitType::StreetOffice => "STREET_OFFICE",
-            UnitType::ResidentsCommittee => "RESIDENTS_COMMITTEE",
-            UnitType::ManagementCompany => "MANAGEMENT_COMPANY",
-            UnitType::PropertyOwner => "PROPERTY_OWNER",
-            UnitType::DistrictMaintenance => "DISTRICT_MAINTENANCE",
-        }
-    }
-
-    pub fn from_code(code: &str) -> Option<UnitType> {
-        UnitType::ALL.into_iter().find(|t| t.code() == code)
-    }
-
     /// Chinese name of the unit type, for UI.
     pub fn name_zh(self) -> &'static str {
         match self {
@@ -128,49 +79,25 @@ pub struct OrgUnit {
     pub community: Option<String>,
 }
 
-/// The role a person acts in. One user has one role, bound to one org unit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// 社区居委会巡查员: patrols, reports, dissuades, verifies fixes.
-    Inspector,
-    /// 管理服务企业员工: reports, handles what is the company's.
-    CompanyStaff,
-    /// 社区居委会: reviews, escalates, cancels.
-    Committee,
-    /// 街道办事处: dispatches, tracks, closes, cancels.
-    StreetOffice,
-    /// A department or unit a case is dispatched to: accepts, returns, handles.
-    Department,
-    /// 民政部门 admin: estates, routing rules, evaluation.
-    Admin,
+wire_enum! {
+    /// The role a person acts in. One user has one role, bound to one org unit.
+    pub enum Role {
+        /// 社区居委会巡查员: patrols, reports, dissuades, verifies fixes.
+        Inspector = "inspector",
+        /// 管理服务企业员工: reports, handles what is the company's.
+        CompanyStaff = "company_staff",
+        /// 社区居委会: reviews, escalates, cancels.
+        Committee = "committee",
+        /// 街道办事处: dispatches, tracks, closes, cancels.
+        StreetOffice = "street_office",
+        /// A department or unit a case is dispatched to: accepts, returns, handles.
+        Department = "department",
+        /// 民政部门 admin: estates, routing rules, evaluation.
+        Admin = "admin",
+    }
 }
 
 impl Role {
-    pub const ALL: [Role; 6] = [
-        Role::Inspector,
-        Role::CompanyStaff,
-        Role::Committee,
-        Role::StreetOffice,
-        Role::Department,
-        Role::Admin,
-    ];
-
-    pub fn code(self) -> &'static str {
-        match self {
-            Role::Inspector => "inspector",
-            Role::CompanyStaff => "company_staff",
-            Role::Committee => "committee",
-            Role::StreetOffice => "street_office",
-            Role::Department => "department",
-            Role::Admin => "admin",
-        }
-    }
-
-    pub fn from_code(code: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.code() == code)
-    }
-
     pub fn name_zh(self) -> &'static str {
         match self {
             Role::Inspector => "巡查员",

@@ -12,55 +12,23 @@ use crate::estate::EstateId;
 use crate::geo::GpsFix;
 use crate::org::{Role, UnitId};
 
-/// Where a case stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum CaseStatus {
-    Reported,
-    ResolvedOnSite,
-    Escalated,
-    Dispatched,
-    Accepted,
-    Handled,
-    Closed,
-    Reopened,
-    Returned,
-    Cancelled,
+wire_enum! {
+    /// Where a case stands.
+    pub enum CaseStatus {
+        Reported = "REPORTED",
+        ResolvedOnSite = "RESOLVED_ON_SITE",
+        Escalated = "ESCALATED",
+        Dispatched = "DISPATCHED",
+        Accepted = "ACCEPTED",
+        Handled = "HANDLED",
+        Closed = "CLOSED",
+        Reopened = "REOPENED",
+        Returned = "RETURNED",
+        Cancelled = "CANCELLED",
+    }
 }
 
 impl CaseStatus {
-    pub const ALL: [CaseStatus; 10] = [
-        CaseStatus::Reported,
-        CaseStatus::ResolvedOnSite,
-        CaseStatus::Escalated,
-        CaseStatus::Dispatched,
-        CaseStatus::Accepted,
-        CaseStatus::Handled,
-        CaseStatus::Closed,
-        CaseStatus::Reopened,
-        CaseStatus::Returned,
-        CaseStatus::Cancelled,
-    ];
-
-    pub fn code(self) -> &'static str {
-        match self {
-            CaseStatus::Reported => "REPORTED",
-            CaseStatus::ResolvedOnSite => "RESOLVED_ON_SITE",
-            CaseStatus::Escalated => "ESCALATED",
-            CaseStatus::Dispatched => "DISPATCHED",
-            CaseStatus::Accepted => "ACCEPTED",
-            CaseStatus::Handled => "HANDLED",
-            CaseStatus::Closed => "CLOSED",
-            CaseStatus::Reopened => "REOPENED",
-            CaseStatus::Returned => "RETURNED",
-            CaseStatus::Cancelled => "CANCELLED",
-        }
-    }
-
-    pub fn from_code(code: &str) -> Option<CaseStatus> {
-        CaseStatus::ALL.into_iter().find(|s| s.code() == code)
-    }
-
     pub fn name_zh(self) -> &'static str {
         match self {
             CaseStatus::Reported => "已上报",
@@ -122,55 +90,24 @@ pub enum Action {
     Comment,
 }
 
-/// The fieldless twin of [`Action`], for permission tables and UI buttons.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ActionKind {
-    Report,
-    Dissuade,
-    Escalate,
-    Dispatch,
-    Accept,
-    Return,
-    Handle,
-    Verify,
-    Reopen,
-    Cancel,
-    Comment,
+wire_enum! {
+    /// The fieldless twin of [`Action`], for permission tables and UI buttons.
+    pub enum ActionKind {
+        Report = "REPORT",
+        Dissuade = "DISSUADE",
+        Escalate = "ESCALATE",
+        Dispatch = "DISPATCH",
+        Accept = "ACCEPT",
+        Return = "RETURN",
+        Handle = "HANDLE",
+        Verify = "VERIFY",
+        Reopen = "REOPEN",
+        Cancel = "CANCEL",
+        Comment = "COMMENT",
+    }
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 11] = [
-        ActionKind::Report,
-        ActionKind::Dissuade,
-        ActionKind::Escalate,
-        ActionKind::Dispatch,
-        ActionKind::Accept,
-        ActionKind::Return,
-        ActionKind::Handle,
-        ActionKind::Verify,
-        ActionKind::Reopen,
-        ActionKind::Cancel,
-        ActionKind::Comment,
-    ];
-
-    /// The wire code, e.g. `DISPATCH`.
-    pub fn code(self) -> &'static str {
-        match self {
-            ActionKind::Report => "REPORT",
-            ActionKind::Dissuade => "DISSUADE",
-            ActionKind::Escalate => "ESCALATE",
-            ActionKind::Dispatch => "DISPATCH",
-            ActionKind::Accept => "ACCEPT",
-            ActionKind::Return => "RETURN",
-            ActionKind::Handle => "HANDLE",
-            ActionKind::Verify => "VERIFY",
-            ActionKind::Reopen => "REOPEN",
-            ActionKind::Cancel => "CANCEL",
-            ActionKind::Comment => "COMMENT",
-        }
-    }
-
     /// Chinese label for buttons and messages.
     pub fn name_zh(self) -> &'static str {
         match self {

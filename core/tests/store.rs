@@ -80,7 +80,7 @@ fn comment(note: &str) -> EventDraft {
 fn new_store_has_latest_schema_and_builtin_estates() {
     let dir = tempfile::tempdir().unwrap();
     let store = open_store(dir.path());
-    assert_eq!(store.schema_version().unwrap(), 3);
+    assert_eq!(store.schema_version().unwrap(), 4);
     let ids: Vec<String> = store.estates().unwrap().into_iter().map(|e| e.id).collect();
     for id in ["changchunli", "pingshandao", "heyuanbeili"] {
         assert!(ids.contains(&id.to_string()), "{ids:?}");
@@ -89,7 +89,7 @@ fn new_store_has_latest_schema_and_builtin_estates() {
     drop(store);
     // Reopening an up-to-date file changes nothing.
     let store = open_store(dir.path());
-    assert_eq!(store.schema_version().unwrap(), 3);
+    assert_eq!(store.schema_version().unwrap(), 4);
     assert_eq!(store.estates().unwrap().len(), ids.len());
 }
 
@@ -106,7 +106,7 @@ fn database_from_a_newer_schema_is_refused_with_a_clear_error() {
     let err = Store::open(&path).unwrap_err();
     assert_eq!(err.code(), "SCHEMA_TOO_NEW");
     let message = err.to_string();
-    assert!(message.contains("99") && message.contains('3'), "{message}");
+    assert!(message.contains("99") && message.contains('4'), "{message}");
     assert!(message.contains("更新应用"), "{message}");
     // Untouched: same version, no tables added, still a rollback-journal file.
     let conn = rusqlite::Connection::open(&path).unwrap();

@@ -105,8 +105,10 @@ fn list(
     limit: u32,
     after: Option<(i64, Uuid)>,
 ) -> Result<CasePage> {
-    let mut sql =
-        String::from("SELECT case_json, change_counter, reported_at, id FROM cases WHERE 1");
+    // Two steps: pick the page's row ids from the indexes (and the FTS table) alone, then read
+    // only those wide rows. Sorting a thousand FTS matches with their JSON, or reading every
+    // row a LIKE walks past, is what made text search slow on 100 000 cases.
+    let mut sql = String::from("SELECT rowid FROM cases WHERE 1");
     let mut args: Vec<Value> = Vec::new();
     push_in(
         &mut sql,
@@ -166,10 +168,11 @@ fn list(
         sql.push_str(&format!(" AND (reported_at, id) < (?{}, ?{n})", n - 1));
     }
     args.push(Value::Integer(i64::from(limit) + 1));
-    sql.push_str(&format!(
-        " ORDER BY reported_at DESC, id DESC LIMIT ?{}",
+    let sql = format!(
+        "SELECT case_json, change_counter, reported_at, id FROM cases WHERE rowid IN \
+         ({sql} ORDER BY reported_at DESC, id DESC LIMIT ?{}) ORDER BY reported_at DESC, id DESC",
         args.len()
-    ));
+    );
 
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query(rusqlite::params_from_iter(args))?;

@@ -34,6 +34,8 @@ final class AppModel: ObservableObject {
     static let syncTaskId = "cn.xuncha.app.sync"
 
     let client: XunchaClient
+    /// The device session lives in the Keychain; the Rust library keeps it in memory only.
+    private let sessions = KeychainSessionStore()
     @Published var user: UserInfo?
     @Published var syncing = false
     @Published var syncText = ""
@@ -49,12 +51,43 @@ final class AppModel: ObservableObject {
             // The store is the app: without it nothing can be saved. Show why and stop.
             fatalError("本地数据库无法打开：\(messageZh(error))")
         }
+        // Launched by the user or by BGTaskScheduler: either way, sign back in from the Keychain
+        // (one small item; `resume` itself does no I/O).
+        restoreSession()
+    }
+
+    /// Hands the Keychain's session to the core if it is not signed in yet. A session the core
+    /// refuses (malformed) is deleted: the user signs in again.
+    func restoreSession() {
+        if client.currentUser() == nil, let stored = sessions.load() {
+            do {
+                try client.resume(session: stored)
+            } catch {
+                try? sessions.clear()
+            }
+        }
         user = client.currentUser()
     }
 
     func signIn(server: String, username: String, password: String) async throws {
-        user = try await client.enrol(serverUrl: server, username: username, password: password,
-                                      deviceName: UIDevice.current.name)
+        let session = try await client.enrol(serverUrl: server, username: username, password: password,
+                                             deviceName: UIDevice.current.name)
+        do {
+            try sessions.save(session)
+        } catch {
+            // A sign-in that would not survive a relaunch (no background sync) is undone.
+            try? client.signOut()
+            throw error
+        }
+        user = session.user
+        revision += 1
+    }
+
+    /// Forgets the session in the core and in the Keychain; cases and unsent events stay.
+    func signOut() {
+        try? client.signOut()
+        try? sessions.clear()
+        user = nil
         revision += 1
     }
 
@@ -76,6 +109,10 @@ final class AppModel: ObservableObject {
         do {
             _ = try await client.sync(listener: listener)
             syncText = "同步完成"
+        } catch let XunchaError.Unauthenticated(code, _) where code == "REVOKED" || code == "REFRESH_INVALID" {
+            // The server refuses this device for good: the stored session can never work again.
+            signOut()
+            syncText = "登录已失效，请重新登录"
         } catch {
             syncText = messageZh(error)
         }
@@ -93,6 +130,9 @@ final class AppModel: ObservableObject {
     nonisolated func handleBackgroundSync(_ task: BGProcessingTask) {
         Task { @MainActor in
             scheduleBackgroundSync()
+            // The process may have started before the first unlock, when the Keychain item was
+            // not readable yet: try again now.
+            restoreSession()
             let work = Task { await self.syncNow() }
             // Swift cancellation does not drop the Rust future; the core's sync is safe to stop
             // at any point and to run again, so expiring just ends the task.

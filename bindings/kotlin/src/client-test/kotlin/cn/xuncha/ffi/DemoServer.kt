@@ -1,6 +1,10 @@
 package cn.xuncha.ffi
 
 import java.io.File
+import java.net.URI
+import java.net.http.HttpClient
+import java.net.http.HttpRequest
+import java.net.http.HttpResponse
 import java.nio.file.Files
 import java.util.concurrent.LinkedBlockingQueue
 import java.util.concurrent.TimeUnit
@@ -16,6 +20,31 @@ class DemoServer private constructor(
     val password: String,
     val dataDir: File,
 ) : AutoCloseable {
+    /**
+     * Revokes [deviceId] as the civil-affairs admin would (a lost phone), through the server's
+     * own admin API: the admin signs in over HTTP and calls `POST /api/v1/admin/devices/{id}/revoke`.
+     */
+    fun revokeDevice(deviceId: String) {
+        val http = HttpClient.newHttpClient()
+        fun post(path: String, json: String, token: String? = null): HttpResponse<String> {
+            val request = HttpRequest.newBuilder(URI.create("$url$path"))
+                .header("content-type", "application/json")
+                .apply { if (token != null) header("authorization", "Bearer $token") }
+                .POST(HttpRequest.BodyPublishers.ofString(json))
+                .build()
+            return http.send(request, HttpResponse.BodyHandlers.ofString())
+        }
+        val enrol = post(
+            "/api/v1/auth/enrol",
+            """{"username":"admin","password":"$password","device_name":"JUnit admin"}""",
+        )
+        check(enrol.statusCode() == 200) { "admin enrol: ${enrol.statusCode()} ${enrol.body()}" }
+        val access = Regex("\"access_token\"\\s*:\\s*\"([^\"]+)\"").find(enrol.body())?.groupValues?.get(1)
+            ?: error("no access token in the admin's enrolment answer")
+        val revoke = post("/api/v1/admin/devices/$deviceId/revoke", "{}", access)
+        check(revoke.statusCode() == 204) { "revoke: ${revoke.statusCode()} ${revoke.body()}" }
+    }
+
     override fun close() {
         process.destroy()
         if (!process.waitFor(10, TimeUnit.SECONDS)) process.destroyForcibly()

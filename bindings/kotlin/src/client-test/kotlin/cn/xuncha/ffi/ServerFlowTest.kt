@@ -3,7 +3,9 @@ package cn.xuncha.ffi
 import kotlinx.coroutines.runBlocking
 import org.junit.jupiter.api.AfterAll
 import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertFalse
 import org.junit.jupiter.api.Assertions.assertNotNull
+import org.junit.jupiter.api.Assertions.assertNull
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.BeforeAll
 import org.junit.jupiter.api.Test
@@ -20,6 +22,15 @@ fun testJpeg(): String {
     val path = System.getProperty("xuncha.test.jpeg") ?: error("xuncha.test.jpeg not set")
     check(File(path).length() > 0) { "test JPEG missing: $path" }
     return path
+}
+
+/** Every file under [dir] whose bytes contain [needle]. */
+fun filesContaining(dir: File, needle: String): List<File> {
+    val wanted = needle.toByteArray()
+    return dir.walkTopDown().filter { it.isFile }.filter { file ->
+        val bytes = file.readBytes()
+        (0..bytes.size - wanted.size).any { start -> wanted.indices.all { bytes[start + it] == wanted[it] } }
+    }.toList()
 }
 
 fun newClient(): XunchaClient {
@@ -50,7 +61,7 @@ class ServerFlowTest {
     @Test
     fun `inspector reports, street office dispatches, inspector sees the new state`() = runBlocking {
         val inspector = newClient()
-        val user = inspector.enrol(server.url, "inspector.changchunli", server.password, "JUnit 巡查员")
+        val user = inspector.enrol(server.url, "inspector.changchunli", server.password, "JUnit 巡查员").user
         assertEquals(Role.INSPECTOR, user.role)
         assertEquals(user, inspector.currentUser())
 
@@ -114,6 +125,79 @@ class ServerFlowTest {
         assertEquals(routing.owner.id, after.case.assignedUnit)
         assertEquals(listOf(ActionKind.REPORT, ActionKind.DISPATCH), after.timeline.map { it.action.kind })
         assertTrue(after.timeline.all { it.syncState == EventSyncState.SYNCED && it.serverTime != null })
+    }
+
+    @Test
+    fun `the session survives a restart through resume and no file holds the refresh token`() = runBlocking {
+        val dir = Files.createTempDirectory("xuncha-phone-").toFile()
+        val db = File(dir, "xuncha.db").path
+        val first = XunchaClient(db)
+        val session = first.enrol(server.url, "inspector.changchunli", server.password, "JUnit 重启")
+        val token = session.refreshToken.expose()
+        assertTrue(token.length >= 16, "a real token")
+        // Printing the session (a data class) never shows the token.
+        assertFalse(session.toString().contains(token), session.toString())
+        assertTrue(session.toString().contains("RefreshToken(***)"), session.toString())
+        first.capture(CaseDraft(Category.GARBAGE, "changchunli", gps = CHANGCHUNLI, photoPaths = listOf(testJpeg())))
+        first.close()
+
+        // A plain-text session file as older builds wrote it: deleted on open, signed out.
+        val legacy = File(dir, "xuncha.session.json")
+        legacy.writeText("""{"refresh_token":"$token"}""")
+        val second = XunchaClient(db)
+        assertFalse(legacy.exists(), "legacy session file not deleted")
+        assertNull(second.currentUser())
+        assertEquals("NOT_SIGNED_IN", assertThrows<XunchaException.Unauthenticated> { runBlocking { second.sync(null) } }.code)
+
+        // What the app reads back from its keystore: a fresh record rebuilt from stored strings.
+        second.resume(
+            DeviceSession(session.serverUrl, session.deviceId, RefreshToken(token), session.user),
+        )
+        assertEquals(session.user, second.currentUser())
+        val report = second.sync(null)
+        assertEquals(1u, report.eventsAccepted)
+        assertEquals(1u, report.photosUploaded)
+        assertEquals(0u, second.outboxCounts().pending)
+
+        assertEquals(emptyList<File>(), filesContaining(dir, token), "files holding the refresh token")
+        second.close()
+    }
+
+    @Test
+    fun `a garbage refresh token is Unauthenticated on the next sync`() = runBlocking {
+        val session = newClient().enrol(server.url, "inspector.changchunli", server.password, "JUnit 伪造")
+        val phone = newClient()
+        phone.resume(session.copy(refreshToken = RefreshToken("xrt_not-a-token-the-server-gave")))
+        val e = assertThrows<XunchaException.Unauthenticated> { runBlocking { phone.sync(null) } }
+        assertEquals("REFRESH_INVALID", e.code)
+        // An unknown device is refused the same way.
+        phone.resume(session.copy(deviceId = "01900000-0000-7000-8000-000000000000"))
+        assertEquals("REFRESH_INVALID", assertThrows<XunchaException.Unauthenticated> { runBlocking { phone.sync(null) } }.code)
+    }
+
+    @Test
+    fun `a revoked device's session is Unauthenticated on the next sync`() = runBlocking {
+        val session = newClient().enrol(server.url, "inspector.changchunli", server.password, "JUnit 丢失的手机")
+        val phone = newClient()
+        phone.resume(session)
+        phone.sync(null)
+        server.revokeDevice(session.deviceId)
+        // The running app's access token stops working too.
+        assertEquals("REVOKED", assertThrows<XunchaException.Unauthenticated> { runBlocking { phone.sync(null) } }.code)
+        val restarted = newClient()
+        restarted.resume(session)
+        val e = assertThrows<XunchaException.Unauthenticated> { runBlocking { restarted.sync(null) } }
+        assertEquals("REVOKED", e.code)
+    }
+
+    @Test
+    fun `resume refuses a malformed session with InvalidInput`() = runBlocking {
+        val session = newClient().enrol(server.url, "inspector.changchunli", server.password, "JUnit")
+        val phone = newClient()
+        assertEquals("INVALID_DEVICE_ID", assertThrows<XunchaException.InvalidInput> { phone.resume(session.copy(deviceId = "nope")) }.code)
+        assertEquals("SYNC_CONFIG", assertThrows<XunchaException.InvalidInput> { phone.resume(session.copy(serverUrl = "not a url")) }.code)
+        assertEquals("EMPTY_REFRESH_TOKEN", assertThrows<XunchaException.InvalidInput> { RefreshToken("") }.code)
+        assertNull(phone.currentUser())
     }
 
     @Test

@@ -46,7 +46,7 @@ class AppCoreTest {
 
     @Test
     fun `sign in, capture with warnings, my cases go from 在手机上 to 已接收`() = runBlocking {
-        val repository = XunchaRepository(newClient())
+        val repository = XunchaRepository(newClient(), InMemorySessionStore())
         val signIn = SignInViewModel(repository, scope, server.url, "JUnit")
         signIn.signIn().join()
         assertEquals("请输入用户名和密码", signIn.state.value.errorZh)

@@ -3,10 +3,15 @@ package cn.xuncha.app
 import android.os.Bundle
 import androidx.activity.ComponentActivity
 import androidx.activity.compose.setContent
+import androidx.compose.foundation.layout.Box
+import androidx.compose.foundation.layout.fillMaxSize
+import androidx.compose.material3.CircularProgressIndicator
 import androidx.compose.material3.MaterialTheme
 import androidx.compose.runtime.Composable
 import androidx.compose.runtime.collectAsState
 import androidx.compose.runtime.getValue
+import androidx.compose.ui.Alignment
+import androidx.compose.ui.Modifier
 import androidx.lifecycle.ViewModel
 import androidx.lifecycle.viewModelScope
 import androidx.lifecycle.viewmodel.compose.viewModel
@@ -55,6 +60,11 @@ private fun XunchaNav(app: XunchaApplication) {
     val nav = rememberNavController()
     val signIn = viewModel { SignInHolder(app) }.vm
     val signedIn by signIn.state.collectAsState()
+    // Until the Keystore session is read back we cannot tell which screen comes first.
+    if (signedIn.restoring) {
+        Box(Modifier.fillMaxSize(), contentAlignment = Alignment.Center) { CircularProgressIndicator() }
+        return
+    }
     NavHost(navController = nav, startDestination = if (signedIn.user == null) "signin" else "estates") {
         composable("signin") {
             SignInScreen(signIn, onSignedIn = { nav.navigate("estates") { popUpTo("signin") { inclusive = true } } })

@@ -30,14 +30,19 @@ import kotlinx.coroutines.launch
 // View models of the sample app as plain classes over a CoroutineScope (the Android layer passes
 // `viewModelScope`), so they compile and run on the JVM without Android.
 
-/** Runs [block], turning a core error into the Chinese message for the screen. */
+/** Runs [block], turning a core or session-store error into the Chinese message for the screen. */
 private suspend fun <T> attempt(onError: (String) -> Unit, block: suspend () -> T): T? =
     try {
         block()
     } catch (e: XunchaException) {
         onError(e.userMessageZh())
         null
+    } catch (e: SessionStoreException) {
+        onError(SESSION_NOT_KEPT_ZH)
+        null
     }
+
+const val SESSION_NOT_KEPT_ZH = "无法在本机安全保存登录状态，请重试"
 
 data class SignInState(
     val serverUrl: String,
@@ -46,6 +51,8 @@ data class SignInState(
     val busy: Boolean = false,
     val errorZh: String? = null,
     val user: UserInfo? = null,
+    /** The stored session is being read back at start: show neither screen yet. */
+    val restoring: Boolean = true,
 )
 
 class SignInViewModel(
@@ -56,6 +63,13 @@ class SignInViewModel(
 ) {
     private val mutable = MutableStateFlow(SignInState(serverUrl = defaultServerUrl, user = repository.currentUser()))
     val state: StateFlow<SignInState> = mutable.asStateFlow()
+
+    init {
+        scope.launch {
+            val restored = repository.restoreSession()
+            mutable.update { it.copy(restoring = false, user = restored ?: it.user) }
+        }
+    }
 
     fun onServerUrl(value: String) = mutable.update { it.copy(serverUrl = value.trim()) }
     fun onUsername(value: String) = mutable.update { it.copy(username = value.trim()) }

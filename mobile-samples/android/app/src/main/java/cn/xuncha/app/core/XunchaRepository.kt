@@ -18,24 +18,33 @@ import cn.xuncha.ffi.SyncListener
 import cn.xuncha.ffi.SyncReport
 import cn.xuncha.ffi.UserInfo
 import cn.xuncha.ffi.XunchaClient
+import cn.xuncha.ffi.XunchaException
 import cn.xuncha.ffi.catalog
 import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.flow.MutableSharedFlow
 import kotlinx.coroutines.flow.SharedFlow
 import kotlinx.coroutines.flow.asSharedFlow
+import kotlinx.coroutines.sync.Mutex
+import kotlinx.coroutines.sync.withLock
 import kotlinx.coroutines.withContext
 
 /**
- * The app's only door to the Rust core. Every blocking call (SQLite, photo re-encoding) runs on
- * [io], never on the UI thread; writes announce themselves on [changes] so lists reload.
+ * The app's only door to the Rust core. Every blocking call (SQLite, photo re-encoding, the
+ * session store) runs on [io], never on the UI thread; writes announce themselves on [changes]
+ * so lists reload. The signed-in session lives in [sessions] (the Keystore on Android): saved at
+ * sign-in, handed back to the core by [restoreSession] at every process start, forgotten at
+ * sign-out or when the server says the device is revoked.
  * Plain Kotlin (no Android imports): compiled and tested on the JVM by bindings/kotlin.
  */
 class XunchaRepository(
     private val client: XunchaClient,
+    private val sessions: SessionStore,
     private val io: CoroutineDispatcher = Dispatchers.IO,
 ) {
     private val changed = MutableSharedFlow<Unit>(extraBufferCapacity = 1)
+    private val sessionGate = Mutex()
+    private var restored = false
 
     /** Emits after every local write and every sync. */
     val changes: SharedFlow<Unit> = changed.asSharedFlow()
@@ -45,10 +54,58 @@ class XunchaRepository(
 
     fun currentUser(): UserInfo? = client.currentUser()
 
-    suspend fun enrol(serverUrl: String, username: String, password: String, deviceName: String): UserInfo =
-        client.enrol(serverUrl, username, password, deviceName).also { changed.tryEmit(Unit) }
+    /**
+     * Signs the core back in with the stored session, once per process: the app's start and the
+     * background sync worker both call it before anything that needs a user. A stored session
+     * the core refuses (malformed) is deleted. Returns who is signed in, or null.
+     */
+    suspend fun restoreSession(): UserInfo? = sessionGate.withLock {
+        if (!restored) {
+            withContext(io) {
+                val stored = try {
+                    sessions.load()
+                } catch (e: SessionStoreException) {
+                    sessions.clear()
+                    null
+                }
+                if (stored != null && client.currentUser() == null) {
+                    try {
+                        client.resume(stored)
+                    } catch (e: XunchaException) {
+                        sessions.clear()
+                    }
+                }
+            }
+            restored = true
+        }
+        client.currentUser()
+    }
 
-    suspend fun signOut() = withContext(io) { client.signOut() }.also { changed.tryEmit(Unit) }
+    /**
+     * Signs in and binds this device, then keeps the session in [sessions]. If it cannot be
+     * kept, the core is signed out again and [SessionStoreException] is thrown: a sign-in that
+     * would not survive a restart (no background sync) is reported, not half-done.
+     */
+    suspend fun enrol(serverUrl: String, username: String, password: String, deviceName: String): UserInfo =
+        sessionGate.withLock {
+            val session = client.enrol(serverUrl, username, password, deviceName)
+            try {
+                withContext(io) { sessions.save(session) }
+            } catch (e: SessionStoreException) {
+                client.signOut()
+                throw e
+            }
+            restored = true
+            session.user
+        }.also { changed.tryEmit(Unit) }
+
+    /** Forgets the session in the core and in [sessions]. Cases and unsent events stay. */
+    suspend fun signOut() = sessionGate.withLock { forgetSession() }.also { changed.tryEmit(Unit) }
+
+    private suspend fun forgetSession() = withContext(io) {
+        client.signOut()
+        sessions.clear()
+    }
 
     suspend fun estates(): List<Estate> = withContext(io) { client.estates() }
 
@@ -72,11 +129,23 @@ class XunchaRepository(
 
     suspend fun outboxCounts(): OutboxCounts = withContext(io) { client.outboxCounts() }
 
-    /** Pushes the outbox, uploads photos, pulls changes. Safe to cancel and to run again. */
+    /**
+     * Pushes the outbox, uploads photos, pulls changes. Safe to cancel and to run again. When the
+     * server refuses the device for good (revoked, unknown refresh token) the stored session is
+     * deleted: it will never work again, the user signs in anew; nothing captured is lost.
+     */
     suspend fun sync(listener: SyncListener?): SyncReport =
         try {
             client.sync(listener)
+        } catch (e: XunchaException.Unauthenticated) {
+            if (e.code in DEAD_SESSION_CODES) sessionGate.withLock { forgetSession() }
+            throw e
         } finally {
             changed.tryEmit(Unit)
         }
+
+    private companion object {
+        /** The server's codes for a device session that no retry can revive. */
+        val DEAD_SESSION_CODES = setOf("REVOKED", "REFRESH_INVALID")
+    }
 }

@@ -22,14 +22,16 @@ import java.util.concurrent.TimeUnit
 class SyncWorker(context: Context, params: WorkerParameters) : CoroutineWorker(context, params) {
     override suspend fun doWork(): Result {
         val app = applicationContext as XunchaApplication
-        if (app.repository.currentUser() == null) return Result.success()
+        // A background start of the process: sign the core back in from the Keystore first.
+        app.repository.restoreSession() ?: return Result.success()
         return app.syncController.syncNow().fold(
             onSuccess = { Result.success() },
             onFailure = { e ->
                 when (e) {
                     // Offline or server trouble: WorkManager retries with backoff. Nothing is lost.
                     is XunchaException.Network, is XunchaException.Server -> Result.retry()
-                    // Signed out or refused: retrying will not help until the user acts.
+                    // Signed out or refused (a revoked device's stored session is deleted by the
+                    // repository): retrying will not help until the user signs in again.
                     else -> Result.failure()
                 }
             },
