@@ -26,12 +26,12 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
-use chrono_tz::Asia::Shanghai;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::estate::Estate;
 use crate::routing::UnitDirectory;
+use crate::time::SHANGHAI;
 use crate::workflow::{Action, Case, Event, add_days};
 
 /// A calendar quarter in Asia/Shanghai, e.g. 2026Q2.
@@ -56,7 +56,7 @@ impl QuarterParseError {
 impl Quarter {
     /// The quarter containing `at` on Beijing's calendar.
     pub fn of(at: DateTime<Utc>) -> Quarter {
-        let local = at.with_timezone(&Shanghai);
+        let local = at.with_timezone(&SHANGHAI);
         // month0 is 0..=11, so the quarter is 1..=4 and fits u8.
         let quarter = u8::try_from(local.month0() / 3 + 1).unwrap_or(4);
         Quarter {
@@ -70,7 +70,7 @@ impl Quarter {
         NaiveDate::from_ymd_opt(year, month, 1)
             .and_then(|d| d.and_hms_opt(0, 0, 0))
             // Asia/Shanghai has had no DST since 1991, so local midnight is unambiguous.
-            .and_then(|dt| Shanghai.from_local_datetime(&dt).single())
+            .and_then(|dt| SHANGHAI.from_local_datetime(&dt).single())
             .map(|dt| dt.with_timezone(&Utc))
             .unwrap_or(DateTime::<Utc>::MAX_UTC)
     }

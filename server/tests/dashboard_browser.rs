@@ -521,6 +521,10 @@ async fn street_office_filters_dispatches_and_sees_the_change_in_chromium() {
             ],
         }),
     );
+    // In `cargo test --workspace` rustls is built with both `ring` (the phone's sync client) and
+    // `aws-lc-rs` (reqwest's `rustls`), so it cannot pick a default provider from its features;
+    // fantoccini asks for one. An error only means another test already installed one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = ClientBuilder::rustls()
         .unwrap()
         .capabilities(caps)

@@ -2,7 +2,7 @@
 //! a request with bounded retries, refreshes an expired access token once, and classifies every
 //! answer into "done", "retry later" or "refused".
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::header::RETRY_AFTER;
@@ -89,6 +89,27 @@ pub(crate) enum Body {
     Bytes(Vec<u8>),
 }
 
+/// The device's TLS: rustls on the `ring` provider, verifying against the bundled Mozilla roots
+/// only, so nothing platform-specific has to be initialised on Android before the first request
+/// (see bindings/README.md). The provider is passed explicitly rather than installed process-wide:
+/// no global state, and it stays `ring` even when another crate in the same build enables
+/// aws-lc-rs. ALPN offers HTTP/1.1 only: the phone build has no HTTP/2.
+fn device_tls_config() -> Result<rustls::ClientConfig, SyncError> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add_parsable_certificates(webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().cloned());
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| SyncError::Config {
+        message: format!("TLS: {e}"),
+    })?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
 impl Api {
     pub fn new(config: &SyncConfig) -> Result<Api, SyncError> {
         // A trailing slash makes `join` keep a path prefix (`https://host/xuncha/`).
@@ -106,13 +127,8 @@ impl Api {
                     config.base_url
                 ),
             })?;
-        // Verified against the bundled Mozilla roots only, so nothing platform-specific has to
-        // be initialised on Android before the first request (see bindings/README.md).
-        let roots = webpki_root_certs::TLS_SERVER_ROOT_CERTS
-            .iter()
-            .filter_map(|der| reqwest::Certificate::from_der(der).ok());
         let http = reqwest::Client::builder()
-            .tls_certs_only(roots)
+            .tls_backend_preconfigured(device_tls_config()?)
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
             .user_agent(concat!("xuncha-core/", env!("CARGO_PKG_VERSION")))
@@ -423,6 +439,43 @@ mod tests {
             code: code.to_owned(),
             message: "m".to_owned(),
         }
+    }
+
+    #[test]
+    fn device_tls_uses_ring_and_every_bundled_root() {
+        let config = device_tls_config().unwrap();
+        let ring = rustls::crypto::ring::default_provider();
+        let suites = |p: &rustls::crypto::CryptoProvider| {
+            p.cipher_suites
+                .iter()
+                .map(|s| s.suite())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(suites(config.crypto_provider()), suites(&ring));
+        assert_eq!(
+            format!("{:?}", config.crypto_provider().key_provider),
+            format!("{:?}", ring.key_provider)
+        );
+        assert_eq!(config.alpn_protocols, vec![b"http/1.1".to_vec()]);
+        assert!(!config.client_auth_cert_resolver.has_certs());
+        // Every bundled root parses into a trust anchor: none is silently dropped.
+        let mut roots = rustls::RootCertStore::empty();
+        let (added, ignored) = roots
+            .add_parsable_certificates(webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().cloned());
+        assert_eq!(ignored, 0);
+        assert!(added > 100, "{added} roots");
+    }
+
+    #[test]
+    fn the_device_client_builds_without_a_process_wide_provider() {
+        // reqwest with `rustls-no-provider` panics when building a client without a provider;
+        // the device client brings its own.
+        let config = SyncConfig::new("https://xuncha.example.cn/api/");
+        let api = Api::new(&config).unwrap();
+        assert_eq!(
+            api.url("v1/ping").unwrap().as_str(),
+            "https://xuncha.example.cn/api/v1/ping"
+        );
     }
 
     #[test]
