@@ -3,7 +3,7 @@
 //! Broken EXIF never refuses a photo: the fact is simply missing.
 
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
-use chrono_tz::Asia::Shanghai;
+use crate::time::SHANGHAI;
 use exif::{Field, In, Tag, Value};
 
 use crate::geo::GpsFix;
@@ -99,7 +99,7 @@ fn capture_time(
             .from_local_datetime(&naive)
             .single()?
             .with_timezone(&Utc),
-        None => Shanghai
+        None => SHANGHAI
             .from_local_datetime(&naive)
             .earliest()?
             .with_timezone(&Utc),
