@@ -32,7 +32,6 @@ use crate::access;
 use crate::app::AppState;
 use crate::audit::AuditDraft;
 use crate::photo_store;
-use crate::storage::PhotoRecord;
 
 const CSS: &str = include_str!("../../assets/app.css");
 const JS: &str = include_str!("../../assets/app.js");
@@ -673,36 +672,7 @@ async fn store_photo(state: &AppState, web: &WebUser, bytes: Vec<u8>) -> Result<
     {
         return Ok(sha);
     }
-    let limits = state.config.limits.clone();
-    let photos = state.photos.clone();
-    let address = sha.clone();
-    let received = bytes.len() as u64;
-    let reencoded = tokio::task::spawn_blocking(move || -> Result<_, crate::error::ApiError> {
-        let reencoded = photo_store::reencode(&bytes, limits.photo_pixels, limits.photo_max_edge)?;
-        photos
-            .store_final(&address, &reencoded.bytes)
-            .map_err(|e| crate::error::ApiError::Internal(format!("photo store: {e}")))?;
-        Ok(reencoded)
-    })
-    .await
-    .map_err(|_| WebError::Internal("photo task failed".into()))??;
-    let record = PhotoRecord {
-        sha256: sha.clone(),
-        stored_sha256: photo_store::sha256_bytes(&reencoded.bytes),
-        bytes: received,
-        width: reencoded.width,
-        height: reencoded.height,
-        uploaded_by: web.user().id.clone(),
-        device_id: web.device_id(),
-    };
-    let audit = AuditDraft::new("PHOTO_STORED", "photo", sha.clone())
-        .by(&web.user().id, web.user().role, Some(web.device_id()))
-        .detail(serde_json::json!({ "bytes": record.bytes, "width": record.width, "height": record.height, "source": "dashboard" }));
-    state
-        .storage
-        .insert_photo(record, audit)
-        .await
-        .map_err(storage_error)?;
+    photo_store::store_received(state, &web.authed.0, &sha, bytes, "dashboard").await?;
     Ok(sha)
 }
 
