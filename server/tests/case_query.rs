@@ -24,6 +24,11 @@ use xuncha_server::storage::{
 
 use common::{Backend, create_database};
 
+/// A named narrowing of a query, for the filter table.
+type Narrow = Box<dyn Fn(&mut CaseQuery)>;
+/// A `cases` row as schema version 1 stores it.
+type V1Row = (String, String, String, String, Option<String>, String, i64);
+
 struct Opened {
     storage: Arc<dyn Storage>,
     _dir: tempfile::TempDir,
@@ -152,7 +157,7 @@ async fn one_case(
         building: Some(format!("{}号楼", n % 4 + 1)),
         unit_no: None,
         location_note: None,
-        description: Some(if n % 3 == 0 {
+        description: Some(if n.is_multiple_of(3) {
             "楼道堆放杂物 Stairwell".to_owned()
         } else {
             "门口地面 50%_损坏".to_owned()
@@ -268,7 +273,7 @@ async fn query_equals_in_memory_filter(backend: Backend) {
     let rows = all_rows(storage).await;
     assert_eq!(rows.len(), 36);
     let now = Utc::now();
-    let filters: Vec<(&str, Box<dyn Fn(&mut CaseQuery)>)> = vec![
+    let filters: Vec<(&str, Narrow)> = vec![
         ("none", Box::new(|_: &mut CaseQuery| {})),
         (
             "statuses",
@@ -518,7 +523,7 @@ async fn migrated_from_v1(
     dir: &std::path::Path,
     rows: &[CaseRow],
 ) -> Arc<dyn Storage> {
-    let values: Vec<(String, String, String, String, Option<String>, String, i64)> = rows
+    let values: Vec<V1Row> = rows
         .iter()
         .map(|r| {
             (

@@ -36,8 +36,6 @@ const MAX_DESCRIPTION_CHARS: usize = 4000;
 const MAX_SEARCH_DAYS: i64 = 90;
 /// GeoReport v2: at most 1,000 requests per search by default.
 const MAX_SEARCH_RESULTS: usize = 1000;
-/// Cases read from storage per page while searching.
-
 /// ISO 8601 with the Beijing offset, e.g. `2026-11-27T17:30:05+08:00`.
 pub fn iso_local(at: DateTime<Utc>) -> String {
     at.with_timezone(&Shanghai)
