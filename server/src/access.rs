@@ -9,7 +9,7 @@
 use xuncha_core::{Estate, Role};
 
 use crate::domain::Catalog;
-use crate::storage::{CaseRow, UserRecord};
+use crate::storage::{CaseRow, CaseScope, UserRecord};
 
 /// The user's unit must say which area it serves; a unit missing from the directory sees nothing.
 pub fn can_see_estate(user: &UserRecord, catalog: &Catalog, estate: &Estate) -> bool {
@@ -46,5 +46,25 @@ pub fn can_see_case(user: &UserRecord, catalog: &Catalog, row: &CaseRow) -> bool
             .estates
             .get(&row.case.estate_id)
             .is_some_and(|estate| can_see_estate(user, catalog, estate)),
+    }
+}
+
+/// The cases [`can_see_case`] admits, as a storage query scope: the same arms, with the estate
+/// rule ([`can_see_estate`]) evaluated once per estate instead of once per case. A test checks
+/// that both agree on a mixed data set.
+pub fn case_scope(user: &UserRecord, catalog: &Catalog) -> CaseScope {
+    match user.role {
+        Role::Admin => CaseScope::All,
+        Role::Department => CaseScope::DispatchedTo(user.unit_id.clone()),
+        _ => {
+            let mut ids: Vec<String> = catalog
+                .estates
+                .values()
+                .filter(|estate| can_see_estate(user, catalog, estate))
+                .map(|estate| estate.id.clone())
+                .collect();
+            ids.sort();
+            CaseScope::Estates(ids)
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! The OpenAPI 3 document served at `/api/openapi.json`, written by hand next to the routes it
-//! describes (a test checks every route of the router appears here).
+//! describes (a test checks every route in [`ROUTES`] appears here), including the Open311
+//! GeoReport v2 routes of [`crate::open311`].
 
 use axum::Json;
 use serde_json::{Value, json};
@@ -21,6 +22,17 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/admin/devices/{id}/revoke"),
     ("post", "/api/v1/admin/users/{id}/disable"),
     ("get", "/api/v1/admin/audit/verify"),
+    ("get", "/open311/discovery.json"),
+    ("get", "/open311/discovery.xml"),
+    ("get", "/open311/v2/services.json"),
+    ("get", "/open311/v2/services.xml"),
+    ("get", "/open311/v2/services/{file}"),
+    ("get", "/open311/v2/requests.json"),
+    ("post", "/open311/v2/requests.json"),
+    ("get", "/open311/v2/requests.xml"),
+    ("post", "/open311/v2/requests.xml"),
+    ("get", "/open311/v2/requests/{file}"),
+    ("get", "/open311/v2/tokens/{file}"),
 ];
 
 fn error_response(description: &str) -> Value {
@@ -37,6 +49,64 @@ fn json_body(schema: &str) -> Value {
 
 fn path_param(name: &str, description: &str) -> Value {
     json!({ "name": name, "in": "path", "required": true, "description": description, "schema": { "type": "string" } })
+}
+
+/// An Open311 GeoReport v2 operation; `format` is `json` or `xml` (the spec's two encodings).
+fn open311(summary: &str, format: &str, params: Value, ok: &str) -> Value {
+    let (media, body_type) = if format == "xml" {
+        ("text/xml", "string")
+    } else {
+        ("application/json", "array")
+    };
+    json!({
+      "summary": summary, "tags": ["Open311 GeoReport v2"], "parameters": params,
+      "responses": {
+        "200": { "description": ok, "content": { media: { "schema": { "type": body_type } } } },
+        "400": { "description": "GeoReport error list: [{code, description}] (HTTP status in `code`)" },
+        "403": { "description": "api_key refused" },
+        "404": { "description": "unknown service, request or token" }
+      }
+    })
+}
+
+fn query_param(name: &str, description: &str) -> Value {
+    json!({ "name": name, "in": "query", "required": false, "description": description, "schema": { "type": "string" } })
+}
+
+fn open311_search_params() -> Value {
+    json!([
+        query_param(
+            "service_request_id",
+            "comma-separated request ids; other filters are then ignored"
+        ),
+        query_param("service_code", "comma-separated category codes"),
+        query_param("start_date", "reported at or after (W3C date-time)"),
+        query_param(
+            "end_date",
+            "reported at or before (W3C date-time); at most 90 days after start_date"
+        ),
+        query_param("status", "open, closed or both"),
+        query_param(
+            "api_key",
+            "an access token: details of the caller's own cases"
+        )
+    ])
+}
+
+/// POST requests: the GeoReport v2 form body.
+fn open311_post(format: &str) -> Value {
+    let mut op = open311(
+        "Report a case at lat/long: placed in its estate, routed; agency_responsible names the unit",
+        format,
+        json!([]),
+        "the new request id",
+    );
+    let text = json!({ "type": "string" });
+    op["requestBody"] = json!({ "required": true, "content": { "application/x-www-form-urlencoded": { "schema": {
+      "type": "object", "required": ["api_key", "service_code"],
+      "properties": { "api_key": text, "service_code": text, "lat": { "type": "number" }, "long": { "type": "number" },
+        "address_string": text, "description": text } } } } });
+    op
 }
 
 fn authed(mut op: Value) -> Value {
@@ -114,7 +184,23 @@ pub fn spec() -> Value {
           "responses": { "204": { "description": "disabled" }, "403": error_response("ROLE_FORBIDDEN"), "404": error_response("NOT_FOUND") } })) },
         "/api/v1/admin/audit/verify": { "get": authed(json!({
           "summary": "Recompute the audit hash chain (admin)",
-          "responses": { "200": json_response("Report", "AuditReport"), "403": error_response("ROLE_FORBIDDEN") } })) }
+          "responses": { "200": json_response("Report", "AuditReport"), "403": error_response("ROLE_FORBIDDEN") } })) },
+        "/open311/discovery.json": { "get": open311("Open311 discovery", "json", json!([]), "endpoints and formats") },
+        "/open311/discovery.xml": { "get": open311("Open311 discovery", "xml", json!([]), "endpoints and formats") },
+        "/open311/v2/services.json": { "get": open311("Service list: one service per case category", "json", json!([]), "services") },
+        "/open311/v2/services.xml": { "get": open311("Service list: one service per case category", "xml", json!([]), "services") },
+        "/open311/v2/services/{file}": { "get": open311("Service definition ({service_code}.json or .xml)", "json",
+          json!([path_param("file", "{service_code}.json or {service_code}.xml")]), "service definition") },
+        "/open311/v2/requests.json": {
+          "get": open311("Search service requests (newest first, at most 1000)", "json", open311_search_params(), "requests"),
+          "post": open311_post("json") },
+        "/open311/v2/requests.xml": {
+          "get": open311("Search service requests (newest first, at most 1000)", "xml", open311_search_params(), "requests"),
+          "post": open311_post("xml") },
+        "/open311/v2/requests/{file}": { "get": open311("One service request ({id}.json or .xml)", "json",
+          json!([path_param("file", "{service_request_id}.json or .xml")]), "the request") },
+        "/open311/v2/tokens/{file}": { "get": open311("Request id for a token ({token}.json or .xml)", "json",
+          json!([path_param("file", "{token}.json or .xml")]), "the request id") }
       },
       "components": {
         "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer", "description": "access token from enrol or refresh" } },

@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use crate::app::AppState;
+use crate::audit::AuditDraft;
 use crate::error::ApiError;
+use crate::storage::{PhotoRecord, Session};
 
 pub struct PhotoStore {
     root: PathBuf,
@@ -97,4 +100,50 @@ pub fn reencode(bytes: &[u8], max_pixels: u64, max_edge: u32) -> Result<Reencode
         ) => Err(ApiError::Internal(format!("{}: {e}", e.code()))),
         Err(e) => Err(ApiError::PhotoUndecodable(format!("{}: {e}", e.code()))),
     }
+}
+
+/// The one way a received photo becomes a stored one (the API's resumable upload and the
+/// dashboard's form upload): the original's bytes, addressed by their SHA-256 `sha` (checked by
+/// the caller), are re-encoded under the limits off the async threads, stored by that address,
+/// and recorded with a `PHOTO_STORED` audit entry naming the uploader and `source`.
+pub async fn store_received(
+    state: &AppState,
+    session: &Session,
+    sha: &str,
+    original: Vec<u8>,
+    source: &'static str,
+) -> Result<PhotoRecord, ApiError> {
+    let limits = state.config.limits.clone();
+    let photos = state.photos.clone();
+    let address = sha.to_owned();
+    let received = original.len() as u64;
+    let reencoded = tokio::task::spawn_blocking(move || -> Result<Reencoded, ApiError> {
+        let reencoded = reencode(&original, limits.photo_pixels, limits.photo_max_edge)?;
+        photos
+            .store_final(&address, &reencoded.bytes)
+            .map_err(|e| ApiError::Internal(format!("photo store: {e}")))?;
+        Ok(reencoded)
+    })
+    .await
+    .map_err(|_| ApiError::Internal("photo task failed".to_owned()))??;
+    let record = PhotoRecord {
+        sha256: sha.to_owned(),
+        stored_sha256: sha256_bytes(&reencoded.bytes),
+        bytes: received,
+        width: reencoded.width,
+        height: reencoded.height,
+        uploaded_by: session.user.id.clone(),
+        device_id: session.device.id,
+    };
+    let audit = AuditDraft::new("PHOTO_STORED", "photo", sha.to_owned())
+        .by(&session.user.id, session.user.role, Some(session.device.id))
+        .detail(serde_json::json!({
+            "bytes": record.bytes,
+            "width": record.width,
+            "height": record.height,
+            "stored_sha256": record.stored_sha256,
+            "source": source,
+        }));
+    state.storage.insert_photo(record.clone(), audit).await?;
+    Ok(record)
 }

@@ -17,7 +17,6 @@ use xuncha_core::protocol::PhotoUploadStatus;
 
 use crate::access;
 use crate::app::AppState;
-use crate::audit::AuditDraft;
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult};
 use crate::photo_store::{self, is_sha256_hex};
@@ -186,45 +185,19 @@ async fn finish_upload(
     authed: &Authed,
     sha: &str,
 ) -> Result<PhotoRecord, ApiError> {
-    let limits = state.config.limits.clone();
-    let photos = state.photos.clone();
+    let partial = state.photos.partial_path(sha);
     let expected = sha.to_owned();
-    let (actual, reencoded, received) =
-        tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
-            let partial = photos.partial_path(&expected);
-            let (actual, bytes) = photo_store::sha256_file(&partial)
-                .map_err(|e| ApiError::Internal(format!("photo store: {e}")))?;
-            if actual != expected {
-                return Err(ApiError::PhotoHashMismatch { expected, actual });
-            }
-            let reencoded =
-                photo_store::reencode(&bytes, limits.photo_pixels, limits.photo_max_edge)?;
-            photos
-                .store_final(&expected, &reencoded.bytes)
-                .map_err(|e| ApiError::Internal(format!("photo store: {e}")))?;
-            Ok((actual, reencoded, bytes.len() as u64))
-        })
-        .await
-        .map_err(|_| ApiError::Internal("photo task failed".to_owned()))??;
-    let session = &authed.0;
-    let record = PhotoRecord {
-        sha256: actual.clone(),
-        stored_sha256: photo_store::sha256_bytes(&reencoded.bytes),
-        bytes: received,
-        width: reencoded.width,
-        height: reencoded.height,
-        uploaded_by: session.user.id.clone(),
-        device_id: session.device.id,
-    };
-    state
-        .storage
-        .insert_photo(
-            record.clone(),
-            AuditDraft::new("PHOTO_STORED", "photo", actual).by(&session.user.id, session.user.role, Some(session.device.id)).detail(
-                serde_json::json!({ "bytes": record.bytes, "width": record.width, "height": record.height, "stored_sha256": record.stored_sha256 }),
-            ),
-        )
-        .await?;
+    let bytes = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
+        let (actual, bytes) = photo_store::sha256_file(&partial)
+            .map_err(|e| ApiError::Internal(format!("photo store: {e}")))?;
+        if actual != expected {
+            return Err(ApiError::PhotoHashMismatch { expected, actual });
+        }
+        Ok(bytes)
+    })
+    .await
+    .map_err(|_| ApiError::Internal("photo task failed".to_owned()))??;
+    let record = photo_store::store_received(state, &authed.0, sha, bytes, "api").await?;
     let _ = tokio::fs::remove_file(state.photos.partial_path(sha)).await;
     Ok(record)
 }

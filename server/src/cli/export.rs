@@ -10,7 +10,8 @@ use xuncha_core::time::format_local;
 
 use super::CliError;
 use crate::domain::Catalog;
-use crate::open311::requests::{agency_responsible, scan_cases};
+use crate::open311::requests::agency_responsible;
+use crate::storage::{CaseQuery, CaseScope, CaseSort, query_all};
 use crate::storage::{CaseRow, Storage};
 
 pub const HEADERS: [&str; 27] = [
@@ -124,7 +125,10 @@ pub fn render(rows: &[CaseRow], catalog: &Catalog) -> Vec<u8> {
 /// Writes all cases to `out` (through a temporary file, so a failed export leaves no half file).
 pub async fn export_cases(storage: &dyn Storage, out: &Path) -> Result<usize, CliError> {
     let catalog = storage.load_catalog().await?;
-    let mut rows = scan_cases(storage, |_| true).await?;
+    let mut all = CaseQuery::new(CaseScope::All, chrono::Utc::now());
+    all.sort = CaseSort::Oldest;
+    let mut rows = query_all(storage, all).await?;
+    // Same order as before the query existed: reported time, then id as a UUID.
     rows.sort_by(|a, b| {
         a.case
             .reported_at

@@ -1,10 +1,11 @@
-//! KPI page handlers: the core's `kpi::compute` over the cases and events the user may see.
+//! KPI page handlers: the core's `kpi::compute` over the quarter's cases of the user's scope
+//! (read with the storage case query) and their events.
 
 use std::fmt::Write as _;
 
 use axum::extract::{Query, State};
 use axum::response::Response;
-use chrono::Utc;
+use chrono::{TimeDelta, Utc};
 use chrono_tz::Asia::Shanghai;
 use serde::Deserialize;
 
@@ -13,7 +14,9 @@ use super::html::{esc, options};
 use xuncha_core::kpi::{self, KpiGroup, KpiRow, Quarter};
 
 use super::kpi_view::{GROUPS, KpiLine, QuarterArg, kpi_charts, kpi_export, kpi_table};
-use super::web::{WebError, WebUser, download, load_visible, user_page};
+use super::web::{
+    WebError, WebUser, download, load_visible, query_all, scoped_query, storage_error, user_page,
+};
 use crate::app::AppState;
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -54,12 +57,38 @@ fn resolve(q: &KpiQuery) -> Result<Resolved, WebError> {
 }
 
 async fn lines(state: &AppState, web: &WebUser, r: &Resolved) -> Result<Vec<KpiLine>, WebError> {
-    let visible = load_visible(state, web.user()).await?;
-    let cases = visible.cases();
     let period = Quarter {
         year: r.quarter.year,
         quarter: r.quarter.quarter,
     };
+    // The quarter's cases: reported before it ended and either still open (a deadline may fall
+    // in it) or settled no earlier than its start (a closed or cancelled case's last event).
+    let reported_to = period.end() - TimeDelta::microseconds(1);
+    let mut visible = load_visible(
+        state,
+        web.user(),
+        |q| {
+            q.open = Some(true);
+            q.reported_to = Some(reported_to);
+        },
+        false,
+    )
+    .await?;
+    let settled = query_all(state, {
+        let mut q = scoped_query(web.user(), &visible.catalog);
+        q.open = Some(false);
+        q.reported_to = Some(reported_to);
+        q.updated_from = Some(period.start());
+        q
+    })
+    .await?;
+    visible.rows.extend(settled);
+    visible.events = state
+        .storage
+        .events_of_cases(visible.rows.iter().map(|r| r.case.id).collect())
+        .await
+        .map_err(storage_error)?;
+    let cases = visible.cases();
     let rows = kpi::compute(&cases, &visible.events, &visible.estates, period, r.group);
     let catalog = &visible.catalog;
     Ok(rows

@@ -1,4 +1,5 @@
-//! The dashboard's pages and form handlers. Reads go through [`super::web::load_visible`] /
+//! The dashboard's pages and form handlers. Reads go through the storage case query scoped by
+//! [`crate::access::case_scope`] ([`super::web::load_visible`], [`super::web::query_all`]) /
 //! [`super::web::load_case`] (per-object authorization of [`crate::access`]); writes go through
 //! [`super::web::submit_event`] (the sync API's ingest) or `Storage::save_catalog` (estates).
 
@@ -23,14 +24,14 @@ use super::meeting::{self, MAX_MINUTES_CHARS};
 use super::queue::{self, Names, QueueFilter};
 use super::session::{self, SessionStore};
 use super::web::{
-    WebError, WebUser, download, html_response, load_case, load_visible, register_web_device,
-    session_user, storage_error, submit_event, user_names, user_page,
+    WebError, WebUser, download, html_response, load_case, load_visible, query_all,
+    register_web_device, session_user, storage_error, submit_event, user_names, user_page,
+    visible_estates,
 };
 use crate::access;
 use crate::app::AppState;
 use crate::audit::AuditDraft;
 use crate::photo_store;
-use crate::storage::PhotoRecord;
 
 const CSS: &str = include_str!("../../assets/app.css");
 const JS: &str = include_str!("../../assets/app.js");
@@ -175,14 +176,11 @@ pub async fn logout(
 
 // ---------------------------------------------------------------- queue
 
-fn filtered<'a>(
-    filter: &QueueFilter,
-    cases: &'a [Case],
-    names: &Names<'_>,
-) -> Result<Vec<&'a Case>, WebError> {
-    filter
-        .apply(cases, &names.estates, Utc::now())
-        .map_err(|e| WebError::BadInput(format!("{e}（{}）", e.code())))
+/// Cases per queue page.
+const QUEUE_PAGE: usize = 200;
+
+fn filter_error(e: &queue::FilterError) -> String {
+    format!("{e}（{}）", e.code())
 }
 
 pub async fn queue_page(
@@ -190,15 +188,15 @@ pub async fn queue_page(
     web: WebUser,
     Query(filter): Query<QueueFilter>,
 ) -> Result<Response, WebError> {
-    let visible = load_visible(&state, web.user()).await?;
-    let cases = visible.cases();
-    let names = Names::new(&visible.estates, visible.units());
+    let catalog = state.catalog();
+    let estates = visible_estates(web.user(), &catalog);
+    let names = Names::new(&estates, &catalog.units);
     let now = Utc::now();
-    let mut body = queue::filter_form(&filter, &visible.estates, visible.units());
-    let rows = match filter.apply(&cases, &names.estates, now) {
-        Ok(rows) => rows,
+    let mut body = queue::filter_form(&filter, &estates, &catalog.units);
+    let mut query = match filter.to_query(access::case_scope(web.user(), &catalog), &estates, now) {
+        Ok(query) => query,
         Err(e) => {
-            body.push_str(&notice(NoticeKind::Error, &format!("{e}（{}）", e.code())));
+            body.push_str(&notice(NoticeKind::Error, &filter_error(&e)));
             return Ok((
                 StatusCode::UNPROCESSABLE_ENTITY,
                 user_page(&web, "案件队列", "/dashboard/cases", &body),
@@ -206,10 +204,18 @@ pub async fn queue_page(
                 .into_response());
         }
     };
-    body.push_str(&queue::counts_bar(
-        &queue::counts_per_status(&rows),
-        rows.len(),
-    ));
+    query.limit = QUEUE_PAGE;
+    let page = state
+        .storage
+        .query_cases(query)
+        .await
+        .map_err(storage_error)?;
+    let counts = page
+        .counts
+        .iter()
+        .filter_map(|(code, n)| Some((CaseStatus::from_code(code)?, *n as usize)))
+        .collect();
+    body.push_str(&queue::counts_bar(&counts, page.total() as usize));
     let qs = filter.query_string();
     let _ = write!(
         body,
@@ -217,7 +223,16 @@ pub async fn queue_page(
          <a href=\"/dashboard/cases.xlsx?{qs}\" id=\"export-xlsx\">Excel (XLSX)</a></p>",
         qs = esc(&qs)
     );
-    body.push_str(&queue::queue_table(&rows, &names, now));
+    let cases: Vec<&Case> = page.rows.iter().map(|r| &r.case).collect();
+    body.push_str(&queue::queue_table(&cases, &names, now));
+    if let Some(next) = page.next {
+        let sep = if qs.is_empty() { "" } else { "&" };
+        let _ = write!(
+            body,
+            "<p class=\"pager\"><a id=\"next-page\" href=\"/dashboard/cases?{}\">下一页</a></p>",
+            esc(&format!("{qs}{sep}after={}", next.encode()))
+        );
+    }
     Ok(user_page(&web, "案件队列", "/dashboard/cases", &body))
 }
 
@@ -226,11 +241,18 @@ async fn queue_table_for(
     web: &WebUser,
     filter: &QueueFilter,
 ) -> Result<Table, WebError> {
-    let visible = load_visible(state, web.user()).await?;
-    let cases = visible.cases();
-    let names = Names::new(&visible.estates, visible.units());
-    let rows = filtered(filter, &cases, &names)?;
-    Ok(queue::queue_export(&rows, &names, Utc::now()))
+    let catalog = state.catalog();
+    let estates = visible_estates(web.user(), &catalog);
+    let names = Names::new(&estates, &catalog.units);
+    let now = Utc::now();
+    let mut query = filter
+        .to_query(access::case_scope(web.user(), &catalog), &estates, now)
+        .map_err(|e| WebError::BadInput(filter_error(&e)))?;
+    // An export is the whole list, whatever page the screen was on.
+    query.after = None;
+    let rows = query_all(state, query).await?;
+    let cases: Vec<&Case> = rows.iter().map(|r| &r.case).collect();
+    Ok(queue::queue_export(&cases, &names, now))
 }
 
 pub async fn queue_csv(
@@ -650,36 +672,7 @@ async fn store_photo(state: &AppState, web: &WebUser, bytes: Vec<u8>) -> Result<
     {
         return Ok(sha);
     }
-    let limits = state.config.limits.clone();
-    let photos = state.photos.clone();
-    let address = sha.clone();
-    let received = bytes.len() as u64;
-    let reencoded = tokio::task::spawn_blocking(move || -> Result<_, crate::error::ApiError> {
-        let reencoded = photo_store::reencode(&bytes, limits.photo_pixels, limits.photo_max_edge)?;
-        photos
-            .store_final(&address, &reencoded.bytes)
-            .map_err(|e| crate::error::ApiError::Internal(format!("photo store: {e}")))?;
-        Ok(reencoded)
-    })
-    .await
-    .map_err(|_| WebError::Internal("photo task failed".into()))??;
-    let record = PhotoRecord {
-        sha256: sha.clone(),
-        stored_sha256: photo_store::sha256_bytes(&reencoded.bytes),
-        bytes: received,
-        width: reencoded.width,
-        height: reencoded.height,
-        uploaded_by: web.user().id.clone(),
-        device_id: web.device_id(),
-    };
-    let audit = AuditDraft::new("PHOTO_STORED", "photo", sha.clone())
-        .by(&web.user().id, web.user().role, Some(web.device_id()))
-        .detail(serde_json::json!({ "bytes": record.bytes, "width": record.width, "height": record.height, "source": "dashboard" }));
-    state
-        .storage
-        .insert_photo(record, audit)
-        .await
-        .map_err(storage_error)?;
+    photo_store::store_received(state, &web.authed.0, &sha, bytes, "dashboard").await?;
     Ok(sha)
 }
 
@@ -800,7 +793,7 @@ pub async fn photo(
 // ---------------------------------------------------------------- map
 
 pub async fn map_page(State(state): State<AppState>, web: WebUser) -> Result<Response, WebError> {
-    let visible = load_visible(&state, web.user()).await?;
+    let visible = load_visible(&state, web.user(), |q| q.open = Some(true), false).await?;
     let now = Utc::now();
     let open: Vec<&Case> = visible
         .rows
@@ -843,10 +836,19 @@ pub async fn meeting_page(
     State(state): State<AppState>,
     web: WebUser,
 ) -> Result<Response, WebError> {
-    let visible = load_visible(&state, web.user()).await?;
+    // The agenda draws only on open cases; events are read for the cases on it.
+    let mut visible = load_visible(&state, web.user(), |q| q.open = Some(true), false).await?;
+    let now = Utc::now();
+    visible
+        .rows
+        .retain(|r| !meeting::agenda_reasons(&r.case, now).is_empty());
+    visible.events = state
+        .storage
+        .events_of_cases(visible.rows.iter().map(|r| r.case.id).collect())
+        .await
+        .map_err(storage_error)?;
     let cases = visible.cases();
     let names = Names::new(&visible.estates, visible.units());
-    let now = Utc::now();
     let items = meeting::agenda(&cases, now);
     let can_record = web.user().role == Role::StreetOffice;
     let body = meeting::render_agenda(

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Days, NaiveDate, TimeDelta, TimeZone, Utc};
 use chrono_tz::Asia::Shanghai;
 use serde::Deserialize;
 use xuncha_core::estate::Estate;
@@ -16,6 +16,7 @@ use xuncha_core::{Case, CaseStatus, Category};
 use super::export::{Cell, Table};
 use super::html::{esc, options, url_encode};
 use super::map::status_colour;
+use crate::storage::{CaseCursor, CaseQuery, CaseScope, CaseSort};
 
 /// Query-string filters. Empty strings mean "any" (that is what an untouched `<select>` sends).
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -34,6 +35,10 @@ pub struct QueueFilter {
     pub to: String,
     /// `open` (default) shows open cases only; `all` includes closed and cancelled.
     pub scope: String,
+    /// Words in the description, location note, building or case number.
+    pub q: String,
+    /// Where the previous page ended (`CaseCursor::encode`); empty for the first page.
+    pub after: String,
 }
 
 /// The filter is wrong (an unknown code, a malformed date): said plainly on the page.
@@ -45,6 +50,8 @@ pub enum FilterError {
     UnknownCategory(String),
     #[error("日期格式应为 YYYY-MM-DD：{0}")]
     BadDate(String),
+    #[error("翻页位置无效：{0}")]
+    BadCursor(String),
 }
 
 impl FilterError {
@@ -53,6 +60,7 @@ impl FilterError {
             FilterError::UnknownStatus(_) => "UNKNOWN_STATUS",
             FilterError::UnknownCategory(_) => "UNKNOWN_CATEGORY",
             FilterError::BadDate(_) => "BAD_DATE",
+            FilterError::BadCursor(_) => "BAD_CURSOR",
         }
     }
 }
@@ -76,64 +84,98 @@ fn parse_day(text: &str) -> Result<Option<NaiveDate>, FilterError> {
         .map_err(|_| FilterError::BadDate(text.to_string()))
 }
 
+/// First instant of a Beijing calendar day, as UTC.
+fn day_start(day: NaiveDate) -> DateTime<Utc> {
+    let midnight = day.and_time(chrono::NaiveTime::MIN);
+    // Asia/Shanghai has had no DST since 1991: local midnight is unambiguous.
+    Shanghai
+        .from_local_datetime(&midnight)
+        .earliest()
+        .map_or(DateTime::<Utc>::MIN_UTC, |t| t.with_timezone(&Utc))
+}
+
 impl QueueFilter {
     /// Checks the codes and dates once, before filtering.
     pub fn validate(&self) -> Result<(), FilterError> {
-        if !self.status.is_empty() && CaseStatus::from_code(&self.status).is_none() {
-            return Err(FilterError::UnknownStatus(self.status.clone()));
-        }
-        if !self.category.is_empty() && Category::from_code(&self.category).is_none() {
-            return Err(FilterError::UnknownCategory(self.category.clone()));
-        }
-        parse_day(&self.from)?;
-        parse_day(&self.to)?;
-        Ok(())
+        self.to_query(CaseScope::All, &[], Utc::now()).map(|_| ())
     }
 
     fn include_closed(&self) -> bool {
         self.scope == "all" || !self.status.is_empty()
     }
 
-    /// Cases matching the filter, sorted by current deadline (soonest first, no deadline last).
+    /// The storage query for this filter inside `scope`, sorted by running deadline (soonest
+    /// first, none last). `estates` are the caller's visible estates (for the community filter).
+    pub fn to_query(
+        &self,
+        scope: CaseScope,
+        estates: &[Estate],
+        now: DateTime<Utc>,
+    ) -> Result<CaseQuery, FilterError> {
+        let mut query = CaseQuery::new(scope, now);
+        query.sort = CaseSort::DueSoonest;
+        if !self.status.is_empty() {
+            let status = CaseStatus::from_code(&self.status)
+                .ok_or_else(|| FilterError::UnknownStatus(self.status.clone()))?;
+            query.statuses = vec![status];
+        }
+        if !self.category.is_empty() {
+            let category = Category::from_code(&self.category)
+                .ok_or_else(|| FilterError::UnknownCategory(self.category.clone()))?;
+            query.categories = vec![category];
+        }
+        if !self.include_closed() {
+            query.open = Some(true);
+        }
+        if !self.community.is_empty() {
+            query.estate_ids = Some(
+                estates
+                    .iter()
+                    .filter(|e| e.community == self.community)
+                    .filter(|e| self.estate.is_empty() || e.id == self.estate)
+                    .map(|e| e.id.clone())
+                    .collect(),
+            );
+        } else if !self.estate.is_empty() {
+            query.estate_ids = Some(vec![self.estate.clone()]);
+        }
+        if !self.unit.is_empty() {
+            query.assigned_unit = Some(self.unit.clone());
+        }
+        query.overdue = match self.overdue.as_str() {
+            "1" => Some(true),
+            "0" => Some(false),
+            _ => None,
+        };
+        query.reported_from = parse_day(&self.from)?.map(day_start);
+        query.reported_to = parse_day(&self.to)?
+            .and_then(|day| day.checked_add_days(Days::new(1)))
+            .map(|next| day_start(next) - TimeDelta::microseconds(1));
+        let text = self.q.trim();
+        if !text.is_empty() {
+            query.text = Some(text.to_owned());
+        }
+        if !self.after.is_empty() {
+            query.after = Some(
+                CaseCursor::decode(&self.after)
+                    .ok_or_else(|| FilterError::BadCursor(self.after.clone()))?,
+            );
+        }
+        Ok(query)
+    }
+
+    /// The filter over cases in memory (the storage query's own in-memory form), in the
+    /// query's order.
     pub fn apply<'a>(
         &self,
         cases: &'a [Case],
         estates: &HashMap<&str, &Estate>,
         now: DateTime<Utc>,
     ) -> Result<Vec<&'a Case>, FilterError> {
-        self.validate()?;
-        let from = parse_day(&self.from)?;
-        let to = parse_day(&self.to)?;
-        let mut out: Vec<&Case> = cases
-            .iter()
-            .filter(|c| self.include_closed() || c.status.is_open())
-            .filter(|c| self.status.is_empty() || c.status.code() == self.status)
-            .filter(|c| self.category.is_empty() || c.category.code() == self.category)
-            .filter(|c| self.estate.is_empty() || c.estate_id == self.estate)
-            .filter(|c| {
-                self.community.is_empty()
-                    || estates
-                        .get(c.estate_id.as_str())
-                        .is_some_and(|e| e.community == self.community)
-            })
-            .filter(|c| self.unit.is_empty() || c.assigned_unit.as_deref() == Some(&self.unit))
-            .filter(|c| match self.overdue.as_str() {
-                "1" => is_overdue(c, now),
-                "0" => !is_overdue(c, now),
-                _ => true,
-            })
-            .filter(|c| {
-                let day = c.reported_at.with_timezone(&Shanghai).date_naive();
-                from.is_none_or(|f| day >= f) && to.is_none_or(|t| day <= t)
-            })
-            .collect();
-        out.sort_by_key(|c| {
-            (
-                current_deadline(c).is_none(),
-                current_deadline(c),
-                c.reported_at,
-            )
-        });
+        let estates: Vec<Estate> = estates.values().map(|e| (*e).clone()).collect();
+        let query = self.to_query(CaseScope::All, &estates, now)?;
+        let mut out: Vec<&Case> = cases.iter().filter(|c| query.matches_case(c)).collect();
+        out.sort_by_key(|c| (query.sort_key(c), c.id));
         Ok(out)
     }
 
@@ -149,6 +191,7 @@ impl QueueFilter {
             ("from", &self.from),
             ("to", &self.to),
             ("scope", &self.scope),
+            ("q", &self.q),
         ];
         pairs
             .iter()
@@ -557,6 +600,53 @@ mod tests {
         assert_eq!(
             f.query_string(),
             "status=DISPATCHED&community=%E9%95%BF%E6%98%A5%E9%87%8C%E7%A4%BE%E5%8C%BA"
+        );
+    }
+
+    #[test]
+    fn filter_becomes_a_scoped_storage_query() {
+        let (_, estates) = sample();
+        let now = at(28, 0);
+        let scope = CaseScope::Estates(vec!["changchunli".into(), "other".into()]);
+        let f = QueueFilter {
+            community: "长春里社区".into(),
+            from: "2026-11-02".into(),
+            to: "2026-11-02".into(),
+            overdue: "1".into(),
+            q: " 楼道 ".into(),
+            ..Default::default()
+        };
+        let query = f.to_query(scope.clone(), &estates, now).unwrap();
+        assert_eq!(query.scope, scope, "filters narrow, never widen");
+        assert_eq!(query.estate_ids, Some(vec!["changchunli".to_owned()]));
+        assert_eq!(query.open, Some(true));
+        assert_eq!(query.overdue, Some(true));
+        assert_eq!(query.text.as_deref(), Some("楼道"));
+        assert_eq!(query.sort, CaseSort::DueSoonest);
+        // Beijing 2026-11-02 00:00 .. 23:59:59.999999 = UTC 11-01 16:00 .. 11-02 15:59:59.999999.
+        assert_eq!(
+            query.reported_from.unwrap().to_rfc3339(),
+            "2026-11-01T16:00:00+00:00"
+        );
+        assert_eq!(
+            query.reported_to.unwrap().to_rfc3339(),
+            "2026-11-02T15:59:59.999999+00:00"
+        );
+        // An estate outside the chosen community matches nothing.
+        let mismatch = QueueFilter {
+            community: "长春里社区".into(),
+            estate: "other".into(),
+            ..Default::default()
+        };
+        let query = mismatch.to_query(scope.clone(), &estates, now).unwrap();
+        assert_eq!(query.estate_ids, Some(Vec::new()));
+        let bad = QueueFilter {
+            after: "garbage".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            bad.to_query(scope, &estates, now).unwrap_err().code(),
+            "BAD_CURSOR"
         );
     }
 }

@@ -1,5 +1,6 @@
 //! HTTP side of the dashboard: the signed-in user extractor (cookie session → the same
-//! `UserRecord` the API uses), CSRF checks, data loading filtered by [`crate::access`], and the
+//! `UserRecord` the API uses), CSRF checks, data loading through the storage case query scoped by
+//! [`crate::access::case_scope`], and the
 //! write path, which builds an [`Event`] and sends it through `Storage::ingest` exactly like a
 //! phone's push (same workflow, routing, idempotency and audit).
 
@@ -25,7 +26,7 @@ use crate::auth::Authed;
 use crate::domain::Catalog;
 use crate::error::ApiError;
 use crate::ingest;
-use crate::storage::{CaseRow, DeviceRecord, IngestBatch, Session, UserRecord};
+use crate::storage::{CaseQuery, CaseRow, DeviceRecord, IngestBatch, Session, UserRecord};
 
 /// A signed-in dashboard user, re-read from storage on every request.
 #[derive(Debug, Clone)]
@@ -265,57 +266,55 @@ impl Visible {
     }
 }
 
-/// Reads every case through the change feed and keeps what [`access::can_see_case`] allows.
-pub async fn load_visible(state: &AppState, user: &UserRecord) -> Result<Visible, WebError> {
-    let catalog = state.catalog();
-    let page_size = state.config.limits.pull_page_cases.max(1);
-    let mut cursor = 0;
-    let mut rows = Vec::new();
-    let mut events = Vec::new();
-    loop {
-        let page = state
-            .storage
-            .changes_since(cursor, page_size)
-            .await
-            .map_err(storage_error)?;
-        let visible: Vec<CaseRow> = page
-            .cases
-            .into_iter()
-            .filter(|row| access::can_see_case(user, &catalog, row))
-            .collect();
-        events.extend(
-            page.events
-                .into_iter()
-                .filter(|e| visible.iter().any(|r| r.case.id == e.case_id)),
-        );
-        rows.extend(visible);
-        if !page.has_more || page.next_cursor <= cursor {
-            break;
-        }
-        cursor = page.next_cursor;
-    }
-    // A case changed on two pages appears twice: keep its latest row, and its events once.
-    let mut latest: HashMap<Uuid, CaseRow> = HashMap::new();
-    for row in rows {
-        match latest.get(&row.case.id) {
-            Some(old) if old.seq >= row.seq => {}
-            _ => {
-                latest.insert(row.case.id, row);
-            }
-        }
-    }
-    let mut seen = std::collections::HashSet::new();
-    events.retain(|e| seen.insert(e.id));
+/// The estates [`access::can_see_estate`] allows, by id.
+pub fn visible_estates(user: &UserRecord, catalog: &Catalog) -> Vec<Estate> {
     let mut estates: Vec<Estate> = catalog
         .estates
         .values()
-        .filter(|e| access::can_see_estate(user, &catalog, e))
+        .filter(|e| access::can_see_estate(user, catalog, e))
         .cloned()
         .collect();
     estates.sort_by(|a, b| a.id.cmp(&b.id));
+    estates
+}
+
+/// A query over the cases the user may see ([`access::case_scope`]), narrowed by the caller.
+pub fn scoped_query(user: &UserRecord, catalog: &Catalog) -> CaseQuery {
+    CaseQuery::new(access::case_scope(user, catalog), Utc::now())
+}
+
+/// Every case matching `query` (exports, map, KPI).
+pub async fn query_all(state: &AppState, query: CaseQuery) -> Result<Vec<CaseRow>, WebError> {
+    crate::storage::query_all(state.storage.as_ref(), query)
+        .await
+        .map_err(storage_error)
+}
+
+/// The cases of the user's scope that `narrow` selects, with their events when asked, the
+/// visible estates and the unit directory.
+pub async fn load_visible(
+    state: &AppState,
+    user: &UserRecord,
+    narrow: impl FnOnce(&mut CaseQuery),
+    with_events: bool,
+) -> Result<Visible, WebError> {
+    let catalog = state.catalog();
+    let mut query = scoped_query(user, &catalog);
+    narrow(&mut query);
+    let rows = query_all(state, query).await?;
+    let events = if with_events {
+        state
+            .storage
+            .events_of_cases(rows.iter().map(|r| r.case.id).collect())
+            .await
+            .map_err(storage_error)?
+    } else {
+        Vec::new()
+    };
+    let estates = visible_estates(user, &catalog);
     Ok(Visible {
         catalog,
-        rows: latest.into_values().collect(),
+        rows,
         events,
         estates,
     })

@@ -26,7 +26,7 @@ use crate::access;
 use crate::app::AppState;
 use crate::domain::Catalog;
 use crate::ingest;
-use crate::storage::{CaseRow, IngestBatch, Storage, StorageError};
+use crate::storage::{CaseQuery, CaseRow, CaseScope, CaseSort, IngestBatch};
 
 /// Largest POST body: a description of at most [`MAX_DESCRIPTION_CHARS`] plus the other fields.
 const MAX_POST_BYTES: usize = 64 * 1024;
@@ -36,9 +36,6 @@ const MAX_DESCRIPTION_CHARS: usize = 4000;
 const MAX_SEARCH_DAYS: i64 = 90;
 /// GeoReport v2: at most 1,000 requests per search by default.
 const MAX_SEARCH_RESULTS: usize = 1000;
-/// Cases read from storage per page while searching.
-const SCAN_PAGE: usize = 500;
-
 /// ISO 8601 with the Beijing offset, e.g. `2026-11-27T17:30:05+08:00`.
 pub fn iso_local(at: DateTime<Utc>) -> String {
     at.with_timezone(&Shanghai)
@@ -262,44 +259,35 @@ impl Search {
         })
     }
 
-    pub fn matches(&self, case: &Case) -> bool {
+    /// The storage query for this search; `None` when the ids asked for cannot exist.
+    pub fn to_query(&self, now: DateTime<Utc>) -> Option<CaseQuery> {
+        let mut query = CaseQuery::new(CaseScope::All, now);
+        query.sort = CaseSort::Newest;
+        query.limit = MAX_SEARCH_RESULTS;
         if let Some(ids) = &self.ids {
-            return ids.iter().any(|id| *id == case.id.to_string());
+            // GeoReport v2: with ids, the other filters are ignored.
+            query.ids = ids
+                .iter()
+                .filter_map(|id| Uuid::parse_str(id).ok())
+                .collect();
+            return (!query.ids.is_empty()).then_some(query);
         }
-        self.categories
-            .as_ref()
-            .is_none_or(|c| c.contains(&case.category))
-            && self.open.is_none_or(|open| open == case.status.is_open())
-            && case.reported_at >= self.start
-            && case.reported_at <= self.end
+        query.categories = self.categories.clone().unwrap_or_default();
+        query.open = self.open;
+        query.reported_from = Some(self.start);
+        query.reported_to = Some(self.end);
+        Some(query)
     }
 }
 
-/// Every stored case `keep` accepts, read page by page through the change feed (the storage
-/// trait has no case query; the CSV export reads the same way).
-pub async fn scan_cases(
-    storage: &dyn Storage,
-    keep: impl Fn(&CaseRow) -> bool,
-) -> Result<Vec<CaseRow>, StorageError> {
-    let mut found = Vec::new();
-    let mut cursor = 0;
-    loop {
-        let page = storage.changes_since(cursor, SCAN_PAGE).await?;
-        found.extend(page.cases.into_iter().filter(|row| keep(row)));
-        if !page.has_more || page.next_cursor <= cursor {
-            break;
-        }
-        cursor = page.next_cursor;
-    }
-    Ok(found)
-}
-
-/// Every case that matches, newest first, at most [`MAX_SEARCH_RESULTS`].
+/// Every case that matches, newest first, at most [`MAX_SEARCH_RESULTS`] (the storage case
+/// query: GeoReport search is public, so the scope is every case; details are shown only for
+/// cases the caller may see).
 async fn search_cases(state: &AppState, search: &Search) -> Result<Vec<CaseRow>, Open311Error> {
-    let mut found = scan_cases(state.storage.as_ref(), |row| search.matches(&row.case)).await?;
-    found.sort_by_key(|row| std::cmp::Reverse(row.case.reported_at));
-    found.truncate(MAX_SEARCH_RESULTS);
-    Ok(found)
+    let Some(query) = search.to_query(Utc::now()) else {
+        return Ok(Vec::new());
+    };
+    Ok(state.storage.query_cases(query).await?.rows)
 }
 
 async fn list(

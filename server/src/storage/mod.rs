@@ -7,6 +7,7 @@
 //! PostgreSQL: `SELECT … FOR UPDATE`), which serialises change sequence numbers and the audit chain
 //! in commit order: a pull cursor never skips a change that commits later with a lower number.
 
+pub mod case_query;
 pub mod postgres;
 pub mod sqlite;
 
@@ -23,6 +24,7 @@ use xuncha_core::{Estate, OrgUnit, Role};
 
 use crate::audit::{AuditDraft, AuditRow};
 use crate::domain::Catalog;
+pub use case_query::{CaseCursor, CasePage, CaseQuery, CaseScope, CaseSort};
 
 pub type StorageFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StorageError>> + Send + 'a>>;
 
@@ -222,6 +224,11 @@ pub trait Storage: Send + Sync + 'static {
     fn ingest(&self, batch: IngestBatch) -> StorageFuture<'_, Vec<EventResult>>;
     fn changes_since(&self, cursor: i64, limit: usize) -> StorageFuture<'_, ChangePage>;
     fn case_with_events(&self, case_id: Uuid) -> StorageFuture<'_, Option<(CaseRow, Vec<Event>)>>;
+    /// One page of cases matching `query` (inside its scope) and the per-status counts of all
+    /// matches, read from one snapshot.
+    fn query_cases(&self, query: CaseQuery) -> StorageFuture<'_, CasePage>;
+    /// The events of these cases, oldest first per case (ordered by change sequence).
+    fn events_of_cases(&self, case_ids: Vec<Uuid>) -> StorageFuture<'_, Vec<Event>>;
 
     fn photo(&self, sha256: String) -> StorageFuture<'_, Option<PhotoRecord>>;
     fn insert_photo(&self, photo: PhotoRecord, audit: AuditDraft) -> StorageFuture<'_, ()>;
@@ -231,6 +238,26 @@ pub trait Storage: Send + Sync + 'static {
     fn append_audit(&self, audit: AuditDraft) -> StorageFuture<'_, ()>;
     /// The whole audit log in sequence order and the head, for [`crate::audit::verify`].
     fn audit_log(&self) -> StorageFuture<'_, (Vec<AuditRow>, Head)>;
+}
+
+/// Rows fetched per round trip by [`query_all`].
+const QUERY_ALL_PAGE: usize = 1000;
+
+/// Every case matching `query`, following the keyset pages (`query.limit` is ignored).
+pub async fn query_all(
+    storage: &dyn Storage,
+    mut query: CaseQuery,
+) -> Result<Vec<CaseRow>, StorageError> {
+    query.limit = QUERY_ALL_PAGE;
+    let mut rows = Vec::new();
+    loop {
+        let page = storage.query_cases(query.clone()).await?;
+        rows.extend(page.rows);
+        match page.next {
+            Some(next) => query.after = Some(next),
+            None => return Ok(rows),
+        }
+    }
 }
 
 /// Opens the backend the configuration asks for and runs its migrations.

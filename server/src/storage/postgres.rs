@@ -11,6 +11,7 @@ use xuncha_core::protocol::EventResult;
 use xuncha_core::workflow::Event;
 use xuncha_core::{Estate, OrgUnit};
 
+use super::case_query::{self, CasePage, CaseQuery, IndexColumns, SqlValue};
 use super::sqlite::{parse_role, ts};
 use super::{
     CaseRow, ChangePage, DeviceRecord, Head, IngestBatch, NewDevice, PhotoRecord, RefreshOutcome,
@@ -20,7 +21,12 @@ use crate::audit::{self, AuditDraft, AuditRow};
 use crate::domain::Catalog;
 use crate::ingest;
 
-const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("migrations/postgres/0001_init.sql"))];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("migrations/postgres/0001_init.sql")),
+    (2, include_str!("migrations/postgres/0002_case_query.sql")),
+];
+/// The migration that added the case query's columns; existing rows are backfilled with it.
+const CASE_QUERY_MIGRATION: i32 = 2;
 /// Advisory lock key held while migrating, so two servers starting together do not race.
 const MIGRATION_LOCK: i64 = 0x5855_4e43_4841;
 
@@ -165,6 +171,9 @@ impl PostgresStorage {
                     version: u32::try_from(*version).unwrap_or(0),
                     message: e.to_string(),
                 })?;
+                if *version == CASE_QUERY_MIGRATION {
+                    backfill_index_columns(&tx).await?;
+                }
                 tx.execute(
                     "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
                     &[version, &ts(Utc::now())],
@@ -185,6 +194,74 @@ impl PostgresStorage {
     async fn client(&self) -> Result<deadpool_postgres::Object, StorageError> {
         self.pool.get().await.map_err(pool_error)
     }
+}
+
+/// Fills the case query's columns and `case_units` for rows stored before they existed.
+async fn backfill_index_columns(tx: &Transaction<'_>) -> Result<(), StorageError> {
+    let rows = tx
+        .query(
+            "SELECT id, body::text, dispatched_units::text FROM cases",
+            &[],
+        )
+        .await?;
+    for row in &rows {
+        let id: String = row.try_get(0)?;
+        let case: xuncha_core::Case = serde_json::from_str(row.try_get(1)?)?;
+        let units: Vec<String> = serde_json::from_str(row.try_get(2)?)?;
+        write_index_columns(tx, &id, &IndexColumns::of(&case), &units).await?;
+    }
+    tracing::info!(count = rows.len(), "backfilled case query columns");
+    Ok(())
+}
+
+/// Writes the derived columns of one stored case and its dispatched units.
+async fn write_index_columns(
+    tx: &Transaction<'_>,
+    id: &str,
+    columns: &IndexColumns,
+    dispatched_units: &[String],
+) -> Result<(), StorageError> {
+    let update = tx
+        .prepare_cached(
+            "UPDATE cases SET category = $2, is_open = $3, reported_at_us = $4, updated_at_us = $5,
+               due_us = $6, assigned_unit = $7, search_text = $8 WHERE id = $1",
+        )
+        .await?;
+    tx.execute(
+        &update,
+        &[
+            &id,
+            &columns.category,
+            &columns.is_open,
+            &columns.reported_at_us,
+            &columns.updated_at_us,
+            &columns.due_us,
+            &columns.assigned_unit,
+            &columns.search_text,
+        ],
+    )
+    .await?;
+    if !dispatched_units.is_empty() {
+        tx.execute(
+            "INSERT INTO case_units (unit_id, case_id) SELECT unnest($1::text[]), $2::text ON CONFLICT DO NOTHING",
+            &[&dispatched_units, &id],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+fn pg_params(values: &[SqlValue]) -> Vec<&(dyn tokio_postgres::types::ToSql + Sync)> {
+    values
+        .iter()
+        .map(|v| -> &(dyn tokio_postgres::types::ToSql + Sync) {
+            match v {
+                SqlValue::Text(t) => t,
+                SqlValue::Int(i) => i,
+                SqlValue::Bool(b) => b,
+            }
+        })
+        .collect()
 }
 
 async fn ingest_in_tx(
@@ -285,6 +362,13 @@ async fn ingest_in_tx(
                 &serde_json::to_string(&row.dispatched_units)?,
                 &row.seq,
             ],
+        )
+        .await?;
+        write_index_columns(
+            tx,
+            &row.case.id.to_string(),
+            &IndexColumns::of(&row.case),
+            &row.dispatched_units,
         )
         .await?;
     }
@@ -732,6 +816,52 @@ impl Storage for PostgresStorage {
                 .map(|r| Ok(serde_json::from_str(r.try_get(0)?)?))
                 .collect::<Result<Vec<Event>, StorageError>>()?;
             Ok(Some((row, events)))
+        })
+    }
+
+    fn query_cases(&self, query: CaseQuery) -> StorageFuture<'_, CasePage> {
+        Box::pin(async move {
+            let mut client = self.client().await?;
+            // One snapshot for the page and its counts.
+            let tx = client
+                .build_transaction()
+                .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
+                .await?;
+            let page = case_query::page_sql(&query, CASE_COLUMNS);
+            let mut fetched = Vec::new();
+            for row in tx.query(&page.text, &pg_params(&page.params)).await? {
+                fetched.push((case_from_row(&row, 0)?, row.try_get::<_, i64>(4)?));
+            }
+            let counts_sql = case_query::counts_sql(&query);
+            let mut counts = std::collections::BTreeMap::new();
+            for row in tx
+                .query(&counts_sql.text, &pg_params(&counts_sql.params))
+                .await?
+            {
+                let n: i64 = row.try_get(1)?;
+                counts.insert(row.try_get::<_, String>(0)?, u64::try_from(n).unwrap_or(0));
+            }
+            tx.commit().await?;
+            Ok(case_query::finish_page(fetched, query.limit, counts))
+        })
+    }
+
+    fn events_of_cases(&self, case_ids: Vec<Uuid>) -> StorageFuture<'_, Vec<Event>> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            let ids: Vec<String> = case_ids.iter().map(Uuid::to_string).collect();
+            let events = client
+                .query(
+                    "SELECT body::text FROM events WHERE case_id = ANY($1) ORDER BY seq",
+                    &[&ids],
+                )
+                .await?
+                .iter()
+                .map(|r| Ok(serde_json::from_str(r.try_get(0)?)?))
+                .collect::<Result<Vec<Event>, StorageError>>()?;
+            Ok(events)
         })
     }
 

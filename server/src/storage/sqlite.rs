@@ -14,6 +14,7 @@ use xuncha_core::protocol::EventResult;
 use xuncha_core::workflow::Event;
 use xuncha_core::{Estate, OrgUnit, Role};
 
+use super::case_query::{self, CasePage, CaseQuery, IndexColumns, SqlValue};
 use super::{
     CaseRow, ChangePage, DeviceRecord, Head, IngestBatch, NewDevice, PhotoRecord, RefreshOutcome,
     Session, Storage, StorageError, StorageFuture, UserRecord,
@@ -22,7 +23,14 @@ use crate::audit::{self, AuditDraft, AuditRow};
 use crate::domain::Catalog;
 use crate::ingest;
 
-const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: &[(u32, &str)] = &[
+    (1, include_str!("migrations/sqlite/0001_init.sql")),
+    (2, include_str!("migrations/sqlite/0002_case_query.sql")),
+];
+/// The migration that added the case query's columns; existing rows are backfilled with it.
+const CASE_QUERY_MIGRATION: u32 = 2;
+/// Most ids bound in one `IN (…)` list (SQLite allows 32 766 parameters).
+const IDS_PER_STATEMENT: usize = 500;
 /// Most jobs committed together by the writer.
 const MAX_JOBS_PER_COMMIT: usize = 256;
 
@@ -70,11 +78,103 @@ fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
             version: *version,
             message: e.to_string(),
         })?;
+        if *version == CASE_QUERY_MIGRATION {
+            backfill_index_columns(&tx)?;
+        }
         tx.pragma_update(None, "user_version", version)?;
         tx.commit()?;
         tracing::info!(version, "applied SQLite migration");
     }
     Ok(())
+}
+
+/// Fills the case query's columns and `case_units` for rows stored before they existed.
+fn backfill_index_columns(conn: &Connection) -> Result<(), StorageError> {
+    let rows: Vec<(String, String, String)> = conn
+        .prepare("SELECT id, body, dispatched_units FROM cases")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    let count = rows.len();
+    for (id, body, units) in rows {
+        let case: xuncha_core::Case = serde_json::from_str(&body)?;
+        let units: Vec<String> = serde_json::from_str(&units)?;
+        write_index_columns(conn, &id, &IndexColumns::of(&case), &units)?;
+    }
+    tracing::info!(count, "backfilled case query columns");
+    Ok(())
+}
+
+/// Writes the derived columns of one stored case and its dispatched units.
+fn write_index_columns(
+    conn: &Connection,
+    id: &str,
+    columns: &IndexColumns,
+    dispatched_units: &[String],
+) -> Result<(), StorageError> {
+    conn.prepare_cached(
+        "UPDATE cases SET category = ?2, is_open = ?3, reported_at_us = ?4, updated_at_us = ?5,
+           due_us = ?6, assigned_unit = ?7, search_text = ?8 WHERE id = ?1",
+    )?
+    .execute(params![
+        id,
+        columns.category,
+        columns.is_open,
+        columns.reported_at_us,
+        columns.updated_at_us,
+        columns.due_us,
+        columns.assigned_unit,
+        columns.search_text,
+    ])?;
+    let mut insert_unit =
+        conn.prepare_cached("INSERT OR IGNORE INTO case_units (unit_id, case_id) VALUES (?1, ?2)")?;
+    for unit in dispatched_units {
+        insert_unit.execute(params![unit, id])?;
+    }
+    Ok(())
+}
+
+impl rusqlite::ToSql for SqlValue {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        match self {
+            SqlValue::Text(t) => t.to_sql(),
+            SqlValue::Int(i) => i.to_sql(),
+            SqlValue::Bool(b) => b.to_sql(),
+        }
+    }
+}
+
+const CASE_SELECT: &str = "body, routing, dispatched_units, seq";
+
+fn query_cases_in_tx(conn: &Connection, query: &CaseQuery) -> Result<CasePage, StorageError> {
+    let page = case_query::page_sql(query, CASE_SELECT);
+    let mut fetched = Vec::new();
+    {
+        let mut stmt = conn.prepare(&page.text)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(page.params.iter()), |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        })?;
+        for row in rows {
+            let (b, r, u, s, key) = row?;
+            fetched.push((case_from_row(&b, r, &u, s)?, key));
+        }
+    }
+    let counts_sql = case_query::counts_sql(query);
+    let mut counts = std::collections::BTreeMap::new();
+    let mut stmt = conn.prepare(&counts_sql.text)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(counts_sql.params.iter()), |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+    })?;
+    for row in rows {
+        let (status, n) = row?;
+        counts.insert(status, u64::try_from(n).unwrap_or(0));
+    }
+    Ok(case_query::finish_page(fetched, query.limit, counts))
 }
 
 fn writer_loop(conn: Connection, jobs: mpsc::Receiver<Job>) {
@@ -372,6 +472,7 @@ fn ingest_in_tx(
                dispatched_units = excluded.dispatched_units, seq = excluded.seq",
         )?;
         for row in &plan.cases {
+            let id = row.case.id.to_string();
             upsert_case.execute(params![
                 row.case.id.to_string(),
                 row.case.estate_id,
@@ -384,6 +485,12 @@ fn ingest_in_tx(
                 serde_json::to_string(&row.dispatched_units)?,
                 row.seq,
             ])?;
+            write_index_columns(
+                conn,
+                &id,
+                &IndexColumns::of(&row.case),
+                &row.dispatched_units,
+            )?;
         }
         let mut insert_ref = conn
             .prepare_cached("INSERT OR IGNORE INTO photo_refs (sha256, case_id) VALUES (?1, ?2)")?;
@@ -754,6 +861,35 @@ impl Storage for SqliteStorage {
                 .map(|b| Ok(serde_json::from_str(&b?)?))
                 .collect::<Result<Vec<Event>, StorageError>>()?;
             Ok(Some((row, events)))
+        }))
+    }
+
+    fn query_cases(&self, query: CaseQuery) -> StorageFuture<'_, CasePage> {
+        Box::pin(self.read(move |conn| {
+            // One read transaction: the page and its counts come from one snapshot.
+            conn.execute_batch("BEGIN")?;
+            let page = query_cases_in_tx(conn, &query);
+            let _ = conn.execute_batch("COMMIT");
+            page
+        }))
+    }
+
+    fn events_of_cases(&self, case_ids: Vec<Uuid>) -> StorageFuture<'_, Vec<Event>> {
+        Box::pin(self.read(move |conn| {
+            let mut events = Vec::new();
+            for chunk in case_ids.chunks(IDS_PER_STATEMENT) {
+                let marks = vec!["?"; chunk.len()].join(", ");
+                let mut stmt = conn.prepare(&format!(
+                    "SELECT body FROM events WHERE case_id IN ({marks}) ORDER BY seq"
+                ))?;
+                let ids = chunk.iter().map(Uuid::to_string);
+                for body in
+                    stmt.query_map(rusqlite::params_from_iter(ids), |r| r.get::<_, String>(0))?
+                {
+                    events.push(serde_json::from_str::<Event>(&body?)?);
+                }
+            }
+            Ok(events)
         }))
     }
 
