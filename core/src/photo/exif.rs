@@ -3,10 +3,10 @@
 //! Broken EXIF never refuses a photo: the fact is simply missing.
 
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
-use crate::time::SHANGHAI;
 use exif::{Field, In, Tag, Value};
 
 use crate::geo::GpsFix;
+use crate::time::SHANGHAI;
 
 /// The `provider` of a [`GpsFix`] read from a photo's EXIF.
 pub const EXIF_GPS_PROVIDER: &str = "exif";
