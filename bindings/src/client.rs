@@ -457,7 +457,11 @@ impl XunchaClient {
             )
         })?;
         let sync_client = sync_client_for(&session.server_url, &self.inner)?;
-        sync_client.resume(device_id, session.refresh_token.secret());
+        sync_client.resume(
+            device_id,
+            &session.user.user_id,
+            session.refresh_token.secret(),
+        );
         self.set_signed_in(sync_client, session.user)
     }
 

@@ -18,6 +18,7 @@ use xuncha_server::demo::DEMO_PASSWORD;
 const INSPECTOR: &str = "inspector.changchunli";
 
 both_backends!(sign_out_revokes_the_device_and_keeps_unsent_records);
+both_backends!(unsent_events_wait_for_their_author);
 
 fn client(base: &str, store: &Arc<Store>) -> SyncClient {
     let mut config = SyncConfig::new(base);
@@ -92,7 +93,11 @@ async fn sign_out_revokes_the_device_and_keeps_unsent_records(backend: Backend) 
     );
     // A copy of the session restored elsewhere (say, from an old keystore backup) is dead too.
     let restored = client(&server.base, &store);
-    restored.resume(enrolment.device_id, enrolment.refresh_token.clone());
+    restored.resume(
+        enrolment.device_id,
+        &enrolment.user.user_id,
+        enrolment.refresh_token.clone(),
+    );
     assert!(matches!(
         restored.sync(&NoProgress).await,
         Err(SyncError::AuthRejected { code, .. }) if code == "REVOKED"
@@ -116,6 +121,77 @@ async fn sign_out_revokes_the_device_and_keeps_unsent_records(backend: Backend) 
     assert_eq!(counts.pending + counts.in_flight, 0, "{counts:?}");
 }
 
+/// Two people on one phone: what the first recorded and did not send is never pushed under the
+/// second one's token (the server would stamp it with the second one's name); it waits for its
+/// author's next sign-in.
+async fn unsent_events_wait_for_their_author(backend: Backend) {
+    let server = TestServer::start(&backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(&dir.path().join("xuncha.db")).unwrap());
+    let actor_of = |enrolment: &xuncha_core::sync::Enrolment| Actor {
+        user_id: enrolment.user.user_id.clone(),
+        role: enrolment.user.role,
+        unit_id: enrolment.user.unit_id.clone(),
+    };
+    let first = client(&server.base, &store);
+    let inspector = first
+        .enrol(INSPECTOR, DEMO_PASSWORD, "长春里巡查机", &NoProgress)
+        .await
+        .unwrap();
+    let inspectors_case = store
+        .create_case_with_photos(&actor_of(&inspector), &draft(), &[])
+        .unwrap()
+        .case;
+    assert_eq!(first.sign_out(&NoProgress).await, SignOut::Revoked);
+
+    let second = client(&server.base, &store);
+    let staff = second
+        .enrol(
+            "company.changchunli",
+            DEMO_PASSWORD,
+            "长春里巡查机",
+            &NoProgress,
+        )
+        .await
+        .unwrap();
+    let staff_case = store
+        .create_case_with_photos(&actor_of(&staff), &draft(), &[])
+        .unwrap()
+        .case;
+    let report = second.sync(&NoProgress).await.unwrap();
+    assert_eq!(
+        report.applied, 1,
+        "only the staff member's own case: {report:?}"
+    );
+    assert_eq!(
+        store.unanswered_events_of(&inspector.user.user_id).unwrap(),
+        1
+    );
+    assert_eq!(store.unanswered_events_of(&staff.user.user_id).unwrap(), 0);
+    assert!(store.case(staff_case.id).unwrap().is_some());
+    assert_eq!(second.sign_out(&NoProgress).await, SignOut::Revoked);
+
+    let third = client(&server.base, &store);
+    third
+        .enrol(INSPECTOR, DEMO_PASSWORD, "长春里巡查机", &NoProgress)
+        .await
+        .unwrap();
+    let report = third.sync(&NoProgress).await.unwrap();
+    assert_eq!(
+        report.applied, 1,
+        "the inspector's case, under the inspector's name: {report:?}"
+    );
+    let counts = store.outbox_counts().unwrap();
+    assert_eq!(counts.pending + counts.in_flight, 0, "{counts:?}");
+    let events = store.case_events(inspectors_case.id).unwrap();
+    assert!(
+        events
+            .iter()
+            .all(|e| e.event.actor.user_id == inspector.user.user_id),
+        "{events:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_sign_out_forgets_the_session_locally_only() {
     // A loopback port nobody listens on.
@@ -127,6 +203,7 @@ async fn offline_sign_out_forgets_the_session_locally_only() {
     let phone = client(&base, &store);
     phone.resume(
         xuncha_core::ids::new_id(),
+        "u-inspector",
         xuncha_core::sync::Secret::new("xrt_kept_in_the_keystore"),
     );
 

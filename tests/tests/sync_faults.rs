@@ -213,11 +213,11 @@ struct CorruptOne {
 }
 
 impl SyncStore for CorruptOne {
-    fn unanswered_events(&self) -> Result<u32, LocalError> {
-        self.store.unanswered_events()
+    fn unanswered_events(&self, author: &str) -> Result<u32, LocalError> {
+        self.store.unanswered_events(author)
     }
-    fn claim_events(&self, limit: u32) -> Result<Vec<Event>, LocalError> {
-        let mut events = self.store.claim_events(limit)?;
+    fn claim_events(&self, author: &str, limit: u32) -> Result<Vec<Event>, LocalError> {
+        let mut events = self.store.claim_events(author, limit)?;
         let victim = *self.victim.lock().unwrap();
         for event in events.iter_mut().filter(|e| Some(e.id) == victim) {
             if let Some(gps) = event.gps.as_mut() {

@@ -90,14 +90,41 @@ impl Store {
     /// Claims up to `limit` unanswered local events, oldest first, for one push: marks them
     /// `in_flight` and counts the attempt. Events a previous push left unanswered come first.
     pub fn pending_events(&self, limit: u32) -> Result<Vec<Event>, StoreError> {
+        self.claim_pending(None, limit)
+    }
+
+    /// [`Store::pending_events`] of one author (`actor.user_id`): what a sync run signed in as
+    /// that user may push. Other users' events stay pending for their own sign-in.
+    pub fn pending_events_of(&self, author: &str, limit: u32) -> Result<Vec<Event>, StoreError> {
+        self.claim_pending(Some(author), limit)
+    }
+
+    /// Unanswered local events (`pending` + `in_flight`) of one author.
+    pub fn unanswered_events_of(&self, author: &str) -> Result<u32, StoreError> {
+        Ok(self.read(|conn| {
+            let count: i64 = conn.query_row(
+                "SELECT count(*) FROM events WHERE sync_state IN ('pending', 'in_flight')
+                 AND json_extract(event_json, '$.actor.user_id') = ?1",
+                [author],
+                |r| r.get(0),
+            )?;
+            Ok(u32::try_from(count).unwrap_or(u32::MAX))
+        })?)
+    }
+
+    fn claim_pending(&self, author: Option<&str>, limit: u32) -> Result<Vec<Event>, StoreError> {
         Ok(self.write(|tx| {
             let claimed: Vec<(i64, String)> = {
                 let mut stmt = tx.prepare_cached(
                     "SELECT seq, event_json FROM events
-                     WHERE sync_state IN ('pending', 'in_flight') ORDER BY seq LIMIT ?1",
+                     WHERE sync_state IN ('pending', 'in_flight')
+                       AND (?2 IS NULL OR json_extract(event_json, '$.actor.user_id') = ?2)
+                     ORDER BY seq LIMIT ?1",
                 )?;
-                stmt.query_map([i64::from(limit)], |r| Ok((r.get(0)?, r.get(1)?)))?
-                    .collect::<rusqlite::Result<_>>()?
+                stmt.query_map(rusqlite::params![i64::from(limit), author], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?
+                .collect::<rusqlite::Result<_>>()?
             };
             let mut mark = tx.prepare_cached(
                 "UPDATE events SET sync_state = 'in_flight', attempts = attempts + 1 WHERE seq = ?1",

@@ -97,6 +97,7 @@ impl SyncClient {
         let refresh_token = Secret::new(answer.refresh_token);
         self.api.set_session(Some(Session {
             device_id: answer.device_id,
+            user_id: answer.user.user_id.clone(),
             refresh_token: refresh_token.clone(),
             access: Some((
                 Secret::new(answer.access_token),
@@ -113,9 +114,11 @@ impl SyncClient {
     }
 
     /// Restores the session from the keystore: the access token is fetched on first use.
-    pub fn resume(&self, device_id: Uuid, refresh_token: Secret) {
+    /// `user_id` is the enrolled user's (`Enrolment::user`): only their events are pushed.
+    pub fn resume(&self, device_id: Uuid, user_id: &str, refresh_token: Secret) {
         self.api.set_session(Some(Session {
             device_id,
+            user_id: user_id.to_owned(),
             refresh_token,
             access: None,
         }));
@@ -197,7 +200,15 @@ impl SyncClient {
         report: &mut SyncReport,
         progress: &dyn SyncProgress,
     ) -> Result<(), SyncError> {
-        let total = self.blocking(|s| s.unanswered_events()).await?;
+        let author = self
+            .api
+            .session()
+            .map(|s| s.user_id)
+            .ok_or(SyncError::NotSignedIn)?;
+        let total = {
+            let author = author.clone();
+            self.blocking(move |s| s.unanswered_events(&author)).await?
+        };
         let mut sent_this_run: HashSet<Uuid> = HashSet::new();
         let mut answered = 0u32;
         progress.on_update(SyncUpdate::Pushing { sent: 0, total });
@@ -205,7 +216,11 @@ impl SyncClient {
         let full = self.config.push_batch.max(1);
         let mut limit = full;
         loop {
-            let batch = self.blocking(move |s| s.claim_events(limit)).await?;
+            let batch = {
+                let author = author.clone();
+                self.blocking(move |s| s.claim_events(&author, limit))
+                    .await?
+            };
             if batch.is_empty() {
                 break;
             }

@@ -47,6 +47,8 @@ const EXPIRY_MARGIN: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone)]
 pub(crate) struct Session {
     pub device_id: Uuid,
+    /// The signed-in user: the sync run pushes only the events this user recorded.
+    pub user_id: String,
     pub refresh_token: Secret,
     pub access: Option<(Secret, Instant)>,
 }
@@ -484,6 +486,7 @@ mod tests {
         assert!(!format!("{secret:?}").contains("supersecret"));
         let session = Session {
             device_id: Uuid::nil(),
+            user_id: "u-1".to_owned(),
             refresh_token: Secret::new("xrt_refreshsecret"),
             access: Some((secret, Instant::now())),
         };

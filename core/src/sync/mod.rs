@@ -110,10 +110,13 @@ pub struct PullApplied {
 /// The store operations a sync run needs. [`crate::store::Store`] implements it; every call is
 /// blocking and one durable transaction (the engine calls it through `spawn_blocking`).
 pub trait SyncStore: Send + Sync + 'static {
-    /// Local events not yet answered by the server (`pending` + `in_flight`).
-    fn unanswered_events(&self) -> Result<u32, LocalError>;
-    /// Claims up to `limit` unanswered events, oldest first, marking them `in_flight`.
-    fn claim_events(&self, limit: u32) -> Result<Vec<Event>, LocalError>;
+    /// Local events `author` recorded that the server has not answered (`pending` + `in_flight`).
+    fn unanswered_events(&self, author: &str) -> Result<u32, LocalError>;
+    /// Claims up to `limit` unanswered events `author` recorded, oldest first, marking them
+    /// `in_flight`. Events of other users on this phone wait for their author's sign-in: the
+    /// server stamps every pushed event with the token's user, so sending them would put
+    /// someone else's name on them.
+    fn claim_events(&self, author: &str, limit: u32) -> Result<Vec<Event>, LocalError>;
     /// Records the server's answers: synced, or parked as rejected with code and message.
     fn record_results(&self, results: &[EventResult]) -> Result<(), LocalError>;
     fn photos_to_upload(&self) -> Result<Vec<PhotoToUpload>, LocalError>;

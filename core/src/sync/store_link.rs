@@ -14,13 +14,12 @@ fn local(error: StoreError) -> LocalError {
 }
 
 impl SyncStore for Store {
-    fn unanswered_events(&self) -> Result<u32, LocalError> {
-        let counts = self.outbox_counts().map_err(local)?;
-        Ok(counts.pending.saturating_add(counts.in_flight))
+    fn unanswered_events(&self, author: &str) -> Result<u32, LocalError> {
+        self.unanswered_events_of(author).map_err(local)
     }
 
-    fn claim_events(&self, limit: u32) -> Result<Vec<Event>, LocalError> {
-        self.pending_events(limit).map_err(local)
+    fn claim_events(&self, author: &str, limit: u32) -> Result<Vec<Event>, LocalError> {
+        self.pending_events_of(author, limit).map_err(local)
     }
 
     fn record_results(&self, results: &[EventResult]) -> Result<(), LocalError> {
