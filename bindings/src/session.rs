@@ -109,7 +109,8 @@ pub struct DeviceSession {
 
 /// How `sign_out` ended. Either way the library has forgotten the session: the app deletes its
 /// keystore entry in both cases. Cases, photos and unsent events stay on the phone (warn first
-/// when `outbox_counts` shows unsent changes: they are sent under whoever signs in next).
+/// when `outbox_counts` shows unsent changes: they wait on the phone until their author signs in
+/// again; the sync pushes only the signed-in user's own records).
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum SignOutOutcome {
     /// The server revoked this device (or already refused its token): the refresh token is dead.

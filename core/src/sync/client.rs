@@ -30,7 +30,8 @@ pub const SIGN_OUT_ATTEMPTS: u32 = 2;
 ///
 /// Unsent events and photos stay in the store: they are the inspector's records and nothing
 /// else holds them. The server stamps each pushed event with the user of the token that pushes
-/// it, so the app must warn before signing out while the outbox is not empty (the count is
+/// it, so a sync pushes only the signed-in user's events and other users' wait for their author;
+/// the app should still warn before signing out while the outbox is not empty (the count is
 /// `Store::outbox_counts`) and offer to sync first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SignOut {

@@ -93,7 +93,8 @@ final class AppModel: ObservableObject {
     }
 
     /// What only this phone holds, e.g. "还有 2 条未同步记录、1 张未上传照片", or nil. Shown before
-    /// sign-out: these stay on the phone and are sent by whoever signs in next, under that account.
+    /// sign-out: these stay on the phone until their author signs in again (a sync pushes only the
+    /// signed-in user's own records).
     func unsentWarning() -> String? {
         guard let counts = try? client.outboxCounts() else { return nil }
         let events = counts.pending + counts.inFlight

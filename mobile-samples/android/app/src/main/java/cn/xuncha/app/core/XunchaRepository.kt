@@ -120,7 +120,7 @@ class XunchaRepository(
     /**
      * What is still on the phone only: unanswered events (pending or being sent) and photos not yet
      * uploaded. Shown before sign-out ("还有 N 条未同步记录"): they stay on the phone after it
-     * and are sent by whoever signs in next on this phone, under that account.
+     * and wait for their author: a sync pushes only the signed-in user's own records.
      */
     suspend fun unsentChanges(): UnsentChanges = withContext(io) {
         val counts = client.outboxCounts()
