@@ -423,7 +423,14 @@ fn outbox_claims_and_answers() {
         )
         .unwrap();
 
-    let claimed = store.pending_events(10).unwrap();
+    // Another user's sync on this phone claims none of them.
+    assert!(
+        store
+            .pending_events("u-someone-else", 10)
+            .unwrap()
+            .is_empty()
+    );
+    let claimed = store.pending_events(&actor.user_id, 10).unwrap();
     assert_eq!(
         claimed.iter().map(|e| e.id).collect::<Vec<_>>(),
         vec![a.event.id, b.event.id]
@@ -431,7 +438,10 @@ fn outbox_claims_and_answers() {
     let counts = store.outbox_counts().unwrap();
     assert_eq!((counts.pending, counts.in_flight), (0, 2));
     // Unanswered in-flight events are handed out again (the server deduplicates by id).
-    assert_eq!(store.pending_events(1).unwrap()[0].id, a.event.id);
+    assert_eq!(
+        store.pending_events(&actor.user_id, 1).unwrap()[0].id,
+        a.event.id
+    );
     assert_eq!(store.case_events(a.case.id).unwrap()[0].attempts, 2);
 
     let mut server_a = a.case.clone();
@@ -470,7 +480,7 @@ fn outbox_claims_and_answers() {
     assert_eq!(rejected[0].reject_message.as_deref(), Some("不允许"));
     // A refused report stays visible on the phone (nothing the user saved disappears).
     assert!(store.case(b.case.id).unwrap().is_some());
-    assert!(store.pending_events(10).unwrap().is_empty());
+    assert!(store.pending_events(&actor.user_id, 10).unwrap().is_empty());
 
     let page = store.list_cases(&CaseFilter::default(), 10, None).unwrap();
     let unsynced: Vec<(Uuid, u32)> = page
@@ -496,7 +506,7 @@ fn an_edit_made_while_an_upload_is_in_flight_is_not_marked_clean() {
             &[],
         )
         .unwrap();
-    let in_flight = store.pending_events(10).unwrap();
+    let in_flight = store.pending_events(&actor.user_id, 10).unwrap();
     assert_eq!(in_flight.len(), 1);
     // The user adds a note while the push is on the wire.
     let noted = store.add_note(&actor, a.case.id, "补充：三楼也有").unwrap();
@@ -522,7 +532,7 @@ fn an_edit_made_while_an_upload_is_in_flight_is_not_marked_clean() {
         item.case, noted.case,
         "the note stays applied on top of the server's case"
     );
-    let next = store.pending_events(10).unwrap();
+    let next = store.pending_events(&actor.user_id, 10).unwrap();
     assert_eq!(next.len(), 1);
     assert_eq!(next[0].id, noted.event.id);
 }
@@ -547,7 +557,7 @@ fn pull_is_authoritative_and_local_pending_events_are_reapplied() {
             &[],
         )
         .unwrap();
-    store.pending_events(10).unwrap();
+    store.pending_events(&actor.user_id, 10).unwrap();
     store
         .mark_synced(&[EventResult {
             event_id: mine.event.id,

@@ -87,38 +87,17 @@ pub struct OutboxCounts {
 }
 
 impl Store {
-    /// Claims up to `limit` unanswered local events, oldest first, for one push: marks them
-    /// `in_flight` and counts the attempt. Events a previous push left unanswered come first.
-    pub fn pending_events(&self, limit: u32) -> Result<Vec<Event>, StoreError> {
-        self.claim_pending(None, limit)
-    }
-
-    /// [`Store::pending_events`] of one author (`actor.user_id`): what a sync run signed in as
-    /// that user may push. Other users' events stay pending for their own sign-in.
-    pub fn pending_events_of(&self, author: &str, limit: u32) -> Result<Vec<Event>, StoreError> {
-        self.claim_pending(Some(author), limit)
-    }
-
-    /// Unanswered local events (`pending` + `in_flight`) of one author.
-    pub fn unanswered_events_of(&self, author: &str) -> Result<u32, StoreError> {
-        Ok(self.read(|conn| {
-            let count: i64 = conn.query_row(
-                "SELECT count(*) FROM events WHERE sync_state IN ('pending', 'in_flight')
-                 AND json_extract(event_json, '$.actor.user_id') = ?1",
-                [author],
-                |r| r.get(0),
-            )?;
-            Ok(u32::try_from(count).unwrap_or(u32::MAX))
-        })?)
-    }
-
-    fn claim_pending(&self, author: Option<&str>, limit: u32) -> Result<Vec<Event>, StoreError> {
+    /// Claims up to `limit` unanswered local events that `author` (`actor.user_id`) recorded,
+    /// oldest first, for one push: marks them `in_flight` and counts the attempt. Events a
+    /// previous push left unanswered come first. Other users' events stay pending for their own
+    /// sign-in: the server stamps pushed events with the token's user.
+    pub fn pending_events(&self, author: &str, limit: u32) -> Result<Vec<Event>, StoreError> {
         Ok(self.write(|tx| {
             let claimed: Vec<(i64, String)> = {
                 let mut stmt = tx.prepare_cached(
                     "SELECT seq, event_json FROM events
                      WHERE sync_state IN ('pending', 'in_flight')
-                       AND (?2 IS NULL OR json_extract(event_json, '$.actor.user_id') = ?2)
+                       AND json_extract(event_json, '$.actor.user_id') = ?2
                      ORDER BY seq LIMIT ?1",
                 )?;
                 stmt.query_map(rusqlite::params![i64::from(limit), author], |r| {
@@ -135,6 +114,19 @@ impl Store {
                 events.push(serde_json::from_str(&json)?);
             }
             Ok(events)
+        })?)
+    }
+
+    /// Unanswered local events (`pending` + `in_flight`) of one author.
+    pub fn unanswered_events_of(&self, author: &str) -> Result<u32, StoreError> {
+        Ok(self.read(|conn| {
+            let count: i64 = conn.query_row(
+                "SELECT count(*) FROM events WHERE sync_state IN ('pending', 'in_flight')
+                 AND json_extract(event_json, '$.actor.user_id') = ?1",
+                [author],
+                |r| r.get(0),
+            )?;
+            Ok(u32::try_from(count).unwrap_or(u32::MAX))
         })?)
     }
 

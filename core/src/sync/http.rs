@@ -179,7 +179,8 @@ impl Api {
         body: Body,
         progress: &dyn SyncProgress,
     ) -> Result<T, SyncError> {
-        self.call_inner(method, url, body, false, progress).await
+        self.call_with(method, url, body, false, self.retry.max_attempts, progress)
+            .await
     }
 
     /// Sends with the device's access token (refreshing it when needed), with retries.
@@ -190,7 +191,8 @@ impl Api {
         body: Body,
         progress: &dyn SyncProgress,
     ) -> Result<T, SyncError> {
-        self.call_inner(method, url, body, true, progress).await
+        self.call_with(method, url, body, true, self.retry.max_attempts, progress)
+            .await
     }
 
     /// Like [`Api::call`] but with at most `max_attempts` tries, for a request a person is
@@ -205,18 +207,6 @@ impl Api {
     ) -> Result<T, SyncError> {
         let max_attempts = max_attempts.clamp(1, self.retry.max_attempts.max(1));
         self.call_with(method, url, body, true, max_attempts, progress)
-            .await
-    }
-
-    async fn call_inner<T: DeserializeOwned>(
-        &self,
-        method: Method,
-        url: Url,
-        body: Body,
-        authed: bool,
-        progress: &dyn SyncProgress,
-    ) -> Result<T, SyncError> {
-        self.call_with(method, url, body, authed, self.retry.max_attempts, progress)
             .await
     }
 

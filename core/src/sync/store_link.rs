@@ -19,7 +19,7 @@ impl SyncStore for Store {
     }
 
     fn claim_events(&self, author: &str, limit: u32) -> Result<Vec<Event>, LocalError> {
-        self.pending_events_of(author, limit).map_err(local)
+        self.pending_events(author, limit).map_err(local)
     }
 
     fn record_results(&self, results: &[EventResult]) -> Result<(), LocalError> {
