@@ -599,19 +599,25 @@ async fn street_office_filters_dispatches_and_sees_the_change_in_chromium() {
         .click()
         .await
         .unwrap();
+    // The old page also has #queue: wait for the navigation the click starts (up to 15 s)
+    // before reading the URL, or the check races the browser.
+    let mut filtered = false;
+    for _ in 0..150 {
+        let url = client.current_url().await.unwrap();
+        if url.query().unwrap_or("").contains("category=STREET_LIGHT") {
+            filtered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     client
         .wait()
         .for_element(Locator::Id("queue"))
         .await
         .unwrap();
     assert!(
-        client
-            .current_url()
-            .await
-            .unwrap()
-            .query()
-            .unwrap_or("")
-            .contains("category=STREET_LIGHT")
+        filtered,
+        "the filter form did not navigate to ?category=STREET_LIGHT"
     );
     let rows = client
         .find_all(Locator::Css("#queue tbody tr"))
