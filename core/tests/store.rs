@@ -495,6 +495,92 @@ fn outbox_claims_and_answers() {
 }
 
 #[test]
+fn a_change_waits_for_another_users_unsent_change_it_follows() {
+    // Two people share a phone: the inspector reports offline and hands the phone over; the
+    // colleague comments on that case. The server must see the report first, so the colleague's
+    // comment (and anything after it on that case) waits until the report is answered.
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    let reporter = inspector();
+    let colleague = Actor {
+        user_id: "u-inspector-2".into(),
+        ..inspector()
+    };
+    let report = store
+        .create_case_with_photos(
+            &reporter,
+            &draft(Category::SmallAds, "changchunli", CHANGCHUNLI, 5.0),
+            &[],
+        )
+        .unwrap();
+    let other_case = store
+        .create_case_with_photos(
+            &colleague,
+            &draft(Category::Garbage, "pingshandao", PINGSHANDAO, 5.0),
+            &[],
+        )
+        .unwrap();
+    let comment = store
+        .add_note(&colleague, report.case.id, "已联系物业")
+        .unwrap();
+    let reporters_follow_up = store
+        .add_note(&reporter, report.case.id, "物业已到场")
+        .unwrap();
+
+    let colleagues_turn = store.pending_events(&colleague.user_id, 10).unwrap();
+    assert_eq!(
+        colleagues_turn.iter().map(|e| e.id).collect::<Vec<_>>(),
+        vec![other_case.event.id],
+        "the comment waits for the report it follows; the colleague's own case does not"
+    );
+    let reporters_turn = store.pending_events(&reporter.user_id, 10).unwrap();
+    assert_eq!(
+        reporters_turn.iter().map(|e| e.id).collect::<Vec<_>>(),
+        vec![report.event.id],
+        "the reporter's follow-up waits for the colleague's comment before it"
+    );
+
+    let mut server_case = report.case.clone();
+    server_case.updated_at += Duration::seconds(1);
+    store
+        .mark_synced(&[EventResult {
+            event_id: report.event.id,
+            outcome: EventOutcome::Applied {
+                case: Box::new(server_case),
+            },
+        }])
+        .unwrap();
+    let colleagues_turn = store.pending_events(&colleague.user_id, 10).unwrap();
+    assert_eq!(
+        colleagues_turn.iter().map(|e| e.id).collect::<Vec<_>>(),
+        vec![other_case.event.id, comment.event.id]
+    );
+    assert!(
+        store
+            .pending_events(&reporter.user_id, 10)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.unanswered_events_of(&reporter.user_id).unwrap(), 1);
+
+    let mut server_case = comment.case.clone();
+    server_case.updated_at += Duration::seconds(2);
+    store
+        .mark_synced(&[EventResult {
+            event_id: comment.event.id,
+            outcome: EventOutcome::Applied {
+                case: Box::new(server_case),
+            },
+        }])
+        .unwrap();
+    let reporters_turn = store.pending_events(&reporter.user_id, 10).unwrap();
+    assert_eq!(
+        reporters_turn.iter().map(|e| e.id).collect::<Vec<_>>(),
+        vec![reporters_follow_up.event.id]
+    );
+}
+
+#[test]
 fn an_edit_made_while_an_upload_is_in_flight_is_not_marked_clean() {
     let dir = tempfile::tempdir().unwrap();
     let store = open_store(dir.path());

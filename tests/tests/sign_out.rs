@@ -19,6 +19,7 @@ const INSPECTOR: &str = "inspector.changchunli";
 
 both_backends!(sign_out_revokes_the_device_and_keeps_unsent_records);
 both_backends!(unsent_events_wait_for_their_author);
+both_backends!(a_colleagues_comment_waits_for_the_report_it_follows);
 
 fn client(base: &str, store: &Arc<Store>) -> SyncClient {
     let mut config = SyncConfig::new(base);
@@ -218,4 +219,87 @@ async fn offline_sign_out_forgets_the_session_locally_only() {
         phone.sync(&NoProgress).await,
         Err(SyncError::NotSignedIn)
     ));
+}
+
+/// Shared phone: the inspector reports offline and signs out; the property-company colleague
+/// comments on that report before it was sent. The comment must not reach the server first (it
+/// would be refused as UNKNOWN_CASE and parked): it waits, and both land once each has synced.
+async fn a_colleagues_comment_waits_for_the_report_it_follows(backend: Backend) {
+    let server = TestServer::start(&backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(&dir.path().join("xuncha.db")).unwrap());
+    let actor_of = |enrolment: &xuncha_core::sync::Enrolment| Actor {
+        user_id: enrolment.user.user_id.clone(),
+        role: enrolment.user.role,
+        unit_id: enrolment.user.unit_id.clone(),
+    };
+    let first = client(&server.base, &store);
+    let inspector = first
+        .enrol(INSPECTOR, DEMO_PASSWORD, "长春里巡查机", &NoProgress)
+        .await
+        .unwrap();
+    let report = store
+        .create_case_with_photos(&actor_of(&inspector), &draft(), &[])
+        .unwrap();
+    assert_eq!(first.sign_out(&NoProgress).await, SignOut::Revoked);
+
+    let second = client(&server.base, &store);
+    let staff = second
+        .enrol(
+            "company.changchunli",
+            DEMO_PASSWORD,
+            "长春里巡查机",
+            &NoProgress,
+        )
+        .await
+        .unwrap();
+    let comment = store
+        .add_note(&actor_of(&staff), report.case.id, "物业已安排清运")
+        .unwrap();
+    let waiting = second.sync(&NoProgress).await.unwrap();
+    assert_eq!(
+        (waiting.applied, waiting.rejected.len()),
+        (0, 0),
+        "the comment waits for the report: {waiting:?}"
+    );
+    assert_eq!(store.unanswered_events_of(&staff.user.user_id).unwrap(), 1);
+    assert_eq!(second.sign_out(&NoProgress).await, SignOut::Revoked);
+
+    let third = client(&server.base, &store);
+    third
+        .enrol(INSPECTOR, DEMO_PASSWORD, "长春里巡查机", &NoProgress)
+        .await
+        .unwrap();
+    let reported = third.sync(&NoProgress).await.unwrap();
+    assert_eq!(reported.applied, 1, "{reported:?}");
+    assert_eq!(third.sign_out(&NoProgress).await, SignOut::Revoked);
+
+    let fourth = client(&server.base, &store);
+    fourth
+        .enrol(
+            "company.changchunli",
+            DEMO_PASSWORD,
+            "长春里巡查机",
+            &NoProgress,
+        )
+        .await
+        .unwrap();
+    let commented = fourth.sync(&NoProgress).await.unwrap();
+    assert_eq!(
+        (commented.applied, commented.rejected.len()),
+        (1, 0),
+        "{commented:?}"
+    );
+    assert!(store.rejected_events().unwrap().is_empty());
+    let events = store.case_events(report.case.id).unwrap();
+    assert_eq!(
+        events.iter().map(|e| e.event.id).collect::<Vec<_>>(),
+        vec![report.event.id, comment.event.id]
+    );
+    assert!(
+        events
+            .iter()
+            .all(|e| e.sync_state == xuncha_core::store::EventSyncState::Synced),
+        "{events:?}"
+    );
 }

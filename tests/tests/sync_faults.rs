@@ -19,8 +19,8 @@ use xuncha_core::catalog::Category;
 use xuncha_core::protocol::{Cursor, EventResult, PullResponse};
 use xuncha_core::store::{EventSyncState, PhotoUploadState, Store};
 use xuncha_core::sync::{
-    LocalError, PhotoFailure, PhotoToUpload, PullApplied, SyncError, SyncProgress, SyncStore,
-    SyncUpdate,
+    LocalError, PHOTO_FILE_MISSING, PhotoFailure, PhotoToUpload, PullApplied, SyncError,
+    SyncProgress, SyncStore, SyncUpdate,
 };
 use xuncha_core::workflow::{Action, CaseStatus, Event, PhotoKind};
 
@@ -54,6 +54,7 @@ both_backends!(
     photo_upload_resumes_after_lost_chunk_answers,
     rate_limited_requests_wait_for_retry_after,
     an_event_too_large_for_the_server_is_parked_alone,
+    a_photo_whose_file_is_gone_is_parked_not_retried_every_run,
 );
 
 async fn lost_acknowledgement_retried_gives_no_duplicate(backend: Backend) {
@@ -539,4 +540,55 @@ async fn an_event_too_large_for_the_server_is_parked_alone(backend: Backend) {
     );
     // Parked, not retried: the next run sends nothing.
     assert_eq!(phone.sync().await.batches, 0);
+}
+
+async fn a_photo_whose_file_is_gone_is_parked_not_retried_every_run(backend: Backend) {
+    let server = TestServer::start(&backend).await;
+    let phone = Phone::enrol(&server.base, "inspector.changchunli").await;
+    let kept = phone.photo(11);
+    let gone = phone.photo(12);
+    let gone_bytes = std::fs::read(&gone.path).unwrap();
+    let case = phone
+        .store
+        .create_case_with_photos(&phone.actor, &draft(1), &[kept.clone(), gone.clone()])
+        .unwrap()
+        .case;
+    // A cleaner app (or the user) deleted one photo file before the phone got a signal.
+    std::fs::remove_file(&gone.path).unwrap();
+
+    let report = phone.sync().await;
+    assert_eq!(
+        (report.applied, report.photos_uploaded),
+        (1, 1),
+        "{report:?}"
+    );
+    assert_eq!(report.photo_failures.len(), 1, "{report:?}");
+    let failure = &report.photo_failures[0];
+    assert_eq!(
+        (
+            failure.sha256.as_str(),
+            failure.http_status,
+            failure.code.as_str()
+        ),
+        (gone.sha256.as_str(), 0, PHOTO_FILE_MISSING)
+    );
+    assert!(failure.message.contains(&gone.sha256), "{failure:?}");
+    let (_, state) = phone.store.photo(&gone.sha256).unwrap().unwrap();
+    assert_eq!(state, PhotoUploadState::Refused);
+    assert_eq!(phone.store.refused_photo_count().unwrap(), 1);
+    assert_eq!(phone.store.case(case.id).unwrap().unwrap().photos.len(), 2);
+
+    // The next run is clean instead of failing on the same file again.
+    let again = phone.sync().await;
+    assert!(again.photo_failures.is_empty(), "{again:?}");
+    assert!(phone.store.pending_photos().unwrap().is_empty());
+
+    // The file comes back (restored from a backup): a retry sends it.
+    std::fs::write(&gone.path, &gone_bytes).unwrap();
+    assert!(phone.store.retry_refused_photo(&gone.sha256).unwrap());
+    let restored = phone.sync().await;
+    assert_eq!(restored.photos_uploaded, 1, "{restored:?}");
+    assert!(restored.photo_failures.is_empty(), "{restored:?}");
+    let (_, state) = phone.store.photo(&gone.sha256).unwrap().unwrap();
+    assert_eq!(state, PhotoUploadState::Uploaded);
 }

@@ -90,14 +90,21 @@ impl Store {
     /// Claims up to `limit` unanswered local events that `author` (`actor.user_id`) recorded,
     /// oldest first, for one push: marks them `in_flight` and counts the attempt. Events a
     /// previous push left unanswered come first. Other users' events stay pending for their own
-    /// sign-in: the server stamps pushed events with the token's user.
+    /// sign-in: the server stamps pushed events with the token's user. An event also waits
+    /// while an earlier event of another author on the same case is unanswered (a colleague's
+    /// comment on a report not yet sent), so the server sees each case's changes in order.
     pub fn pending_events(&self, author: &str, limit: u32) -> Result<Vec<Event>, StoreError> {
         Ok(self.write(|tx| {
             let claimed: Vec<(i64, String)> = {
                 let mut stmt = tx.prepare_cached(
-                    "SELECT seq, event_json FROM events
+                    "SELECT seq, event_json FROM events AS mine
                      WHERE sync_state IN ('pending', 'in_flight')
                        AND json_extract(event_json, '$.actor.user_id') = ?2
+                       AND NOT EXISTS (
+                           SELECT 1 FROM events AS earlier
+                           WHERE earlier.case_id = mine.case_id AND earlier.seq < mine.seq
+                             AND earlier.sync_state IN ('pending', 'in_flight')
+                             AND json_extract(earlier.event_json, '$.actor.user_id') <> ?2)
                      ORDER BY seq LIMIT ?1",
                 )?;
                 stmt.query_map(rusqlite::params![i64::from(limit), author], |r| {

@@ -9,7 +9,10 @@ use uuid::Uuid;
 
 use super::error::{LocalError, SyncError};
 use super::http::{Api, Body, Secret, Session};
-use super::progress::{PhotoFailure, RejectedEvent, SyncProgress, SyncReport, SyncUpdate};
+use super::progress::{
+    PHOTO_FILE_MISSING, PHOTO_FILE_UNREADABLE, PhotoFailure, RejectedEvent, SyncProgress,
+    SyncReport, SyncUpdate,
+};
 use super::{PhotoToUpload, SyncConfig, SyncStore};
 use crate::protocol::{
     EnrolRequest, EnrolResponse, EventOutcome, EventResult, PROTOCOL_VERSION, PhotoUploadStatus,
@@ -346,8 +349,8 @@ impl SyncClient {
             {
                 Ok(()) => report.photos_uploaded += 1,
                 Err(PhotoOutcome::Skipped(failure)) => {
-                    if failure.is_refusal() {
-                        tracing::warn!(sha256 = %failure.sha256, code = %failure.code, "sync: photo refused by the server, parked");
+                    if failure.parks_the_photo() {
+                        tracing::warn!(sha256 = %failure.sha256, code = %failure.code, "sync: photo refused or its file gone, parked");
                         let parked = failure.clone();
                         self.blocking(move |s| s.mark_photo_refused(&parked))
                             .await?;
@@ -382,7 +385,7 @@ impl SyncClient {
             .map_err(|e| photo_outcome(&sha, e))?;
         let total = file_len(&photo.path)
             .await
-            .map_err(|message| local_failure(&sha, "PHOTO_FILE", message))?;
+            .map_err(|e| file_failure(&sha, &photo.path, &e))?;
         let mut resyncs = 0u32;
         while !status.complete {
             progress.on_update(SyncUpdate::UploadingPhoto {
@@ -394,7 +397,7 @@ impl SyncClient {
             if status.received > total {
                 return Err(local_failure(
                     &sha,
-                    "PHOTO_FILE",
+                    PHOTO_FILE_UNREADABLE,
                     format!(
                         "the server holds {} bytes, the file has {total}",
                         status.received
@@ -404,7 +407,7 @@ impl SyncClient {
             let offset = status.received;
             let chunk = read_chunk(&photo.path, offset, self.config.photo_chunk_bytes)
                 .await
-                .map_err(|message| local_failure(&sha, "PHOTO_FILE", message))?;
+                .map_err(|e| file_failure(&sha, &photo.path, &e))?;
             let chunk_len = chunk.len() as u64;
             let mut url = self
                 .api
@@ -586,28 +589,32 @@ fn json_body<T: serde::Serialize>(value: &T) -> Result<serde_json::Value, SyncEr
     })
 }
 
-async fn file_len(path: &std::path::Path) -> Result<u64, String> {
-    tokio::fs::metadata(path)
-        .await
-        .map(|m| m.len())
-        .map_err(|e| format!("{}: {e}", path.display()))
+/// A photo file that cannot be read: gone for good (`NotFound`), or anything else (tried again).
+fn file_failure(sha256: &str, path: &std::path::Path, error: &std::io::Error) -> PhotoOutcome {
+    let code = if error.kind() == std::io::ErrorKind::NotFound {
+        PHOTO_FILE_MISSING
+    } else {
+        PHOTO_FILE_UNREADABLE
+    };
+    local_failure(sha256, code, format!("{}: {error}", path.display()))
+}
+
+async fn file_len(path: &std::path::Path) -> std::io::Result<u64> {
+    tokio::fs::metadata(path).await.map(|m| m.len())
 }
 
 /// Reads up to `max` bytes of the file from `offset` (blocking I/O off the async threads).
-async fn read_chunk(path: &std::path::Path, offset: u64, max: u64) -> Result<Vec<u8>, String> {
+async fn read_chunk(path: &std::path::Path, offset: u64, max: u64) -> std::io::Result<Vec<u8>> {
     let path = path.to_path_buf();
     tokio::task::spawn_blocking(move || {
-        let describe = |e: std::io::Error| format!("{}: {e}", path.display());
-        let mut file = std::fs::File::open(&path).map_err(describe)?;
-        file.seek(SeekFrom::Start(offset)).map_err(describe)?;
+        let mut file = std::fs::File::open(&path)?;
+        file.seek(SeekFrom::Start(offset))?;
         let mut chunk = Vec::new();
-        file.take(max.max(1))
-            .read_to_end(&mut chunk)
-            .map_err(describe)?;
+        file.take(max.max(1)).read_to_end(&mut chunk)?;
         Ok(chunk)
     })
     .await
-    .map_err(|e| format!("read task failed: {e}"))?
+    .map_err(std::io::Error::other)?
 }
 
 #[cfg(test)]

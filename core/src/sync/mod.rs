@@ -10,7 +10,8 @@
 //! 2. **upload photos** resumably from their files: ask the server how many bytes it holds,
 //!    send the rest in chunks from that offset, record the acknowledged offset after each chunk.
 //!    A photo the server refuses (hash mismatch, undecodable, too large) is reported and parked
-//!    as `refused` with the server's code ([`PHOTO_REFUSAL_CODES`]): it is not sent again.
+//!    as `refused` with the server's code ([`PHOTO_REFUSAL_CODES`]): it is not sent again. A
+//!    photo whose file is gone from the phone is parked the same way ([`PHOTO_FILE_MISSING`]).
 //! 3. **pull** the change feed from the stored cursor until `has_more` is false; each page is
 //!    applied (data and cursor) in one store transaction, so the cursor never moves past data
 //!    that was not stored.
@@ -52,8 +53,8 @@ pub use client::{Enrolment, SIGN_OUT_ATTEMPTS, SignOut, SyncClient};
 pub use error::{LocalError, SyncError};
 pub use http::Secret;
 pub use progress::{
-    NoProgress, PHOTO_REFUSAL_CODES, PhotoFailure, RejectedEvent, SyncProgress, SyncReport,
-    SyncUpdate,
+    NoProgress, PHOTO_FILE_MISSING, PHOTO_FILE_UNREADABLE, PHOTO_REFUSAL_CODES, PhotoFailure,
+    RejectedEvent, SyncProgress, SyncReport, SyncUpdate,
 };
 pub use retry::RetryPolicy;
 
@@ -124,8 +125,9 @@ pub trait SyncStore: Send + Sync + 'static {
     fn record_photo_progress(&self, sha256: &str, received: u64) -> Result<(), LocalError>;
     /// The server holds the whole photo, verified.
     fn mark_photo_uploaded(&self, sha256: &str) -> Result<(), LocalError>;
-    /// The server refused the photo's bytes for good ([`PHOTO_REFUSAL_CODES`]): keep it with
-    /// the verdict and stop offering it in [`SyncStore::photos_to_upload`].
+    /// The server refused the photo's bytes for good ([`PHOTO_REFUSAL_CODES`]) or its file is
+    /// gone ([`PHOTO_FILE_MISSING`], HTTP status 0): keep it with the verdict and stop offering
+    /// it in [`SyncStore::photos_to_upload`].
     fn mark_photo_refused(&self, failure: &PhotoFailure) -> Result<(), LocalError>;
     fn cursor(&self) -> Result<Option<Cursor>, LocalError>;
     /// Applies one page and moves the cursor to its `next_cursor`, all or nothing.

@@ -53,8 +53,9 @@ pub struct RejectedEvent {
     pub message: String,
 }
 
-/// A photo the server refused in this run (hash mismatch, undecodable, too large) or whose
-/// file is gone. It stays pending in the store; the next run tries once more.
+/// A photo the server refused in this run (hash mismatch, undecodable, too large) or that
+/// could not be read here. A refusal or a vanished file parks it (`refused` in the store, until
+/// the user retries it); any other failure leaves it pending for the next run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PhotoFailure {
     pub sha256: String,
@@ -78,10 +79,27 @@ pub const PHOTO_REFUSAL_CODES: &[&str] = &[
     "PHOTO_ADDRESS",
 ];
 
+/// The photo's file is gone from the phone (deleted by the user, a cleaner app or a restore):
+/// no later run can send it, so it is parked like a refusal instead of failing every run.
+pub const PHOTO_FILE_MISSING: &str = "PHOTO_FILE_MISSING";
+
+/// The photo's file exists but could not be read (or changed under us): tried again next run.
+pub const PHOTO_FILE_UNREADABLE: &str = "PHOTO_FILE";
+
 impl PhotoFailure {
     /// The server refused the bytes for good (see [`PHOTO_REFUSAL_CODES`]).
     pub fn is_refusal(&self) -> bool {
         self.http_status != 0 && PHOTO_REFUSAL_CODES.contains(&self.code.as_str())
+    }
+
+    /// The local file is gone ([`PHOTO_FILE_MISSING`]).
+    pub fn is_file_missing(&self) -> bool {
+        self.http_status == 0 && self.code == PHOTO_FILE_MISSING
+    }
+
+    /// Sending it again would fail the same way: the photo leaves the upload queue.
+    pub fn parks_the_photo(&self) -> bool {
+        self.is_refusal() || self.is_file_missing()
     }
 }
 

@@ -28,12 +28,18 @@ struct CaseDetailView: View {
                             }
                         }
                     }
-                    // Refused by the server for good: kept on the phone, not sent again. Only a
-                    // size refusal (a server setting) is worth a manual retry.
+                    // Parked: refused by the server for good, or the file is gone from the phone.
+                    // Not sent again. Only a size refusal (a server setting) or a file that may
+                    // be put back is worth a manual retry.
                     ForEach(detail.photos.filter { $0.uploadState == .refused }, id: \.sha256) { photo in
-                        Text("照片被服务器拒收（\(photo.refusalCode ?? "未知")）\(photo.refusalMessage.map { "：" + $0 } ?? "")。照片仍保存在手机上。")
-                            .foregroundStyle(.red).font(.footnote)
-                        if photo.refusalCode == "PHOTO_TOO_LARGE" {
+                        if photo.refusalCode == "PHOTO_FILE_MISSING" {
+                            Text("照片文件已不在手机上（PHOTO_FILE_MISSING），无法上传；找回文件后可重新上传。")
+                                .foregroundStyle(.red).font(.footnote)
+                        } else {
+                            Text("照片被服务器拒收（\(photo.refusalCode ?? "未知")）\(photo.refusalMessage.map { "：" + $0 } ?? "")。照片仍保存在手机上。")
+                                .foregroundStyle(.red).font(.footnote)
+                        }
+                        if photo.refusalCode == "PHOTO_TOO_LARGE" || photo.refusalCode == "PHOTO_FILE_MISSING" {
                             Button("重新上传") {
                                 _ = try? model.client.retryRefusedPhoto(sha256: photo.sha256)
                                 model.changed()

@@ -6,7 +6,7 @@ func syncLabel(_ item: CaseListItem, syncing: Bool) -> String {
         return "正在上传 \(item.photosUploaded)/\(item.photosTotal) 张照片"
     }
     if item.unsyncedChanges > 0 { return "在手机上" }
-    if item.photosRefused > 0 { return "\(item.photosRefused) 张照片被服务器拒收" }
+    if item.photosRefused > 0 { return "\(item.photosRefused) 张照片未能上传" }
     if item.`case`.status == .reported { return "已接收" }
     return caseStatusNameZh(status: item.`case`.status)
 }

@@ -15,7 +15,7 @@ class SyncLabelTest {
         assertEquals("在手机上", SyncLabel.OnPhone.textZh)
         assertEquals("已接收", SyncLabel.Received.textZh)
         assertEquals("已派遣", SyncLabel.Status(CaseStatus.DISPATCHED).textZh)
-        assertEquals("1 张照片被服务器拒收", SyncLabel.PhotosRefused(1).textZh)
+        assertEquals("1 张照片未能上传", SyncLabel.PhotosRefused(1).textZh)
     }
 
     @Test
@@ -26,6 +26,15 @@ class SyncLabelTest {
         )
         assertEquals("照片被服务器拒收（PHOTO_UNDECODABLE）：照片无法解码。照片仍保存在手机上。", refusalTextZh(refused))
         assertNull(refusalTextZh(refused.copy(uploadState = PhotoUploadState.PENDING, refusalCode = null, refusalMessage = null)))
-        assertEquals(setOf("PHOTO_TOO_LARGE"), RETRYABLE_REFUSALS)
+        assertEquals(setOf("PHOTO_TOO_LARGE", "PHOTO_FILE_MISSING"), RETRYABLE_REFUSALS)
+    }
+
+    @Test
+    fun `a photo whose file is gone says so, not that the server refused it`() {
+        val missing = CasePhoto(
+            "cd".repeat(32), PhotoKind.BEFORE, "/p.jpg", "/t.jpg", false,
+            PhotoUploadState.REFUSED, "PHOTO_FILE_MISSING", "/p.jpg: No such file or directory (os error 2)",
+        )
+        assertEquals("照片文件已不在手机上（PHOTO_FILE_MISSING），无法上传；找回文件后可重新上传。", refusalTextZh(missing))
     }
 }

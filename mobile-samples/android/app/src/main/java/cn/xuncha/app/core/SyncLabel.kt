@@ -19,11 +19,12 @@ sealed class SyncLabel {
     }
 
     /**
-     * The server refused [count] of this case's photos for good (undecodable, too large, hash
-     * mismatch): they stay on the phone and are not sent again; the case detail shows why.
+     * [count] of this case's photos are parked: the server refused them for good (undecodable,
+     * too large, hash mismatch) or their file is gone. They are not sent again; the case detail
+     * shows why.
      */
     data class PhotosRefused(val count: Int) : SyncLabel() {
-        override val textZh get() = "$count 张照片被服务器拒收"
+        override val textZh get() = "$count 张照片未能上传"
     }
 
     /** The server has everything; the case waits for the street office. */

@@ -410,13 +410,20 @@ class CaseDetailViewModel(
 }
 
 /**
- * Server refusal codes worth a manual retry: the size limit is the server's setting and can be
- * raised. Undecodable, hash mismatch, too many pixels and a bad address are about the bytes.
+ * Parked photos worth a manual retry: the size limit is the server's setting and can be raised,
+ * and a vanished file may be put back. Undecodable, hash mismatch, too many pixels and a bad
+ * address are about the bytes and would be refused again.
  */
-val RETRYABLE_REFUSALS = setOf("PHOTO_TOO_LARGE")
+val RETRYABLE_REFUSALS = setOf("PHOTO_TOO_LARGE", PHOTO_FILE_MISSING)
 
-/** The refused photo's line in the case detail, e.g. `照片被服务器拒收（PHOTO_UNDECODABLE）：…`. */
-fun refusalTextZh(photo: CasePhoto): String? =
-    if (photo.uploadState != PhotoUploadState.REFUSED) null
-    else "照片被服务器拒收（${photo.refusalCode ?: "未知"}）" + (photo.refusalMessage?.let { "：$it" } ?: "") +
+/** The core's code for a photo whose file is gone from the phone (parked, not refused by the server). */
+const val PHOTO_FILE_MISSING = "PHOTO_FILE_MISSING"
+
+/** The parked photo's line in the case detail, e.g. `照片被服务器拒收（PHOTO_UNDECODABLE）：…`. */
+fun refusalTextZh(photo: CasePhoto): String? = when {
+    photo.uploadState != PhotoUploadState.REFUSED -> null
+    photo.refusalCode == PHOTO_FILE_MISSING ->
+        "照片文件已不在手机上（$PHOTO_FILE_MISSING），无法上传；找回文件后可重新上传。"
+    else -> "照片被服务器拒收（${photo.refusalCode ?: "未知"}）" + (photo.refusalMessage?.let { "：$it" } ?: "") +
         "。照片仍保存在手机上。"
+}
