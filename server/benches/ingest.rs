@@ -4,6 +4,12 @@
 //!
 //!     CARGO_TARGET_DIR=/work/target cargo bench -p xuncha-server --bench ingest
 //!
+//! Two baselines, both in transactions of one push's events (`BENCH_BATCH`) on a fresh database
+//! with the same schema and PRAGMAs: "3 rows" inserts the event, case and audit rows as first
+//! written (the case without the case query's columns); "same rows" writes exactly what a push
+//! stores — the case with its query columns (so its indexes get real keys), the photo reference,
+//! and the head update. The ratio against "same rows" is the goal's measure.
+//!
 //! Optional env: BENCH_EVENTS (default 32000), BENCH_BATCH (events per push, default 50),
 //! BENCH_CLIENTS (default 32).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -12,6 +18,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 use xuncha_server::Server;
@@ -42,6 +49,17 @@ fn report_event() -> Value {
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[index.min(sorted.len() - 1)]
+}
+
+/// What the bench client reads of a push answer (serde skips the returned cases unparsed).
+#[derive(Deserialize)]
+struct PushAnswer {
+    results: Vec<OutcomeOnly>,
+}
+
+#[derive(Deserialize)]
+struct OutcomeOnly {
+    outcome: String,
 }
 
 /// Copies the rows the server stored into a fresh database with the same schema, in transactions
@@ -132,6 +150,114 @@ fn raw_inserts(source: &Path, target: &Path, batch: usize) -> f64 {
     n as f64 / started.elapsed().as_secs_f64()
 }
 
+/// Copies every row the pushes stored (events; cases with all columns; photo references; the
+/// EVENT_APPLIED audit rows) into a fresh database with the same schema, `batch` events per
+/// transaction with the head row updated in each, as the push path does. Events per second.
+fn same_row_inserts(source: &Path, target: &Path, batch: usize) -> f64 {
+    let src = rusqlite::Connection::open(source).unwrap();
+    let columns = |table: &str| -> Vec<String> {
+        src.prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let read = |sql: &str, width: usize| -> Vec<Vec<rusqlite::types::Value>> {
+        src.prepare(sql)
+            .unwrap()
+            .query_map([], |r| {
+                (0..width).map(|i| r.get(i)).collect::<Result<Vec<_>, _>>()
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let event_columns = columns("events");
+    let case_columns = columns("cases");
+    let events = read(
+        &format!(
+            "SELECT {} FROM events ORDER BY seq",
+            event_columns.join(", ")
+        ),
+        event_columns.len(),
+    );
+    let cases = read(
+        &format!("SELECT {} FROM cases ORDER BY seq", case_columns.join(", ")),
+        case_columns.len(),
+    );
+    let refs = read(
+        "SELECT p.sha256, p.case_id FROM photo_refs p JOIN cases c ON c.id = p.case_id ORDER BY c.seq",
+        2,
+    );
+    let audit = read(
+        "SELECT seq, entry, prev_hash, hash FROM audit_log WHERE entry LIKE '%EVENT_APPLIED%' ORDER BY seq",
+        4,
+    );
+    assert_eq!(events.len(), cases.len());
+    assert_eq!(events.len(), refs.len());
+    assert_eq!(events.len(), audit.len());
+    let marks = |n: usize| {
+        (1..=n)
+            .map(|i| format!("?{i}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let insert_event = format!(
+        "INSERT INTO events ({}) VALUES ({})",
+        event_columns.join(", "),
+        marks(event_columns.len())
+    );
+    let insert_case = format!(
+        "INSERT INTO cases ({}) VALUES ({})",
+        case_columns.join(", "),
+        marks(case_columns.len())
+    );
+    let mut conn = rusqlite::Connection::open(target).unwrap();
+    conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
+        .unwrap();
+    let n = events.len();
+    let started = Instant::now();
+    for chunk_start in (0..n).step_by(batch) {
+        let end = (chunk_start + batch).min(n);
+        let tx = conn.transaction().unwrap();
+        {
+            let mut ins_event = tx.prepare_cached(&insert_event).unwrap();
+            let mut ins_case = tx.prepare_cached(&insert_case).unwrap();
+            let mut ins_ref = tx
+                .prepare_cached("INSERT INTO photo_refs (sha256, case_id) VALUES (?1, ?2)")
+                .unwrap();
+            let mut ins_audit = tx
+                .prepare_cached(
+                    "INSERT INTO audit_log (seq, entry, prev_hash, hash) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .unwrap();
+            for i in chunk_start..end {
+                ins_event
+                    .execute(rusqlite::params_from_iter(&events[i]))
+                    .unwrap();
+                ins_case
+                    .execute(rusqlite::params_from_iter(&cases[i]))
+                    .unwrap();
+                ins_ref
+                    .execute(rusqlite::params_from_iter(&refs[i]))
+                    .unwrap();
+                ins_audit
+                    .execute(rusqlite::params_from_iter(&audit[i]))
+                    .unwrap();
+            }
+            let last = &audit[end - 1];
+            tx.execute(
+                "UPDATE sync_head SET change_seq = ?1, audit_seq = ?2, audit_hash = ?3 WHERE id = 1",
+                rusqlite::params![end as i64, last[0], last[3]],
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let total = env_usize("BENCH_EVENTS", 32_000);
@@ -193,14 +319,9 @@ async fn main() {
                     .await
                     .unwrap();
                 assert_eq!(response.status(), 200);
-                let parsed: Value = response.json().await.unwrap();
-                assert!(
-                    parsed["results"]
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .all(|r| r["outcome"] == "APPLIED")
-                );
+                let parsed: PushAnswer = response.json().await.unwrap();
+                assert_eq!(parsed.results.len(), batch);
+                assert!(parsed.results.iter().all(|r| r.outcome == "APPLIED"));
                 latencies.push(sent.elapsed());
             }
             latencies
@@ -228,6 +349,17 @@ async fn main() {
         &raw_path,
         batch,
     );
+    let same_path = dir.path().join("same.sqlite3");
+    drop(
+        xuncha_server::storage::sqlite::SqliteStorage::open(&same_path)
+            .await
+            .unwrap(),
+    );
+    let same_rate = same_row_inserts(
+        &dir.path().join("api").join("xuncha.sqlite3"),
+        &same_path,
+        batch,
+    );
 
     println!("## Sync server ingest (SQLite, synchronous=FULL)");
     println!("events: {events} in pushes of {batch}, {clients} concurrent clients");
@@ -238,7 +370,11 @@ async fn main() {
     println!(
         "raw batched rows: {raw_rate:>10.0} events/s  (event + case + audit row per event, {batch} per transaction)"
     );
+    println!(
+        "same rows:        {same_rate:>10.0} events/s  (every row a push stores: event, case with query columns, photo ref, audit, head; {batch} per transaction)"
+    );
     println!("ratio API/raw:    {:>10.2}", api_rate / raw_rate);
+    println!("ratio API/same:   {:>10.2}", api_rate / same_rate);
     println!(
         "push latency at {clients} clients: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         percentile(&latencies, 0.50).as_secs_f64() * 1e3,

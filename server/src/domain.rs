@@ -2,6 +2,7 @@
 //! (`route`) and the demo data loaders, so the phone and the server decide with the same code.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use serde::Serialize;
 use xuncha_core::OrgUnit;
@@ -16,11 +17,41 @@ pub struct Catalog {
     pub units: Vec<OrgUnit>,
     /// The routing rules file (TOML) in force, if one was loaded.
     pub routing_rules: Option<String>,
+    /// The rules and directory above, parsed on first use.
+    pub router_cache: RouterCache,
 }
 
 impl Catalog {
     pub fn unit(&self, id: &str) -> Option<&OrgUnit> {
         self.units.iter().find(|u| u.id == id)
+    }
+
+    /// The parsed routing rules and unit directory, parsed once per catalog version: the server
+    /// shares one `Arc<Catalog>` until the catalog changes, and a changed catalog is a new value.
+    pub fn router(&self) -> &Result<Router, Refusal> {
+        self.router_cache.0.get_or_init(|| Router::new(self))
+    }
+}
+
+/// A catalog's parsed router. Cloning a catalog drops it (the clone may be edited before use),
+/// so a cached router always belongs to the fields of the catalog holding it.
+#[derive(Default)]
+pub struct RouterCache(OnceLock<Result<Router, Refusal>>);
+
+impl Clone for RouterCache {
+    fn clone(&self) -> RouterCache {
+        RouterCache::default()
+    }
+}
+
+impl std::fmt::Debug for RouterCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = if self.0.get().is_some() {
+            "parsed"
+        } else {
+            "not parsed"
+        };
+        f.debug_tuple("RouterCache").field(&state).finish()
     }
 }
 
@@ -45,7 +76,7 @@ pub fn apply(case: Option<&Case>, event: &Event) -> Result<Case, Refusal> {
     xuncha_core::workflow::apply(case, event).map_err(|e| Refusal::new(e.code(), e.to_string()))
 }
 
-/// The parsed routing rules and unit directory of a catalog, built once per push batch.
+/// The parsed routing rules and unit directory of a catalog (see [`Catalog::router`]).
 pub struct Router {
     rules: RoutingRules,
     directory: UnitDirectory,
@@ -85,5 +116,35 @@ pub fn demo_catalog() -> Result<Catalog, Refusal> {
         estates: estates.into_iter().map(|e| (e.id.clone(), e)).collect(),
         units: directory.units().to_vec(),
         routing_rules: Some(RoutingRules::builtin_text().to_owned()),
+        router_cache: RouterCache::default(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn router_is_parsed_once_per_catalog_and_not_carried_into_clones() {
+        let catalog = demo_catalog().unwrap();
+        let first: *const Result<Router, Refusal> = catalog.router();
+        let second: *const Result<Router, Refusal> = catalog.router();
+        assert!(
+            std::ptr::eq(first, second),
+            "the second call reuses the parsed router"
+        );
+        assert!(catalog.router().is_ok());
+
+        // A clone edited before use must route by its own rules, not the original's.
+        let mut edited = catalog.clone();
+        edited.routing_rules = Some("this is not [valid toml".to_owned());
+        let refusal = edited
+            .router()
+            .as_ref()
+            .err()
+            .expect("broken rules are refused");
+        assert_eq!(refusal.code, "MALFORMED_TOML");
+        assert!(catalog.router().is_ok());
+    }
 }

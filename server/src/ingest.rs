@@ -1,6 +1,8 @@
 //! Push ingest, decided once for both backends: idempotency by event id, authorization, the shared
 //! workflow, routing at ingest, server time, change sequence numbers and audit entries. Backends
 //! read what [`plan`] needs inside their write transaction, call it, and write what it returns.
+//! What does not depend on stored state ([`prepare`]: normalising, body hashes, the stored JSON)
+//! is done before the transaction, so the single writer spends its time on decisions and rows.
 
 use std::collections::HashMap;
 
@@ -28,9 +30,32 @@ pub struct Existing {
 
 #[derive(Debug, Clone)]
 pub struct NewEventRow {
-    pub event: Event,
+    pub id: Uuid,
+    pub case_id: Uuid,
+    /// The stored event JSON (with its server time).
+    pub body: String,
     pub body_hash: String,
     pub seq: i64,
+}
+
+/// One event of a batch, judged and serialised before the write transaction.
+#[derive(Debug, Clone)]
+pub struct PreparedEvent {
+    /// Actor from the session, no server time: what the body hash covers.
+    pub event: Event,
+    pub body_hash: String,
+    /// The event as stored if applied: with the batch's server time.
+    pub stored_body: String,
+}
+
+/// A push batch with its events prepared; built by [`prepare`] outside the write transaction.
+#[derive(Debug, Clone)]
+pub struct PreparedBatch {
+    pub actor: xuncha_core::Actor,
+    pub device_id: Uuid,
+    pub events: Vec<PreparedEvent>,
+    pub catalog: std::sync::Arc<crate::domain::Catalog>,
+    pub now: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone)]
@@ -55,9 +80,9 @@ pub struct IngestPlan {
 }
 
 /// Event ids and case ids of the batch, for the backend's reads.
-pub fn keys(batch: &IngestBatch) -> (Vec<Uuid>, Vec<Uuid>) {
-    let mut event_ids: Vec<Uuid> = batch.events.iter().map(|e| e.id).collect();
-    let mut case_ids: Vec<Uuid> = batch.events.iter().map(|e| e.case_id).collect();
+pub fn keys(batch: &PreparedBatch) -> (Vec<Uuid>, Vec<Uuid>) {
+    let mut event_ids: Vec<Uuid> = batch.events.iter().map(|e| e.event.id).collect();
+    let mut case_ids: Vec<Uuid> = batch.events.iter().map(|e| e.event.case_id).collect();
     event_ids.sort_unstable();
     event_ids.dedup();
     case_ids.sort_unstable();
@@ -65,27 +90,48 @@ pub fn keys(batch: &IngestBatch) -> (Vec<Uuid>, Vec<Uuid>) {
     (event_ids, case_ids)
 }
 
-/// The event as the server judges it: actor from the session, no server time yet.
-fn normalise(event: &Event, batch: &IngestBatch) -> Event {
-    let mut event = event.clone();
-    event.actor = batch.actor.clone();
-    event.server_time = None;
-    event
-}
-
-fn body_hash(event: &Event) -> Result<String, serde_json::Error> {
-    Ok(hex::encode(Sha256::digest(serde_json::to_vec(event)?)))
+/// Normalises every event (actor from the session, no server time), hashes its body and
+/// serialises it as it would be stored. CPU work only: callers run it off the async threads.
+pub fn prepare(batch: IngestBatch) -> Result<PreparedBatch, serde_json::Error> {
+    let IngestBatch {
+        actor,
+        device_id,
+        events,
+        catalog,
+        now,
+    } = batch;
+    let events = events
+        .into_iter()
+        .map(|mut event| {
+            event.actor = actor.clone();
+            event.server_time = None;
+            let body_hash = hex::encode(Sha256::digest(serde_json::to_vec(&event)?));
+            event.server_time = Some(now);
+            let stored_body = serde_json::to_string(&event)?;
+            event.server_time = None;
+            Ok(PreparedEvent {
+                event,
+                body_hash,
+                stored_body,
+            })
+        })
+        .collect::<Result<Vec<_>, serde_json::Error>>()?;
+    Ok(PreparedBatch {
+        actor,
+        device_id,
+        events,
+        catalog,
+        now,
+    })
 }
 
 pub fn plan(
-    batch: &IngestBatch,
+    batch: &PreparedBatch,
     mut existing: Existing,
     head: &mut Head,
 ) -> Result<IngestPlan, serde_json::Error> {
     let mut plan = IngestPlan::default();
     let mut changed: Vec<Uuid> = Vec::new();
-    // Parsed once per batch, on the first report that needs routing.
-    let mut router: Option<Result<domain::Router, domain::Refusal>> = None;
     let user = UserRecord {
         id: batch.actor.user_id.clone(),
         username: String::new(),
@@ -95,19 +141,16 @@ pub fn plan(
         password_hash: String::new(),
         disabled: false,
     };
-    for raw in &batch.events {
-        let event = normalise(raw, batch);
-        let hash = body_hash(&event)?;
+    for prepared in &batch.events {
+        let event = &prepared.event;
         let outcome = decide(
             batch,
             &user,
-            &event,
-            &hash,
+            prepared,
             &mut existing,
             head,
             &mut plan,
             &mut changed,
-            &mut router,
         )?;
         plan.results.push(EventResult {
             event_id: event.id,
@@ -116,7 +159,7 @@ pub fn plan(
     }
     plan.cases = changed
         .iter()
-        .filter_map(|id| existing.cases.get(id).cloned())
+        .filter_map(|id| existing.cases.remove(id))
         .collect();
     Ok(plan)
 }
@@ -130,16 +173,16 @@ fn rejected(code: &str, message: impl Into<String>) -> EventOutcome {
 
 #[allow(clippy::too_many_arguments)]
 fn decide(
-    batch: &IngestBatch,
+    batch: &PreparedBatch,
     user: &UserRecord,
-    event: &Event,
-    hash: &str,
+    prepared: &PreparedEvent,
     existing: &mut Existing,
     head: &mut Head,
     plan: &mut IngestPlan,
     changed: &mut Vec<Uuid>,
-    router: &mut Option<Result<domain::Router, domain::Refusal>>,
 ) -> Result<EventOutcome, serde_json::Error> {
+    let event = &prepared.event;
+    let hash = prepared.body_hash.as_str();
     let conflict = || {
         rejected(
             "EVENT_ID_CONFLICT",
@@ -214,13 +257,11 @@ fn decide(
     };
 
     let seq = head.next_change();
-    let mut stored = event.clone();
-    stored.server_time = Some(batch.now);
     let mut row = match existing.cases.remove(&event.case_id) {
         Some(row) => row,
         None => {
             let routing = batch.catalog.estates.get(&case.estate_id).map(|estate| {
-                match router.get_or_insert_with(|| domain::Router::new(&batch.catalog)) {
+                match batch.catalog.router() {
                     Ok(router) => router.route(&case, estate),
                     Err(refusal) => serde_json::json!({ "error": refusal }),
                 }
@@ -252,7 +293,9 @@ fn decide(
         batch.now,
     )?);
     plan.events.push(NewEventRow {
-        event: stored,
+        id: event.id,
+        case_id: event.case_id,
+        body: prepared.stored_body.clone(),
         body_hash: hash.to_owned(),
         seq,
     });
@@ -269,7 +312,7 @@ fn decide(
 
 /// Object-level checks before the workflow sees the event.
 fn authorize(
-    batch: &IngestBatch,
+    batch: &PreparedBatch,
     user: &UserRecord,
     event: &Event,
     current: Option<&CaseRow>,

@@ -11,7 +11,7 @@ use xuncha_core::protocol::{
 };
 use xuncha_core::workflow::{Case, Event};
 
-use super::read_json;
+use super::read_body;
 use crate::access;
 use crate::app::AppState;
 use crate::audit::AuditDraft;
@@ -27,26 +27,31 @@ struct RawPush {
     events: Vec<serde_json::Value>,
 }
 
-pub async fn push(
-    State(state): State<AppState>,
-    authed: Authed,
-    headers: HeaderMap,
-    body: Body,
-) -> ApiResult<Json<PushResponse>> {
-    let limits = &state.config.limits;
-    let request: RawPush = read_json(&headers, body, limits.push_body_bytes).await?;
-    if request.protocol != PROTOCOL_VERSION {
-        return Err(ApiError::ProtocolVersion {
-            got: request.protocol,
-            supported: PROTOCOL_VERSION,
+/// The push body when every event parses: read straight into events, without building a JSON
+/// tree first (the common case; any failure falls back to [`RawPush`] and per-event parsing).
+#[derive(Debug, Deserialize)]
+struct TypedPush {
+    protocol: u32,
+    events: Vec<Event>,
+}
+
+/// A parsed push: the events that parsed, and a result slot per event (`Some` for malformed ones).
+struct ParsedPush {
+    protocol: u32,
+    slots: Vec<Option<EventResult>>,
+    events: Vec<Event>,
+}
+
+fn parse_push(bytes: &[u8]) -> Result<ParsedPush, ApiError> {
+    if let Ok(typed) = serde_json::from_slice::<TypedPush>(bytes) {
+        return Ok(ParsedPush {
+            protocol: typed.protocol,
+            slots: typed.events.iter().map(|_| None).collect(),
+            events: typed.events,
         });
     }
-    if request.events.len() > limits.push_batch_events {
-        return Err(ApiError::BatchTooLarge {
-            got: request.events.len(),
-            limit: limits.push_batch_events,
-        });
-    }
+    let request: RawPush =
+        serde_json::from_slice(bytes).map_err(|e| ApiError::BadJson(e.to_string()))?;
     let mut slots: Vec<Option<EventResult>> = Vec::with_capacity(request.events.len());
     let mut events = Vec::with_capacity(request.events.len());
     for raw in request.events {
@@ -68,6 +73,41 @@ pub async fn push(
                 },
             })),
         }
+    }
+    Ok(ParsedPush {
+        protocol: request.protocol,
+        slots,
+        events,
+    })
+}
+
+pub async fn push(
+    State(state): State<AppState>,
+    authed: Authed,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<PushResponse>> {
+    let limits = &state.config.limits;
+    let bytes = read_body(&headers, body, limits.push_body_bytes).await?;
+    // Parsing a whole batch is CPU work of up to the body limit: off the async threads.
+    let ParsedPush {
+        protocol,
+        slots,
+        events,
+    } = tokio::task::spawn_blocking(move || parse_push(&bytes))
+        .await
+        .map_err(|e| ApiError::Internal(format!("push parsing failed: {e}")))??;
+    if protocol != PROTOCOL_VERSION {
+        return Err(ApiError::ProtocolVersion {
+            got: protocol,
+            supported: PROTOCOL_VERSION,
+        });
+    }
+    if slots.len() > limits.push_batch_events {
+        return Err(ApiError::BatchTooLarge {
+            got: slots.len(),
+            limit: limits.push_batch_events,
+        });
     }
     let mut applied = state
         .storage
@@ -205,5 +245,63 @@ impl AppState {
             .await?;
         tracing::warn!(user = %session.user.username, object_type, object_id, "access denied");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use serde_json::json;
+
+    fn report(id: Uuid) -> serde_json::Value {
+        json!({
+            "id": id, "case_id": Uuid::now_v7(),
+            "action": { "kind": "REPORT", "category": "COMMON_AREA_CLUTTER", "estate_id": "changchunli",
+                        "building": "3号楼", "unit_no": "2单元", "description": "楼道堆放杂物" },
+            "actor": { "user_id": "x", "role": "inspector", "unit_id": "x" },
+            "device_time": "2026-11-27T08:00:00Z",
+            "photos": [],
+        })
+    }
+
+    #[test]
+    fn a_well_formed_batch_and_one_with_a_malformed_event_parse_to_the_same_events() {
+        let ids: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
+        let good: Vec<serde_json::Value> = ids.iter().map(|id| report(*id)).collect();
+        let all_good =
+            parse_push(&serde_json::to_vec(&json!({ "protocol": 1, "events": good })).unwrap())
+                .unwrap();
+        assert_eq!(all_good.protocol, 1);
+        assert!(all_good.slots.iter().all(Option::is_none));
+        assert_eq!(all_good.events.len(), 3);
+
+        let mut mixed = good.clone();
+        let bad_id = Uuid::now_v7();
+        mixed.insert(1, json!({ "id": bad_id, "case_id": "not a uuid" }));
+        let parsed =
+            parse_push(&serde_json::to_vec(&json!({ "protocol": 1, "events": mixed })).unwrap())
+                .unwrap();
+        assert_eq!(parsed.slots.len(), 4);
+        assert!(
+            parsed.slots[0].is_none() && parsed.slots[2].is_none() && parsed.slots[3].is_none()
+        );
+        let rejected = parsed.slots[1]
+            .as_ref()
+            .expect("the malformed event has its result");
+        assert_eq!(rejected.event_id, bad_id);
+        assert!(
+            matches!(&rejected.outcome, EventOutcome::Rejected { code, .. } if code == "MALFORMED_EVENT")
+        );
+        assert_eq!(parsed.events, all_good.events);
+    }
+
+    #[test]
+    fn a_body_that_is_not_a_push_is_bad_json() {
+        assert!(matches!(
+            parse_push(b"{\"protocol\": 1}"),
+            Err(ApiError::BadJson(_))
+        ));
+        assert!(matches!(parse_push(b"not json"), Err(ApiError::BadJson(_))));
     }
 }

@@ -69,6 +69,7 @@ mod tests {
                 .collect(),
             units: xuncha_core::demo::units().unwrap().units().to_vec(),
             routing_rules: None,
+            ..Catalog::default()
         }
     }
 

@@ -652,6 +652,7 @@ mod tests {
             estates: estates.iter().map(|e| (e.id.clone(), e.clone())).collect(),
             units: directory.units().to_vec(),
             routing_rules: None,
+            ..Catalog::default()
         };
         let pingshandao = &catalog.estates["pingshandao"];
         let decision = route(

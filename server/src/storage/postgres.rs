@@ -241,6 +241,15 @@ async fn write_index_columns(
         ],
     )
     .await?;
+    write_case_units(tx, id, dispatched_units).await
+}
+
+/// Indexes a case under every unit it was dispatched to.
+async fn write_case_units(
+    tx: &Transaction<'_>,
+    id: &str,
+    dispatched_units: &[String],
+) -> Result<(), StorageError> {
     if !dispatched_units.is_empty() {
         tx.execute(
             "INSERT INTO case_units (unit_id, case_id) SELECT unnest($1::text[]), $2::text ON CONFLICT DO NOTHING",
@@ -267,7 +276,7 @@ fn pg_params(values: &[SqlValue]) -> Vec<&(dyn tokio_postgres::types::ToSql + Sy
 async fn ingest_in_tx(
     tx: &Transaction<'_>,
     head: &mut Head,
-    batch: &IngestBatch,
+    batch: &ingest::PreparedBatch,
 ) -> Result<Vec<EventResult>, StorageError> {
     let (event_ids, case_ids) = ingest::keys(batch);
     let event_keys: Vec<String> = event_ids.iter().map(Uuid::to_string).collect();
@@ -316,11 +325,11 @@ async fn ingest_in_tx(
         tx.execute(
             &insert_event,
             &[
-                &row.event.id.to_string(),
-                &row.event.case_id.to_string(),
+                &row.id.to_string(),
+                &row.case_id.to_string(),
                 &row.seq,
                 &row.body_hash,
-                &serde_json::to_string(&row.event)?,
+                &row.body,
                 &batch.actor.user_id,
                 &device_id,
             ],
@@ -341,17 +350,26 @@ async fn ingest_in_tx(
     }
     let upsert_case = tx
         .prepare_cached(
-            "INSERT INTO cases (id, estate_id, status, body, routing, dispatched_units, seq)
-             VALUES ($1, $2, $3, ($4::text)::jsonb, ($5::text)::jsonb, ($6::text)::jsonb, $7)
+            "INSERT INTO cases (id, estate_id, status, body, routing, dispatched_units, seq,
+               category, is_open, reported_at_us, updated_at_us, due_us, assigned_unit, search_text)
+             VALUES ($1, $2, $3, ($4::text)::jsonb, ($5::text)::jsonb, ($6::text)::jsonb, $7,
+               $8, $9, $10, $11, $12, $13, $14)
              ON CONFLICT (id) DO UPDATE SET status = excluded.status, body = excluded.body,
-               dispatched_units = excluded.dispatched_units, seq = excluded.seq",
+               dispatched_units = excluded.dispatched_units, seq = excluded.seq,
+               category = excluded.category, is_open = excluded.is_open,
+               reported_at_us = excluded.reported_at_us, updated_at_us = excluded.updated_at_us,
+               due_us = excluded.due_us, assigned_unit = excluded.assigned_unit,
+               search_text = excluded.search_text",
         )
         .await?;
     for row in &plan.cases {
+        // The case query's columns go in the same statement (one round trip per changed case).
+        let id = row.case.id.to_string();
+        let columns = IndexColumns::of(&row.case);
         tx.execute(
             &upsert_case,
             &[
-                &row.case.id.to_string(),
+                &id,
                 &row.case.estate_id,
                 &row.case.status.code(),
                 &serde_json::to_string(&row.case)?,
@@ -361,16 +379,17 @@ async fn ingest_in_tx(
                     .transpose()?,
                 &serde_json::to_string(&row.dispatched_units)?,
                 &row.seq,
+                &columns.category,
+                &columns.is_open,
+                &columns.reported_at_us,
+                &columns.updated_at_us,
+                &columns.due_us,
+                &columns.assigned_unit,
+                &columns.search_text,
             ],
         )
         .await?;
-        write_index_columns(
-            tx,
-            &row.case.id.to_string(),
-            &IndexColumns::of(&row.case),
-            &row.dispatched_units,
-        )
-        .await?;
+        write_case_units(tx, &id, &row.dispatched_units).await?;
     }
     for (sha, case_id) in &plan.photo_refs {
         tx.execute(
@@ -717,6 +736,10 @@ impl Storage for PostgresStorage {
 
     fn ingest(&self, batch: IngestBatch) -> StorageFuture<'_, Vec<EventResult>> {
         Box::pin(async move {
+            // Before taking a connection and the head lock: nothing here reads the database.
+            let batch = tokio::task::spawn_blocking(move || ingest::prepare(batch))
+                .await
+                .map_err(|e| StorageError::Pool(format!("ingest preparation failed: {e}")))??;
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
             let mut head = lock_head(&tx).await?;

@@ -64,6 +64,8 @@ pub(crate) fn parse_role(text: &str) -> Result<Role, StorageError> {
 fn open_connection(path: &Path) -> Result<Connection, StorageError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    // Room for the ingest's id-list statements beside the rest.
+    conn.set_prepared_statement_cache_capacity(64);
     conn.execute_batch(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
     )?;
@@ -125,6 +127,15 @@ fn write_index_columns(
         columns.assigned_unit,
         columns.search_text,
     ])?;
+    write_case_units(conn, id, dispatched_units)
+}
+
+/// Indexes a case under every unit it was dispatched to.
+fn write_case_units(
+    conn: &Connection,
+    id: &str,
+    dispatched_units: &[String],
+) -> Result<(), StorageError> {
     let mut insert_unit =
         conn.prepare_cached("INSERT OR IGNORE INTO case_units (unit_id, case_id) VALUES (?1, ?2)")?;
     for unit in dispatched_units {
@@ -410,32 +421,72 @@ fn load_case(conn: &Connection, id: Uuid) -> Result<Option<CaseRow>, StorageErro
 fn ingest_in_tx(
     conn: &Connection,
     head: &mut Head,
-    batch: &IngestBatch,
+    batch: &ingest::PreparedBatch,
 ) -> Result<Vec<EventResult>, StorageError> {
     let (event_ids, case_ids) = ingest::keys(batch);
     let mut existing = ingest::Existing::default();
-    {
-        let mut accepted = conn.prepare_cached("SELECT body_hash FROM events WHERE id = ?1")?;
-        let mut rejected = conn
-            .prepare_cached("SELECT body_hash, code, message FROM rejected_events WHERE id = ?1")?;
-        for id in &event_ids {
-            let key = id.to_string();
-            if let Some(hash) = accepted
-                .query_row([&key], |r| r.get::<_, String>(0))
-                .optional()?
-            {
-                existing.accepted.insert(*id, hash);
-            } else if let Some(found) = rejected
-                .query_row([&key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                .optional()?
-            {
-                existing.rejected.insert(*id, found);
-            }
+    // One statement per table and chunk of ids (a push's ids in one go), not one per event.
+    // Lists are padded to a power of two (repeating the last id) so a few cached statements
+    // serve every batch size.
+    let keys = |ids: &[Uuid]| {
+        let mut keys: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+        let padded = keys.len().next_power_of_two();
+        if let Some(last) = keys.last().cloned() {
+            keys.resize(padded, last);
+        }
+        keys
+    };
+    let marks = |n: usize| vec!["?"; n.next_power_of_two()].join(", ");
+    for chunk in event_ids.chunks(IDS_PER_STATEMENT) {
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT id, body_hash FROM events WHERE id IN ({})",
+            marks(chunk.len())
+        ))?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(keys(chunk)), |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        for row in rows {
+            let (id, hash) = row?;
+            existing.accepted.insert(parse_uuid(&id)?, hash);
         }
     }
-    for id in &case_ids {
-        if let Some(row) = load_case(conn, *id)? {
-            existing.cases.insert(*id, row);
+    let unaccepted: Vec<Uuid> = event_ids
+        .iter()
+        .filter(|id| !existing.accepted.contains_key(id))
+        .copied()
+        .collect();
+    for chunk in unaccepted.chunks(IDS_PER_STATEMENT) {
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT id, body_hash, code, message FROM rejected_events WHERE id IN ({})",
+            marks(chunk.len())
+        ))?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(keys(chunk)), |r| {
+            Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?)))
+        })?;
+        for row in rows {
+            let (id, found) = row?;
+            existing.rejected.insert(parse_uuid(&id)?, found);
+        }
+    }
+    for chunk in case_ids.chunks(IDS_PER_STATEMENT) {
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT id, {CASE_SELECT} FROM cases WHERE id IN ({})",
+            marks(chunk.len())
+        ))?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(keys(chunk)), |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        })?;
+        for row in rows {
+            let (id, b, r, u, s) = row?;
+            existing
+                .cases
+                .insert(parse_uuid(&id)?, case_from_row(&b, r, &u, s)?);
         }
     }
     let plan = ingest::plan(batch, existing, head)?;
@@ -446,11 +497,11 @@ fn ingest_in_tx(
         )?;
         for row in &plan.events {
             insert_event.execute(params![
-                row.event.id.to_string(),
-                row.event.case_id.to_string(),
+                row.id.to_string(),
+                row.case_id.to_string(),
                 row.seq,
                 row.body_hash,
-                serde_json::to_string(&row.event)?,
+                row.body,
                 batch.actor.user_id,
                 device_id,
             ])?;
@@ -466,15 +517,23 @@ fn ingest_in_tx(
                 row.message
             ])?;
         }
+        // The case query's columns go in the same statement (one write per changed case).
         let mut upsert_case = conn.prepare_cached(
-            "INSERT INTO cases (id, estate_id, status, body, routing, dispatched_units, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+            "INSERT INTO cases (id, estate_id, status, body, routing, dispatched_units, seq,
+               category, is_open, reported_at_us, updated_at_us, due_us, assigned_unit, search_text)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
              ON CONFLICT (id) DO UPDATE SET status = excluded.status, body = excluded.body,
-               dispatched_units = excluded.dispatched_units, seq = excluded.seq",
+               dispatched_units = excluded.dispatched_units, seq = excluded.seq,
+               category = excluded.category, is_open = excluded.is_open,
+               reported_at_us = excluded.reported_at_us, updated_at_us = excluded.updated_at_us,
+               due_us = excluded.due_us, assigned_unit = excluded.assigned_unit,
+               search_text = excluded.search_text",
         )?;
         for row in &plan.cases {
             let id = row.case.id.to_string();
+            let columns = IndexColumns::of(&row.case);
             upsert_case.execute(params![
-                row.case.id.to_string(),
+                id,
                 row.case.estate_id,
                 row.case.status.code(),
                 serde_json::to_string(&row.case)?,
@@ -484,13 +543,15 @@ fn ingest_in_tx(
                     .transpose()?,
                 serde_json::to_string(&row.dispatched_units)?,
                 row.seq,
+                columns.category,
+                columns.is_open,
+                columns.reported_at_us,
+                columns.updated_at_us,
+                columns.due_us,
+                columns.assigned_unit,
+                columns.search_text,
             ])?;
-            write_index_columns(
-                conn,
-                &id,
-                &IndexColumns::of(&row.case),
-                &row.dispatched_units,
-            )?;
+            write_case_units(conn, &id, &row.dispatched_units)?;
         }
         let mut insert_ref = conn
             .prepare_cached("INSERT OR IGNORE INTO photo_refs (sha256, case_id) VALUES (?1, ?2)")?;
@@ -836,7 +897,13 @@ impl Storage for SqliteStorage {
     }
 
     fn ingest(&self, batch: IngestBatch) -> StorageFuture<'_, Vec<EventResult>> {
-        Box::pin(self.write(move |conn, head| ingest_in_tx(conn, head, &batch)))
+        Box::pin(async move {
+            let batch = tokio::task::spawn_blocking(move || ingest::prepare(batch))
+                .await
+                .map_err(|_| StorageError::WriterGone)??;
+            self.write(move |conn, head| ingest_in_tx(conn, head, &batch))
+                .await
+        })
     }
 
     fn changes_since(&self, cursor: i64, limit: usize) -> StorageFuture<'_, ChangePage> {
