@@ -27,6 +27,21 @@ fn client(base: &str, store: &Arc<Store>) -> SyncClient {
     SyncClient::new(config, store.clone()).unwrap()
 }
 
+/// Signs `username` in on the shared phone's store: the client and the actor its records carry.
+async fn sign_in(base: &str, store: &Arc<Store>, username: &str) -> (SyncClient, Actor) {
+    let phone = client(base, store);
+    let enrolment = phone
+        .enrol(username, DEMO_PASSWORD, "长春里巡查机", &NoProgress)
+        .await
+        .unwrap();
+    let actor = Actor {
+        user_id: enrolment.user.user_id,
+        role: enrolment.user.role,
+        unit_id: enrolment.user.unit_id,
+    };
+    (phone, actor)
+}
+
 fn draft() -> CaseDraft {
     CaseDraft {
         category: Category::Garbage,
@@ -129,34 +144,16 @@ async fn unsent_events_wait_for_their_author(backend: Backend) {
     let server = TestServer::start(&backend).await;
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(&dir.path().join("xuncha.db")).unwrap());
-    let actor_of = |enrolment: &xuncha_core::sync::Enrolment| Actor {
-        user_id: enrolment.user.user_id.clone(),
-        role: enrolment.user.role,
-        unit_id: enrolment.user.unit_id.clone(),
-    };
-    let first = client(&server.base, &store);
-    let inspector = first
-        .enrol(INSPECTOR, DEMO_PASSWORD, "长春里巡查机", &NoProgress)
-        .await
-        .unwrap();
+    let (first, inspector) = sign_in(&server.base, &store, INSPECTOR).await;
     let inspectors_case = store
-        .create_case_with_photos(&actor_of(&inspector), &draft(), &[])
+        .create_case_with_photos(&inspector, &draft(), &[])
         .unwrap()
         .case;
     assert_eq!(first.sign_out(&NoProgress).await, SignOut::Revoked);
 
-    let second = client(&server.base, &store);
-    let staff = second
-        .enrol(
-            "company.changchunli",
-            DEMO_PASSWORD,
-            "长春里巡查机",
-            &NoProgress,
-        )
-        .await
-        .unwrap();
+    let (second, staff) = sign_in(&server.base, &store, "company.changchunli").await;
     let staff_case = store
-        .create_case_with_photos(&actor_of(&staff), &draft(), &[])
+        .create_case_with_photos(&staff, &draft(), &[])
         .unwrap()
         .case;
     let report = second.sync(&NoProgress).await.unwrap();
@@ -164,19 +161,12 @@ async fn unsent_events_wait_for_their_author(backend: Backend) {
         report.applied, 1,
         "only the staff member's own case: {report:?}"
     );
-    assert_eq!(
-        store.unanswered_events_of(&inspector.user.user_id).unwrap(),
-        1
-    );
-    assert_eq!(store.unanswered_events_of(&staff.user.user_id).unwrap(), 0);
+    assert_eq!(store.unanswered_events_of(&inspector.user_id).unwrap(), 1);
+    assert_eq!(store.unanswered_events_of(&staff.user_id).unwrap(), 0);
     assert!(store.case(staff_case.id).unwrap().is_some());
     assert_eq!(second.sign_out(&NoProgress).await, SignOut::Revoked);
 
-    let third = client(&server.base, &store);
-    third
-        .enrol(INSPECTOR, DEMO_PASSWORD, "长春里巡查机", &NoProgress)
-        .await
-        .unwrap();
+    let (third, _) = sign_in(&server.base, &store, INSPECTOR).await;
     let report = third.sync(&NoProgress).await.unwrap();
     assert_eq!(
         report.applied, 1,
@@ -188,7 +178,7 @@ async fn unsent_events_wait_for_their_author(backend: Backend) {
     assert!(
         events
             .iter()
-            .all(|e| e.event.actor.user_id == inspector.user.user_id),
+            .all(|e| e.event.actor.user_id == inspector.user_id),
         "{events:?}"
     );
 }
@@ -228,33 +218,15 @@ async fn a_colleagues_comment_waits_for_the_report_it_follows(backend: Backend) 
     let server = TestServer::start(&backend).await;
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(&dir.path().join("xuncha.db")).unwrap());
-    let actor_of = |enrolment: &xuncha_core::sync::Enrolment| Actor {
-        user_id: enrolment.user.user_id.clone(),
-        role: enrolment.user.role,
-        unit_id: enrolment.user.unit_id.clone(),
-    };
-    let first = client(&server.base, &store);
-    let inspector = first
-        .enrol(INSPECTOR, DEMO_PASSWORD, "长春里巡查机", &NoProgress)
-        .await
-        .unwrap();
+    let (first, inspector) = sign_in(&server.base, &store, INSPECTOR).await;
     let report = store
-        .create_case_with_photos(&actor_of(&inspector), &draft(), &[])
+        .create_case_with_photos(&inspector, &draft(), &[])
         .unwrap();
     assert_eq!(first.sign_out(&NoProgress).await, SignOut::Revoked);
 
-    let second = client(&server.base, &store);
-    let staff = second
-        .enrol(
-            "company.changchunli",
-            DEMO_PASSWORD,
-            "长春里巡查机",
-            &NoProgress,
-        )
-        .await
-        .unwrap();
+    let (second, staff) = sign_in(&server.base, &store, "company.changchunli").await;
     let comment = store
-        .add_note(&actor_of(&staff), report.case.id, "物业已安排清运")
+        .add_note(&staff, report.case.id, "物业已安排清运")
         .unwrap();
     let waiting = second.sync(&NoProgress).await.unwrap();
     assert_eq!(
@@ -262,28 +234,15 @@ async fn a_colleagues_comment_waits_for_the_report_it_follows(backend: Backend) 
         (0, 0),
         "the comment waits for the report: {waiting:?}"
     );
-    assert_eq!(store.unanswered_events_of(&staff.user.user_id).unwrap(), 1);
+    assert_eq!(store.unanswered_events_of(&staff.user_id).unwrap(), 1);
     assert_eq!(second.sign_out(&NoProgress).await, SignOut::Revoked);
 
-    let third = client(&server.base, &store);
-    third
-        .enrol(INSPECTOR, DEMO_PASSWORD, "长春里巡查机", &NoProgress)
-        .await
-        .unwrap();
+    let (third, _) = sign_in(&server.base, &store, INSPECTOR).await;
     let reported = third.sync(&NoProgress).await.unwrap();
     assert_eq!(reported.applied, 1, "{reported:?}");
     assert_eq!(third.sign_out(&NoProgress).await, SignOut::Revoked);
 
-    let fourth = client(&server.base, &store);
-    fourth
-        .enrol(
-            "company.changchunli",
-            DEMO_PASSWORD,
-            "长春里巡查机",
-            &NoProgress,
-        )
-        .await
-        .unwrap();
+    let (fourth, _) = sign_in(&server.base, &store, "company.changchunli").await;
     let commented = fourth.sync(&NoProgress).await.unwrap();
     assert_eq!(
         (commented.applied, commented.rejected.len()),
