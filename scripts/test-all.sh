@@ -10,7 +10,7 @@ export CARGO_TERM_COLOR=never
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 mkdir -p test-output
 
-echo "== disk: $(df -h --output=avail . | tail -1 | tr -d ' ') free here (a cold run needs about 8 GB)"
+echo "== disk: $(df -h --output=avail . | tail -1 | tr -d ' ') free here (a cold run writes about 4 GB)"
 
 echo "== system packages"
 bash scripts/install-test-deps.sh
