@@ -67,6 +67,16 @@ fn photo(n: u8) -> PhotoRecord {
     }
 }
 
+/// The server's answer that it applied `event_id`, with `case` as its copy.
+fn applied(event_id: Uuid, case: &Case) -> EventResult {
+    EventResult {
+        event_id,
+        outcome: EventOutcome::Applied {
+            case: Box::new(case.clone()),
+        },
+    }
+}
+
 fn comment(note: &str) -> EventDraft {
     EventDraft {
         action: Action::Comment,
@@ -540,15 +550,8 @@ fn a_change_waits_for_another_users_unsent_change_it_follows() {
         "the reporter's follow-up waits for the colleague's comment before it"
     );
 
-    let mut server_case = report.case.clone();
-    server_case.updated_at += Duration::seconds(1);
     store
-        .mark_synced(&[EventResult {
-            event_id: report.event.id,
-            outcome: EventOutcome::Applied {
-                case: Box::new(server_case),
-            },
-        }])
+        .mark_synced(&[applied(report.event.id, &report.case)])
         .unwrap();
     let colleagues_turn = store.pending_events(&colleague.user_id, 10).unwrap();
     assert_eq!(
@@ -563,15 +566,8 @@ fn a_change_waits_for_another_users_unsent_change_it_follows() {
     );
     assert_eq!(store.unanswered_events_of(&reporter.user_id).unwrap(), 1);
 
-    let mut server_case = comment.case.clone();
-    server_case.updated_at += Duration::seconds(2);
     store
-        .mark_synced(&[EventResult {
-            event_id: comment.event.id,
-            outcome: EventOutcome::Applied {
-                case: Box::new(server_case),
-            },
-        }])
+        .mark_synced(&[applied(comment.event.id, &comment.case)])
         .unwrap();
     let reporters_turn = store.pending_events(&reporter.user_id, 10).unwrap();
     assert_eq!(
@@ -597,15 +593,7 @@ fn an_edit_made_while_an_upload_is_in_flight_is_not_marked_clean() {
     // The user adds a note while the push is on the wire.
     let noted = store.add_note(&actor, a.case.id, "补充：三楼也有").unwrap();
     // The server answers the report only.
-    let server_case = a.case.clone();
-    store
-        .mark_synced(&[EventResult {
-            event_id: a.event.id,
-            outcome: EventOutcome::Applied {
-                case: Box::new(server_case),
-            },
-        }])
-        .unwrap();
+    store.mark_synced(&[applied(a.event.id, &a.case)]).unwrap();
     let item = store
         .list_cases(&CaseFilter::default(), 10, None)
         .unwrap()
@@ -645,12 +633,7 @@ fn pull_is_authoritative_and_local_pending_events_are_reapplied() {
         .unwrap();
     store.pending_events(&actor.user_id, 10).unwrap();
     store
-        .mark_synced(&[EventResult {
-            event_id: mine.event.id,
-            outcome: EventOutcome::Applied {
-                case: Box::new(mine.case.clone()),
-            },
-        }])
+        .mark_synced(&[applied(mine.event.id, &mine.case)])
         .unwrap();
     // Offline: a note, not yet pushed.
     let note = store

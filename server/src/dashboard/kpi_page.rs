@@ -14,9 +14,7 @@ use super::html::{esc, options};
 use xuncha_core::kpi::{self, KpiGroup, KpiRow, Quarter};
 
 use super::kpi_view::{GROUPS, KpiLine, QuarterArg, kpi_charts, kpi_export, kpi_table};
-use super::web::{
-    WebError, WebUser, download, load_visible, query_all, scoped_query, storage_error, user_page,
-};
+use super::web::{WebError, WebUser, download, load_visible, query_all, scoped_query, user_page};
 use crate::app::AppState;
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -83,11 +81,7 @@ async fn lines(state: &AppState, web: &WebUser, r: &Resolved) -> Result<Vec<KpiL
     })
     .await?;
     visible.rows.extend(settled);
-    visible.events = state
-        .storage
-        .events_of_cases(visible.rows.iter().map(|r| r.case.id).collect())
-        .await
-        .map_err(storage_error)?;
+    visible.load_events(state).await?;
     let cases = visible.cases();
     let rows = kpi::compute(&cases, &visible.events, &visible.estates, period, r.group);
     let catalog = &visible.catalog;

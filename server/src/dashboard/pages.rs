@@ -842,11 +842,7 @@ pub async fn meeting_page(
     visible
         .rows
         .retain(|r| !meeting::agenda_reasons(&r.case, now).is_empty());
-    visible.events = state
-        .storage
-        .events_of_cases(visible.rows.iter().map(|r| r.case.id).collect())
-        .await
-        .map_err(storage_error)?;
+    visible.load_events(&state).await?;
     let cases = visible.cases();
     let names = Names::new(&visible.estates, visible.units());
     let items = meeting::agenda(&cases, now);

@@ -264,6 +264,16 @@ impl Visible {
     pub fn units(&self) -> &[OrgUnit] {
         &self.catalog.units
     }
+
+    /// Reads the events of the cases now in `rows` (after a page has narrowed them).
+    pub async fn load_events(&mut self, state: &AppState) -> Result<(), WebError> {
+        self.events = state
+            .storage
+            .events_of_cases(self.rows.iter().map(|r| r.case.id).collect())
+            .await
+            .map_err(storage_error)?;
+        Ok(())
+    }
 }
 
 /// The estates [`access::can_see_estate`] allows, by id.
@@ -302,22 +312,17 @@ pub async fn load_visible(
     let mut query = scoped_query(user, &catalog);
     narrow(&mut query);
     let rows = query_all(state, query).await?;
-    let events = if with_events {
-        state
-            .storage
-            .events_of_cases(rows.iter().map(|r| r.case.id).collect())
-            .await
-            .map_err(storage_error)?
-    } else {
-        Vec::new()
-    };
     let estates = visible_estates(user, &catalog);
-    Ok(Visible {
+    let mut visible = Visible {
         catalog,
         rows,
-        events,
+        events: Vec::new(),
         estates,
-    })
+    };
+    if with_events {
+        visible.load_events(state).await?;
+    }
+    Ok(visible)
 }
 
 /// One case the user may see, with its events; a refusal is audited like the API's.
