@@ -54,9 +54,13 @@ pub struct RoutingPreview {
     pub escalation_chain: Vec<OrgUnit>,
     /// The unit responsible for fixing it.
     pub owner: OrgUnit,
+    /// The regulator supervising the owner's work, where the policy names one (ELEVATOR: 市场监管).
+    pub supervisor: Option<OrgUnit>,
     pub co_responsible: Vec<OrgUnit>,
-    /// Policy sections and articles, in Chinese.
+    /// The policy's title and verbatim quotes with their sections, in Chinese.
     pub legal_basis: String,
+    /// The version of the routing rules the preview was computed under.
+    pub rules_version: u32,
 }
 
 impl From<xuncha_core::routing::RoutingDecision> for RoutingPreview {
@@ -68,8 +72,10 @@ impl From<xuncha_core::routing::RoutingDecision> for RoutingPreview {
             first_on_site: units(decision.first_on_site),
             escalation_chain: units(decision.escalation_chain),
             owner: decision.owner.into(),
+            supervisor: decision.supervisor.map(OrgUnit::from),
             co_responsible: units(decision.co_responsible),
             legal_basis: decision.legal_basis,
+            rules_version: decision.rules_version,
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod ids;
 pub mod kpi;
 pub mod org;
 pub mod protocol;
+pub mod policy;
 pub mod routing;
 pub mod time;
 pub mod workflow;

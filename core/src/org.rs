@@ -40,8 +40,8 @@ impl UnitType {
             UnitType::Telecom => "通信管理部门",
             UnitType::Postal => "邮政管理部门",
             UnitType::FireRescue => "消防救援机构",
-            UnitType::Gas => "燃气企业",
-            UnitType::Heating => "供热企业",
+            UnitType::Gas => "燃气管理部门",
+            UnitType::Heating => "供热管理部门",
             UnitType::StateGrid => "国网电力公司",
             UnitType::PublicSecurity => "公安机关",
             UnitType::StreetOffice => "街道办事处",
@@ -77,6 +77,15 @@ pub struct OrgUnit {
     /// Community (社区) for residents' committees.
     #[serde(default)]
     pub community: Option<String>,
+    /// An enterprise that does the work in a field a department of the same type supervises
+    /// (a gas or heating operator, a 基础电信企业, 三(一)7 and 三(一)10). Routing resolves a unit
+    /// type to the department and `<TYPE>_OPERATOR` to the operator.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub operator: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 wire_enum! {

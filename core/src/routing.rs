@@ -8,12 +8,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use chrono::{Datelike, Months, NaiveDate};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::catalog::Category;
 use crate::estate::{Estate, LampOwner, ManagementMode};
 use crate::org::{OrgUnit, UnitType};
+use crate::policy::{self, Citation, Source as LawSource};
 
 /// The rules shipped with this build.
 const BUILTIN_RULES: &str = include_str!("../data/routing-rules.toml");
@@ -22,8 +24,10 @@ const BUILTIN_RULES_FILE: &str = "core/data/routing-rules.toml";
 const DEMO_UNITS: &str = include_str!("../data/demo/units.toml");
 const DEMO_UNITS_FILE: &str = "core/data/demo/units.toml";
 
-/// The rules file format this build reads.
-pub const RULES_VERSION: u32 = 1;
+/// The lowest rules version this build reads: version 1 files paraphrased the policy and named
+/// no source document. A rules file's `version` is raised on every edit of its content; the case
+/// records the version it was routed under.
+pub const RULES_VERSION: u32 = 2;
 
 /// The title of the policy every legal-basis text cites.
 pub const POLICY_TITLE: &str =
@@ -43,6 +47,9 @@ pub enum RulesErrorKind {
     LegalBasisIncomplete,
     UnknownCondition,
     EmptyOverride,
+    BadSource,
+    BadCitation,
+    QuoteNotVerbatim,
     BadEscalationChain,
     DuplicateUnitId,
     DuplicateScope,
@@ -64,6 +71,9 @@ impl RulesErrorKind {
             RulesErrorKind::LegalBasisIncomplete => "LEGAL_BASIS_INCOMPLETE",
             RulesErrorKind::UnknownCondition => "UNKNOWN_CONDITION",
             RulesErrorKind::EmptyOverride => "EMPTY_OVERRIDE",
+            RulesErrorKind::BadSource => "BAD_SOURCE",
+            RulesErrorKind::BadCitation => "BAD_CITATION",
+            RulesErrorKind::QuoteNotVerbatim => "QUOTE_NOT_VERBATIM",
             RulesErrorKind::BadEscalationChain => "BAD_ESCALATION_CHAIN",
             RulesErrorKind::DuplicateUnitId => "DUPLICATE_UNIT_ID",
             RulesErrorKind::DuplicateScope => "DUPLICATE_SCOPE",
@@ -162,6 +172,9 @@ impl Source<'_> {
         if code.get_ref() == ELEVATOR_MAINTAINER {
             return Ok(UnitRef::ElevatorMaintainer);
         }
+        if let Some(&(t, _)) = OPERATORS.iter().find(|(_, c)| c == code.get_ref()) {
+            return Ok(UnitRef::Operator(t));
+        }
         UnitType::from_code(code.get_ref())
             .map(UnitRef::Type)
             .ok_or_else(|| {
@@ -169,12 +182,48 @@ impl Source<'_> {
                     code,
                     RulesErrorKind::UnknownUnitType,
                     format!(
-                        "未知单位类型 “{}”；可用：{} 或 {ELEVATOR_MAINTAINER}",
+                        "未知单位类型 “{}”；可用：{}、{ELEVATOR_MAINTAINER} 或 {}",
                         code.get_ref(),
-                        join(UnitType::ALL.iter().map(|t| t.code()))
+                        join(UnitType::ALL.iter().map(|t| t.code())),
+                        join(OPERATORS.iter().map(|(_, c)| *c))
                     ),
                 )
             })
+    }
+
+    /// A `[[rule]]` or override's `legal_basis` list, each quote checked against its source text.
+    fn citations(&self, raw: &[Spanned<RawCitation>]) -> Result<Vec<Citation>, RulesError> {
+        raw.iter().map(|c| self.citation(c)).collect()
+    }
+
+    fn citation(&self, spanned: &Spanned<RawCitation>) -> Result<Citation, RulesError> {
+        let raw = spanned.get_ref();
+        let source = match &raw.law {
+            None => LawSource::Policy,
+            Some(code) => LawSource::from_code(code).ok_or_else(|| {
+                self.at(
+                    spanned,
+                    RulesErrorKind::BadCitation,
+                    format!(
+                        "未知法规 “{code}”；可用：{}（省略 law 即引用本意见）",
+                        join(LawSource::ALL.iter().map(|s| s.code()))
+                    ),
+                )
+            })?,
+        };
+        let citation = Citation {
+            source,
+            section: raw.section.trim().to_owned(),
+            quote: raw.quote.as_ref().map(|q| q.trim().to_owned()),
+        };
+        citation.check().map_err(|e| {
+            let kind = match e {
+                policy::QuoteError::NotInSection { .. } => RulesErrorKind::QuoteNotVerbatim,
+                _ => RulesErrorKind::BadCitation,
+            };
+            self.at(spanned, kind, e.to_string())
+        })?;
+        Ok(citation)
     }
 
     fn unit_refs(&self, codes: &[Spanned<String>]) -> Result<Vec<UnitRef>, RulesError> {
@@ -189,10 +238,22 @@ fn join<'a>(items: impl Iterator<Item = &'a str>) -> String {
 /// The rules-file name for "the estate's designated elevator maintainer" (三(三)7).
 pub const ELEVATOR_MAINTAINER: &str = "ELEVATOR_MAINTAINER";
 
-/// A unit named in a rule: a unit type, or the estate's designated elevator maintainer.
+/// The rules-file names for the enterprises that do the work where a department of the same type
+/// supervises (三(一)7: 基础电信企业; 三(一)10: the gas and heating operators under the district
+/// 燃气、供热管理部门). The directory marks them `operator = true`.
+pub const OPERATORS: [(UnitType, &str); 3] = [
+    (UnitType::Gas, "GAS_OPERATOR"),
+    (UnitType::Heating, "HEATING_OPERATOR"),
+    (UnitType::Telecom, "TELECOM_OPERATOR"),
+];
+
+/// A unit named in a rule: a unit type, an operator of a type, or the estate's designated
+/// elevator maintainer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum UnitRef {
     Type(UnitType),
+    /// The operator (enterprise) of a field whose department is `Type(t)` (see [`OPERATORS`]).
+    Operator(UnitType),
     /// The maintainer the street office designated for the estate (三(三)7); the street office
     /// itself while none is designated.
     ElevatorMaintainer,
@@ -202,6 +263,10 @@ impl UnitRef {
     pub fn code(self) -> &'static str {
         match self {
             UnitRef::Type(t) => t.code(),
+            UnitRef::Operator(t) => OPERATORS
+                .iter()
+                .find(|(o, _)| *o == t)
+                .map_or("OPERATOR", |(_, c)| c),
             UnitRef::ElevatorMaintainer => ELEVATOR_MAINTAINER,
         }
     }
@@ -219,10 +284,12 @@ pub struct RuleOverride {
     pub lamp_owner: Option<LampOwner>,
     pub management_mode: Option<ManagementMode>,
     pub first_on_site: Option<Vec<UnitRef>>,
+    pub supervisor: Option<UnitRef>,
     pub owner: Option<UnitRef>,
     pub co_responsible: Option<Vec<UnitRef>>,
-    /// Appended to the category's legal basis when the override applies.
-    pub legal_basis: Option<String>,
+    /// Appended to the category's legal basis when the override applies (verbatim quotes).
+    pub legal_basis: Vec<Citation>,
+    pub reasoning: Option<String>,
 }
 
 impl RuleOverride {
@@ -239,15 +306,48 @@ impl RuleOverride {
 pub struct CategoryRule {
     pub category: Category,
     pub first_on_site: Vec<UnitRef>,
+    /// The regulator that supervises the work where the policy names one beside the unit doing it
+    /// (ELEVATOR: 市场监管 over the designated maintainer, 三(一)5 and 三(三)7).
+    pub supervisor: Option<UnitRef>,
     pub owner: UnitRef,
     pub co_responsible: Vec<UnitRef>,
-    pub legal_basis: String,
+    /// Verbatim quotes with their sections, checked against the source texts when parsed.
+    pub legal_basis: Vec<Citation>,
+    /// Why the rule reads the policy this way (shown by `rules check`, never to citizens).
+    pub reasoning: Option<String>,
     pub overrides: Vec<RuleOverride>,
+}
+
+/// The document the rules implement and the dates it is in force.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceDocument {
+    pub title: String,
+    pub issuer: String,
+    pub issued: NaiveDate,
+    pub effective_from: NaiveDate,
+    /// The last day in force (inclusive).
+    pub effective_until: NaiveDate,
+    /// The policy's own words on its validity, quoted.
+    pub validity: String,
+}
+
+impl SourceDocument {
+    /// `《…》（2020年8月6日）`
+    pub fn cited_title(&self) -> String {
+        format!("《{}》（{}）", self.title, zh_date(self.issued))
+    }
+}
+
+/// `2020年8月6日`
+pub fn zh_date(date: NaiveDate) -> String {
+    format!("{}年{}月{}日", date.year(), date.month(), date.day())
 }
 
 /// The validated rules: exactly one rule per category.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RoutingRules {
+    version: u32,
+    source: SourceDocument,
     escalation_chain: Vec<UnitType>,
     /// Indexed by `Category as usize`.
     rules: Vec<CategoryRule>,
@@ -257,6 +357,7 @@ pub struct RoutingRules {
 #[serde(deny_unknown_fields)]
 struct RawRules {
     version: Spanned<u32>,
+    source: Spanned<RawSource>,
     escalation_chain: Spanned<Vec<Spanned<String>>>,
     #[serde(default, rename = "rule")]
     rules: Vec<RawRule>,
@@ -264,14 +365,39 @@ struct RawRules {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawSource {
+    title: Spanned<String>,
+    issuer: Spanned<String>,
+    issued: Spanned<String>,
+    effective_from: Spanned<String>,
+    effective_until: Spanned<String>,
+    validity: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCitation {
+    #[serde(default)]
+    law: Option<String>,
+    section: String,
+    #[serde(default)]
+    quote: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawRule {
     category: Spanned<String>,
     #[serde(default)]
+    reasoning: Option<String>,
+    #[serde(default)]
     first_on_site: Vec<Spanned<String>>,
+    #[serde(default)]
+    supervisor: Option<Spanned<String>>,
     owner: Spanned<String>,
     #[serde(default)]
     co_responsible: Vec<Spanned<String>>,
-    legal_basis: Spanned<String>,
+    legal_basis: Spanned<Vec<Spanned<RawCitation>>>,
     #[serde(default, rename = "override")]
     overrides: Vec<Spanned<RawOverride>>,
 }
@@ -290,7 +416,11 @@ struct RawOverride {
     #[serde(default)]
     co_responsible: Option<Vec<Spanned<String>>>,
     #[serde(default)]
-    legal_basis: Option<Spanned<String>>,
+    supervisor: Option<Spanned<String>>,
+    #[serde(default)]
+    legal_basis: Vec<Spanned<RawCitation>>,
+    #[serde(default)]
+    reasoning: Option<String>,
 }
 
 fn parse_lamp_owner(code: &str) -> Option<LampOwner> {
@@ -328,16 +458,17 @@ impl RoutingRules {
             file: file_name,
         };
         let raw: RawRules = toml::from_str(text).map_err(|e| src.toml_error(&e))?;
-        if *raw.version.get_ref() != RULES_VERSION {
+        if *raw.version.get_ref() < RULES_VERSION {
             return Err(src.at(
                 &raw.version,
                 RulesErrorKind::UnsupportedVersion,
                 format!(
-                    "规则文件版本 {} 不受支持；本程序读取 version = {RULES_VERSION}",
+                    "规则文件版本 {} 不受支持；本程序读取 version ≥ {RULES_VERSION}（须含 [source] 来源文件与逐字引文）",
                     raw.version.get_ref()
                 ),
             ));
         }
+        let source = parse_source(&src, &raw.source)?;
         let escalation_chain = parse_escalation_chain(&src, &raw.escalation_chain)?;
 
         let mut by_category: BTreeMap<Category, (usize, CategoryRule)> = BTreeMap::new();
@@ -374,9 +505,26 @@ impl RoutingRules {
         }
         let rules = by_category.into_values().map(|(_, rule)| rule).collect();
         Ok(RoutingRules {
+            version: *raw.version.get_ref(),
+            source,
             escalation_chain,
             rules,
         })
+    }
+
+    /// The rules version (raised on every edit); a case records the version it was routed under.
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+
+    /// The document the rules implement, with its dates in force.
+    pub fn source(&self) -> &SourceDocument {
+        &self.source
+    }
+
+    /// Whether the source document is past its validity on `today` (Beijing date).
+    pub fn expired_on(&self, today: NaiveDate) -> bool {
+        today > self.source.effective_until
     }
 
     /// The rule for a category.
@@ -422,25 +570,103 @@ fn parse_escalation_chain(
     Ok(types)
 }
 
+/// `[source]`: the title, issuer and issue date must be the shipped policy's; the validity must be
+/// quoted from its closing words; the dates in force must follow from them
+/// (自印发之日起施行，有效期5年: 2020-08-06 to 2025-08-05).
+fn parse_source(src: &Source<'_>, raw: &Spanned<RawSource>) -> Result<SourceDocument, RulesError> {
+    let fields = raw.get_ref();
+    let bad = |at: &Spanned<String>, message: String| src.at(at, RulesErrorKind::BadSource, message);
+    let date = |at: &Spanned<String>| {
+        NaiveDate::parse_from_str(at.get_ref().trim(), "%Y-%m-%d").map_err(|_| {
+            bad(at, format!("日期 “{}” 应写作 YYYY-MM-DD", at.get_ref()))
+        })
+    };
+    let title = fields.title.get_ref().trim().to_owned();
+    if format!("《{title}》") != LawSource::Policy.title() {
+        return Err(bad(
+            &fields.title,
+            format!("来源文件标题 “{title}” 与随附政策原文的标题不符：{}", LawSource::Policy.title()),
+        ));
+    }
+    let closing = policy::policy_closing();
+    let issuer = fields.issuer.get_ref().trim().to_owned();
+    if issuer.is_empty() || !closing.contains(&issuer) {
+        return Err(bad(&fields.issuer, format!("发文单位 “{issuer}” 不是政策原文落款的单位")));
+    }
+    let issued = date(&fields.issued)?;
+    if !closing.contains(&zh_date(issued)) {
+        return Err(bad(&fields.issued, format!("印发日期 {issued} 与政策原文落款日期不符")));
+    }
+    let validity = fields.validity.get_ref().trim().to_owned();
+    if validity.is_empty() || !closing.contains(&validity) {
+        return Err(bad(
+            &fields.validity,
+            format!("validity 须逐字引用政策原文关于施行与有效期的句子，原文中找不到 “{validity}”"),
+        ));
+    }
+    let effective_from = date(&fields.effective_from)?;
+    if validity.contains("自印发之日起施行") && effective_from != issued {
+        return Err(bad(
+            &fields.effective_from,
+            format!("原文“自印发之日起施行”：effective_from 应为 {issued}，不是 {effective_from}"),
+        ));
+    }
+    let effective_until = date(&fields.effective_until)?;
+    let years: Option<u32> = validity
+        .split_once("有效期")
+        .and_then(|(_, rest)| rest.split_once('年'))
+        .and_then(|(n, _)| n.trim().parse().ok());
+    let expected_until = years
+        .and_then(|y| effective_from.checked_add_months(Months::new(y * 12)))
+        .and_then(|d| d.pred_opt());
+    match expected_until {
+        Some(expected) if expected != effective_until => {
+            return Err(bad(
+                &fields.effective_until,
+                format!("原文“{validity}”：effective_until 应为 {expected}（含当日），不是 {effective_until}"),
+            ));
+        }
+        _ if effective_until <= effective_from => {
+            return Err(bad(
+                &fields.effective_until,
+                format!("effective_until {effective_until} 必须晚于 effective_from {effective_from}"),
+            ));
+        }
+        _ => {}
+    }
+    Ok(SourceDocument {
+        title,
+        issuer,
+        issued,
+        effective_from,
+        effective_until,
+        validity,
+    })
+}
+
 fn parse_rule(
     src: &Source<'_>,
     category: Category,
     raw: &RawRule,
 ) -> Result<CategoryRule, RulesError> {
-    let legal_basis = raw.legal_basis.get_ref().trim().to_owned();
+    let legal_basis = src.citations(raw.legal_basis.get_ref())?;
     let missing: Vec<&str> = category
         .info()
         .policy_sections
         .iter()
         .copied()
-        .filter(|s| !legal_basis.contains(s))
+        .filter(|s| {
+            !legal_basis
+                .iter()
+                .any(|c| c.source == LawSource::Policy && c.section == *s && c.quote.is_some())
+        })
         .collect();
     if !missing.is_empty() {
         return Err(src.at(
             &raw.legal_basis,
             RulesErrorKind::LegalBasisIncomplete,
             format!(
-                "类别 {} 的 legal_basis 没有引用目录中的政策条款 {}",
+                "类别 {} 的 legal_basis 没有引用目录中的政策条款 {}（每条须有逐字引文）",
                 category.code(),
                 missing.join("、")
             ),
@@ -453,9 +679,11 @@ fn parse_rule(
     Ok(CategoryRule {
         category,
         first_on_site: src.unit_refs(&raw.first_on_site)?,
+        supervisor: raw.supervisor.as_ref().map(|c| src.unit_ref(c)).transpose()?,
         owner: src.unit_ref(&raw.owner)?,
         co_responsible: src.unit_refs(&raw.co_responsible)?,
         legal_basis,
+        reasoning: raw.reasoning.as_ref().map(|r| r.trim().to_owned()),
         overrides,
     })
 }
@@ -504,13 +732,14 @@ fn parse_override(
     }
     let changes_something = raw.first_on_site.is_some()
         || raw.owner.is_some()
+        || raw.supervisor.is_some()
         || raw.co_responsible.is_some()
-        || raw.legal_basis.is_some();
+        || !raw.legal_basis.is_empty();
     if !changes_something {
         return Err(src.at(
             spanned,
             RulesErrorKind::EmptyOverride,
-            format!("类别 {} 的 override 什么也没改（需要 owner、first_on_site、co_responsible 或 legal_basis）", category.code()),
+            format!("类别 {} 的 override 什么也没改（需要 owner、supervisor、first_on_site、co_responsible 或 legal_basis）", category.code()),
         ));
     }
     Ok(RuleOverride {
@@ -521,21 +750,26 @@ fn parse_override(
             .as_deref()
             .map(|c| src.unit_refs(c))
             .transpose()?,
+        supervisor: raw.supervisor.as_ref().map(|c| src.unit_ref(c)).transpose()?,
         owner: raw.owner.as_ref().map(|c| src.unit_ref(c)).transpose()?,
         co_responsible: raw
             .co_responsible
             .as_deref()
             .map(|c| src.unit_refs(c))
             .transpose()?,
-        legal_basis: raw
-            .legal_basis
-            .as_ref()
-            .map(|s| s.get_ref().trim().to_owned()),
+        legal_basis: src.citations(&raw.legal_basis)?,
+        reasoning: raw.reasoning.as_ref().map(|r| r.trim().to_owned()),
     })
 }
 
-/// A unit type plus the (district, street, community) it serves.
-type UnitScope<'a> = (UnitType, Option<&'a str>, Option<&'a str>, Option<&'a str>);
+/// A unit type, whether it is an operator, plus the (district, street, community) it serves.
+type UnitScope<'a> = (
+    UnitType,
+    bool,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+);
 
 /// Types an estate names by id (its company, its property owner) rather than by area.
 fn bound_to_estate(unit_type: UnitType) -> bool {
@@ -571,6 +805,8 @@ struct RawUnit {
     street: Option<String>,
     #[serde(default)]
     community: Option<String>,
+    #[serde(default)]
+    operator: bool,
 }
 
 impl UnitDirectory {
@@ -593,6 +829,7 @@ impl UnitDirectory {
                 district: raw_unit.district,
                 street: raw_unit.street,
                 community: raw_unit.community,
+                operator: raw_unit.operator,
             });
         }
         UnitDirectory::build(units, &lines, file_name)
@@ -666,6 +903,7 @@ impl UnitDirectory {
             if !bound_to_estate(unit.unit_type) {
                 let scope = (
                     unit.unit_type,
+                    unit.operator,
                     unit.district.as_deref(),
                     unit.street.as_deref(),
                     unit.community.as_deref(),
@@ -701,6 +939,15 @@ impl UnitDirectory {
     /// owner for those types; otherwise the most specific area match (community, then street, then
     /// district, then city-wide). No management-mode substitution here: that is [`route`]'s job.
     pub fn resolve(&self, unit_type: UnitType, estate: &Estate) -> Option<&OrgUnit> {
+        self.resolve_kind(unit_type, false, estate)
+    }
+
+    /// The operator (`operator = true`) of `unit_type` serving `estate`, most specific area first.
+    pub fn resolve_operator(&self, unit_type: UnitType, estate: &Estate) -> Option<&OrgUnit> {
+        self.resolve_kind(unit_type, true, estate)
+    }
+
+    fn resolve_kind(&self, unit_type: UnitType, operator: bool, estate: &Estate) -> Option<&OrgUnit> {
         let by_estate_id = |id: &Option<String>| {
             id.as_deref()
                 .and_then(|id| self.get(id))
@@ -714,7 +961,7 @@ impl UnitDirectory {
         let fits = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
         self.units
             .iter()
-            .filter(|u| u.unit_type == unit_type)
+            .filter(|u| u.unit_type == unit_type && u.operator == operator)
             .filter(|u| {
                 fits(&u.district, &estate.district)
                     && fits(&u.street, &estate.street)
@@ -748,7 +995,7 @@ pub enum RoutingError {
         field: &'static str,
     },
     #[error(
-        "单位目录中没有为 {district}/{street}/{community} 服务的 {unit_type}（{unit_type_zh}）"
+        "单位目录中没有为 {district}/{street}/{community} 服务的 {unit_type}（{unit_type_zh}）{operator_note}"
     )]
     NoUnitForType {
         unit_type: &'static str,
@@ -756,6 +1003,8 @@ pub enum RoutingError {
         district: String,
         street: String,
         community: String,
+        /// "" or "的运营企业（operator = true）".
+        operator_note: &'static str,
     },
 }
 
@@ -781,10 +1030,20 @@ pub struct RoutingDecision {
     pub escalation_chain: Vec<OrgUnit>,
     /// The unit responsible for fixing it: the street office dispatches the case here.
     pub owner: OrgUnit,
-    /// Units that share the duty (e.g. ELEVATOR: market regulation plus the maintainer).
+    /// The regulator supervising the owner's work, where the policy names one beside it (ELEVATOR:
+    /// 市场监管 over the designated maintainer). It sees the case and may comment.
+    pub supervisor: Option<OrgUnit>,
+    /// Units that share the duty (e.g. FIRE_LANE_BLOCKED: the company keeps the lane clear). They
+    /// see the case and may comment.
     pub co_responsible: Vec<OrgUnit>,
-    /// Chinese text citing the policy sections (and 《天津市文明行为促进条例》 where it applies).
+    /// Chinese text: the policy's title, then one verbatim quote per line with its section
+    /// (`三(一)5：“…”`), and articles of other laws (《天津市文明行为促进条例》 by number).
     pub legal_basis: String,
+    /// The version of the rules this decision was made under.
+    pub rules_version: u32,
+    /// The dates the rules' source document is in force (`2020-08-06` … `2025-08-05`).
+    pub rules_effective_from: NaiveDate,
+    pub rules_effective_until: NaiveDate,
 }
 
 fn mode_code(mode: ManagementMode) -> &'static str {
@@ -805,13 +1064,25 @@ impl Resolver<'_> {
         self.dir
             .resolve(unit_type, self.estate)
             .cloned()
-            .ok_or_else(|| RoutingError::NoUnitForType {
-                unit_type: unit_type.code(),
-                unit_type_zh: unit_type.name_zh(),
-                district: self.estate.district.clone(),
-                street: self.estate.street.clone(),
-                community: self.estate.community.clone(),
-            })
+            .ok_or_else(|| self.no_unit(unit_type, ""))
+    }
+
+    fn operator(&self, unit_type: UnitType) -> Result<OrgUnit, RoutingError> {
+        self.dir
+            .resolve_operator(unit_type, self.estate)
+            .cloned()
+            .ok_or_else(|| self.no_unit(unit_type, "的运营企业（operator = true）"))
+    }
+
+    fn no_unit(&self, unit_type: UnitType, operator_note: &'static str) -> RoutingError {
+        RoutingError::NoUnitForType {
+            unit_type: unit_type.code(),
+            unit_type_zh: unit_type.name_zh(),
+            district: self.estate.district.clone(),
+            street: self.estate.street.clone(),
+            community: self.estate.community.clone(),
+            operator_note,
+        }
     }
 
     fn by_estate_field(
@@ -852,6 +1123,7 @@ impl Resolver<'_> {
                 self.by_estate_field("owner_unit", &self.estate.owner_unit)
             }
             UnitRef::Type(unit_type) => self.by_area(unit_type),
+            UnitRef::Operator(unit_type) => self.operator(unit_type),
             // 三(三)7: the street office designates maintainers; until it has, the case is its own.
             UnitRef::ElevatorMaintainer => match &self.estate.elevator_maintainer {
                 Some(_) => {
@@ -878,8 +1150,9 @@ impl Resolver<'_> {
     }
 }
 
-/// Routes a category at an estate: first on site, escalation chain, owner, co-responsible units and
-/// the legal basis, all concrete. Overrides (asset ownership, management mode) apply in file order.
+/// Routes a category at an estate: first on site, escalation chain, owner, supervisor,
+/// co-responsible units and the legal basis, all concrete. Overrides (asset ownership, management
+/// mode) apply in file order.
 pub fn route(
     rules: &RoutingRules,
     dir: &UnitDirectory,
@@ -890,12 +1163,16 @@ pub fn route(
         category: category.code(),
     })?;
     let mut first_refs = &rule.first_on_site;
+    let mut supervisor_ref = rule.supervisor;
     let mut owner_ref = rule.owner;
     let mut co_refs = &rule.co_responsible;
-    let mut basis = vec![format!("{POLICY_TITLE} {}", rule.legal_basis)];
+    let mut citations: Vec<Citation> = rule.legal_basis.clone();
     for o in rule.overrides.iter().filter(|o| o.matches(estate)) {
         if let Some(refs) = &o.first_on_site {
             first_refs = refs;
+        }
+        if let Some(supervisor) = o.supervisor {
+            supervisor_ref = Some(supervisor);
         }
         if let Some(owner) = o.owner {
             owner_ref = owner;
@@ -903,20 +1180,31 @@ pub fn route(
         if let Some(refs) = &o.co_responsible {
             co_refs = refs;
         }
-        if let Some(text) = &o.legal_basis {
-            basis.push(text.clone());
-        }
+        citations.extend(o.legal_basis.iter().cloned());
     }
+    let mut lines: Vec<String> = vec![format!("依据{}：", rules.source.cited_title())];
+    lines.extend(citations.iter().map(Citation::render));
     if let Some(article) = category.info().civility_article {
-        basis.push(format!(
-            "《天津市文明行为促进条例》第{}条：由{}依法处理。",
-            article.article, article.enforcer
-        ));
+        // Cited by number only: the article's wording is not on file (see the excerpt's notes).
+        lines.push(
+            Citation {
+                source: LawSource::CivilityRegulation,
+                section: policy::article_label(article.article),
+                quote: None,
+            }
+            .render(),
+        );
     }
     let resolver = Resolver { dir, estate };
     let owner = resolver.unit(owner_ref)?;
+    let supervisor = match supervisor_ref {
+        Some(r) => Some(resolver.unit(r)?).filter(|u| u.id != owner.id),
+        None => None,
+    };
     let first_on_site = resolver.units(first_refs, &[])?;
-    let co_responsible = resolver.units(co_refs, &[&owner])?;
+    let mut named: Vec<&OrgUnit> = vec![&owner];
+    named.extend(supervisor.as_ref());
+    let co_responsible = resolver.units(co_refs, &named)?;
     let chain_refs: Vec<UnitRef> = rules
         .escalation_chain()
         .iter()
@@ -928,30 +1216,47 @@ pub fn route(
         .iter()
         .chain(co_refs.iter())
         .chain(std::iter::once(&owner_ref))
+        .chain(supervisor_ref.iter())
         .any(|r| *r == UnitRef::Type(UnitType::ManagementCompany));
-    if touches_company {
-        basis.push(match estate.management_mode {
-            ManagementMode::Company if estate.scattered => {
-                "本旧楼区为散片旧楼区，按就近原则由附近成片旧楼区的管理服务企业代管（六(一)）。".to_owned()
-            }
-            ManagementMode::Company => String::new(),
-            ManagementMode::OwnerSelf => {
-                "本旧楼区由产权人（单位）自行管理（二(三)），由产权单位承担管理服务企业的职责。".to_owned()
-            }
-            ManagementMode::ResidentSelf => {
-                "本旧楼区由社区居民委员会牵头组织居民自治管理（二(三)），由社区居委会承担管理服务企业的职责。".to_owned()
-            }
-        });
+    if touches_company && let Some(note) = management_note(estate) {
+        lines.push(note);
     }
-    basis.retain(|s| !s.is_empty());
     Ok(RoutingDecision {
         category,
         first_on_site,
         escalation_chain,
         owner,
+        supervisor,
         co_responsible,
-        legal_basis: basis.join("\n"),
+        legal_basis: lines.join("\n"),
+        rules_version: rules.version,
+        rules_effective_from: rules.source.effective_from,
+        rules_effective_until: rules.source.effective_until,
     })
+}
+
+/// Who stands where the company would, quoted from 二(三) / 六(一), with a plain note after the
+/// quote (the note is ours, not the policy's).
+fn management_note(estate: &Estate) -> Option<String> {
+    let (citation, note) = match estate.management_mode {
+        ManagementMode::Company if estate.scattered => (
+            Citation::policy(
+                "六(一)",
+                "对于面积较小、无法围合的散片旧楼区，可按照就近原则，明确附近成片旧楼区的管理服务企业进行代管",
+            ),
+            "本旧楼区为散片旧楼区，由附近的管理服务企业代管",
+        ),
+        ManagementMode::Company => return None,
+        ManagementMode::OwnerSelf => (
+            Citation::policy("二(三)", "产权人（单位）自行管理"),
+            "本旧楼区采用此模式，由产权单位承担管理服务企业的职责",
+        ),
+        ManagementMode::ResidentSelf => (
+            Citation::policy("二(三)", "社区居民委员会牵头组织居民自治管理"),
+            "本旧楼区采用此模式，由社区居委会承担管理服务企业的职责",
+        ),
+    };
+    Some(format!("{}（{note}）", citation.render()))
 }
 
 #[cfg(test)]
@@ -975,7 +1280,9 @@ mod tests {
         route(&rules, &dir, category, estate).unwrap()
     }
 
-    /// DESIGN.md's "owner unit type" column, written out independently of the rules file.
+    /// The unit type that does the work, written out independently of the rules file (DESIGN.md's
+    /// owner column as re-read against the policy in rules version 2: GARBAGE, ELEVATOR,
+    /// FIRE_EQUIPMENT, GAS, HEATING and TELECOM go to the doer, the regulator supervises).
     fn design_owner(category: Category) -> UnitType {
         use Category as C;
         use UnitType as U;
@@ -984,10 +1291,12 @@ mod tests {
             C::CommonAreaClutter | C::EnclosedPublicSpace | C::GroundLock => U::StreetOffice,
             C::DisorderlyParking | C::AbandonedVehicle => U::ManagementCompany,
             C::FireLaneBlocked => U::FireRescue,
-            C::Garbage | C::Greenery | C::StreetLight => U::CityManagement,
+            C::Garbage => U::ManagementCompany,
+            C::Greenery | C::StreetLight => U::CityManagement,
             C::StairwellLighting => U::DistrictMaintenance,
-            C::Elevator => U::MarketRegulation,
-            C::FireEquipment => U::FireRescue,
+            // pingshandao's designated maintainer is the district maintenance centre (三(三)7).
+            C::Elevator => U::DistrictMaintenance,
+            C::FireEquipment => U::PropertyOwner,
             C::GasFacility => U::Gas,
             C::HeatingFacility => U::Heating,
             C::OldWiring => U::StateGrid,
@@ -1000,6 +1309,30 @@ mod tests {
             C::FacilityDamage => U::ManagementCompany,
             C::ServiceComplaint => U::StreetOffice,
         }
+    }
+
+    /// The regulator over the doer, where the policy names both.
+    fn design_supervisor(category: Category) -> Option<UnitType> {
+        use Category as C;
+        use UnitType as U;
+        match category {
+            C::Garbage => Some(U::CityManagement),
+            C::Elevator => Some(U::MarketRegulation),
+            C::FireEquipment => Some(U::FireRescue),
+            C::GasFacility => Some(U::Gas),
+            C::HeatingFacility => Some(U::Heating),
+            C::TelecomCables => Some(U::Telecom),
+            C::Mailbox => Some(U::Postal),
+            _ => None,
+        }
+    }
+
+    /// Categories whose owner is an operator (`operator = true`) under a department of its type.
+    fn operated(category: Category) -> bool {
+        matches!(
+            category,
+            Category::GasFacility | Category::HeatingFacility | Category::TelecomCables
+        )
     }
 
     #[test]
@@ -1039,16 +1372,29 @@ mod tests {
                     assert!(decision.legal_basis.contains(POLICY_TITLE));
                     for section in category.info().policy_sections {
                         assert!(
-                            decision.legal_basis.contains(section),
-                            "{category} misses {section}"
+                            decision.legal_basis.contains(&format!("{section}：“")),
+                            "{category} quotes no {section}"
                         );
                     }
-                    assert!(
-                        !decision
-                            .co_responsible
-                            .iter()
-                            .any(|u| u.id == decision.owner.id)
+                    // Every quote users see is verbatim in its section.
+                    let quotes = crate::policy::check_rendered(&decision.legal_basis)
+                        .unwrap_or_else(|e| panic!("{category}: {e}\n{}", decision.legal_basis));
+                    assert!(quotes >= category.info().policy_sections.len(), "{category}");
+                    assert_eq!(decision.owner.operator, operated(category), "{category}");
+                    assert_eq!(
+                        decision.supervisor.as_ref().map(|u| u.unit_type),
+                        design_supervisor(category),
+                        "{category} in {mode:?}"
                     );
+                    if let Some(supervisor) = &decision.supervisor {
+                        assert!(!supervisor.operator, "{category}: a department supervises");
+                        assert_ne!(supervisor.id, decision.owner.id);
+                    }
+                    assert!(
+                        !decision.co_responsible.iter().any(|u| u.id == decision.owner.id
+                            || decision.supervisor.as_ref().is_some_and(|s| s.id == u.id))
+                    );
+                    assert_eq!(decision.rules_version, 2);
                     assert_eq!(
                         decision.escalation_chain.last().unwrap().unit_type,
                         UnitType::StreetOffice
@@ -1094,37 +1440,86 @@ mod tests {
             "河西区友谊路街道办事处"
         );
 
+        // 三(一)5 + 三(三)7: the designated maintainer repairs, market regulation supervises.
         let lift = route_demo(Category::Elevator, &ping);
-        assert_eq!(lift.owner.name, "河西区市场监督管理局");
+        assert_eq!(lift.owner.id, "hexi.maintenance");
+        assert_eq!(lift.supervisor.unwrap().name, "河西区市场监督管理局");
+        assert!(lift.co_responsible.is_empty());
         assert_eq!(
-            lift.co_responsible
-                .iter()
-                .map(|u| u.id.as_str())
-                .collect::<Vec<_>>(),
-            ["hexi.maintenance"]
+            route_demo(Category::Elevator, &chang).owner.id,
+            "heping.maintenance"
         );
-        let lift = route_demo(Category::Elevator, &chang);
+        let mut undesignated = chang.clone();
+        undesignated.elevator_maintainer = None;
+        let lift = route_demo(Category::Elevator, &undesignated);
         assert_eq!(
-            lift.co_responsible[0].unit_type,
-            UnitType::StreetOffice,
-            "no maintainer designated yet"
+            (lift.owner.unit_type, lift.supervisor.unwrap().unit_type),
+            (UnitType::StreetOffice, UnitType::MarketRegulation),
+            "no maintainer designated yet: the street office's own case"
         );
 
         let lane = route_demo(Category::FireLaneBlocked, &ping);
         assert_eq!(lane.owner.name, "天津市河西区消防救援支队");
         assert_eq!(lane.first_on_site[0].id, "company.hexi_youyilu");
         assert_eq!(lane.co_responsible[0].id, "company.hexi_youyilu");
+        assert!(
+            lane.legal_basis
+                .contains("《中华人民共和国消防法》第二十八条：“不得占用、堵塞、封闭疏散通道、安全出口、消防车通道”"),
+            "{}",
+            lane.legal_basis
+        );
+        assert!(!lane.legal_basis.contains("依法查处"), "the invented 五(四) sentence is gone");
 
+        // 三(一)9: fire rescue inspects and guides, the property owner repairs.
         let fire = route_demo(Category::FireEquipment, &chang);
-        assert_eq!(fire.co_responsible[0].id, "heping.property_owner");
+        assert_eq!(fire.owner.id, "heping.property_owner");
+        assert_eq!(fire.supervisor.unwrap().id, "heping.fire_rescue");
+        assert_eq!(fire.co_responsible[0].id, "heping.nanyingmen.street_office");
+
+        // 三(一)10: the district gas / heating department supervises, the operator repairs.
+        for (category, operator, department) in [
+            (Category::GasFacility, "tianjin.gas", "nankai.gas"),
+            (Category::HeatingFacility, "tianjin.heating", "nankai.heating"),
+            (Category::TelecomCables, "tianjin.telecom_operator", "tianjin.telecom"),
+        ] {
+            let d = route_demo(category, &estate("heyuanbeili"));
+            assert_eq!(d.owner.id, operator, "{category}");
+            assert_eq!(d.supervisor.unwrap().id, department, "{category}");
+        }
+
+        // 三(三)2 楼内外保洁: the manager cleans, city management supervises; for a resident-run
+        // estate the committee stands in for the company.
+        let rubbish = route_demo(Category::Garbage, &ping);
+        assert_eq!(rubbish.owner.id, "company.hexi_youyilu");
+        assert_eq!(rubbish.supervisor.unwrap().id, "hexi.city_management");
+        assert_eq!(rubbish.co_responsible[0].id, "hexi.youyilu.pingshandao.committee");
+        let rubbish = route_demo(Category::Garbage, &estate("heyuanbeili"));
+        assert_eq!(rubbish.owner.id, "nankai.xuefu.heyuan.committee");
+        assert!(rubbish.co_responsible.is_empty(), "the owner is not listed twice");
+
+        // 三(三)3 coordinates both city management and housing for all three behaviours.
+        for category in [
+            Category::CommonAreaClutter,
+            Category::EnclosedPublicSpace,
+            Category::GroundLock,
+        ] {
+            let d = route_demo(category, &chang);
+            let co: Vec<_> = d.co_responsible.iter().map(|u| u.id.as_str()).collect();
+            assert_eq!(co, ["heping.city_management", "heping.housing"], "{category}");
+        }
+        let bikes = route_demo(Category::AbandonedVehicle, &ping);
+        assert!(bikes.co_responsible.is_empty(), "三(五)4 names the company alone");
+        assert!(bikes.supervisor.is_none());
 
         let ads = route_demo(Category::SmallAds, &chang);
-        assert!(ads.legal_basis.contains("第65条"), "{}", ads.legal_basis);
         assert!(
-            route_demo(Category::GroundLock, &chang)
-                .legal_basis
-                .contains("第69条：由街道办事处")
+            ads.legal_basis.contains("《天津市文明行为促进条例》第六十五条"),
+            "{}",
+            ads.legal_basis
         );
+        let lock = route_demo(Category::GroundLock, &chang).legal_basis;
+        assert!(lock.contains("《天津市文明行为促进条例》第六十九条"), "{lock}");
+        assert!(!lock.contains("依法处理"), "no paraphrase of an article not on file");
 
         let chain: Vec<_> = route_demo(Category::GroundLock, &ping)
             .escalation_chain
@@ -1146,7 +1541,12 @@ mod tests {
         let he = estate("heyuanbeili");
         let d = route_demo(Category::DisorderlyParking, &he);
         assert_eq!(d.owner.id, "nankai.xuefu.heyuan.committee");
-        assert!(d.legal_basis.contains("二(三)"));
+        assert!(
+            d.legal_basis
+                .contains("二(三)：“社区居民委员会牵头组织居民自治管理”"),
+            "{}",
+            d.legal_basis
+        );
         let chain: Vec<_> = d.escalation_chain.into_iter().map(|u| u.id).collect();
         assert_eq!(
             chain,
@@ -1220,6 +1620,7 @@ mod tests {
             district: d.map(Into::into),
             street: s.map(Into::into),
             community: c.map(Into::into),
+            operator: false,
         }
     }
 
@@ -1362,13 +1763,16 @@ mod tests {
             false,
         );
         check(
-            broken("legal_basis = \"三(一)6", "legal_basi = \"三(一)6"),
+            broken(
+                "legal_basis = [\n  { section = \"三(一)6\"",
+                "legal_basi = [\n  { section = \"三(一)6\"",
+            ),
             "UNKNOWN_FIELD",
             "legal_basi",
             false,
         );
         check(
-            broken("owner = \"HEATING\"\n", "\n"),
+            broken("owner = \"HEATING_OPERATOR\"\n", "\n"),
             "MISSING_FIELD",
             "owner",
             false,
@@ -1383,18 +1787,68 @@ mod tests {
             true,
         );
         check(
-            broken("version = 1", "version = 2"),
+            broken("version = 2", "version = 1"),
             "UNSUPPORTED_VERSION",
-            "2",
+            "1",
             true,
         );
         check(
             broken(
-                "三(一)10：市公用事业局指导监督有关区燃气",
-                "市公用事业局指导监督有关区燃气",
+                "{ section = \"三(一)7\", quote",
+                "{ section = \"三(一)\", quote",
             ),
             "LEGAL_BASIS_INCOMPLETE",
-            "GAS_FACILITY",
+            "TELECOM_CABLES",
+            false,
+        );
+        // A paraphrase is refused where it stands, naming the fragment.
+        check(
+            broken(
+                "负责指导有关区市场监管部门加强旧楼区内电梯安全监督管理",
+                "市场监管部门加强电梯安全监督管理",
+            ),
+            "QUOTE_NOT_VERBATIM",
+            "市场监管部门加强电梯安全监督管理",
+            true,
+        );
+        // Right words, wrong section.
+        check(
+            broken(
+                "{ section = \"三(一)5\", quote",
+                "{ section = \"三(一)6\", quote",
+            ),
+            "QUOTE_NOT_VERBATIM",
+            "三(一)6",
+            true,
+        );
+        check(
+            broken("{ section = \"三(一)7\"", "{ section = \"三(九)7\""),
+            "BAD_CITATION",
+            "三(九)7",
+            true,
+        );
+        check(
+            broken("law = \"FIRE_PROTECTION_LAW\", section = \"第二十八条\"", "law = \"FIRE_LAW\", section = \"第二十八条\""),
+            "BAD_CITATION",
+            "FIRE_LAW",
+            true,
+        );
+        check(
+            broken("effective_until = \"2025-08-05\"", "effective_until = \"2026-08-05\""),
+            "BAD_SOURCE",
+            "2025-08-05",
+            true,
+        );
+        check(
+            broken("issued = \"2020-08-06\"", "issued = \"2020-08-07\""),
+            "BAD_SOURCE",
+            "2020-08-07",
+            true,
+        );
+        check(
+            broken("validity = \"本意见自印发之日起施行，有效期5年\"", "validity = \"有效期10年\""),
+            "BAD_SOURCE",
+            "有效期10年",
             true,
         );
         check(
@@ -1413,10 +1867,7 @@ mod tests {
             true,
         );
         check(
-            broken(
-                "lamp_owner = \"STATE_GRID\"\nowner = \"STATE_GRID\"\nco_responsible = [\"CITY_MANAGEMENT\"]\nlegal_basis",
-                "legal_basis",
-            ),
+            broken("lamp_owner = \"STATE_GRID\"\nreasoning", "reasoning"),
             "EMPTY_OVERRIDE",
             "STREET_LIGHT",
             false,
@@ -1435,6 +1886,97 @@ mod tests {
         );
         codes.insert(err.code());
         assert!(codes.len() >= 10, "{codes:?}");
+    }
+
+    #[test]
+    fn rules_carry_their_source_version_and_reasoning() {
+        let rules = RoutingRules::builtin().unwrap();
+        assert_eq!(rules.version(), 2);
+        let source = rules.source();
+        assert_eq!(source.cited_title(), POLICY_TITLE);
+        assert_eq!(source.issuer, "天津市人民政府办公厅");
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        assert_eq!(source.issued, day(2020, 8, 6));
+        assert_eq!(
+            (source.effective_from, source.effective_until),
+            (day(2020, 8, 6), day(2025, 8, 5)),
+            "自印发之日起施行，有效期5年"
+        );
+        assert!(!rules.expired_on(day(2025, 8, 5)));
+        assert!(rules.expired_on(day(2025, 8, 6)));
+        for category in Category::ALL {
+            let rule = rules.rule(category).unwrap();
+            assert!(
+                rule.reasoning.as_deref().is_some_and(|r| !r.is_empty()),
+                "{category} records its reasoning"
+            );
+            for citation in &rule.legal_basis {
+                assert_eq!(citation.check(), Ok(()), "{category}");
+            }
+        }
+        let d = route_demo(Category::Elevator, &estate("pingshandao"));
+        assert_eq!(
+            (d.rules_version, d.rules_effective_from, d.rules_effective_until),
+            (2, day(2020, 8, 6), day(2025, 8, 5))
+        );
+        let json = serde_json::to_value(&d).unwrap();
+        assert_eq!(json["rules_version"], 2);
+        assert_eq!(json["rules_effective_from"], "2020-08-06");
+        assert_eq!(json["supervisor"]["id"], "hexi.market_regulation");
+    }
+
+    #[test]
+    fn every_legal_basis_users_can_see_quotes_verbatim() {
+        // All estates, all modes, both lamp owners, scattered or not: every rendered text.
+        let mut seen = 0;
+        for base in demo::estates().unwrap() {
+            for mode in [
+                ManagementMode::Company,
+                ManagementMode::OwnerSelf,
+                ManagementMode::ResidentSelf,
+            ] {
+                for lamps in [LampOwner::City, LampOwner::StateGrid] {
+                    for scattered in [false, true] {
+                        let mut e = base.clone();
+                        e.management_mode = mode;
+                        e.lamp_owner = lamps;
+                        e.scattered = scattered;
+                        if mode == ManagementMode::Company && e.company_unit.is_none() {
+                            e.company_unit = Some("company.nankai_xuefu".into());
+                        }
+                        for category in Category::ALL {
+                            let text = route_demo(category, &e).legal_basis;
+                            seen += crate::policy::check_rendered(&text)
+                                .unwrap_or_else(|err| panic!("{category}: {err}\n{text}"));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(seen > 1000, "{seen}");
+    }
+
+    #[test]
+    fn directory_keeps_operators_apart_from_departments() {
+        let e = estate("pingshandao");
+        let mut gas_op = unit("op", UnitType::Gas, None, None, None);
+        gas_op.operator = true;
+        let dir = UnitDirectory::from_units(vec![
+            unit("dept", UnitType::Gas, Some("河西区"), None, None),
+            unit("city_dept", UnitType::Gas, None, None, None),
+            gas_op,
+        ])
+        .unwrap();
+        assert_eq!(dir.resolve(UnitType::Gas, &e).unwrap().id, "dept");
+        assert_eq!(dir.resolve_operator(UnitType::Gas, &e).unwrap().id, "op");
+        assert!(dir.resolve_operator(UnitType::Heating, &e).is_none());
+        let text = "[[unit]]\nid = \"g\"\nname = \"燃气公司\"\nunit_type = \"GAS\"\noperator = true\n";
+        let dir = UnitDirectory::parse(text, "units.toml").unwrap();
+        assert!(dir.get("g").unwrap().operator);
+        // An operator with no directory entry is a clear routing error.
+        let rules = RoutingRules::builtin().unwrap();
+        let err = route(&rules, &UnitDirectory::default(), Category::GasFacility, &e).unwrap_err();
+        assert_eq!(err.code(), "NO_UNIT_FOR_TYPE");
     }
 
     #[test]

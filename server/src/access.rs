@@ -3,12 +3,14 @@
 //! - inspector, committee: the estates of their community, and those estates' cases;
 //! - company_staff: the estates their company manages, and those estates' cases;
 //! - street_office: the estates of their street, and those estates' cases;
-//! - department: cases dispatched to their unit, now or before; estates of their district;
+//! - department: cases dispatched to their unit (now or before) or naming it as supervisor or
+//!   co-responsible in their routing decision; estates of their district;
 //! - admin: everything.
 
 use xuncha_core::{Estate, Role};
 
 use crate::domain::Catalog;
+use crate::storage::case_query::IndexColumns;
 use crate::storage::{CaseRow, CaseScope, UserRecord};
 
 /// The user's unit must say which area it serves; a unit missing from the directory sees nothing.
@@ -41,7 +43,10 @@ pub fn can_see_estate(user: &UserRecord, catalog: &Catalog, estate: &Estate) -> 
 pub fn can_see_case(user: &UserRecord, catalog: &Catalog, row: &CaseRow) -> bool {
     match user.role {
         Role::Admin => true,
-        Role::Department => row.dispatched_units.contains(&user.unit_id),
+        Role::Department => {
+            IndexColumns::units_of(&row.dispatched_units, row.routing.as_ref())
+                .contains(&user.unit_id)
+        }
         _ => catalog
             .estates
             .get(&row.case.estate_id)
@@ -55,7 +60,7 @@ pub fn can_see_case(user: &UserRecord, catalog: &Catalog, row: &CaseRow) -> bool
 pub fn case_scope(user: &UserRecord, catalog: &Catalog) -> CaseScope {
     match user.role {
         Role::Admin => CaseScope::All,
-        Role::Department => CaseScope::DispatchedTo(user.unit_id.clone()),
+        Role::Department => CaseScope::InvolvesUnit(user.unit_id.clone()),
         _ => {
             let mut ids: Vec<String> = catalog
                 .estates

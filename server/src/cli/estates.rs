@@ -239,6 +239,7 @@ mod tests {
             district: Some("和平区".to_owned()),
             street: None,
             community: None,
+            operator: false,
         });
         catalog
     }

@@ -261,6 +261,10 @@ pub async fn run(command: AdminCommand) -> Result<(), CliError> {
                 eprintln!("{problem}");
                 CliError::RulesInvalid { file: name.clone() }
             })?;
+            let today = chrono::Utc::now().with_timezone(&xuncha_core::time::SHANGHAI).date_naive();
+            if let Some(warning) = rules::expiry_warning(&parsed, today) {
+                eprintln!("{name}: {warning}");
+            }
             if storage.config.is_some() || storage.data.is_some() || storage.database.is_some() {
                 let catalog = storage.open().await?.load_catalog().await?;
                 let problems = rules::check_against(&parsed, &catalog, &name);

@@ -3,6 +3,7 @@
 //! Given a data folder or database, it also routes every category for every stored estate with
 //! the stored unit directory, so a rule naming a unit type no unit serves is caught before use.
 
+use chrono::NaiveDate;
 use xuncha_core::catalog::Category;
 use xuncha_core::routing::{RoutingRules, UnitDirectory, route};
 
@@ -15,11 +16,31 @@ pub fn check(text: &str, file_name: &str) -> Result<(RoutingRules, String), Stri
         .iter()
         .filter(|c| rules.rule(**c).is_some())
         .count();
+    let source = rules.source();
     let summary = format!(
-        "{covered} categories routed, escalation chain of {} steps",
-        rules.escalation_chain().len()
+        "{covered} categories routed, escalation chain of {} steps; rules version {}, 《{}》 in force {} to {}",
+        rules.escalation_chain().len(),
+        rules.version(),
+        source.title,
+        source.effective_from,
+        source.effective_until,
     );
     Ok((rules, summary))
+}
+
+/// A warning when the rules' source document is past its validity on `today` (Beijing date).
+/// Cases still route (the street office must keep working), but people must know.
+pub fn expiry_warning(rules: &RoutingRules, today: NaiveDate) -> Option<String> {
+    let source = rules.source();
+    rules.expired_on(today).then(|| {
+        format!(
+            "警告 [RULES_EXPIRED]：规则所依据的《{}》已于 {} 到期（原文：“{}”），规则版本 {} 仍在使用；请民政部门核实现行政策并更新规则文件。",
+            source.title,
+            source.effective_until,
+            source.validity,
+            rules.version()
+        )
+    })
 }
 
 /// Every (estate, category) the rules cannot route with the stored directory, one line each.
@@ -55,9 +76,22 @@ mod tests {
     fn builtin_rules_pass_and_errors_carry_file_and_line() {
         let (_, summary) = check(RoutingRules::builtin_text(), "routing-rules.toml").unwrap();
         assert!(summary.starts_with("26 categories"), "{summary}");
+        assert!(
+            summary.contains("rules version 2") && summary.contains("2020-08-06 to 2025-08-05"),
+            "{summary}"
+        );
         let problem = check("version = 1\n\n[[rule]\n", "bad.toml").unwrap_err();
         assert!(problem.starts_with("bad.toml:3: "), "{problem}");
         assert!(problem.ends_with("[MALFORMED_TOML]"), "{problem}");
+    }
+
+    #[test]
+    fn expired_rules_are_warned_about() {
+        let rules = RoutingRules::builtin().unwrap();
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        assert_eq!(expiry_warning(&rules, day(2025, 8, 5)), None);
+        let warning = expiry_warning(&rules, day(2025, 8, 6)).unwrap();
+        assert!(warning.contains("RULES_EXPIRED") && warning.contains("2025-08-05"), "{warning}");
     }
 
     fn demo_catalog() -> Catalog {
@@ -83,7 +117,7 @@ mod tests {
         );
         catalog
             .units
-            .retain(|u| u.unit_type != xuncha_core::UnitType::Gas);
+            .retain(|u| !(u.unit_type == xuncha_core::UnitType::Gas && u.operator));
         let problems = check_against(&rules, &catalog, "r.toml");
         assert_eq!(problems.len(), catalog.estates.len(), "{problems:?}");
         assert!(

@@ -435,6 +435,7 @@ mod tests {
                 district: None,
                 street: None,
                 community: None,
+                operator: false,
             },
             OrgUnit {
                 id: "street".into(),
@@ -443,6 +444,7 @@ mod tests {
                 district: None,
                 street: None,
                 community: None,
+                operator: false,
             },
         ]
     }

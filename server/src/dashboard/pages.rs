@@ -474,7 +474,10 @@ async fn render_case(
     }
     body.push_str("</ol></section></div><div>");
     // Routing decision.
-    body.push_str(&routing_card(row.routing.as_ref()));
+    body.push_str(&routing_card(
+        row.routing.as_ref(),
+        now.with_timezone(&xuncha_core::time::SHANGHAI).date_naive(),
+    ));
     // Actions.
     let suggested = routing_owner(row.routing.as_ref());
     body.push_str(&actions_card(
@@ -518,7 +521,10 @@ fn routing_owner(routing: Option<&serde_json::Value>) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn routing_card(routing: Option<&serde_json::Value>) -> String {
+/// The routing decision stored at ingest: who does the work, who supervises, who shares the duty,
+/// and the legal basis with the rules version it was routed under (a warning once the rules'
+/// source document is past its validity on `today`, Beijing date).
+fn routing_card(routing: Option<&serde_json::Value>, today: chrono::NaiveDate) -> String {
     let Some(r) = routing else {
         return "<section class=\"card\"><h2>分派建议</h2><p class=\"empty\">无分派建议（小区不在目录中）。</p></section>".into();
     };
@@ -540,16 +546,44 @@ fn routing_card(routing: Option<&serde_json::Value>) -> String {
         .and_then(|o| o.get("name"))
         .and_then(|n| n.as_str())
         .unwrap_or("—");
+    let supervisor = r
+        .get("supervisor")
+        .and_then(|o| o.get("name"))
+        .and_then(|n| n.as_str())
+        .unwrap_or("—");
     let basis = r.get("legal_basis").and_then(|b| b.as_str()).unwrap_or("—");
+    let date = |key: &str| {
+        r.get(key)
+            .and_then(|d| d.as_str())
+            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+    };
+    // Cases routed before rules carried a version show none (rules version 1 had no source dates).
+    let version = match (r.get("rules_version").and_then(|v| v.as_u64()), date("rules_effective_from")) {
+        (Some(v), Some(from)) => format!("（规则版本 {v}，{from} 起施行）"),
+        (Some(v), None) => format!("（规则版本 {v}）"),
+        _ => "（规则版本未记录：上报于规则记录版本之前）".to_owned(),
+    };
+    let expired = match date("rules_effective_until") {
+        Some(until) if today > until => format!(
+            "<p class=\"notice error\" role=\"status\" id=\"rules-expired\">注意 [RULES_EXPIRED]：本案依据的政策有效期至 {until}，已过期；请民政部门核实现行政策并更新分派规则。</p>"
+        ),
+        _ => String::new(),
+    };
+    let basis_html = esc(basis).replace('\n', "<br>");
     format!(
         "<section class=\"card\" id=\"routing\"><h2>分派建议（上报时按规则计算）</h2><dl class=\"facts\">\
-         <dt>责任单位</dt><dd id=\"routing-owner\">{}</dd><dt>先期处置</dt><dd>{}</dd>\
-         <dt>协同单位</dt><dd>{}</dd><dt>逐级上报</dt><dd>{}</dd><dt>依据</dt><dd>{}</dd></dl></section>",
+         <dt>责任单位</dt><dd id=\"routing-owner\">{}</dd><dt>监管单位</dt><dd id=\"routing-supervisor\">{}</dd>\
+         <dt>先期处置</dt><dd>{}</dd>\
+         <dt>协同单位</dt><dd id=\"routing-co\">{}</dd><dt>逐级上报</dt><dd>{}</dd>\
+         <dt>依据</dt><dd id=\"routing-basis\">{}<br><span class=\"meta\" id=\"rules-version\">{}</span></dd></dl>{}</section>",
         esc(owner),
+        esc(supervisor),
         esc(&unit_names("first_on_site")),
         esc(&unit_names("co_responsible")),
         esc(&unit_names("escalation_chain")),
-        esc(basis),
+        basis_html,
+        esc(&version),
+        expired,
     )
 }
 

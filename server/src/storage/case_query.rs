@@ -21,8 +21,9 @@ pub enum CaseScope {
     All,
     /// Cases of these estates (inspector, committee, company staff, street office).
     Estates(Vec<String>),
-    /// Cases ever dispatched to this unit (department).
-    DispatchedTo(String),
+    /// Cases this unit is involved in (department): ever dispatched to it, or naming it as the
+    /// supervisor or a co-responsible unit in their routing decision ([`IndexColumns::units_of`]).
+    InvolvesUnit(String),
 }
 
 impl CaseScope {
@@ -31,7 +32,9 @@ impl CaseScope {
         match self {
             CaseScope::All => true,
             CaseScope::Estates(ids) => ids.contains(&row.case.estate_id),
-            CaseScope::DispatchedTo(unit) => row.dispatched_units.contains(unit),
+            CaseScope::InvolvesUnit(unit) => {
+                IndexColumns::units_of(&row.dispatched_units, row.routing.as_ref()).contains(unit)
+            }
         }
     }
 }
@@ -225,6 +228,35 @@ impl IndexColumns {
     }
 }
 
+impl IndexColumns {
+    /// The units a case is indexed under in `case_units`: every unit it was dispatched to, then
+    /// the supervisor and the co-responsible units its routing decision names (they see the case
+    /// and may comment; 三(一)5, 三(一)9 …). The routing decision is fixed when the case is
+    /// reported, so the set only grows.
+    pub fn units_of(
+        dispatched_units: &[String],
+        routing: Option<&serde_json::Value>,
+    ) -> Vec<String> {
+        let mut units: Vec<String> = dispatched_units.to_vec();
+        let id = |unit: &serde_json::Value| unit.get("id").and_then(|v| v.as_str()).map(str::to_owned);
+        if let Some(routing) = routing {
+            let supervisor = routing.get("supervisor").and_then(id);
+            let co_responsible = routing
+                .get("co_responsible")
+                .and_then(|v| v.as_array())
+                .into_iter()
+                .flatten()
+                .filter_map(id);
+            for unit in supervisor.into_iter().chain(co_responsible) {
+                if !units.contains(&unit) {
+                    units.push(unit);
+                }
+            }
+        }
+        units
+    }
+}
+
 /// A bound parameter of the generated SQL.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SqlValue {
@@ -283,7 +315,7 @@ fn where_clause(query: &CaseQuery, sql: &mut Sql) -> String {
             let list = sql.bind_list(ids.iter().cloned());
             terms.push(format!("estate_id IN {list}"));
         }
-        CaseScope::DispatchedTo(unit) => {
+        CaseScope::InvolvesUnit(unit) => {
             let unit = sql.bind(SqlValue::Text(unit.clone()));
             terms.push(format!(
                 "id IN (SELECT case_id FROM case_units WHERE unit_id = {unit})"

@@ -24,9 +24,12 @@ use crate::ingest;
 const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("migrations/postgres/0001_init.sql")),
     (2, include_str!("migrations/postgres/0002_case_query.sql")),
+    (3, include_str!("migrations/postgres/0003_case_units_routing.sql")),
 ];
 /// The migration that added the case query's columns; existing rows are backfilled with it.
 const CASE_QUERY_MIGRATION: i32 = 2;
+/// The migration that indexed cases under their routed supervisor and co-responsible units.
+const CASE_UNITS_ROUTING_MIGRATION: i32 = 3;
 /// Advisory lock key held while migrating, so two servers starting together do not race.
 const MIGRATION_LOCK: i64 = 0x5855_4e43_4841;
 
@@ -174,6 +177,9 @@ impl PostgresStorage {
                 if *version == CASE_QUERY_MIGRATION {
                     backfill_index_columns(&tx).await?;
                 }
+                if *version == CASE_UNITS_ROUTING_MIGRATION {
+                    backfill_case_units(&tx).await?;
+                }
                 tx.execute(
                     "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
                     &[version, &ts(Utc::now())],
@@ -214,6 +220,26 @@ async fn backfill_index_columns(tx: &Transaction<'_>) -> Result<(), StorageError
     Ok(())
 }
 
+/// Re-derives `case_units` (dispatched, supervisor and co-responsible units) for every stored case.
+async fn backfill_case_units(tx: &Transaction<'_>) -> Result<(), StorageError> {
+    let rows = tx
+        .query(
+            "SELECT id, routing::text, dispatched_units::text FROM cases",
+            &[],
+        )
+        .await?;
+    for row in &rows {
+        let id: String = row.try_get(0)?;
+        let routing: Option<String> = row.try_get(1)?;
+        let routing: Option<serde_json::Value> =
+            routing.map(|r| serde_json::from_str(&r)).transpose()?;
+        let units: Vec<String> = serde_json::from_str(row.try_get(2)?)?;
+        write_case_units(tx, &id, &IndexColumns::units_of(&units, routing.as_ref())).await?;
+    }
+    tracing::info!(count = rows.len(), "backfilled case units from routing decisions");
+    Ok(())
+}
+
 /// Writes the derived columns of one stored case and its dispatched units.
 async fn write_index_columns(
     tx: &Transaction<'_>,
@@ -244,7 +270,7 @@ async fn write_index_columns(
     write_case_units(tx, id, dispatched_units).await
 }
 
-/// Indexes a case under every unit it was dispatched to.
+/// Indexes a case under every unit it involves ([`IndexColumns::units_of`]).
 async fn write_case_units(
     tx: &Transaction<'_>,
     id: &str,
@@ -389,7 +415,12 @@ async fn ingest_in_tx(
             ],
         )
         .await?;
-        write_case_units(tx, &id, &row.dispatched_units).await?;
+        write_case_units(
+            tx,
+            &id,
+            &IndexColumns::units_of(&row.dispatched_units, row.routing.as_ref()),
+        )
+        .await?;
     }
     for (sha, case_id) in &plan.photo_refs {
         tx.execute(

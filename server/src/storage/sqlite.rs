@@ -26,9 +26,12 @@ use crate::ingest;
 const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("migrations/sqlite/0001_init.sql")),
     (2, include_str!("migrations/sqlite/0002_case_query.sql")),
+    (3, include_str!("migrations/sqlite/0003_case_units_routing.sql")),
 ];
 /// The migration that added the case query's columns; existing rows are backfilled with it.
 const CASE_QUERY_MIGRATION: u32 = 2;
+/// The migration that indexed cases under their routed supervisor and co-responsible units.
+const CASE_UNITS_ROUTING_MIGRATION: u32 = 3;
 /// Most ids bound in one `IN (…)` list (SQLite allows 32 766 parameters).
 const IDS_PER_STATEMENT: usize = 500;
 /// Most jobs committed together by the writer.
@@ -83,6 +86,9 @@ fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
         if *version == CASE_QUERY_MIGRATION {
             backfill_index_columns(&tx)?;
         }
+        if *version == CASE_UNITS_ROUTING_MIGRATION {
+            backfill_case_units(&tx)?;
+        }
         tx.pragma_update(None, "user_version", version)?;
         tx.commit()?;
         tracing::info!(version, "applied SQLite migration");
@@ -103,6 +109,23 @@ fn backfill_index_columns(conn: &Connection) -> Result<(), StorageError> {
         write_index_columns(conn, &id, &IndexColumns::of(&case), &units)?;
     }
     tracing::info!(count, "backfilled case query columns");
+    Ok(())
+}
+
+/// Re-derives `case_units` (dispatched, supervisor and co-responsible units) for every stored case.
+fn backfill_case_units(conn: &Connection) -> Result<(), StorageError> {
+    let rows: Vec<(String, Option<String>, String)> = conn
+        .prepare("SELECT id, routing, dispatched_units FROM cases")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    let count = rows.len();
+    for (id, routing, units) in rows {
+        let routing: Option<serde_json::Value> =
+            routing.map(|r| serde_json::from_str(&r)).transpose()?;
+        let units: Vec<String> = serde_json::from_str(&units)?;
+        write_case_units(conn, &id, &IndexColumns::units_of(&units, routing.as_ref()))?;
+    }
+    tracing::info!(count, "backfilled case units from routing decisions");
     Ok(())
 }
 
@@ -130,7 +153,7 @@ fn write_index_columns(
     write_case_units(conn, id, dispatched_units)
 }
 
-/// Indexes a case under every unit it was dispatched to.
+/// Indexes a case under every unit it involves ([`IndexColumns::units_of`]).
 fn write_case_units(
     conn: &Connection,
     id: &str,
@@ -551,7 +574,11 @@ fn ingest_in_tx(
                 columns.assigned_unit,
                 columns.search_text,
             ])?;
-            write_case_units(conn, &id, &row.dispatched_units)?;
+            write_case_units(
+                conn,
+                &id,
+                &IndexColumns::units_of(&row.dispatched_units, row.routing.as_ref()),
+            )?;
         }
         let mut insert_ref = conn
             .prepare_cached("INSERT OR IGNORE INTO photo_refs (sha256, case_id) VALUES (?1, ?2)")?;
