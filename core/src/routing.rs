@@ -1275,9 +1275,12 @@ mod tests {
     }
 
     fn route_demo(category: Category, estate: &Estate) -> RoutingDecision {
-        let rules = RoutingRules::builtin().unwrap();
-        let dir = demo::units().unwrap();
-        route(&rules, &dir, category, estate).unwrap()
+        // Parsed once: parsing checks every quote against the policy text.
+        static PARSED: std::sync::OnceLock<(RoutingRules, UnitDirectory)> =
+            std::sync::OnceLock::new();
+        let (rules, dir) =
+            PARSED.get_or_init(|| (RoutingRules::builtin().unwrap(), demo::units().unwrap()));
+        route(rules, dir, category, estate).unwrap()
     }
 
     /// The unit type that does the work, written out independently of the rules file (DESIGN.md's
@@ -1699,7 +1702,10 @@ mod tests {
         let offset = text.find(find).unwrap();
         let line = edited[..offset].matches('\n').count() + 1;
         (
-            RoutingRules::parse(&edited, "rules.toml").unwrap_err(),
+            match RoutingRules::parse(&edited, "rules.toml") {
+                Ok(_) => panic!("still valid after replacing {find:?} with {replace:?}"),
+                Err(e) => e,
+            },
             line,
         )
     }
