@@ -231,6 +231,10 @@ fn viewers() -> Vec<UserRecord> {
         user(Role::StreetOffice, "heping.nanyingmen.street_office"),
         user(Role::StreetOffice, "nankai.xuefu.street_office"),
         user(Role::Department, "heping.city_management"),
+        // Co-responsible for clutter and ground locks (三(三)3), never dispatched to.
+        user(Role::Department, "heping.housing"),
+        // Supervises garbage (三(一)4) in 河西区.
+        user(Role::Department, "hexi.city_management"),
         user(Role::Department, "heping.fire_rescue"),
         user(Role::Department, "hexi.fire_rescue"),
         user(Role::Department, "no.such.unit"),
@@ -374,8 +378,9 @@ async fn query_equals_in_memory_filter(backend: Backend) {
     assert_eq!(from_query, from_feed);
 }
 
-/// A department sees every case ever dispatched to it, including one it returned; a returned
-/// and re-dispatched case is visible to both units, and to no other department.
+/// A department sees every case ever dispatched to it, including one it returned, and every case
+/// whose routing names it as supervisor or co-responsible; a returned and re-dispatched case is
+/// visible to both units, and to no department the case does not involve.
 async fn department_scope_follows_dispatch_history(backend: Backend) {
     let opened = open(&backend).await;
     let storage = opened.storage.as_ref();
@@ -394,16 +399,24 @@ async fn department_scope_follows_dispatch_history(backend: Backend) {
             got
         }
     };
-    let mut both = vec![returned, dispatched];
-    both.sort();
-    assert_eq!(visible("heping.city_management").await, both);
-    assert_eq!(visible("heping.fire_rescue").await, vec![returned]);
-    assert_eq!(visible("hexi.city_management").await, vec![in_hexi]);
-    assert!(
-        !visible("heping.city_management")
-            .await
-            .contains(&only_reported)
+    // returned: GROUND_LOCK, dispatched: SMALL_ADS, only_reported: COMMON_AREA_CLUTTER; 三(三)3
+    // names city management and housing co-responsible for clutter and ground locks.
+    let sorted = |mut ids: Vec<Uuid>| {
+        ids.sort();
+        ids
+    };
+    assert_eq!(
+        visible("heping.city_management").await,
+        sorted(vec![returned, dispatched, only_reported])
     );
+    assert_eq!(visible("heping.fire_rescue").await, vec![returned]);
+    assert_eq!(
+        visible("heping.housing").await,
+        sorted(vec![returned, only_reported]),
+        "co-responsible, never dispatched"
+    );
+    assert_eq!(visible("hexi.city_management").await, vec![in_hexi]);
+    assert!(visible("heping.market_regulation").await.is_empty());
     // The currently assigned unit narrows further.
     let mut query = CaseQuery::new(CaseScope::All, now);
     query.assigned_unit = Some("heping.city_management".to_owned());

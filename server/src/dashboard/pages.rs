@@ -940,3 +940,51 @@ pub async fn record_minutes(
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn decision() -> serde_json::Value {
+        let estate = xuncha_core::demo::estates()
+            .unwrap()
+            .into_iter()
+            .find(|e| e.id == "changchunli")
+            .unwrap();
+        let rules = xuncha_core::routing::RoutingRules::builtin().unwrap();
+        let units = xuncha_core::demo::units().unwrap();
+        let decision = xuncha_core::routing::route(
+            &rules,
+            &units,
+            xuncha_core::Category::Elevator,
+            &estate,
+        )
+        .unwrap();
+        serde_json::to_value(decision).unwrap()
+    }
+
+    #[test]
+    fn routing_card_shows_supervisor_rules_version_and_expiry() {
+        let day = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        let routing = decision();
+        let html = routing_card(Some(&routing), day(2025, 8, 5));
+        assert!(html.contains("和平区市场监督管理局"), "{html}");
+        assert!(html.contains("（规则版本 2，2020-08-06 起施行）"), "{html}");
+        assert!(html.contains("三(一)5：“负责指导有关区市场监管部门"), "{html}");
+        assert!(html.contains("<br>"), "one citation per line");
+        assert!(!html.contains("rules-expired"), "still in force on its last day");
+        let html = routing_card(Some(&routing), day(2025, 8, 6));
+        assert!(html.contains("id=\"rules-expired\""), "{html}");
+        assert!(html.contains("有效期至 2025-08-05"), "{html}");
+
+        // A case routed before rules carried a version says so instead of inventing one.
+        let mut old = routing.clone();
+        for key in ["rules_version", "rules_effective_from", "rules_effective_until", "supervisor"] {
+            old.as_object_mut().unwrap().remove(key);
+        }
+        let html = routing_card(Some(&old), day(2026, 1, 1));
+        assert!(html.contains("规则版本未记录"), "{html}");
+        assert!(!html.contains("rules-expired"));
+    }
+}
