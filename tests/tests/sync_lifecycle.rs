@@ -64,7 +64,7 @@ async fn two_phones_capture_offline_and_the_case_runs_to_closed(backend: Backend
         .store
         .create_case_with_photos(
             &inspector.actor,
-            &draft(Category::Garbage, "垃圾桶满溢未清运"),
+            &draft(Category::SmallAds, "楼道张贴小广告"),
             std::slice::from_ref(&before),
         )
         .unwrap();

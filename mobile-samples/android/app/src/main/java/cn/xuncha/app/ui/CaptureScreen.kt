@@ -115,6 +115,7 @@ fun CaptureScreen(vm: CaptureViewModel, estateId: String, estates: EstateListVie
         s.category?.let { Text("依据：${it.legalBasis}", style = MaterialTheme.typography.bodySmall) }
         s.routing?.let { r ->
             Text("处置单位：${r.owner.name}", style = MaterialTheme.typography.bodyMedium)
+            r.supervisor?.let { Text("监管单位：${it.name}") }
             if (r.firstOnSite.isNotEmpty()) Text("先行劝阻：${r.firstOnSite.joinToString("、") { it.name }}")
         }
 
