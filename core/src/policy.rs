@@ -124,13 +124,13 @@ impl Citation {
         };
         match &self.quote {
             None => Ok(()),
-            Some(quote) => check_fragments(&text, quote).map_err(|fragment| {
-                QuoteError::NotInSection {
+            Some(quote) => {
+                check_fragments(&text, quote).map_err(|fragment| QuoteError::NotInSection {
                     document: self.source.title(),
                     section: self.section.clone(),
                     fragment,
-                }
-            }),
+                })
+            }
         }
     }
 }
@@ -143,13 +143,17 @@ pub enum QuoteError {
         document: &'static str,
         section: String,
     },
-    #[error("{document} {section} 中找不到引文片段 “{fragment}”（引文须逐字摘录，片段间用“…”连接且按原文顺序）")]
+    #[error(
+        "{document} {section} 中找不到引文片段 “{fragment}”（引文须逐字摘录，片段间用“…”连接且按原文顺序）"
+    )]
     NotInSection {
         document: &'static str,
         section: String,
         fragment: String,
     },
-    #[error("引文 “{quote}” 前没有可识别的条款标注（如 三(一)4：或 《中华人民共和国消防法》第二十八条：）")]
+    #[error(
+        "引文 “{quote}” 前没有可识别的条款标注（如 三(一)4：或 《中华人民共和国消防法》第二十八条：）"
+    )]
     NoLabel { quote: String },
     #[error("引号不成对：{text}")]
     Unbalanced { text: String },
@@ -239,8 +243,11 @@ fn heading(line: &str, prefix: &str, close: char) -> Option<String> {
     let rest = line.strip_prefix(prefix)?;
     let end = rest.find(close)?;
     let numeral = &rest[..end];
-    (!numeral.is_empty() && numeral.chars().all(|c| CN_DIGITS[1..].contains(&c) || c == '十'))
-        .then(|| numeral.to_owned())
+    (!numeral.is_empty()
+        && numeral
+            .chars()
+            .all(|c| CN_DIGITS[1..].contains(&c) || c == '十'))
+    .then(|| numeral.to_owned())
 }
 
 /// `4．…` (full-width full stop): the digits.
@@ -368,7 +375,9 @@ fn label_before(prefix: &str, quote: &str) -> Result<Citation, QuoteError> {
     let start = head
         .char_indices()
         .rev()
-        .take_while(|(_, c)| CN_DIGITS[1..].contains(c) || "十()".contains(*c) || c.is_ascii_digit())
+        .take_while(|(_, c)| {
+            CN_DIGITS[1..].contains(c) || "十()".contains(*c) || c.is_ascii_digit()
+        })
         .last()
         .map(|(i, _)| i)
         .ok_or_else(no_label)?;
@@ -389,7 +398,10 @@ mod tests {
             "/../../shared/policy/tianjin-old-estates-2020.txt"
         );
         match std::fs::read_to_string(shared) {
-            Ok(text) => assert_eq!(text, POLICY_TEXT, "core/data/policy copy differs from {shared}"),
+            Ok(text) => assert_eq!(
+                text, POLICY_TEXT,
+                "core/data/policy copy differs from {shared}"
+            ),
             Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::NotFound, "{shared}: {e}"),
         }
     }
@@ -398,13 +410,22 @@ mod tests {
     fn sections_are_parsed_from_the_headings() {
         let s = |section| Source::Policy.section_text(section).unwrap();
         assert!(s("三(一)4").starts_with("4．市城市管理委负责指导"));
-        assert!(!s("三(一)1").contains("10．"), "三(一)1 does not swallow 三(一)10");
+        assert!(
+            !s("三(一)1").contains("10．"),
+            "三(一)1 does not swallow 三(一)10"
+        );
         assert!(s("三(一)10").starts_with("10．市公用事业局"));
         assert!(s("三(四)").contains("劝阻无效的向街道办事处"));
-        assert!(s("三(三)").contains("7．明确旧楼区"), "an item holds its points");
+        assert!(
+            s("三(三)").contains("7．明确旧楼区"),
+            "an item holds its points"
+        );
         assert!(s("三").contains("（五）旧楼区管理服务企业"));
         assert!(s("二(三)").contains("三种模式"));
-        assert!(s("六(五)").ends_with("应当依法承担赔偿责任。"), "closing words are no section");
+        assert!(
+            s("六(五)").ends_with("应当依法承担赔偿责任。"),
+            "closing words are no section"
+        );
         assert!(s("一").contains("以习近平新时代"));
         assert_eq!(Source::Policy.section_text("三(六)"), None);
         assert_eq!(Source::Policy.section_text("七"), None);
@@ -429,9 +450,20 @@ mod tests {
         let reversed = Citation::policy("三(一)9", "维修更新…检查及综合判定");
         assert!(reversed.check().is_err());
         // Paraphrase (a dropped word) is not a quote.
-        assert!(Citation::policy("三(一)5", "市场监管部门加强电梯安全监督管理").check().is_err());
-        assert!(Citation::policy("三(一)5", "有关区市场监管部门加强旧楼区内电梯安全监督管理").check().is_ok());
-        assert!(Citation::policy("三(一)5", "…").check().is_err(), "empty fragments");
+        assert!(
+            Citation::policy("三(一)5", "市场监管部门加强电梯安全监督管理")
+                .check()
+                .is_err()
+        );
+        assert!(
+            Citation::policy("三(一)5", "有关区市场监管部门加强旧楼区内电梯安全监督管理")
+                .check()
+                .is_ok()
+        );
+        assert!(
+            Citation::policy("三(一)5", "…").check().is_err(),
+            "empty fragments"
+        );
     }
 
     #[test]
@@ -457,7 +489,10 @@ mod tests {
             section: "第一百条".into(),
             ..by_number
         };
-        assert!(matches!(missing.check(), Err(QuoteError::NoSuchSection { .. })));
+        assert!(matches!(
+            missing.check(),
+            Err(QuoteError::NoSuchSection { .. })
+        ));
     }
 
     #[test]
@@ -490,7 +525,15 @@ mod tests {
 
     #[test]
     fn chinese_numbers() {
-        let cases = [(1, "一"), (10, "十"), (28, "二十八"), (60, "六十"), (69, "六十九"), (105, "一百零五"), (120, "一百二十")];
+        let cases = [
+            (1, "一"),
+            (10, "十"),
+            (28, "二十八"),
+            (60, "六十"),
+            (69, "六十九"),
+            (105, "一百零五"),
+            (120, "一百二十"),
+        ];
         for (n, text) in cases {
             assert_eq!(chinese_number(n), text);
         }

@@ -575,27 +575,36 @@ fn parse_escalation_chain(
 /// (自印发之日起施行，有效期5年: 2020-08-06 to 2025-08-05).
 fn parse_source(src: &Source<'_>, raw: &Spanned<RawSource>) -> Result<SourceDocument, RulesError> {
     let fields = raw.get_ref();
-    let bad = |at: &Spanned<String>, message: String| src.at(at, RulesErrorKind::BadSource, message);
+    let bad =
+        |at: &Spanned<String>, message: String| src.at(at, RulesErrorKind::BadSource, message);
     let date = |at: &Spanned<String>| {
-        NaiveDate::parse_from_str(at.get_ref().trim(), "%Y-%m-%d").map_err(|_| {
-            bad(at, format!("日期 “{}” 应写作 YYYY-MM-DD", at.get_ref()))
-        })
+        NaiveDate::parse_from_str(at.get_ref().trim(), "%Y-%m-%d")
+            .map_err(|_| bad(at, format!("日期 “{}” 应写作 YYYY-MM-DD", at.get_ref())))
     };
     let title = fields.title.get_ref().trim().to_owned();
     if format!("《{title}》") != LawSource::Policy.title() {
         return Err(bad(
             &fields.title,
-            format!("来源文件标题 “{title}” 与随附政策原文的标题不符：{}", LawSource::Policy.title()),
+            format!(
+                "来源文件标题 “{title}” 与随附政策原文的标题不符：{}",
+                LawSource::Policy.title()
+            ),
         ));
     }
     let closing = policy::policy_closing();
     let issuer = fields.issuer.get_ref().trim().to_owned();
     if issuer.is_empty() || !closing.contains(&issuer) {
-        return Err(bad(&fields.issuer, format!("发文单位 “{issuer}” 不是政策原文落款的单位")));
+        return Err(bad(
+            &fields.issuer,
+            format!("发文单位 “{issuer}” 不是政策原文落款的单位"),
+        ));
     }
     let issued = date(&fields.issued)?;
     if !closing.contains(&zh_date(issued)) {
-        return Err(bad(&fields.issued, format!("印发日期 {issued} 与政策原文落款日期不符")));
+        return Err(bad(
+            &fields.issued,
+            format!("印发日期 {issued} 与政策原文落款日期不符"),
+        ));
     }
     let validity = fields.validity.get_ref().trim().to_owned();
     if validity.is_empty() || !closing.contains(&validity) {
@@ -623,13 +632,17 @@ fn parse_source(src: &Source<'_>, raw: &Spanned<RawSource>) -> Result<SourceDocu
         Some(expected) if expected != effective_until => {
             return Err(bad(
                 &fields.effective_until,
-                format!("原文“{validity}”：effective_until 应为 {expected}（含当日），不是 {effective_until}"),
+                format!(
+                    "原文“{validity}”：effective_until 应为 {expected}（含当日），不是 {effective_until}"
+                ),
             ));
         }
         _ if effective_until <= effective_from => {
             return Err(bad(
                 &fields.effective_until,
-                format!("effective_until {effective_until} 必须晚于 effective_from {effective_from}"),
+                format!(
+                    "effective_until {effective_until} 必须晚于 effective_from {effective_from}"
+                ),
             ));
         }
         _ => {}
@@ -679,7 +692,11 @@ fn parse_rule(
     Ok(CategoryRule {
         category,
         first_on_site: src.unit_refs(&raw.first_on_site)?,
-        supervisor: raw.supervisor.as_ref().map(|c| src.unit_ref(c)).transpose()?,
+        supervisor: raw
+            .supervisor
+            .as_ref()
+            .map(|c| src.unit_ref(c))
+            .transpose()?,
         owner: src.unit_ref(&raw.owner)?,
         co_responsible: src.unit_refs(&raw.co_responsible)?,
         legal_basis,
@@ -750,7 +767,11 @@ fn parse_override(
             .as_deref()
             .map(|c| src.unit_refs(c))
             .transpose()?,
-        supervisor: raw.supervisor.as_ref().map(|c| src.unit_ref(c)).transpose()?,
+        supervisor: raw
+            .supervisor
+            .as_ref()
+            .map(|c| src.unit_ref(c))
+            .transpose()?,
         owner: raw.owner.as_ref().map(|c| src.unit_ref(c)).transpose()?,
         co_responsible: raw
             .co_responsible
@@ -947,7 +968,12 @@ impl UnitDirectory {
         self.resolve_kind(unit_type, true, estate)
     }
 
-    fn resolve_kind(&self, unit_type: UnitType, operator: bool, estate: &Estate) -> Option<&OrgUnit> {
+    fn resolve_kind(
+        &self,
+        unit_type: UnitType,
+        operator: bool,
+        estate: &Estate,
+    ) -> Option<&OrgUnit> {
         let by_estate_id = |id: &Option<String>| {
             id.as_deref()
                 .and_then(|id| self.get(id))
@@ -1382,7 +1408,10 @@ mod tests {
                     // Every quote users see is verbatim in its section.
                     let quotes = crate::policy::check_rendered(&decision.legal_basis)
                         .unwrap_or_else(|e| panic!("{category}: {e}\n{}", decision.legal_basis));
-                    assert!(quotes >= category.info().policy_sections.len(), "{category}");
+                    assert!(
+                        quotes >= category.info().policy_sections.len(),
+                        "{category}"
+                    );
                     assert_eq!(decision.owner.operator, operated(category), "{category}");
                     assert_eq!(
                         decision.supervisor.as_ref().map(|u| u.unit_type),
@@ -1394,8 +1423,11 @@ mod tests {
                         assert_ne!(supervisor.id, decision.owner.id);
                     }
                     assert!(
-                        !decision.co_responsible.iter().any(|u| u.id == decision.owner.id
-                            || decision.supervisor.as_ref().is_some_and(|s| s.id == u.id))
+                        !decision
+                            .co_responsible
+                            .iter()
+                            .any(|u| u.id == decision.owner.id
+                                || decision.supervisor.as_ref().is_some_and(|s| s.id == u.id))
                     );
                     assert_eq!(decision.rules_version, 2);
                     assert_eq!(
@@ -1471,7 +1503,10 @@ mod tests {
             "{}",
             lane.legal_basis
         );
-        assert!(!lane.legal_basis.contains("依法查处"), "the invented 五(四) sentence is gone");
+        assert!(
+            !lane.legal_basis.contains("依法查处"),
+            "the invented 五(四) sentence is gone"
+        );
 
         // 三(一)9: fire rescue inspects and guides, the property owner repairs.
         let fire = route_demo(Category::FireEquipment, &chang);
@@ -1482,8 +1517,16 @@ mod tests {
         // 三(一)10: the district gas / heating department supervises, the operator repairs.
         for (category, operator, department) in [
             (Category::GasFacility, "tianjin.gas", "nankai.gas"),
-            (Category::HeatingFacility, "tianjin.heating", "nankai.heating"),
-            (Category::TelecomCables, "tianjin.telecom_operator", "tianjin.telecom"),
+            (
+                Category::HeatingFacility,
+                "tianjin.heating",
+                "nankai.heating",
+            ),
+            (
+                Category::TelecomCables,
+                "tianjin.telecom_operator",
+                "tianjin.telecom",
+            ),
         ] {
             let d = route_demo(category, &estate("heyuanbeili"));
             assert_eq!(d.owner.id, operator, "{category}");
@@ -1495,10 +1538,16 @@ mod tests {
         let rubbish = route_demo(Category::Garbage, &ping);
         assert_eq!(rubbish.owner.id, "company.hexi_youyilu");
         assert_eq!(rubbish.supervisor.unwrap().id, "hexi.city_management");
-        assert_eq!(rubbish.co_responsible[0].id, "hexi.youyilu.pingshandao.committee");
+        assert_eq!(
+            rubbish.co_responsible[0].id,
+            "hexi.youyilu.pingshandao.committee"
+        );
         let rubbish = route_demo(Category::Garbage, &estate("heyuanbeili"));
         assert_eq!(rubbish.owner.id, "nankai.xuefu.heyuan.committee");
-        assert!(rubbish.co_responsible.is_empty(), "the owner is not listed twice");
+        assert!(
+            rubbish.co_responsible.is_empty(),
+            "the owner is not listed twice"
+        );
 
         // 三(三)3 coordinates both city management and housing for all three behaviours.
         for category in [
@@ -1508,21 +1557,35 @@ mod tests {
         ] {
             let d = route_demo(category, &chang);
             let co: Vec<_> = d.co_responsible.iter().map(|u| u.id.as_str()).collect();
-            assert_eq!(co, ["heping.city_management", "heping.housing"], "{category}");
+            assert_eq!(
+                co,
+                ["heping.city_management", "heping.housing"],
+                "{category}"
+            );
         }
         let bikes = route_demo(Category::AbandonedVehicle, &ping);
-        assert!(bikes.co_responsible.is_empty(), "三(五)4 names the company alone");
+        assert!(
+            bikes.co_responsible.is_empty(),
+            "三(五)4 names the company alone"
+        );
         assert!(bikes.supervisor.is_none());
 
         let ads = route_demo(Category::SmallAds, &chang);
         assert!(
-            ads.legal_basis.contains("《天津市文明行为促进条例》第六十五条"),
+            ads.legal_basis
+                .contains("《天津市文明行为促进条例》第六十五条"),
             "{}",
             ads.legal_basis
         );
         let lock = route_demo(Category::GroundLock, &chang).legal_basis;
-        assert!(lock.contains("《天津市文明行为促进条例》第六十九条"), "{lock}");
-        assert!(!lock.contains("依法处理"), "no paraphrase of an article not on file");
+        assert!(
+            lock.contains("《天津市文明行为促进条例》第六十九条"),
+            "{lock}"
+        );
+        assert!(
+            !lock.contains("依法处理"),
+            "no paraphrase of an article not on file"
+        );
 
         let chain: Vec<_> = route_demo(Category::GroundLock, &ping)
             .escalation_chain
@@ -1834,13 +1897,19 @@ mod tests {
             true,
         );
         check(
-            broken("law = \"FIRE_PROTECTION_LAW\", section = \"第二十八条\"", "law = \"FIRE_LAW\", section = \"第二十八条\""),
+            broken(
+                "law = \"FIRE_PROTECTION_LAW\", section = \"第二十八条\"",
+                "law = \"FIRE_LAW\", section = \"第二十八条\"",
+            ),
             "BAD_CITATION",
             "FIRE_LAW",
             true,
         );
         check(
-            broken("effective_until = \"2025-08-05\"", "effective_until = \"2026-08-05\""),
+            broken(
+                "effective_until = \"2025-08-05\"",
+                "effective_until = \"2026-08-05\"",
+            ),
             "BAD_SOURCE",
             "2025-08-05",
             true,
@@ -1852,7 +1921,10 @@ mod tests {
             true,
         );
         check(
-            broken("validity = \"本意见自印发之日起施行，有效期5年\"", "validity = \"有效期10年\""),
+            broken(
+                "validity = \"本意见自印发之日起施行，有效期5年\"",
+                "validity = \"有效期10年\"",
+            ),
             "BAD_SOURCE",
             "有效期10年",
             true,
@@ -1922,7 +1994,11 @@ mod tests {
         }
         let d = route_demo(Category::Elevator, &estate("pingshandao"));
         assert_eq!(
-            (d.rules_version, d.rules_effective_from, d.rules_effective_until),
+            (
+                d.rules_version,
+                d.rules_effective_from,
+                d.rules_effective_until
+            ),
             (2, day(2020, 8, 6), day(2025, 8, 5))
         );
         let json = serde_json::to_value(&d).unwrap();
@@ -1976,7 +2052,8 @@ mod tests {
         assert_eq!(dir.resolve(UnitType::Gas, &e).unwrap().id, "dept");
         assert_eq!(dir.resolve_operator(UnitType::Gas, &e).unwrap().id, "op");
         assert!(dir.resolve_operator(UnitType::Heating, &e).is_none());
-        let text = "[[unit]]\nid = \"g\"\nname = \"燃气公司\"\nunit_type = \"GAS\"\noperator = true\n";
+        let text =
+            "[[unit]]\nid = \"g\"\nname = \"燃气公司\"\nunit_type = \"GAS\"\noperator = true\n";
         let dir = UnitDirectory::parse(text, "units.toml").unwrap();
         assert!(dir.get("g").unwrap().operator);
         // An operator with no directory entry is a clear routing error.

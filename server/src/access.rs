@@ -43,10 +43,8 @@ pub fn can_see_estate(user: &UserRecord, catalog: &Catalog, estate: &Estate) -> 
 pub fn can_see_case(user: &UserRecord, catalog: &Catalog, row: &CaseRow) -> bool {
     match user.role {
         Role::Admin => true,
-        Role::Department => {
-            IndexColumns::units_of(&row.dispatched_units, row.routing.as_ref())
-                .contains(&user.unit_id)
-        }
+        Role::Department => IndexColumns::units_of(&row.dispatched_units, row.routing.as_ref())
+            .contains(&user.unit_id),
         _ => catalog
             .estates
             .get(&row.case.estate_id)

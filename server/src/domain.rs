@@ -134,7 +134,11 @@ mod tests {
             std::ptr::eq(first, second),
             "the second call reuses the parsed router"
         );
-        assert!(catalog.router().is_ok(), "{:?}", catalog.router().as_ref().err());
+        assert!(
+            catalog.router().is_ok(),
+            "{:?}",
+            catalog.router().as_ref().err()
+        );
 
         // A clone edited before use must route by its own rules, not the original's.
         let mut edited = catalog.clone();
@@ -145,6 +149,10 @@ mod tests {
             .err()
             .expect("broken rules are refused");
         assert_eq!(refusal.code, "MALFORMED_TOML");
-        assert!(catalog.router().is_ok(), "{:?}", catalog.router().as_ref().err());
+        assert!(
+            catalog.router().is_ok(),
+            "{:?}",
+            catalog.router().as_ref().err()
+        );
     }
 }

@@ -93,8 +93,18 @@ async fn supervisor_and_co_responsible_departments_see_and_comment(backend: Back
         ("supervisor", &market.access_token, lift, 200),
         ("supervisor, other case", &market.access_token, lock, 403),
         ("co-responsible", &housing.access_token, lock, 200),
-        ("co-responsible, other case", &housing.access_token, lift, 403),
-        ("owner before dispatch", &maintenance.access_token, lift, 403),
+        (
+            "co-responsible, other case",
+            &housing.access_token,
+            lift,
+            403,
+        ),
+        (
+            "owner before dispatch",
+            &maintenance.access_token,
+            lift,
+            403,
+        ),
         ("other district", &other_district.access_token, lift, 403),
     ] {
         assert_eq!(see(token, case).await, expected, "{who}");
@@ -116,7 +126,12 @@ async fn supervisor_and_co_responsible_departments_see_and_comment(backend: Back
         vec![lock.to_string()]
     );
     assert!(
-        pulled(t.get(&other_district.access_token, "/api/v1/sync/pull").await.1).is_empty()
+        pulled(
+            t.get(&other_district.access_token, "/api/v1/sync/pull")
+                .await
+                .1
+        )
+        .is_empty()
     );
 
     // They may comment; a department the routing does not name may not.
@@ -126,12 +141,24 @@ async fn supervisor_and_co_responsible_departments_see_and_comment(backend: Back
         e
     };
     let said = t.push(&market.access_token, vec![comment(lift)]).await;
-    assert_eq!(outcome(&said.results[0]), "APPLIED", "{:?}", said.results[0]);
+    assert_eq!(
+        outcome(&said.results[0]),
+        "APPLIED",
+        "{:?}",
+        said.results[0]
+    );
     let said = t.push(&housing.access_token, vec![comment(lock)]).await;
-    assert_eq!(outcome(&said.results[0]), "APPLIED", "{:?}", said.results[0]);
+    assert_eq!(
+        outcome(&said.results[0]),
+        "APPLIED",
+        "{:?}",
+        said.results[0]
+    );
     let refused = t.push(&housing.access_token, vec![comment(lift)]).await;
     assert_eq!(outcome(&refused.results[0]), "REJECTED:CASE_FORBIDDEN");
-    let refused = t.push(&other_district.access_token, vec![comment(lift)]).await;
+    let refused = t
+        .push(&other_district.access_token, vec![comment(lift)])
+        .await;
     assert_eq!(outcome(&refused.results[0]), "REJECTED:CASE_FORBIDDEN");
     // Seeing is not owning: the supervisor cannot accept a case that was never dispatched to it.
     let accept = t

@@ -261,7 +261,9 @@ pub async fn run(command: AdminCommand) -> Result<(), CliError> {
                 eprintln!("{problem}");
                 CliError::RulesInvalid { file: name.clone() }
             })?;
-            let today = chrono::Utc::now().with_timezone(&xuncha_core::time::SHANGHAI).date_naive();
+            let today = chrono::Utc::now()
+                .with_timezone(&xuncha_core::time::SHANGHAI)
+                .date_naive();
             if let Some(warning) = rules::expiry_warning(&parsed, today) {
                 eprintln!("{name}: {warning}");
             }

@@ -91,7 +91,10 @@ mod tests {
         let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
         assert_eq!(expiry_warning(&rules, day(2025, 8, 5)), None);
         let warning = expiry_warning(&rules, day(2025, 8, 6)).unwrap();
-        assert!(warning.contains("RULES_EXPIRED") && warning.contains("2025-08-05"), "{warning}");
+        assert!(
+            warning.contains("RULES_EXPIRED") && warning.contains("2025-08-05"),
+            "{warning}"
+        );
     }
 
     fn demo_catalog() -> Catalog {

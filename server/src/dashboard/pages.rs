@@ -558,7 +558,10 @@ fn routing_card(routing: Option<&serde_json::Value>, today: chrono::NaiveDate) -
             .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
     };
     // Cases routed before rules carried a version show none (rules version 1 had no source dates).
-    let version = match (r.get("rules_version").and_then(|v| v.as_u64()), date("rules_effective_from")) {
+    let version = match (
+        r.get("rules_version").and_then(|v| v.as_u64()),
+        date("rules_effective_from"),
+    ) {
         (Some(v), Some(from)) => format!("（规则版本 {v}，{from} 起施行）"),
         (Some(v), None) => format!("（规则版本 {v}）"),
         _ => "（规则版本未记录：上报于规则记录版本之前）".to_owned(),
@@ -954,13 +957,9 @@ mod tests {
             .unwrap();
         let rules = xuncha_core::routing::RoutingRules::builtin().unwrap();
         let units = xuncha_core::demo::units().unwrap();
-        let decision = xuncha_core::routing::route(
-            &rules,
-            &units,
-            xuncha_core::Category::Elevator,
-            &estate,
-        )
-        .unwrap();
+        let decision =
+            xuncha_core::routing::route(&rules, &units, xuncha_core::Category::Elevator, &estate)
+                .unwrap();
         serde_json::to_value(decision).unwrap()
     }
 
@@ -971,16 +970,27 @@ mod tests {
         let html = routing_card(Some(&routing), day(2025, 8, 5));
         assert!(html.contains("和平区市场监督管理局"), "{html}");
         assert!(html.contains("（规则版本 2，2020-08-06 起施行）"), "{html}");
-        assert!(html.contains("三(一)5：“负责指导有关区市场监管部门"), "{html}");
+        assert!(
+            html.contains("三(一)5：“负责指导有关区市场监管部门"),
+            "{html}"
+        );
         assert!(html.contains("<br>"), "one citation per line");
-        assert!(!html.contains("rules-expired"), "still in force on its last day");
+        assert!(
+            !html.contains("rules-expired"),
+            "still in force on its last day"
+        );
         let html = routing_card(Some(&routing), day(2025, 8, 6));
         assert!(html.contains("id=\"rules-expired\""), "{html}");
         assert!(html.contains("有效期至 2025-08-05"), "{html}");
 
         // A case routed before rules carried a version says so instead of inventing one.
         let mut old = routing.clone();
-        for key in ["rules_version", "rules_effective_from", "rules_effective_until", "supervisor"] {
+        for key in [
+            "rules_version",
+            "rules_effective_from",
+            "rules_effective_until",
+            "supervisor",
+        ] {
             old.as_object_mut().unwrap().remove(key);
         }
         let html = routing_card(Some(&old), day(2026, 1, 1));

@@ -238,7 +238,8 @@ impl IndexColumns {
         routing: Option<&serde_json::Value>,
     ) -> Vec<String> {
         let mut units: Vec<String> = dispatched_units.to_vec();
-        let id = |unit: &serde_json::Value| unit.get("id").and_then(|v| v.as_str()).map(str::to_owned);
+        let id =
+            |unit: &serde_json::Value| unit.get("id").and_then(|v| v.as_str()).map(str::to_owned);
         if let Some(routing) = routing {
             let supervisor = routing.get("supervisor").and_then(id);
             let co_responsible = routing

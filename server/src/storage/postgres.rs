@@ -24,7 +24,10 @@ use crate::ingest;
 const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("migrations/postgres/0001_init.sql")),
     (2, include_str!("migrations/postgres/0002_case_query.sql")),
-    (3, include_str!("migrations/postgres/0003_case_units_routing.sql")),
+    (
+        3,
+        include_str!("migrations/postgres/0003_case_units_routing.sql"),
+    ),
 ];
 /// The migration that added the case query's columns; existing rows are backfilled with it.
 const CASE_QUERY_MIGRATION: i32 = 2;
@@ -236,7 +239,10 @@ async fn backfill_case_units(tx: &Transaction<'_>) -> Result<(), StorageError> {
         let units: Vec<String> = serde_json::from_str(row.try_get(2)?)?;
         write_case_units(tx, &id, &IndexColumns::units_of(&units, routing.as_ref())).await?;
     }
-    tracing::info!(count = rows.len(), "backfilled case units from routing decisions");
+    tracing::info!(
+        count = rows.len(),
+        "backfilled case units from routing decisions"
+    );
     Ok(())
 }
 

@@ -26,7 +26,10 @@ use crate::ingest;
 const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("migrations/sqlite/0001_init.sql")),
     (2, include_str!("migrations/sqlite/0002_case_query.sql")),
-    (3, include_str!("migrations/sqlite/0003_case_units_routing.sql")),
+    (
+        3,
+        include_str!("migrations/sqlite/0003_case_units_routing.sql"),
+    ),
 ];
 /// The migration that added the case query's columns; existing rows are backfilled with it.
 const CASE_QUERY_MIGRATION: u32 = 2;
