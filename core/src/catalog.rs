@@ -45,6 +45,10 @@ pub enum CategoryGroup {
 }
 
 /// An article of 天津市文明行为促进条例 that names the enforcing body for a behaviour.
+/// Neither the article's wording nor the enforcer is a quote: the regulation's text is not on file
+/// (`data/policy/tianjin-civility-regulation-excerpt.txt`), so legal-basis texts cite the article
+/// by number only and `enforcer` is this project's reading, shown as a label, never in quotation
+/// marks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct CivilityArticle {
     pub article: u32,
