@@ -117,6 +117,7 @@ pub async fn push(
             events,
             catalog: state.catalog(),
             now: ingest::now(),
+            max_device_skew: limits.max_device_skew(),
         })
         .await?
         .into_iter();

@@ -141,5 +141,5 @@ private fun actionFor(kind: ActionKind, reason: String): CaseAction? = when (kin
     ActionKind.REOPEN -> CaseAction.Reopen(reason)
     ActionKind.CANCEL -> CaseAction.Cancel(reason)
     ActionKind.COMMENT -> CaseAction.Comment
-    ActionKind.REPORT, ActionKind.DISPATCH -> null
+    ActionKind.REPORT, ActionKind.DISPATCH, ActionKind.MINUTES -> null
 }
