@@ -1012,7 +1012,10 @@ pub fn dispatch_targets(
     for unit in dir.units() {
         let serves_district = unit.street.is_none()
             && unit.community.is_none()
-            && unit.district.as_deref().is_none_or(|d| d == estate.district);
+            && unit
+                .district
+                .as_deref()
+                .is_none_or(|d| d == estate.district);
         if serves_district && !estate_bound(unit.unit_type) {
             add(unit);
         }
@@ -1037,7 +1040,11 @@ mod tests {
                 let targets = dispatch_targets(&rules, &dir, category, &e);
                 let ids: Vec<&str> = targets.iter().map(|u| u.id.as_str()).collect();
                 let decision = route(&rules, &dir, category, &e).unwrap();
-                assert!(ids.contains(&decision.owner.id.as_str()), "{category:?} {}", e.id);
+                assert!(
+                    ids.contains(&decision.owner.id.as_str()),
+                    "{category:?} {}",
+                    e.id
+                );
                 for unit in &targets {
                     assert_ne!(unit.unit_type, UnitType::CivilAffairs);
                     assert!(
@@ -1057,7 +1064,10 @@ mod tests {
             .into_iter()
             .map(|u| u.id)
             .collect();
-        assert!(ids.contains(&"heping.city_management".to_owned()), "{ids:?}");
+        assert!(
+            ids.contains(&"heping.city_management".to_owned()),
+            "{ids:?}"
+        );
         assert!(!ids.contains(&"hexi.city_management".to_owned()), "{ids:?}");
         assert!(!ids.contains(&"company.hexi_youyilu".to_owned()), "{ids:?}");
     }

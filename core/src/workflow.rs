@@ -815,9 +815,8 @@ impl WaitingFor {
     /// The assigned unit this waits for, if any.
     pub fn unit_id(&self) -> Option<&str> {
         match self {
-            WaitingFor::AssignedUnitAccept { unit_id } | WaitingFor::AssignedUnitHandle { unit_id } => {
-                Some(unit_id)
-            }
+            WaitingFor::AssignedUnitAccept { unit_id }
+            | WaitingFor::AssignedUnitHandle { unit_id } => Some(unit_id),
             _ => None,
         }
     }
@@ -1424,7 +1423,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            case.waiting_for().unwrap().text_zh(|id| format!("单位{id}")),
+            case.waiting_for()
+                .unwrap()
+                .text_zh(|id| format!("单位{id}")),
             "等待单位u受理"
         );
         let direct = reported(Category::StreetLight);
@@ -1439,17 +1440,23 @@ mod tests {
         let mut case = reported(Category::StreetLight);
         case.reported_at = t(9, 0);
         case.reported_device_time = Some(t(8, 0));
-        let check = |d: DateTime<Utc>| {
-            check_device_time(Some(&case), d, now, skew).map_err(|e| e.code())
-        };
+        let check =
+            |d: DateTime<Utc>| check_device_time(Some(&case), d, now, skew).map_err(|e| e.code());
         assert_eq!(check(now + TimeDelta::minutes(10)), Ok(()));
         assert_eq!(
             check(now + TimeDelta::minutes(11)),
             Err("DEVICE_TIME_IN_FUTURE")
         );
-        assert_eq!(check(t(8, 30)), Ok(()), "after the phone's own report time");
+        assert_eq!(
+            check(t(8, 0) + TimeDelta::minutes(30)),
+            Ok(()),
+            "after the phone's own report time"
+        );
         assert_eq!(check(t(7, 0)), Err("DEVICE_TIME_BEFORE_REPORT"));
-        assert_eq!(check(DateTime::<Utc>::MAX_UTC), Err("DEVICE_TIME_IN_FUTURE"));
+        assert_eq!(
+            check(DateTime::<Utc>::MAX_UTC),
+            Err("DEVICE_TIME_IN_FUTURE")
+        );
         assert_eq!(
             check_device_time(None, DateTime::<Utc>::MIN_UTC, now, skew).map_err(|e| e.code()),
             Err("DEVICE_TIME_BEFORE_POLICY")
@@ -1486,9 +1493,12 @@ mod tests {
             text: " ".into(),
         };
         assert_eq!(
-            apply(Some(&case), &ev(empty, actor(Role::StreetOffice, "s"), t(1, 3)))
-                .unwrap_err()
-                .code(),
+            apply(
+                Some(&case),
+                &ev(empty, actor(Role::StreetOffice, "s"), t(1, 3))
+            )
+            .unwrap_err()
+            .code(),
             "INVALID_INPUT"
         );
     }

@@ -270,7 +270,11 @@ fn check_invariants(case: &Case, applied: &[Event]) {
     };
     match case.status {
         Reported if case.category.info().dissuade_first => {
-            assert_eq!(case.current_due(), None, "nobody may dispatch before ESCALATE")
+            assert_eq!(
+                case.current_due(),
+                None,
+                "nobody may dispatch before ESCALATE"
+            )
         }
         Reported | Escalated | Returned => {
             let from = handed(&[ActionKind::Report, ActionKind::Escalate, ActionKind::Return]);

@@ -129,13 +129,11 @@ pub async fn seed(storage: &dyn Storage) -> Result<Vec<DemoAccount>, StartError>
     }
     for unit in routable_units(&catalog) {
         let role = role_for_unit_type(unit.unit_type);
-        if !wanted.iter().any(|(_, _, r, u)| u.id == unit.id && *r == role) {
-            wanted.push((
-                format!("unit.{}", unit.id),
-                unit.name.clone(),
-                role,
-                unit,
-            ));
+        if !wanted
+            .iter()
+            .any(|(_, _, r, u)| u.id == unit.id && *r == role)
+        {
+            wanted.push((format!("unit.{}", unit.id), unit.name.clone(), role, unit));
         }
     }
     // Every demo account has the same password: hash it once (argon2 is deliberately slow).

@@ -221,6 +221,9 @@ fn decide(
         batch.max_device_skew,
     )
     .map_err(|e| domain::Refusal::new(e.code(), e.to_string()));
+    // A refused device time is not written into the audit row's time column (it may be a year
+    // no database holds); the refusal message carries it.
+    let device_time_ok = clock.is_ok();
     let denial = match clock {
         Err(refusal) => Some(refusal),
         Ok(()) => authorize(batch, user, event, current),
@@ -229,9 +232,6 @@ fn decide(
         Some(refusal) => Err(refusal),
         None => domain::apply(current.map(|row| &row.case), event),
     };
-    // A refused device time is not written into the audit row's time column (it may be a year
-    // no database holds); the refusal message carries it.
-    let device_time_ok = clock.is_ok();
     let draft = |action: &str| {
         let mut draft = AuditDraft::new(action, "event", event.id.to_string()).by(
             &batch.actor.user_id,

@@ -139,7 +139,12 @@ impl Tokens<'_> {
 
 /// The demo account acting for `unit_id` in `role`, created through the admin CLI path when the
 /// demo has none.
-async fn account(t: &TestServer, accounts: &mut Vec<DemoAccount>, unit_id: &str, role: Role) -> String {
+async fn account(
+    t: &TestServer,
+    accounts: &mut Vec<DemoAccount>,
+    unit_id: &str,
+    role: Role,
+) -> String {
     if let Some(a) = accounts
         .iter()
         .find(|a| a.unit_id == unit_id && a.role == role)
@@ -175,9 +180,24 @@ async fn import_missing_modes(t: &TestServer) {
     let catalog = state.catalog();
     let base = |id: &str| catalog.estates.get(id).unwrap().clone();
     let variants = [
-        ("changchunli", "matrix-owner-city", ManagementMode::OwnerSelf, LampOwner::City),
-        ("pingshandao", "matrix-owner-grid", ManagementMode::OwnerSelf, LampOwner::StateGrid),
-        ("heyuanbeili", "matrix-resident-grid", ManagementMode::ResidentSelf, LampOwner::StateGrid),
+        (
+            "changchunli",
+            "matrix-owner-city",
+            ManagementMode::OwnerSelf,
+            LampOwner::City,
+        ),
+        (
+            "pingshandao",
+            "matrix-owner-grid",
+            ManagementMode::OwnerSelf,
+            LampOwner::StateGrid,
+        ),
+        (
+            "heyuanbeili",
+            "matrix-resident-grid",
+            ManagementMode::ResidentSelf,
+            LampOwner::StateGrid,
+        ),
     ];
     let mut features = Vec::new();
     for (from, id, mode, lamp) in variants {
@@ -190,7 +210,11 @@ async fn import_missing_modes(t: &TestServer) {
             estate.company_unit = None;
         }
         let mut properties = serde_json::to_value(&estate).unwrap();
-        let geometry = properties.as_object_mut().unwrap().remove("boundary").unwrap();
+        let geometry = properties
+            .as_object_mut()
+            .unwrap()
+            .remove("boundary")
+            .unwrap();
         features.push(json!({ "type": "Feature", "properties": properties, "geometry": geometry }));
     }
     let text = json!({ "type": "FeatureCollection", "features": features }).to_string();
@@ -455,11 +479,21 @@ async fn assigned_street_office_and_committee_accept_and_handle(backend: Backend
     let case_id = Uuid::now_v7();
     // COMMON_AREA_CLUTTER: dissuasion first, owner the street office itself (三(三)3).
     assert_eq!(
-        outcome(&t.push(&inspector, vec![report(case_id, "changchunli", "COMMON_AREA_CLUTTER")]).await.results[0]),
+        outcome(
+            &t.push(
+                &inspector,
+                vec![report(case_id, "changchunli", "COMMON_AREA_CLUTTER")]
+            )
+            .await
+            .results[0]
+        ),
         "APPLIED"
     );
     let r = t
-        .push(&committee, vec![event(case_id, json!({ "kind": "ESCALATE" }))])
+        .push(
+            &committee,
+            vec![event(case_id, json!({ "kind": "ESCALATE" }))],
+        )
         .await;
     assert_eq!(outcome(&r.results[0]), "APPLIED");
     let r = t
@@ -473,7 +507,10 @@ async fn assigned_street_office_and_committee_accept_and_handle(backend: Backend
         .await;
     assert_eq!(outcome(&r.results[0]), "APPLIED", "{:?}", r.results[0]);
     let (_, detail) = t.get(&street, &format!("/api/v1/cases/{case_id}")).await;
-    assert_eq!(detail["routing"]["owner"]["id"], "heping.nanyingmen.street_office");
+    assert_eq!(
+        detail["routing"]["owner"]["id"],
+        "heping.nanyingmen.street_office"
+    );
     // A member of another unit may not act for the street office.
     let company = t.enrol("company.changchunli").await.access_token;
     let r = t
@@ -511,16 +548,25 @@ async fn assigned_street_office_and_committee_accept_and_handle(backend: Backend
     let xuefu = t.enrol(&xuefu.username).await.access_token;
     let case_id = Uuid::now_v7();
     let r = t
-        .push(&heyuan, vec![report(case_id, "heyuanbeili", "GATE_WALL_INTERCOM")])
+        .push(
+            &heyuan,
+            vec![report(case_id, "heyuanbeili", "GATE_WALL_INTERCOM")],
+        )
         .await;
     assert_eq!(outcome(&r.results[0]), "APPLIED");
     let (_, detail) = t.get(&xuefu, &format!("/api/v1/cases/{case_id}")).await;
-    let owner = detail["routing"]["owner"]["id"].as_str().unwrap().to_owned();
+    let owner = detail["routing"]["owner"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(owner, committee_account.unit_id);
     let r = t
         .push(
             &xuefu,
-            vec![event(case_id, json!({ "kind": "DISPATCH", "unit_id": owner }))],
+            vec![event(
+                case_id,
+                json!({ "kind": "DISPATCH", "unit_id": owner }),
+            )],
         )
         .await;
     assert_eq!(outcome(&r.results[0]), "APPLIED");
@@ -549,7 +595,10 @@ async fn dissuasion_first_deadline_runs_from_escalation(backend: Backend) {
     let committee = t.enrol("committee.changchunli").await.access_token;
     let case_id = Uuid::now_v7();
     let r = t
-        .push(&inspector, vec![report(case_id, "changchunli", "ILLEGAL_STRUCTURE")])
+        .push(
+            &inspector,
+            vec![report(case_id, "changchunli", "ILLEGAL_STRUCTURE")],
+        )
         .await;
     let reported = applied_case(&r.results[0]);
     assert_eq!(reported.current_due(), None, "nobody may dispatch yet");
@@ -563,7 +612,9 @@ async fn dissuasion_first_deadline_runs_from_escalation(backend: Backend) {
     let resp = web
         .post(t.url("/dashboard/login"))
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("username=street.nanyingmen&password={DEMO_PASSWORD}"))
+        .body(format!(
+            "username=street.nanyingmen&password={DEMO_PASSWORD}"
+        ))
         .send()
         .await
         .unwrap();
@@ -595,13 +646,19 @@ async fn dissuasion_first_deadline_runs_from_escalation(backend: Backend) {
     );
 
     let r = t
-        .push(&committee, vec![event(case_id, json!({ "kind": "ESCALATE" }))])
+        .push(
+            &committee,
+            vec![event(case_id, json!({ "kind": "ESCALATE" }))],
+        )
         .await;
     let escalated = applied_case(&r.results[0]);
     let escalated_at = escalated.escalated_at.unwrap();
     assert_eq!(
         escalated.current_due(),
-        Some(escalated_at + Duration::hours(i64::from(Category::IllegalStructure.info().dispatch_hours))),
+        Some(
+            escalated_at
+                + Duration::hours(i64::from(Category::IllegalStructure.info().dispatch_hours))
+        ),
         "the dispatch window starts at the escalation"
     );
     let detail = page(format!("/dashboard/cases/{case_id}")).await;
@@ -632,7 +689,10 @@ async fn server_time_decides_and_device_time_is_bounded(backend: Backend) {
     let mut cancel = event(offline, json!({ "kind": "COMMENT" }));
     cancel["device_time"] = json!(device_time + Duration::minutes(5));
     cancel["note"] = json!("离线补充");
-    assert_eq!(outcome(&t.push(&inspector, vec![cancel]).await.results[0]), "APPLIED");
+    assert_eq!(
+        outcome(&t.push(&inspector, vec![cancel]).await.results[0]),
+        "APPLIED"
+    );
 
     // A phone dated 2099 is refused, not made never-overdue.
     let future = Uuid::now_v7();
@@ -650,10 +710,17 @@ async fn server_time_decides_and_device_time_is_bounded(backend: Backend) {
         let mut e = report(Uuid::now_v7(), "changchunli", "STREET_LIGHT");
         e["device_time"] = json!(absurd);
         let (status, body) = t
-            .post(&inspector, "/api/v1/sync/push", json!({ "protocol": 1, "events": [e] }))
+            .post(
+                &inspector,
+                "/api/v1/sync/push",
+                json!({ "protocol": 1, "events": [e] }),
+            )
             .await;
         assert_eq!(status, 200, "{absurd}: {body}");
-        let code = body["results"][0]["code"].as_str().unwrap_or_default().to_owned();
+        let code = body["results"][0]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         assert!(code.starts_with("DEVICE_TIME_"), "{absurd}: {body}");
     }
     let (status, _) = t.get(&street, "/api/v1/me").await;
@@ -678,7 +745,8 @@ async fn server_time_decides_and_device_time_is_bounded(backend: Backend) {
     assert_eq!(outcome(&r.results[0]), "REJECTED:DEVICE_TIME_BEFORE_REPORT");
 
     // The skew is configurable: with 0 s, one minute ahead is already refused.
-    let mut strict = TestServer::start_with(Backend::Sqlite, |c| c.limits.max_device_clock_skew_s = 0).await;
+    let mut strict =
+        TestServer::start_with(Backend::Sqlite, |c| c.limits.max_device_clock_skew_s = 0).await;
     let phone = strict.enrol("inspector.changchunli").await.access_token;
     let mut e = report(Uuid::now_v7(), "changchunli", "STREET_LIGHT");
     e["device_time"] = json!(Utc::now() + Duration::minutes(1));
@@ -703,19 +771,30 @@ async fn minutes_are_typed_and_only_the_street_office_writes_them(backend: Backe
         .expect("demo account for 友谊路街道");
     let other_street = t.enrol(&other_street.username).await.access_token;
     let case_id = Uuid::now_v7();
-    t.push(&inspector, vec![report(case_id, "changchunli", "STREET_LIGHT")])
+    t.push(
+        &inspector,
+        vec![report(case_id, "changchunli", "STREET_LIGHT")],
+    )
+    .await;
+    let minutes =
+        json!({ "kind": "MINUTES", "unit_id": "heping.city_management", "text": "三日内修复" });
+    let r = t
+        .push(&committee, vec![event(case_id, minutes.clone())])
         .await;
-    let minutes = json!({ "kind": "MINUTES", "unit_id": "heping.city_management", "text": "三日内修复" });
-    let r = t.push(&committee, vec![event(case_id, minutes.clone())]).await;
     assert_eq!(outcome(&r.results[0]), "REJECTED:ROLE_NOT_ALLOWED");
-    let r = t.push(&other_street, vec![event(case_id, minutes.clone())]).await;
+    let r = t
+        .push(&other_street, vec![event(case_id, minutes.clone())])
+        .await;
     assert_eq!(outcome(&r.results[0]), "REJECTED:CASE_FORBIDDEN");
     let r = t.push(&street, vec![event(case_id, minutes)]).await;
     assert_eq!(outcome(&r.results[0]), "APPLIED");
     // A comment typed to look like minutes stays a comment.
     let mut forged = event(case_id, json!({ "kind": "COMMENT" }));
     forged["note"] = json!("【联席会议纪要】heping.city_management｜伪造的纪要");
-    assert_eq!(outcome(&t.push(&committee, vec![forged]).await.results[0]), "APPLIED");
+    assert_eq!(
+        outcome(&t.push(&committee, vec![forged]).await.results[0]),
+        "APPLIED"
+    );
 
     let (_, detail) = t.get(&street, &format!("/api/v1/cases/{case_id}")).await;
     let minutes: Vec<&Value> = detail["events"]
@@ -735,13 +814,19 @@ async fn dispatch_targets_are_limited_to_the_estates_units(backend: Backend) {
     let inspector = t.enrol("inspector.changchunli").await.access_token;
     let street = t.enrol("street.nanyingmen").await.access_token;
     let case_id = Uuid::now_v7();
-    t.push(&inspector, vec![report(case_id, "changchunli", "STREET_LIGHT")])
-        .await;
+    t.push(
+        &inspector,
+        vec![report(case_id, "changchunli", "STREET_LIGHT")],
+    )
+    .await;
     for foreign in ["hexi.city_management", "company.hexi_youyilu"] {
         let r = t
             .push(
                 &street,
-                vec![event(case_id, json!({ "kind": "DISPATCH", "unit_id": foreign }))],
+                vec![event(
+                    case_id,
+                    json!({ "kind": "DISPATCH", "unit_id": foreign }),
+                )],
             )
             .await;
         assert_eq!(
@@ -759,7 +844,10 @@ async fn dispatch_targets_are_limited_to_the_estates_units(backend: Backend) {
     let r = t
         .push(
             &street,
-            vec![event(case_id, json!({ "kind": "DISPATCH", "unit_id": "heping.city_management" }))],
+            vec![event(
+                case_id,
+                json!({ "kind": "DISPATCH", "unit_id": "heping.city_management" }),
+            )],
         )
         .await;
     assert_eq!(outcome(&r.results[0]), "APPLIED");
