@@ -446,10 +446,12 @@ mod tests {
         dispatched.assigned_unit = Some("heping.city_management".into());
         dispatched.handle_due = Some(at(10, 0));
         let cases = vec![
+            // A fault the street office dispatches directly: its dispatch deadline runs from the
+            // report (a dissuasion-first case would wait for the committee, with no deadline).
             case(
                 1,
                 CaseStatus::Reported,
-                Category::GroundLock,
+                Category::Elevator,
                 "changchunli",
                 at(20, 2),
             ),
