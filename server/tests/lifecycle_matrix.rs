@@ -605,27 +605,7 @@ async fn dissuasion_first_deadline_runs_from_escalation(backend: Backend) {
     assert!(!reported.is_overdue(Utc::now() + Duration::days(30)));
 
     // The dashboard queue and case page say whom it waits for.
-    let web = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let resp = web
-        .post(t.url("/dashboard/login"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!(
-            "username=street.nanyingmen&password={DEMO_PASSWORD}"
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 303);
-    let cookie = resp.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let (web, cookie) = dashboard_sign_in(&t, "street.nanyingmen").await;
     let page = |path: String| {
         let web = web.clone();
         let cookie = cookie.clone();
@@ -853,5 +833,92 @@ async fn dispatch_targets_are_limited_to_the_estates_units(backend: Backend) {
     assert_eq!(outcome(&r.results[0]), "APPLIED");
     let (status, _) = t.get(&own, &format!("/api/v1/cases/{case_id}")).await;
     assert_eq!(status, 200);
+
+    // The dashboard's 派往 list is the same set: the district's units, never another district's.
+    let other = Uuid::now_v7();
+    t.push(
+        &inspector,
+        vec![report(other, "changchunli", "STREET_LIGHT")],
+    )
+    .await;
+    let (web, cookie) = dashboard_sign_in(&t, "street.nanyingmen").await;
+    let page = web
+        .get(t.url(&format!("/dashboard/cases/{other}")))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let select = page
+        .split("id=\"dispatch-unit\"")
+        .nth(1)
+        .and_then(|rest| rest.split("</select>").next())
+        .unwrap_or_else(|| panic!("no dispatch form: {page}"));
+    assert!(
+        select.contains("value=\"heping.city_management\""),
+        "{select}"
+    );
+    assert!(
+        !select.contains("value=\"hexi.city_management\""),
+        "{select}"
+    );
+    assert!(
+        !select.contains("value=\"company.hexi_youyilu\""),
+        "{select}"
+    );
+    t.stop().await;
+}
+
+async fn dashboard_sign_in(t: &TestServer, username: &str) -> (reqwest::Client, String) {
+    let web = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = web
+        .post(t.url("/dashboard/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("username={username}&password={DEMO_PASSWORD}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303, "dashboard sign-in of {username}");
+    let cookie = resp.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    (web, cookie)
+}
+
+/// `serve --demo` has an account for every unit a demo case can be routed to, in a role that
+/// may act for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_has_an_account_for_every_routed_unit() {
+    let mut t = TestServer::start(Backend::Sqlite).await;
+    let server = t.server.as_ref().unwrap();
+    let catalog = server.state().catalog();
+    let accounts = server.demo_accounts();
+    let rules = xuncha_core::routing::RoutingRules::builtin().unwrap();
+    let dir = xuncha_core::routing::UnitDirectory::from_units(catalog.units.clone()).unwrap();
+    for estate in catalog.estates.values() {
+        for category in Category::ALL {
+            let owner = xuncha_core::routing::route(&rules, &dir, category, estate)
+                .unwrap()
+                .owner;
+            let role = xuncha_server::cli::users::role_for_unit_type(owner.unit_type);
+            assert!(
+                accounts
+                    .iter()
+                    .any(|a| a.unit_id == owner.id && a.role == role),
+                "no demo account for {} ({role:?}), owner of {category:?} at {}",
+                owner.id,
+                estate.id
+            );
+        }
+    }
     t.stop().await;
 }
