@@ -7,6 +7,8 @@
 //! verified on site with an uploaded photo and GPS inside the estate, until CLOSED. The other
 //! scenarios pin items 1, 2, 3, 5 and 6 one by one.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};

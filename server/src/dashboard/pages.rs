@@ -354,7 +354,7 @@ async fn render_case(
         waiting_code = case.waiting_for().map_or("", |w| w.code()),
         waiting = esc(&case
             .waiting_for()
-            .map_or_else(|| "—".to_owned(), |w| w.text_zh(&unit_name))),
+            .map_or_else(|| "—".to_owned(), |w| w.text_zh(unit_name))),
         overdue = if overdue {
             " <span class=\"overdue-flag\">已超期</span>"
         } else {
