@@ -787,6 +787,20 @@ async fn minutes_are_typed_and_only_the_street_office_writes_them(backend: Backe
         .collect();
     assert_eq!(minutes.len(), 1, "{detail}");
     assert_eq!(minutes[0]["action"]["text"], "三日内修复");
+    // Phones' pull pages never carry minutes (older phones could not read them).
+    let (status, pulled) = t.get(&inspector, "/api/v1/sync/pull").await;
+    assert_eq!(status, 200);
+    let kinds: Vec<&Value> = pulled["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["case_id"] == json!(case_id))
+        .map(|e| &e["action"]["kind"])
+        .collect();
+    assert!(
+        kinds.contains(&&json!("COMMENT")) && !kinds.contains(&&json!("MINUTES")),
+        "{kinds:?}"
+    );
     t.stop().await;
 }
 
