@@ -122,6 +122,7 @@ pub fn action_name_zh(kind: ActionKind) -> String {
         ActionKind::Reopen => "核查不通过",
         ActionKind::Cancel => "作废",
         ActionKind::Comment => "备注",
+        ActionKind::Minutes => "联席会议纪要",
     }
     .to_owned()
 }

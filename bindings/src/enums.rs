@@ -109,6 +109,7 @@ pub enum ActionKind {
     Reopen,
     Cancel,
     Comment,
+    Minutes,
 }
 
 /// What a photo shows in the case's story.

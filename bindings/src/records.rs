@@ -275,6 +275,7 @@ impl From<&Action> for ActionDetail {
     fn from(action: &Action) -> Self {
         let (unit_id, reason) = match action {
             Action::Dispatch { unit_id } => (Some(unit_id.clone()), None),
+            Action::Minutes { unit_id, text } => (Some(unit_id.clone()), Some(text.clone())),
             Action::Return { reason } | Action::Reopen { reason } | Action::Cancel { reason } => {
                 (None, Some(reason.clone()))
             }

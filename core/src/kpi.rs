@@ -19,7 +19,8 @@
 //!   dispatched, `rework_rate` = reopened / handled.
 //! - `avg_handle_hours`: mean of (last HANDLE − DISPATCH) over the closed due assignments.
 //!
-//! Times are event [`effective_time`](crate::workflow::Event::effective_time)s; quarters are
+//! Times are event [`effective_time`](crate::workflow::Event::effective_time)s: on the server every
+//! stored event carries its server time, so no figure depends on a phone's clock; quarters are
 //! calendar quarters in Asia/Shanghai. Rates are `None` when their denominator is zero.
 //! Cases closed after on-site dissuasion never reach a unit and are not in these figures.
 

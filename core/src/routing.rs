@@ -1285,12 +1285,124 @@ fn management_note(estate: &Estate) -> Option<String> {
     Some(format!("{}（{note}）", citation.render()))
 }
 
+/// The units a street office may dispatch a case of `category` at `estate` to (三(四) dispatch by
+/// the street office): the routed owner and co-responsible units, the units on the escalation chain
+/// and on site (the estate's own company or its stand-in, committee, street office), the estate's
+/// property owner and elevator maintainer, and the district-level or city-wide departments and
+/// enterprises serving the estate's district. Never a company that does not manage the estate,
+/// another estate's committee or street office, another district's department, or the evaluator
+/// (民政). The server refuses any other target; the dashboard lists only these. Sorted by id.
+/// When the category cannot be routed (data gap), the area units are still offered.
+pub fn dispatch_targets(
+    rules: &RoutingRules,
+    dir: &UnitDirectory,
+    category: Category,
+    estate: &Estate,
+) -> Vec<OrgUnit> {
+    let mut out: Vec<OrgUnit> = Vec::new();
+    let mut add = |unit: &OrgUnit| {
+        if unit.unit_type != UnitType::CivilAffairs && !out.iter().any(|u| u.id == unit.id) {
+            out.push(unit.clone());
+        }
+    };
+    if let Ok(decision) = route(rules, dir, category, estate) {
+        add(&decision.owner);
+        decision
+            .supervisor
+            .iter()
+            .chain(&decision.co_responsible)
+            .chain(&decision.first_on_site)
+            .chain(&decision.escalation_chain)
+            .for_each(&mut add);
+    }
+    for id in [
+        &estate.company_unit,
+        &estate.owner_unit,
+        &estate.elevator_maintainer,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if let Some(unit) = dir.get(id) {
+            add(unit);
+        }
+    }
+    for unit_type in [UnitType::ResidentsCommittee, UnitType::StreetOffice] {
+        if let Some(unit) = dir.resolve(unit_type, estate) {
+            add(unit);
+        }
+    }
+    let estate_bound = |t: UnitType| {
+        matches!(
+            t,
+            UnitType::ManagementCompany
+                | UnitType::PropertyOwner
+                | UnitType::ResidentsCommittee
+                | UnitType::StreetOffice
+        )
+    };
+    for unit in dir.units() {
+        let serves_district = unit.street.is_none()
+            && unit.community.is_none()
+            && unit
+                .district
+                .as_deref()
+                .is_none_or(|d| d == estate.district);
+        if serves_district && !estate_bound(unit.unit_type) {
+            add(unit);
+        }
+    }
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
     use crate::demo;
+
+    #[test]
+    fn dispatch_targets_are_the_estates_own_units_and_its_district() {
+        let rules = RoutingRules::builtin().unwrap();
+        let dir = demo::units().unwrap();
+        for e in demo::estates().unwrap() {
+            for category in Category::ALL {
+                let targets = dispatch_targets(&rules, &dir, category, &e);
+                let ids: Vec<&str> = targets.iter().map(|u| u.id.as_str()).collect();
+                let decision = route(&rules, &dir, category, &e).unwrap();
+                assert!(
+                    ids.contains(&decision.owner.id.as_str()),
+                    "{category:?} {}",
+                    e.id
+                );
+                for unit in &targets {
+                    assert_ne!(unit.unit_type, UnitType::CivilAffairs);
+                    assert!(
+                        unit.district.as_deref().is_none_or(|d| d == e.district),
+                        "{} is another district's unit for {}",
+                        unit.id,
+                        e.id
+                    );
+                    if unit.unit_type == UnitType::ManagementCompany {
+                        assert_eq!(Some(&unit.id), e.company_unit.as_ref());
+                    }
+                }
+            }
+        }
+        let changchunli = estate("changchunli");
+        let ids: Vec<String> = dispatch_targets(&rules, &dir, Category::GroundLock, &changchunli)
+            .into_iter()
+            .map(|u| u.id)
+            .collect();
+        assert!(
+            ids.contains(&"heping.city_management".to_owned()),
+            "{ids:?}"
+        );
+        assert!(!ids.contains(&"hexi.city_management".to_owned()), "{ids:?}");
+        assert!(!ids.contains(&"company.hexi_youyilu".to_owned()), "{ids:?}");
+    }
 
     fn estate(id: &str) -> Estate {
         demo::estates()

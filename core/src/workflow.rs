@@ -88,6 +88,10 @@ pub enum Action {
     Cancel { reason: String },
     /// A note or extra photos; no state change.
     Comment,
+    /// Joint-meeting minutes (联席会议纪要, 三(三)5): what the meeting agreed for a member unit
+    /// on this case. Only the street office of the case's street writes them (the server checks
+    /// the street); no state change.
+    Minutes { unit_id: UnitId, text: String },
 }
 
 wire_enum! {
@@ -104,6 +108,7 @@ wire_enum! {
         Reopen = "REOPEN",
         Cancel = "CANCEL",
         Comment = "COMMENT",
+        Minutes = "MINUTES",
     }
 }
 
@@ -122,6 +127,7 @@ impl ActionKind {
             ActionKind::Reopen => "返工",
             ActionKind::Cancel => "作废",
             ActionKind::Comment => "备注",
+            ActionKind::Minutes => "联席会议纪要",
         }
     }
 }
@@ -140,6 +146,7 @@ impl Action {
             Action::Reopen { .. } => ActionKind::Reopen,
             Action::Cancel { .. } => ActionKind::Cancel,
             Action::Comment => ActionKind::Comment,
+            Action::Minutes { .. } => ActionKind::Minutes,
         }
     }
 }
@@ -220,7 +227,12 @@ pub struct Case {
     pub location: Option<GpsFix>,
     pub status: CaseStatus,
     pub reported_by: Actor,
+    /// When the case was reported: the server's stamp once the server has it.
     pub reported_at: DateTime<Utc>,
+    /// The reporting phone's clock at capture, kept as evidence only (never a deadline). Later
+    /// events may not claim a device time before the report ([`check_device_time`]).
+    #[serde(default)]
+    pub reported_device_time: Option<DateTime<Utc>>,
     /// The concrete unit the case is dispatched to, while it is.
     #[serde(default)]
     pub assigned_unit: Option<UnitId>,
@@ -239,7 +251,10 @@ pub struct Case {
     pub resolved_on_site_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub cancelled_at: Option<DateTime<Utc>>,
-    /// Street office must dispatch by then (catalog `dispatch_hours` after the report).
+    /// Street office must dispatch by then: catalog `dispatch_hours` after the event that handed
+    /// the case to it (the report for direct-dispatch categories, ESCALATE for dissuasion-first
+    /// ones, the latest RETURN). While a dissuasion-first case waits for the committee it is not
+    /// running ([`Case::current_due`]).
     pub dispatch_due: DateTime<Utc>,
     /// Unit must handle by then (catalog `handle_days` after the latest dispatch).
     #[serde(default)]
@@ -308,6 +323,21 @@ pub enum WorkflowError {
     ReasonRequired { action: &'static str },
     #[error("字段 {field} 无效：{why}")]
     InvalidInput { field: &'static str, why: String },
+    #[error(
+        "设备时间 {device_time} 比服务器时间 {server_time} 超前 {max_skew_minutes} 分钟以上：请校准手机时钟后重试"
+    )]
+    DeviceTimeInFuture {
+        device_time: String,
+        server_time: String,
+        max_skew_minutes: i64,
+    },
+    #[error("设备时间 {device_time} 早于案件上报时间 {reported}：事件不能发生在上报之前")]
+    DeviceTimeBeforeReport {
+        device_time: String,
+        reported: String,
+    },
+    #[error("设备时间 {device_time} 早于政策发布日 {POLICY_ISSUED_DATE}：请校准手机时钟后重试")]
+    DeviceTimeBeforePolicy { device_time: String },
 }
 
 impl WorkflowError {
@@ -325,6 +355,9 @@ impl WorkflowError {
             WorkflowError::MissingEvidence { .. } => "MISSING_EVIDENCE",
             WorkflowError::ReasonRequired { .. } => "REASON_REQUIRED",
             WorkflowError::InvalidInput { .. } => "INVALID_INPUT",
+            WorkflowError::DeviceTimeInFuture { .. } => "DEVICE_TIME_IN_FUTURE",
+            WorkflowError::DeviceTimeBeforeReport { .. } => "DEVICE_TIME_BEFORE_REPORT",
+            WorkflowError::DeviceTimeBeforePolicy { .. } => "DEVICE_TIME_BEFORE_POLICY",
         }
     }
 }
@@ -340,16 +373,27 @@ fn roles_for(kind: ActionKind) -> &'static [Role] {
         ActionKind::Report | ActionKind::Dissuade => &[R::Inspector, R::CompanyStaff, R::Committee],
         ActionKind::Escalate => &[R::Committee],
         ActionKind::Dispatch => &[R::StreetOffice],
-        // The assigned unit: a department, or a company when company work is dispatched to it.
-        ActionKind::Accept | ActionKind::Return | ActionKind::Handle => {
-            &[R::Department, R::CompanyStaff]
-        }
+        // The assigned unit, whatever its type: a department, a company, a property owner, the
+        // residents' committee (resident-self estates, 二(三)) or the street office itself (三(三)3).
+        // Membership of that unit is what decides (`NotAssignee`), not the role.
+        ActionKind::Accept | ActionKind::Return | ActionKind::Handle => &ASSIGNED_UNIT_ROLES,
         ActionKind::Verify => &[R::Inspector, R::Committee],
         ActionKind::Reopen => &[R::Inspector, R::Committee, R::StreetOffice],
         ActionKind::Cancel => &[R::Committee, R::StreetOffice],
         ActionKind::Comment => &Role::ALL,
+        // 三(三)5: the street office convenes the joint meeting and keeps its minutes.
+        ActionKind::Minutes => &[R::StreetOffice],
     }
 }
+
+/// Every role that belongs to a unit a case can be dispatched to: all but the evaluator (admin).
+const ASSIGNED_UNIT_ROLES: [Role; 5] = [
+    R::Inspector,
+    R::CompanyStaff,
+    R::Committee,
+    R::StreetOffice,
+    R::Department,
+];
 
 const OPEN_STATES: [CaseStatus; 8] = [
     St::Reported,
@@ -375,7 +419,7 @@ fn from_states(kind: ActionKind) -> &'static [CaseStatus] {
         ActionKind::Verify => &[St::Handled, St::ResolvedOnSite],
         ActionKind::Reopen => &[St::Handled],
         ActionKind::Cancel => &OPEN_STATES,
-        ActionKind::Comment => &CaseStatus::ALL,
+        ActionKind::Comment | ActionKind::Minutes => &CaseStatus::ALL,
     }
 }
 
@@ -392,7 +436,7 @@ pub fn target_state(kind: ActionKind) -> Option<CaseStatus> {
         ActionKind::Verify => Some(St::Closed),
         ActionKind::Reopen => Some(St::Reopened),
         ActionKind::Cancel => Some(St::Cancelled),
-        ActionKind::Comment => None,
+        ActionKind::Comment | ActionKind::Minutes => None,
     }
 }
 
@@ -574,6 +618,8 @@ pub fn apply(case: Option<&Case>, event: &Event) -> Result<Case, WorkflowError> 
         }
         Action::Escalate => {
             next.escalated_at = Some(at);
+            // The street office may dispatch only now (三(四)): its window starts here.
+            next.dispatch_due = add_hours(at, info.dispatch_hours);
         }
         Action::Dispatch { unit_id } => {
             let unit_id = unit_id.trim();
@@ -636,6 +682,20 @@ pub fn apply(case: Option<&Case>, event: &Event) -> Result<Case, WorkflowError> 
             next.cancelled_at = Some(at);
         }
         Action::Comment => {}
+        Action::Minutes { unit_id, text } => {
+            if unit_id.trim().is_empty() {
+                return Err(WorkflowError::InvalidInput {
+                    field: "unit_id",
+                    why: "会议纪要必须指定成员单位".to_owned(),
+                });
+            }
+            if text.trim().is_empty() {
+                return Err(WorkflowError::InvalidInput {
+                    field: "text",
+                    why: "会议纪要不能为空".to_owned(),
+                });
+            }
+        }
     }
     if let Some(status) = target_state(kind) {
         next.status = status;
@@ -689,6 +749,7 @@ fn report(event: &Event, at: DateTime<Utc>) -> Result<Case, WorkflowError> {
         status: CaseStatus::Reported,
         reported_by: event.actor.clone(),
         reported_at: at,
+        reported_device_time: Some(event.device_time),
         assigned_unit: None,
         escalated_at: None,
         dispatched_at: None,
@@ -708,11 +769,131 @@ fn report(event: &Event, at: DateTime<Utc>) -> Result<Case, WorkflowError> {
     })
 }
 
+/// Whom a case waits for now: the unit that must act next (DESIGN.md lifecycle).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "code", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum WaitingFor {
+    /// A dissuasion-first case just reported: the committee dissuades or escalates (三(四)).
+    CommitteeDissuadeOrEscalate,
+    /// The street office must dispatch (after the report, an escalation or a return).
+    StreetOfficeDispatch,
+    /// The assigned unit must accept it.
+    AssignedUnitAccept { unit_id: UnitId },
+    /// The assigned unit must handle it (after accepting, or after a failed verification).
+    AssignedUnitHandle { unit_id: UnitId },
+    /// Someone must verify on site (核查): an inspector or the committee, with photo and GPS.
+    OnSiteVerification,
+}
+
+impl WaitingFor {
+    /// Stable machine code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            WaitingFor::CommitteeDissuadeOrEscalate => "COMMITTEE_DISSUADE_OR_ESCALATE",
+            WaitingFor::StreetOfficeDispatch => "STREET_OFFICE_DISPATCH",
+            WaitingFor::AssignedUnitAccept { .. } => "ASSIGNED_UNIT_ACCEPT",
+            WaitingFor::AssignedUnitHandle { .. } => "ASSIGNED_UNIT_HANDLE",
+            WaitingFor::OnSiteVerification => "ON_SITE_VERIFICATION",
+        }
+    }
+
+    /// Chinese text, with the assigned unit's display name where there is one: `等待居委会劝阻或上报`.
+    pub fn text_zh(&self, unit_name: impl Fn(&str) -> String) -> String {
+        match self {
+            WaitingFor::CommitteeDissuadeOrEscalate => "等待居委会劝阻或上报".to_owned(),
+            WaitingFor::StreetOfficeDispatch => "等待街道办事处派遣".to_owned(),
+            WaitingFor::AssignedUnitAccept { unit_id } => {
+                format!("等待{}受理", unit_name(unit_id))
+            }
+            WaitingFor::AssignedUnitHandle { unit_id } => {
+                format!("等待{}处置", unit_name(unit_id))
+            }
+            WaitingFor::OnSiteVerification => "等待现场核查".to_owned(),
+        }
+    }
+
+    /// The assigned unit this waits for, if any.
+    pub fn unit_id(&self) -> Option<&str> {
+        match self {
+            WaitingFor::AssignedUnitAccept { unit_id }
+            | WaitingFor::AssignedUnitHandle { unit_id } => Some(unit_id),
+            _ => None,
+        }
+    }
+}
+
+/// The date the policy was issued (2020-08-06, Beijing): no case under it can predate it.
+pub const POLICY_ISSUED_DATE: &str = "2020-08-06";
+
+fn policy_issued() -> DateTime<Utc> {
+    // 2020-08-06 00:00 Beijing time = 2020-08-05 16:00 UTC.
+    DateTime::from_timestamp(1_596_643_200, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// Bounds a device's clock claim at ingest; the device time is evidence only and never sets a
+/// deadline, but it must be plausible: not more than `max_future_skew` ahead of the server's `now`,
+/// not before the case's report (in the server's or the reporting phone's clock, whichever is
+/// earlier, so an event recorded offline right after an offline report still passes), and not
+/// before the policy was issued. Never panics, whatever the year.
+pub fn check_device_time(
+    case: Option<&Case>,
+    device_time: DateTime<Utc>,
+    now: DateTime<Utc>,
+    max_future_skew: TimeDelta,
+) -> Result<(), WorkflowError> {
+    let show = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let limit = now
+        .checked_add_signed(max_future_skew)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    if device_time > limit {
+        return Err(WorkflowError::DeviceTimeInFuture {
+            device_time: show(device_time),
+            server_time: show(now),
+            max_skew_minutes: max_future_skew.num_minutes(),
+        });
+    }
+    if device_time < policy_issued() {
+        return Err(WorkflowError::DeviceTimeBeforePolicy {
+            device_time: show(device_time),
+        });
+    }
+    if let Some(case) = case {
+        let reported = case
+            .reported_device_time
+            .map_or(case.reported_at, |d| d.min(case.reported_at));
+        if device_time < reported {
+            return Err(WorkflowError::DeviceTimeBeforeReport {
+                device_time: show(device_time),
+                reported: show(reported),
+            });
+        }
+    }
+    Ok(())
+}
+
 impl Case {
+    /// Whom the case waits for now; `None` once it is closed or cancelled.
+    pub fn waiting_for(&self) -> Option<WaitingFor> {
+        let unit = || self.assigned_unit.clone().unwrap_or_default();
+        match self.status {
+            St::Reported if self.category.info().dissuade_first => {
+                Some(WaitingFor::CommitteeDissuadeOrEscalate)
+            }
+            St::Reported | St::Escalated | St::Returned => Some(WaitingFor::StreetOfficeDispatch),
+            St::Dispatched => Some(WaitingFor::AssignedUnitAccept { unit_id: unit() }),
+            St::Accepted | St::Reopened => Some(WaitingFor::AssignedUnitHandle { unit_id: unit() }),
+            St::Handled | St::ResolvedOnSite => Some(WaitingFor::OnSiteVerification),
+            St::Closed | St::Cancelled => None,
+        }
+    }
+
     /// The deadline the case is running against now: dispatch while it waits for the street office,
-    /// handling while a unit holds it; `None` when nobody owes anything (handled, resolved, final).
+    /// handling while a unit holds it; `None` when nobody owes anything (handled, resolved, final)
+    /// and while a dissuasion-first case waits for the committee: the street office may not act
+    /// yet, so it cannot be late (三(四)).
     pub fn current_due(&self) -> Option<DateTime<Utc>> {
         match self.status {
+            St::Reported if self.category.info().dissuade_first => None,
             St::Reported | St::Escalated | St::Returned => Some(self.dispatch_due),
             St::Dispatched | St::Accepted | St::Reopened => self.handle_due,
             St::ResolvedOnSite | St::Handled | St::Closed | St::Cancelled => None,
@@ -1145,6 +1326,184 @@ mod tests {
     }
 
     #[test]
+    fn the_assigned_unit_acts_whatever_its_type() {
+        // COMMON_AREA_CLUTTER is the street office's own (三(三)3); company work at a
+        // resident-self estate is the committee's (二(三)).
+        for (who, unit) in [
+            (Role::StreetOffice, "hexi.youyilu.street_office"),
+            (Role::Committee, "hexi.youyilu.pingshandao.committee"),
+            (Role::CompanyStaff, "company.hexi_youyilu"),
+            (Role::Department, "hexi.property_owner"),
+        ] {
+            let case = reported(Category::StairwellLighting);
+            let street = actor(Role::StreetOffice, "hexi.youyilu.street_office");
+            let case = apply(
+                Some(&case),
+                &ev(
+                    Action::Dispatch {
+                        unit_id: unit.into(),
+                    },
+                    street,
+                    t(1, 3),
+                ),
+            )
+            .unwrap();
+            let member = actor(who, unit);
+            let offered = allowed_actions(Some(&case), &member);
+            assert!(
+                offered.contains(&ActionKind::Accept) && offered.contains(&ActionKind::Return),
+                "{who:?} of {unit}: {offered:?}"
+            );
+            let case = apply(Some(&case), &ev(Action::Accept, member.clone(), t(1, 4)))
+                .unwrap_or_else(|e| panic!("{who:?} of {unit}: {e}"));
+            let case = apply(
+                Some(&case),
+                &with_photo(ev(Action::Handle, member, t(1, 5)), PhotoKind::After, 1),
+            )
+            .unwrap();
+            assert_eq!(case.status, CaseStatus::Handled);
+            // A member of another unit of the same type may not.
+            let outsider = actor(who, "elsewhere");
+            assert!(!allowed_actions(Some(&case), &outsider).contains(&ActionKind::Accept));
+        }
+        let case = reported(Category::StairwellLighting);
+        let case = apply(
+            Some(&case),
+            &ev(
+                Action::Dispatch {
+                    unit_id: "civil".into(),
+                },
+                actor(Role::StreetOffice, "s"),
+                t(1, 3),
+            ),
+        )
+        .unwrap();
+        let err = apply(
+            Some(&case),
+            &ev(Action::Accept, actor(Role::Admin, "civil"), t(1, 4)),
+        )
+        .unwrap_err();
+        assert_eq!(err.code(), "ROLE_NOT_ALLOWED", "the evaluator never acts");
+    }
+
+    #[test]
+    fn dissuasion_first_waits_for_the_committee_and_its_deadline_runs_from_escalation() {
+        let case = reported(Category::IllegalStructure);
+        assert_eq!(
+            case.waiting_for(),
+            Some(WaitingFor::CommitteeDissuadeOrEscalate)
+        );
+        assert_eq!(case.current_due(), None);
+        assert!(!case.is_overdue(t(30, 0)), "nobody may dispatch yet");
+        assert_eq!(
+            case.waiting_for().unwrap().text_zh(str::to_owned),
+            "等待居委会劝阻或上报"
+        );
+        let case = apply(
+            Some(&case),
+            &ev(Action::Escalate, actor(Role::Committee, "c"), t(5, 2)),
+        )
+        .unwrap();
+        assert_eq!(case.waiting_for(), Some(WaitingFor::StreetOfficeDispatch));
+        let hours = i64::from(Category::IllegalStructure.info().dispatch_hours);
+        assert_eq!(
+            case.current_due(),
+            Some(t(5, 2) + TimeDelta::hours(hours)),
+            "from the escalation, not the report"
+        );
+        let case = apply(
+            Some(&case),
+            &ev(
+                Action::Dispatch {
+                    unit_id: "u".into(),
+                },
+                actor(Role::StreetOffice, "s"),
+                t(5, 3),
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            case.waiting_for()
+                .unwrap()
+                .text_zh(|id| format!("单位{id}")),
+            "等待单位u受理"
+        );
+        let direct = reported(Category::StreetLight);
+        assert_eq!(direct.waiting_for(), Some(WaitingFor::StreetOfficeDispatch));
+        assert!(direct.current_due().is_some());
+    }
+
+    #[test]
+    fn device_time_is_bounded_and_never_panics() {
+        let skew = TimeDelta::minutes(10);
+        let now = t(10, 0);
+        let mut case = reported(Category::StreetLight);
+        case.reported_at = t(9, 0);
+        case.reported_device_time = Some(t(8, 0));
+        let check =
+            |d: DateTime<Utc>| check_device_time(Some(&case), d, now, skew).map_err(|e| e.code());
+        assert_eq!(check(now + TimeDelta::minutes(10)), Ok(()));
+        assert_eq!(
+            check(now + TimeDelta::minutes(11)),
+            Err("DEVICE_TIME_IN_FUTURE")
+        );
+        assert_eq!(
+            check(t(8, 0) + TimeDelta::minutes(30)),
+            Ok(()),
+            "after the phone's own report time"
+        );
+        assert_eq!(check(t(7, 0)), Err("DEVICE_TIME_BEFORE_REPORT"));
+        assert_eq!(
+            check(DateTime::<Utc>::MAX_UTC),
+            Err("DEVICE_TIME_IN_FUTURE")
+        );
+        assert_eq!(
+            check_device_time(None, DateTime::<Utc>::MIN_UTC, now, skew).map_err(|e| e.code()),
+            Err("DEVICE_TIME_BEFORE_POLICY")
+        );
+        let err = check_device_time(None, DateTime::<Utc>::MAX_UTC, now, skew).unwrap_err();
+        assert!(err.to_string().contains("设备时间"), "{err}");
+        assert_eq!(
+            check_device_time(None, now, DateTime::<Utc>::MAX_UTC, TimeDelta::MAX),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn minutes_are_the_street_offices_and_change_nothing() {
+        let case = reported(Category::StreetLight);
+        let minutes = Action::Minutes {
+            unit_id: "hexi.city_management".into(),
+            text: "三日内修复".into(),
+        };
+        let err = apply(
+            Some(&case),
+            &ev(minutes.clone(), actor(Role::Committee, "c"), t(1, 3)),
+        )
+        .unwrap_err();
+        assert_eq!(err.code(), "ROLE_NOT_ALLOWED");
+        let next = apply(
+            Some(&case),
+            &ev(minutes, actor(Role::StreetOffice, "s"), t(1, 3)),
+        )
+        .unwrap();
+        assert_eq!(next.status, case.status);
+        let empty = Action::Minutes {
+            unit_id: "u".into(),
+            text: " ".into(),
+        };
+        assert_eq!(
+            apply(
+                Some(&case),
+                &ev(empty, actor(Role::StreetOffice, "s"), t(1, 3))
+            )
+            .unwrap_err()
+            .code(),
+            "INVALID_INPUT"
+        );
+    }
+
+    #[test]
     fn allowed_actions_per_role() {
         let case = reported(Category::GroundLock);
         let of = |r: Role| allowed_actions(Some(&case), &actor(r, "u"));
@@ -1153,7 +1512,10 @@ mod tests {
             of(Role::Committee),
             vec![A::Dissuade, A::Escalate, A::Cancel, A::Comment]
         );
-        assert_eq!(of(Role::StreetOffice), vec![A::Cancel, A::Comment]);
+        assert_eq!(
+            of(Role::StreetOffice),
+            vec![A::Cancel, A::Comment, A::Minutes]
+        );
         assert_eq!(of(Role::Admin), vec![A::Comment]);
         assert_eq!(
             allowed_actions(None, &actor(Role::Inspector, "u")),

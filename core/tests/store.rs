@@ -865,7 +865,13 @@ fn invalid_photo_hash_is_refused_before_anything_is_stored() {
 
 fn seed_for_listing(store: &Store) -> Vec<Case> {
     let actor = inspector();
-    let categories = [Category::SmallAds, Category::Garbage, Category::GroundLock];
+    // Two dissuasion-first categories (no deadline until the committee escalates) and a fault the
+    // street office dispatches directly (its dispatch deadline runs from the report).
+    let categories = [
+        Category::SmallAds,
+        Category::Garbage,
+        Category::StairwellLighting,
+    ];
     let mut cases = Vec::new();
     for n in 0..30u32 {
         let (estate, at) = if n % 2 == 0 {

@@ -1,5 +1,7 @@
 //! Property tests for the case workflow: random event sequences never reach a state the workflow
 //! forbids, each role fires only its own transitions, and `allowed_actions` agrees with `apply`.
+//! Accept, return and handle belong to members of the assigned unit whatever its type; every
+//! time and deadline comes from the server's stamp, never from the device's clock.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
@@ -41,15 +43,12 @@ fn spec_transition(
         (Some(St::Escalated | St::Returned), A::Dispatch, Role::StreetOffice) => {
             Some(St::Dispatched)
         }
-        (Some(St::Dispatched), A::Accept, Role::Department | Role::CompanyStaff) => {
-            Some(St::Accepted)
-        }
-        (Some(St::Dispatched | St::Accepted), A::Return, Role::Department | Role::CompanyStaff) => {
+        // Members of the assigned unit, whatever the unit's type; never the evaluator (admin).
+        (Some(St::Dispatched), A::Accept, r) if r != Role::Admin => Some(St::Accepted),
+        (Some(St::Dispatched | St::Accepted), A::Return, r) if r != Role::Admin => {
             Some(St::Returned)
         }
-        (Some(St::Accepted | St::Reopened), A::Handle, Role::Department | Role::CompanyStaff) => {
-            Some(St::Handled)
-        }
+        (Some(St::Accepted | St::Reopened), A::Handle, r) if r != Role::Admin => Some(St::Handled),
         (Some(St::Handled | St::ResolvedOnSite), A::Verify, Role::Inspector | Role::Committee) => {
             Some(St::Closed)
         }
@@ -60,6 +59,7 @@ fn spec_transition(
             Some(St::Cancelled)
         }
         (Some(s), A::Comment, _) => Some(s),
+        (Some(s), A::Minutes, Role::StreetOffice) => Some(s),
         _ => None,
     }
 }
@@ -94,10 +94,13 @@ fn resolve_step(step: &Step, case: Option<&Case>) -> Step {
     }
 }
 
-const UNITS: [&str; 3] = [
+/// A department, a company, the street office and the committee: every kind of unit a case
+/// can be dispatched to, so membership (not role) is what the properties exercise.
+const UNITS: [&str; 4] = [
     "hexi.city_management",
     "company.a",
     "hexi.youyilu.street_office",
+    "hexi.youyilu.pingshandao.committee",
 ];
 const CASE_ID: Uuid = Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0001);
 
@@ -110,6 +113,8 @@ struct Step {
     gps: bool,
     reason: bool,
     minutes: i64,
+    /// How far the device's clock is off the server's (either way): it must not matter.
+    skew_minutes: i64,
     /// Pick among the moves `allowed_actions` offers someone (else the raw kind/role/unit above),
     /// so sequences get deep into the lifecycle instead of bouncing off REPORTED.
     guide: Option<prop::sample::Index>,
@@ -132,10 +137,13 @@ fn step_strategy() -> impl Strategy<Value = Step> {
         any::<bool>(),
         prop::bool::weighted(0.8),
         0i64..10_000,
-        prop::option::weighted(0.7, any::<prop::sample::Index>()),
+        (
+            prop::option::weighted(0.7, any::<prop::sample::Index>()),
+            -500_000i64..500_000,
+        ),
     )
         .prop_map(
-            |(kind, role, unit, photo, gps, reason, minutes, guide)| Step {
+            |(kind, role, unit, photo, gps, reason, minutes, (guide, skew_minutes))| Step {
                 kind,
                 role,
                 unit,
@@ -143,6 +151,7 @@ fn step_strategy() -> impl Strategy<Value = Step> {
                 gps,
                 reason,
                 minutes,
+                skew_minutes,
                 guide,
             },
         )
@@ -179,6 +188,10 @@ fn event_for(step: &Step, category: Category, n: usize, at: DateTime<Utc>) -> Ev
         ActionKind::Reopen => Action::Reopen { reason },
         ActionKind::Cancel => Action::Cancel { reason },
         ActionKind::Comment => Action::Comment,
+        ActionKind::Minutes => Action::Minutes {
+            unit_id: UNITS[step.unit].into(),
+            text: "三日内处置".into(),
+        },
     };
     Event {
         id: Uuid::from_u128(n as u128 + 1),
@@ -189,8 +202,9 @@ fn event_for(step: &Step, category: Category, n: usize, at: DateTime<Utc>) -> Ev
             role: step.role,
             unit_id: UNITS[step.unit].into(),
         },
-        device_time: at,
-        server_time: None,
+        // The server's stamp is `at`; the phone's clock is anywhere around it.
+        device_time: at + TimeDelta::minutes(step.skew_minutes),
+        server_time: Some(at),
         gps: step.gps.then_some(GpsFix {
             lat: 39.098,
             lon: 117.212,
@@ -238,11 +252,42 @@ fn check_invariants(case: &Case, applied: &[Event]) {
         assert!(case.handle_due.is_some());
         assert_eq!(case.current_due(), case.handle_due);
     }
-    // The event that moved the case last (comments do not move it).
+    // The event that moved the case last (comments and minutes do not move it).
     let mover = applied
         .iter()
         .rev()
-        .find(|e| e.action.kind() != ActionKind::Comment);
+        .find(|e| !matches!(e.action.kind(), ActionKind::Comment | ActionKind::Minutes));
+    // Deadlines run from the server time of the event that handed the case to whoever must act.
+    let server = |e: &Event| e.server_time.unwrap();
+    let hours = TimeDelta::hours(i64::from(case.category.info().dispatch_hours));
+    let days = TimeDelta::days(i64::from(case.category.info().handle_days));
+    let handed = |kinds: &[ActionKind]| {
+        applied
+            .iter()
+            .rev()
+            .find(|e| kinds.contains(&e.action.kind()))
+            .map(server)
+    };
+    match case.status {
+        Reported if case.category.info().dissuade_first => {
+            assert_eq!(
+                case.current_due(),
+                None,
+                "nobody may dispatch before ESCALATE"
+            )
+        }
+        Reported | Escalated | Returned => {
+            let from = handed(&[ActionKind::Report, ActionKind::Escalate, ActionKind::Return]);
+            assert_eq!(case.current_due(), from.map(|t| t + hours));
+        }
+        Dispatched | Accepted | Reopened => {
+            let from = handed(&[ActionKind::Dispatch, ActionKind::Reopen]);
+            assert_eq!(case.current_due(), from.map(|t| t + days));
+        }
+        _ => {}
+    }
+    assert_eq!(case.reported_at, server(&applied[0]));
+    assert_eq!(case.updated_at, server(applied.last().unwrap()));
     if case.status == Handled {
         let last = mover.unwrap();
         assert!(last.photos.iter().any(|p| p.kind == PhotoKind::After));
@@ -275,7 +320,8 @@ proptest! {
         let mut steps = steps;
         if first_report {
             steps.insert(0, Step { kind: ActionKind::Report, role: Role::Inspector, unit: 0,
-                photo: Some(PhotoKind::Before), gps: true, reason: true, minutes: 0, guide: None });
+                photo: Some(PhotoKind::Before), gps: true, reason: true, minutes: 0, skew_minutes: 0,
+                guide: None });
         }
         for (n, step) in steps.iter().enumerate() {
             let step = &resolve_step(step, case.as_ref());

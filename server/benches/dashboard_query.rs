@@ -110,6 +110,7 @@ async fn seed(storage: &dyn Storage, catalog: &Arc<Catalog>, total: usize) {
                     events,
                     catalog: catalog.clone(),
                     now: Utc::now(),
+                    max_device_skew: chrono::TimeDelta::minutes(10),
                 })
                 .await
                 .unwrap();
@@ -124,6 +125,7 @@ async fn seed(storage: &dyn Storage, catalog: &Arc<Catalog>, total: usize) {
                 events,
                 catalog: catalog.clone(),
                 now: Utc::now(),
+                max_device_skew: chrono::TimeDelta::minutes(10),
             })
             .await
             .unwrap();

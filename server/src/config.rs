@@ -28,6 +28,16 @@ pub struct Limits {
     /// Requests per second each access token may sustain, and the burst above it.
     pub requests_per_second: f64,
     pub request_burst: f64,
+    /// How many seconds a pushed event's device time may run ahead of the server's clock; more
+    /// is refused per event (`DEVICE_TIME_IN_FUTURE`). Device time is evidence, never a deadline.
+    pub max_device_clock_skew_s: u32,
+}
+
+impl Limits {
+    /// [`Limits::max_device_clock_skew_s`] as a duration.
+    pub fn max_device_skew(&self) -> chrono::TimeDelta {
+        chrono::TimeDelta::seconds(i64::from(self.max_device_clock_skew_s))
+    }
 }
 
 impl Default for Limits {
@@ -42,6 +52,7 @@ impl Default for Limits {
             photo_max_edge: 1600,
             requests_per_second: 50.0,
             request_burst: 200.0,
+            max_device_clock_skew_s: 600,
         }
     }
 }

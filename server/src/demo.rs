@@ -1,5 +1,7 @@
 //! `serve --demo`: seeds the demo estates and unit directory (three Tianjin areas, from the domain
-//! core's demo data) and one account per role. Idempotent: existing accounts are kept.
+//! core's demo data), one account per role, and one account for every unit a demo case can be
+//! routed to (`unit.<unit id>`, role by unit type), so any demo case can be walked to its close.
+//! Idempotent: existing accounts are kept.
 
 use serde::Serialize;
 use xuncha_core::{OrgUnit, Role, UnitType};
@@ -7,6 +9,7 @@ use xuncha_core::{OrgUnit, Role, UnitType};
 use crate::app::StartError;
 use crate::audit::AuditDraft;
 use crate::auth;
+use crate::cli::users::role_for_unit_type;
 use crate::domain;
 use crate::storage::{Storage, StorageError, UserRecord};
 
@@ -109,26 +112,50 @@ pub async fn seed(storage: &dyn Storage) -> Result<Vec<DemoAccount>, StartError>
             AuditDraft::new("CATALOG_IMPORTED", "catalog", "demo"),
         )
         .await?;
-    let mut accounts = Vec::new();
-    for wanted in WANTED {
-        let unit = find_unit(&catalog, wanted).ok_or_else(|| {
+    let mut wanted: Vec<(String, String, Role, OrgUnit)> = Vec::new();
+    for w in WANTED {
+        let unit = find_unit(&catalog, w).ok_or_else(|| {
             StartError::Demo(format!(
                 "no {} unit for {} in the demo directory",
-                wanted.unit_type, wanted.area
+                w.unit_type, w.area
             ))
         })?;
-        if storage
-            .user_by_username(wanted.username.to_owned())
-            .await?
-            .is_none()
+        wanted.push((
+            w.username.to_owned(),
+            w.display_name.to_owned(),
+            w.role,
+            unit.clone(),
+        ));
+    }
+    for unit in routable_units(&catalog) {
+        let role = role_for_unit_type(unit.unit_type);
+        if !wanted
+            .iter()
+            .any(|(_, _, r, u)| u.id == unit.id && *r == role)
         {
+            wanted.push((format!("unit.{}", unit.id), unit.name.clone(), role, unit));
+        }
+    }
+    // Every demo account has the same password: hash it once (argon2 is deliberately slow).
+    let mut password_hash: Option<String> = None;
+    let mut accounts = Vec::new();
+    for (username, display_name, role, unit) in wanted {
+        if storage.user_by_username(username.clone()).await?.is_none() {
+            let hash = match &password_hash {
+                Some(hash) => hash.clone(),
+                None => {
+                    let hash = auth::hash_password(DEMO_PASSWORD.to_owned()).await?;
+                    password_hash = Some(hash.clone());
+                    hash
+                }
+            };
             let user = UserRecord {
                 id: xuncha_core::ids::new_id().to_string(),
-                username: wanted.username.to_owned(),
-                display_name: wanted.display_name.to_owned(),
-                role: wanted.role,
+                username: username.clone(),
+                display_name,
+                role,
                 unit_id: unit.id.clone(),
-                password_hash: auth::hash_password(DEMO_PASSWORD.to_owned()).await?,
+                password_hash: hash,
                 disabled: false,
             };
             let audit = AuditDraft::new("USER_CREATED", "user", user.id.clone())
@@ -139,12 +166,42 @@ pub async fn seed(storage: &dyn Storage) -> Result<Vec<DemoAccount>, StartError>
             }
         }
         accounts.push(DemoAccount {
-            username: wanted.username.to_owned(),
+            username,
             password: DEMO_PASSWORD.to_owned(),
-            role: wanted.role,
-            unit_id: unit.id.clone(),
-            unit_name: unit.name.clone(),
+            role,
+            unit_id: unit.id,
+            unit_name: unit.name,
         });
     }
     Ok(accounts)
+}
+
+/// Every unit a demo case can be routed to (the routed owner of every category at every demo
+/// estate), plus each demo estate's street office and residents' committee (who escalate,
+/// dispatch and verify there), sorted by id.
+fn routable_units(catalog: &domain::Catalog) -> Vec<OrgUnit> {
+    let mut units: Vec<OrgUnit> = Vec::new();
+    let Ok(router) = catalog.router() else {
+        return units;
+    };
+    let mut estates: Vec<&xuncha_core::Estate> = catalog.estates.values().collect();
+    estates.sort_by(|a, b| a.id.cmp(&b.id));
+    for estate in estates {
+        for category in xuncha_core::Category::ALL {
+            if let Some(owner) = router.owner(category, estate) {
+                units.push(owner);
+            }
+        }
+        for unit in catalog.units.iter().filter(|u| {
+            (u.unit_type == UnitType::StreetOffice
+                && u.street.as_deref() == Some(estate.street.as_str()))
+                || (u.unit_type == UnitType::ResidentsCommittee
+                    && u.community.as_deref() == Some(estate.community.as_str()))
+        }) {
+            units.push(unit.clone());
+        }
+    }
+    units.sort_by(|a, b| a.id.cmp(&b.id));
+    units.dedup_by(|a, b| a.id == b.id);
+    units
 }

@@ -106,6 +106,29 @@ impl Router {
     }
 }
 
+impl Router {
+    /// The concrete unit routing names as owner of `category` at `estate`, if it routes.
+    pub fn owner(&self, category: xuncha_core::Category, estate: &Estate) -> Option<OrgUnit> {
+        xuncha_core::routing::route(&self.rules, &self.directory, category, estate)
+            .ok()
+            .map(|d| d.owner)
+    }
+
+    /// The units a street office may dispatch `case` to ([`xuncha_core::routing::dispatch_targets`]):
+    /// the server refuses any other target, the dashboard offers only these.
+    pub fn dispatch_targets(&self, case: &Case, estate: &Estate) -> Vec<OrgUnit> {
+        xuncha_core::routing::dispatch_targets(&self.rules, &self.directory, case.category, estate)
+    }
+}
+
+/// The dispatch targets of `case` under `catalog`, or `None` when they cannot be computed (the
+/// estate is not in the catalog, or its routing data does not load).
+pub fn dispatch_targets(catalog: &Catalog, case: &Case) -> Option<Vec<OrgUnit>> {
+    let estate = catalog.estates.get(&case.estate_id)?;
+    let router = catalog.router().as_ref().ok()?;
+    Some(router.dispatch_targets(case, estate))
+}
+
 /// Demo estates, unit directory and routing rules (three Tianjin areas, `core/data/demo/`).
 pub fn demo_catalog() -> Result<Catalog, Refusal> {
     let directory =

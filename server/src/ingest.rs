@@ -41,7 +41,8 @@ pub struct NewEventRow {
 /// One event of a batch, judged and serialised before the write transaction.
 #[derive(Debug, Clone)]
 pub struct PreparedEvent {
-    /// Actor from the session, no server time: what the body hash covers.
+    /// Actor from the session and the batch's server time (the body hash covers the event
+    /// without server time).
     pub event: Event,
     pub body_hash: String,
     /// The event as stored if applied: with the batch's server time.
@@ -56,6 +57,8 @@ pub struct PreparedBatch {
     pub events: Vec<PreparedEvent>,
     pub catalog: std::sync::Arc<crate::domain::Catalog>,
     pub now: DateTime<Utc>,
+    /// How far a device time may run ahead of `now` (config `limits.max_device_clock_skew_s`).
+    pub max_device_skew: chrono::TimeDelta,
 }
 
 #[derive(Debug, Clone)]
@@ -99,6 +102,7 @@ pub fn prepare(batch: IngestBatch) -> Result<PreparedBatch, serde_json::Error> {
         events,
         catalog,
         now,
+        max_device_skew,
     } = batch;
     let events = events
         .into_iter()
@@ -106,9 +110,10 @@ pub fn prepare(batch: IngestBatch) -> Result<PreparedBatch, serde_json::Error> {
             event.actor = actor.clone();
             event.server_time = None;
             let body_hash = hex::encode(Sha256::digest(serde_json::to_vec(&event)?));
+            // Server time decides every deadline, ordering and statistic: the workflow applies the
+            // event with it, and the device time stays in the body as evidence only.
             event.server_time = Some(now);
             let stored_body = serde_json::to_string(&event)?;
-            event.server_time = None;
             Ok(PreparedEvent {
                 event,
                 body_hash,
@@ -122,6 +127,7 @@ pub fn prepare(batch: IngestBatch) -> Result<PreparedBatch, serde_json::Error> {
         events,
         catalog,
         now,
+        max_device_skew,
     })
 }
 
@@ -208,7 +214,20 @@ fn decide(
     }
 
     let current = existing.cases.get(&event.case_id);
-    let denial = authorize(batch, user, event, current);
+    let clock = xuncha_core::workflow::check_device_time(
+        current.map(|row| &row.case),
+        event.device_time,
+        batch.now,
+        batch.max_device_skew,
+    )
+    .map_err(|e| domain::Refusal::new(e.code(), e.to_string()));
+    // A refused device time is not written into the audit row's time column (it may be a year
+    // no database holds); the refusal message carries it.
+    let device_time_ok = clock.is_ok();
+    let denial = match clock {
+        Err(refusal) => Some(refusal),
+        Ok(()) => authorize(batch, user, event, current),
+    };
     let applied = match denial {
         Some(refusal) => Err(refusal),
         None => domain::apply(current.map(|row| &row.case), event),
@@ -219,7 +238,7 @@ fn decide(
             batch.actor.role,
             Some(batch.device_id),
         );
-        draft.device_time = Some(event.device_time);
+        draft.device_time = device_time_ok.then_some(event.device_time);
         draft.gps = event.gps.clone();
         draft
     };
@@ -343,13 +362,31 @@ fn authorize(
             "the case is outside this user's area",
         ));
     }
-    if let Action::Dispatch { unit_id } = &event.action
-        && catalog.unit(unit_id).is_none()
-    {
-        return Some(domain::Refusal::new(
-            "UNKNOWN_UNIT",
-            format!("no unit {unit_id}"),
-        ));
+    if let Action::Dispatch { unit_id } = &event.action {
+        if catalog.unit(unit_id).is_none() {
+            return Some(domain::Refusal::new(
+                "UNKNOWN_UNIT",
+                format!("no unit {unit_id}"),
+            ));
+        }
+        // Only the units routing and the directory allow for this estate (issue 10 item 6).
+        if let Some(row) = current
+            && let Some(targets) = domain::dispatch_targets(catalog, &row.case)
+            && !targets.iter().any(|u| &u.id == unit_id)
+        {
+            return Some(domain::Refusal::new(
+                "DISPATCH_TARGET_NOT_ALLOWED",
+                format!(
+                    "不能派往 {unit_id}：该单位不负责旧楼区 {} 的此类案件（可派往：{}）",
+                    row.case.estate_id,
+                    targets
+                        .iter()
+                        .map(|u| u.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
     }
     None
 }

@@ -221,7 +221,7 @@ pub fn spec() -> Value {
             "role": { "type": "string", "enum": ["inspector", "company_staff", "committee", "street_office", "department", "admin"] },
             "unit_id": { "type": "string" } } },
           "Event": { "type": "object", "required": ["id", "case_id", "action", "actor", "device_time"],
-            "description": "xuncha_core::workflow::Event; `action` is tagged by `kind` (REPORT, DISSUADE, ESCALATE, DISPATCH, ACCEPT, RETURN, HANDLE, VERIFY, REOPEN, CANCEL, COMMENT)",
+            "description": "xuncha_core::workflow::Event; `action` is tagged by `kind` (REPORT, DISSUADE, ESCALATE, DISPATCH, ACCEPT, RETURN, HANDLE, VERIFY, REOPEN, CANCEL, COMMENT, MINUTES — joint-meeting minutes {unit_id, text}, street office only); `device_time` is evidence only (refused per event when more than the configured skew ahead of the server, before the case report, or before 2020-08-06: DEVICE_TIME_IN_FUTURE, DEVICE_TIME_BEFORE_REPORT, DEVICE_TIME_BEFORE_POLICY)",
             "properties": { "id": { "type": "string", "format": "uuid" }, "case_id": { "type": "string", "format": "uuid" },
               "action": { "type": "object", "required": ["kind"], "properties": { "kind": { "type": "string" } }, "additionalProperties": true },
               "actor": { "type": "object", "description": "ignored by the server: the token's user acts" },

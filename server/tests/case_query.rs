@@ -98,6 +98,7 @@ async fn push(
             events: vec![event],
             catalog: catalog.clone(),
             now: at,
+            max_device_skew: chrono::TimeDelta::minutes(10),
         })
         .await
         .unwrap();

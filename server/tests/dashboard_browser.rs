@@ -1001,7 +1001,7 @@ async fn admin_records_an_estate_leaving_management_and_the_street_office_record
     assert!(agenda.contains(text));
     let unit_name = server.state().catalog().unit(&unit).unwrap().name.clone();
     assert!(agenda.contains(&format!("<b>{unit_name}</b>")));
-    // Recorded through ingest as a COMMENT event on the case.
+    // Recorded through ingest as a typed MINUTES event on the case (never a COMMENT).
     let (_, events) = server
         .state()
         .storage
@@ -1009,8 +1009,8 @@ async fn admin_records_an_estate_leaving_management_and_the_street_office_record
         .await
         .unwrap()
         .unwrap();
-    assert!(events.iter().any(|e| matches!(e.action, Action::Comment)
-        && e.note.as_deref().is_some_and(|n| n.contains(text))));
+    assert!(events.iter().any(|e| matches!(&e.action,
+        Action::Minutes { unit_id, text: t } if unit_id == &unit && t == text)));
     // A forged token records nothing.
     let (status, _, _) = street
         .post_form(

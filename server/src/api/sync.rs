@@ -9,7 +9,7 @@ use uuid::Uuid;
 use xuncha_core::protocol::{
     Cursor, EventOutcome, EventResult, PROTOCOL_VERSION, PullResponse, PushResponse,
 };
-use xuncha_core::workflow::{Case, Event};
+use xuncha_core::workflow::{Action, Case, Event};
 
 use super::read_body;
 use crate::access;
@@ -117,6 +117,7 @@ pub async fn push(
             events,
             catalog: state.catalog(),
             now: ingest::now(),
+            max_device_skew: limits.max_device_skew(),
         })
         .await?
         .into_iter();
@@ -168,10 +169,14 @@ pub async fn pull(
         .filter(|row| access::can_see_case(user, &catalog, row))
         .map(|row| row.case)
         .collect();
+    // Joint-meeting minutes stay on the dashboard: phones built before MINUTES existed could not
+    // read a pull page carrying one, and no phone screen shows them. The case snapshot (version)
+    // still counts them.
     let events: Vec<Event> = page
         .events
         .into_iter()
         .filter(|e| cases.iter().any(|c| c.id == e.case_id))
+        .filter(|e| !matches!(e.action, Action::Minutes { .. }))
         .collect();
     let estates = page
         .estates

@@ -13,6 +13,20 @@ use crate::storage::{Storage, UserRecord};
 /// Shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 8;
 
+/// The role an account of a unit of this type acts in when the unit is the case's assigned unit
+/// (accept, return, handle): whoever belongs to the assigned unit acts for it, whatever its type
+/// (issue 10 item 1), so the street office's and the committee's own accounts handle what is
+/// dispatched to them (三(三)3, 二(三)) and every other unit gets a `department` account.
+pub fn role_for_unit_type(unit_type: UnitType) -> Role {
+    match unit_type {
+        UnitType::ResidentsCommittee => Role::Committee,
+        UnitType::ManagementCompany => Role::CompanyStaff,
+        UnitType::StreetOffice => Role::StreetOffice,
+        UnitType::CivilAffairs => Role::Admin,
+        _ => Role::Department,
+    }
+}
+
 /// Which kinds of unit a role may act for (DESIGN.md "Who uses it").
 pub fn role_fits_unit(role: Role, unit_type: UnitType) -> bool {
     match role {
@@ -121,12 +135,19 @@ pub async fn add(
         ))
     })?;
     if !role_fits_unit(role, unit.unit_type) {
+        let fits: Vec<&str> = Role::ALL
+            .iter()
+            .filter(|r| role_fits_unit(**r, unit.unit_type))
+            .map(|r| r.code())
+            .collect();
         return Err(CliError::Invalid(format!(
-            "role {} cannot act for {} ({}, a {})",
+            "role {} cannot act for {} ({}, a {}); use role {} (members of the unit a case is \
+             dispatched to accept and handle it whatever their role)",
             role.code(),
             unit.id,
             unit.name,
-            unit.unit_type.code()
+            unit.unit_type.code(),
+            fits.join(" or ")
         )));
     }
     let user = UserRecord {
@@ -163,5 +184,15 @@ mod tests {
         assert!(role_fits_unit(Role::Department, UnitType::StateGrid));
         assert!(!role_fits_unit(Role::Department, UnitType::StreetOffice));
         assert!(role_fits_unit(Role::Admin, UnitType::CivilAffairs));
+    }
+
+    #[test]
+    fn every_unit_type_has_a_role_that_fits_it() {
+        for unit_type in UnitType::ALL {
+            assert!(
+                role_fits_unit(role_for_unit_type(unit_type), unit_type),
+                "{unit_type}"
+            );
+        }
     }
 }

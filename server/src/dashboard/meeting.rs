@@ -1,7 +1,10 @@
 //! Joint meeting (联席会议, policy 三(三)5): the agenda is every open case that is overdue, returned
-//! or reopened; minutes are recorded against a case as a COMMENT event whose note names the member
-//! unit that took the action. Minutes therefore travel the normal ingest path (audit log, sync to
-//! phones) and need no table of their own.
+//! or reopened; minutes are recorded against a case as a typed MINUTES event (member unit + text)
+//! that only the street office of the case's street may write (the workflow admits only the
+//! street-office role; ingest's case visibility admits only the case's street). Minutes therefore
+//! travel the normal ingest path (audit log, sync to phones) and need no table of their own. A
+//! COMMENT is never minutes, whatever its note says: older builds marked minutes with a note
+//! prefix, and such comments stay readable as plain comments.
 
 use std::fmt::Write as _;
 
@@ -12,9 +15,6 @@ use xuncha_core::{Case, CaseStatus};
 
 use super::html::{csrf_field, esc, options};
 use super::queue::{Names, current_deadline, is_overdue, status_badge};
-
-/// Prefix that marks a COMMENT as joint-meeting minutes. The unit id follows, then `｜` and text.
-pub const MINUTES_MARK: &str = "【联席会议纪要】";
 
 /// Why a case is on the agenda.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,18 +70,12 @@ pub fn agenda(cases: &[Case], now: DateTime<Utc>) -> Vec<(&Case, Vec<AgendaReaso
     items
 }
 
-/// The note of a minutes COMMENT.
-pub fn minutes_note(unit_id: &str, text: &str) -> String {
-    format!("{MINUTES_MARK}{unit_id}｜{}", text.trim())
-}
-
-/// Minutes recorded in an event, if it is a minutes COMMENT: (member unit id, text).
+/// Minutes recorded in an event, if it is a MINUTES event: (member unit id, text).
 pub fn parse_minutes(event: &Event) -> Option<(&str, &str)> {
-    if !matches!(event.action, Action::Comment) {
-        return None;
+    match &event.action {
+        Action::Minutes { unit_id, text } => Some((unit_id.as_str(), text.as_str())),
+        _ => None,
     }
-    let rest = event.note.as_deref()?.strip_prefix(MINUTES_MARK)?;
-    rest.split_once('｜')
 }
 
 /// Limits on what a minutes form may carry.
@@ -190,6 +184,14 @@ mod tests {
         let overdue = case(
             2,
             CaseStatus::Reported,
+            Category::StreetLight,
+            "e",
+            at(20, 0),
+        );
+        // Dissuasion first: the committee has not escalated, so no dispatch deadline runs yet.
+        let waiting = case(
+            6,
+            CaseStatus::Reported,
             Category::GroundLock,
             "e",
             at(20, 0),
@@ -211,7 +213,7 @@ mod tests {
         reworked.rework_count = 1;
         reworked.handle_due = Some(at(30, 0));
         let closed_overdue = case(5, CaseStatus::Closed, Category::GroundLock, "e", at(1, 0));
-        let cases = vec![fresh, overdue, returned, reworked, closed_overdue];
+        let cases = vec![fresh, overdue, returned, reworked, closed_overdue, waiting];
         let items = agenda(&cases, now);
         let got: Vec<(u128, Vec<AgendaReason>)> = items
             .iter()
@@ -228,12 +230,14 @@ mod tests {
     }
 
     #[test]
-    fn minutes_round_trip_through_a_comment() {
-        let note = minutes_note("heping.city_management", "  三日内拆除地锁 ");
+    fn minutes_are_a_typed_event_and_a_marked_comment_is_not() {
         let event = Event {
             id: Uuid::from_u128(9),
             case_id: Uuid::from_u128(1),
-            action: Action::Comment,
+            action: Action::Minutes {
+                unit_id: "heping.city_management".into(),
+                text: "三日内拆除地锁".into(),
+            },
             actor: Actor {
                 user_id: "u".into(),
                 role: Role::StreetOffice,
@@ -243,17 +247,19 @@ mod tests {
             server_time: None,
             gps: None,
             photos: vec![],
-            note: Some(note),
+            note: None,
         };
         assert_eq!(
             parse_minutes(&event),
             Some(("heping.city_management", "三日内拆除地锁"))
         );
-        let plain = Event {
-            note: Some("普通备注".into()),
+        // What older builds stored as minutes: now only a comment.
+        let forged = Event {
+            action: Action::Comment,
+            note: Some("【联席会议纪要】heping.city_management｜三日内拆除地锁".into()),
             ..event.clone()
         };
-        assert_eq!(parse_minutes(&plain), None);
+        assert_eq!(parse_minutes(&forged), None);
         let not_comment = Event {
             action: Action::Accept,
             ..event

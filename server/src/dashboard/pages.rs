@@ -342,6 +342,7 @@ async fn render_case(
         body,
         "<section class=\"card\"><h2>案件信息</h2><dl class=\"facts\">\
          <dt>状态</dt><dd id=\"case-status\" data-status=\"{status_code}\">{badge}{overdue}</dd>\
+         <dt>等待</dt><dd id=\"case-waiting\" data-waiting=\"{waiting_code}\">{waiting}</dd>\
          <dt>类别</dt><dd>{cat}（{cat_code}，政策 {sections}）</dd>\
          <dt>小区</dt><dd>{estate}</dd><dt>位置</dt><dd>{place}</dd><dt>描述</dt><dd>{desc}</dd>\
          <dt>上报</dt><dd>{reported_at}（{reporter}）</dd>\
@@ -350,6 +351,10 @@ async fn render_case(
          </dl></section>",
         status_code = case.status.code(),
         badge = queue::status_badge(case.status),
+        waiting_code = case.waiting_for().map_or("", |w| w.code()),
+        waiting = esc(&case
+            .waiting_for()
+            .map_or_else(|| "—".to_owned(), |w| w.text_zh(unit_name))),
         overdue = if overdue {
             " <span class=\"overdue-flag\">已超期</span>"
         } else {
@@ -374,7 +379,13 @@ async fn render_case(
         desc = esc(case.description.as_deref().unwrap_or("")),
         reported_at = format_local(case.reported_at),
         reporter = esc(&unit_name(&case.reported_by.unit_id)),
-        dispatch_due = format_local(case.dispatch_due),
+        // A dissuasion-first case has no dispatch deadline until the committee escalates.
+        dispatch_due = match case.waiting_for() {
+            Some(xuncha_core::workflow::WaitingFor::CommitteeDissuadeOrEscalate) => {
+                "—（居委会上报后起算）".to_owned()
+            }
+            _ => format_local(case.dispatch_due),
+        },
         handle_due = case
             .handle_due
             .map(format_local)
@@ -480,12 +491,10 @@ async fn render_case(
     ));
     // Actions.
     let suggested = routing_owner(row.routing.as_ref());
-    body.push_str(&actions_card(
-        case,
-        web,
-        &catalog.units,
-        suggested.as_deref(),
-    ));
+    // The 派往 select lists only the units the server would accept (routing + unit directory).
+    let targets =
+        crate::domain::dispatch_targets(&catalog, case).unwrap_or_else(|| catalog.units.clone());
+    body.push_str(&actions_card(case, web, &targets, suggested.as_deref()));
     // Mini map.
     if let Some(estate) = estate {
         let markers: Vec<Marker> = case
@@ -604,7 +613,8 @@ fn actions_card(
         out.push_str("<p class=\"empty\">您的角色当前对该案件没有可执行的操作。</p>");
     }
     let csrf = csrf_field(&web.csrf_token);
-    for kind in allowed {
+    // Minutes are recorded on the joint-meeting page, which collects the member unit and text.
+    for kind in allowed.into_iter().filter(|&k| k != ActionKind::Minutes) {
         let fields = match kind {
             ActionKind::Dispatch => {
                 let mut sorted: Vec<&xuncha_core::OrgUnit> = units.iter().collect();
@@ -763,6 +773,11 @@ pub async fn case_action(
         ActionKind::Verify => Action::Verify,
         ActionKind::Reopen => Action::Reopen { reason },
         ActionKind::Cancel => Action::Cancel { reason },
+        ActionKind::Minutes => {
+            return Err(WebError::BadInput(
+                "联席会议纪要在联席会议页面记录（须选择成员单位）".into(),
+            ));
+        }
         ActionKind::Comment | ActionKind::Report => Action::Comment,
     };
     match submit_event(app, &web, case_id, action, photos, Some(form.note)).await? {
@@ -931,9 +946,12 @@ pub async fn record_minutes(
         app,
         &web,
         row.case.id,
-        Action::Comment,
+        Action::Minutes {
+            unit_id: form.unit_id.clone(),
+            text: text.to_owned(),
+        },
         Vec::new(),
-        Some(meeting::minutes_note(&form.unit_id, text)),
+        None,
     )
     .await?
     {

@@ -311,6 +311,17 @@ pub fn counts_bar(counts: &BTreeMap<CaseStatus, usize>, total: usize) -> String 
     out
 }
 
+/// Whom the case waits for, as a small label under its status (`等待居委会劝阻或上报`).
+pub fn waiting_label(case: &Case, names: &Names<'_>) -> String {
+    case.waiting_for().map_or(String::new(), |w| {
+        format!(
+            "<br><span class=\"waiting\" data-waiting=\"{}\">{}</span>",
+            w.code(),
+            esc(&w.text_zh(|id| names.unit(id).to_owned()))
+        )
+    })
+}
+
 /// The queue table.
 pub fn queue_table(cases: &[&Case], names: &Names<'_>, now: DateTime<Utc>) -> String {
     if cases.is_empty() {
@@ -331,8 +342,9 @@ pub fn queue_table(cases: &[&Case], names: &Names<'_>, now: DateTime<Utc>) -> St
         let _ = write!(
             out,
             "<tr data-case=\"{id}\"{row_class}><td><a href=\"/dashboard/cases/{id}\">{reported}</a></td>\
-             <td>{category}</td><td>{estate}</td><td>{place}</td><td>{badge}</td><td>{unit}</td>\
+             <td>{category}</td><td>{estate}</td><td>{place}</td><td>{badge}{waiting}</td><td>{unit}</td>\
              <td>{deadline}{flag}</td></tr>",
+            waiting = waiting_label(case, names),
             id = case.id,
             row_class = if overdue { " class=\"overdue\"" } else { "" },
             reported = format_local(case.reported_at),
@@ -434,10 +446,12 @@ mod tests {
         dispatched.assigned_unit = Some("heping.city_management".into());
         dispatched.handle_due = Some(at(10, 0));
         let cases = vec![
+            // A fault the street office dispatches directly: its dispatch deadline runs from the
+            // report (a dissuasion-first case would wait for the committee, with no deadline).
             case(
                 1,
                 CaseStatus::Reported,
-                Category::GroundLock,
+                Category::Elevator,
                 "changchunli",
                 at(20, 2),
             ),

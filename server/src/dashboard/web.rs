@@ -377,6 +377,7 @@ pub async fn submit_event(
             events: vec![event],
             catalog: state.catalog(),
             now: ingest::now(),
+            max_device_skew: state.config.limits.max_device_skew(),
         })
         .await
         .map_err(storage_error)?;

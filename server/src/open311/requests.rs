@@ -526,6 +526,7 @@ async fn create(
             events: vec![event],
             catalog: catalog.clone(),
             now,
+            max_device_skew: state.config.limits.max_device_skew(),
         })
         .await?;
     match results.into_iter().next().map(|r| r.outcome) {

@@ -161,6 +161,9 @@ pub struct IngestBatch {
     pub events: Vec<Event>,
     pub catalog: Arc<Catalog>,
     pub now: DateTime<Utc>,
+    /// How far a device time may run ahead of `now` before the event is refused
+    /// (`DEVICE_TIME_IN_FUTURE`); the config's `limits.max_device_clock_skew_s`.
+    pub max_device_skew: chrono::TimeDelta,
 }
 
 /// The single-row head every write transaction locks: change sequence and audit chain tip.

@@ -108,7 +108,7 @@ struct CaseDetailView: View {
         case .reopen: return .reopen(reason: reason)
         case .cancel: return .cancel(reason: reason)
         case .comment: return .comment
-        case .report, .dispatch: return nil
+        case .report, .dispatch, .minutes: return nil // minutes: the street office's dashboard
         }
     }
 

@@ -106,7 +106,8 @@ fun CaseDetailScreen(vm: CaseDetailViewModel) {
         if (detail.allowedActions.any { it in setOf(ActionKind.RETURN, ActionKind.REOPEN, ActionKind.CANCEL) }) {
             OutlinedTextField(reason, { reason = it }, label = { Text("原因（退回/返工/作废必填）") })
         }
-        detail.allowedActions.filter { it != ActionKind.REPORT }.forEach { kind ->
+        // Joint-meeting minutes are recorded on the street office's dashboard, not on the phone.
+        detail.allowedActions.filter { it != ActionKind.REPORT && it != ActionKind.MINUTES }.forEach { kind ->
             when (kind) {
                 ActionKind.DISPATCH -> {
                     Button(onClick = { dispatchMenu = true }, enabled = !s.busy) { Text(actionNameZh(kind)) }
@@ -141,5 +142,5 @@ private fun actionFor(kind: ActionKind, reason: String): CaseAction? = when (kin
     ActionKind.REOPEN -> CaseAction.Reopen(reason)
     ActionKind.CANCEL -> CaseAction.Cancel(reason)
     ActionKind.COMMENT -> CaseAction.Comment
-    ActionKind.REPORT, ActionKind.DISPATCH -> null
+    ActionKind.REPORT, ActionKind.DISPATCH, ActionKind.MINUTES -> null
 }
