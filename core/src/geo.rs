@@ -154,6 +154,27 @@ impl Geometry {
     }
 }
 
+/// Where an on-site verification (核查, DESIGN: "inspector verifies on site, photo + GPS") may
+/// stand: inside the estate's boundary, or at most `max_distance_m` metres from the case's
+/// reported location. Non-finite coordinates stand nowhere. The server refuses a VERIFY
+/// elsewhere (`VERIFY_LOCATION_OUTSIDE`); the phone can warn with the same rule.
+pub fn verification_place_ok(
+    boundary: &Geometry,
+    case_location: Option<&GpsFix>,
+    fix: &GpsFix,
+    max_distance_m: f64,
+) -> bool {
+    if !fix.lat.is_finite() || !fix.lon.is_finite() {
+        return false;
+    }
+    boundary.contains(fix.lat, fix.lon)
+        || case_location.is_some_and(|at| {
+            at.lat.is_finite()
+                && at.lon.is_finite()
+                && haversine_m(at.lat, at.lon, fix.lat, fix.lon) <= max_distance_m
+        })
+}
+
 /// Open cases of `category` reported within `radius_m` of a point, nearest first. Cases without a
 /// location are never duplicates of anything.
 pub fn possible_duplicates<'a>(

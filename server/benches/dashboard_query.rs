@@ -110,6 +110,7 @@ async fn seed(storage: &dyn Storage, catalog: &Arc<Catalog>, total: usize) {
                     events,
                     catalog: catalog.clone(),
                     now: Utc::now(),
+                    verify_max_distance_m: 100.0,
                 })
                 .await
                 .unwrap();
@@ -124,6 +125,7 @@ async fn seed(storage: &dyn Storage, catalog: &Arc<Catalog>, total: usize) {
                 events,
                 catalog: catalog.clone(),
                 now: Utc::now(),
+                verify_max_distance_m: 100.0,
             })
             .await
             .unwrap();

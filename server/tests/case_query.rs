@@ -98,6 +98,7 @@ async fn push(
             events: vec![event],
             catalog: catalog.clone(),
             now: at,
+            verify_max_distance_m: 100.0,
         })
         .await
         .unwrap();

@@ -326,10 +326,19 @@ async fn bad_photos_each_get_their_own_4xx_and_the_server_stays_up(backend: Back
 
     let recorder = Recorder::default();
     let report = phone.client.sync(&recorder).await.unwrap();
+    // Photos go first; the REPORT cites photos the server refused, so the server does not apply
+    // it (evidence must exist on the server) and the phone parks it with that reason.
+    assert_eq!(report.applied, 0, "{report:?}");
     assert_eq!(
-        report.applied, 1,
-        "the event does not wait for its photos: {report:?}"
+        report
+            .rejected
+            .iter()
+            .map(|r| (r.case_id, r.code.as_str()))
+            .collect::<Vec<_>>(),
+        [(case.id, "PHOTO_NOT_RECEIVED")],
+        "{report:?}"
     );
+    assert_eq!(phone.store.rejected_events().unwrap().len(), 1);
     // Progress: the push counted, the good photo's bytes, and the end.
     let updates = recorder.updates();
     assert!(
@@ -392,7 +401,11 @@ async fn bad_photos_each_get_their_own_4xx_and_the_server_stays_up(backend: Back
         );
         assert!(photo.path.exists());
     }
-    assert_eq!(phone.store.case(case.id).unwrap().unwrap().photos.len(), 4);
+    // The parked REPORT keeps all four photos: nothing is lost.
+    assert_eq!(
+        phone.store.rejected_events().unwrap()[0].event.photos.len(),
+        4
+    );
 
     // The next run does not send them again.
     let recorder = Recorder::default();

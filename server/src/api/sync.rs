@@ -117,6 +117,7 @@ pub async fn push(
             events,
             catalog: state.catalog(),
             now: ingest::now(),
+            verify_max_distance_m: state.config.verify_max_distance_m,
         })
         .await?
         .into_iter();

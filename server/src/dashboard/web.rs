@@ -377,6 +377,7 @@ pub async fn submit_event(
             events: vec![event],
             catalog: state.catalog(),
             now: ingest::now(),
+            verify_max_distance_m: state.config.verify_max_distance_m,
         })
         .await
         .map_err(storage_error)?;

@@ -526,6 +526,7 @@ async fn create(
             events: vec![event],
             catalog: catalog.clone(),
             now,
+            verify_max_distance_m: state.config.verify_max_distance_m,
         })
         .await?;
     match results.into_iter().next().map(|r| r.outcome) {
