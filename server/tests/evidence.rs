@@ -261,6 +261,16 @@ async fn uploads_have_a_quota_and_the_status_answers_only_the_uploader(backend: 
     let a = t.enrol("inspector.changchunli").await.access_token;
     let b = t.enrol("inspector.pingshandao").await.access_token;
 
+    // A stored photo: complete for its uploader, unknown to B (who sees no case of it).
+    let sha = upload_photo(&t, &a, jpeg(60, 40)).await;
+    let (_, held) = t.get(&a, &format!("/api/v1/photos/{sha}/status")).await;
+    assert_eq!(held["complete"].as_bool(), Some(true));
+    let (_, held) = t.get(&b, &format!("/api/v1/photos/{sha}/status")).await;
+    assert_eq!(
+        (held["received"].as_u64(), held["complete"].as_bool()),
+        (Some(0), Some(false))
+    );
+
     // A made-up hash with a 20 MB total: refused before a byte is kept.
     let made_up = sha256(b"made up");
     let (status, body) = upload(
@@ -324,16 +334,6 @@ async fn uploads_have_a_quota_and_the_status_answers_only_the_uploader(backend: 
         held["received"].as_u64(),
         Some(1000),
         "A's upload untouched"
-    );
-
-    // A stored photo: complete for its uploader, unknown to B (who sees no case of it).
-    let sha = upload_photo(&t, &a, jpeg(60, 40)).await;
-    let (_, held) = t.get(&a, &format!("/api/v1/photos/{sha}/status")).await;
-    assert_eq!(held["complete"].as_bool(), Some(true));
-    let (_, held) = t.get(&b, &format!("/api/v1/photos/{sha}/status")).await;
-    assert_eq!(
-        (held["received"].as_u64(), held["complete"].as_bool()),
-        (Some(0), Some(false))
     );
 
     // An empty PUT: 400 with a code, never a 500.
