@@ -42,8 +42,8 @@ pub enum EventOutcome {
     /// Refused: the client parks it and shows the reason; it is never retried as is. One code is
     /// not final on the server: `PHOTO_NOT_RECEIVED` (a cited photo is not held for the actor);
     /// the same event applies once its photo is uploaded. The client uploads photos before it
-    /// pushes and holds back events whose photos are still pending, so it meets that code only
-    /// when a photo was refused (parked) or the server lost it (uploaded again, then re-pushed).
+    /// pushes and holds back events whose photos are not uploaded, so it meets that code only
+    /// when the server lost a photo (uploaded again, then the event re-pushed).
     Rejected { code: String, message: String },
 }
 

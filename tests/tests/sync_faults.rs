@@ -326,23 +326,19 @@ async fn bad_photos_each_get_their_own_4xx_and_the_server_stays_up(backend: Back
 
     let recorder = Recorder::default();
     let report = phone.client.sync(&recorder).await.unwrap();
-    // Photos go first; the REPORT cites photos the server refused, so the server does not apply
-    // it (evidence must exist on the server) and the phone parks it with that reason.
-    assert_eq!(report.applied, 0, "{report:?}");
+    // Photos go first. The server applies an event only once the photos it cites are there, so
+    // the REPORT waits in the outbox while three of its photos are refused (the user may retry
+    // them): nothing is sent, nothing is parked.
     assert_eq!(
-        report
-            .rejected
-            .iter()
-            .map(|r| (r.case_id, r.code.as_str()))
-            .collect::<Vec<_>>(),
-        [(case.id, "PHOTO_NOT_RECEIVED")],
+        (report.batches, report.applied, report.rejected.len()),
+        (0, 0, 0),
         "{report:?}"
     );
-    assert_eq!(phone.store.rejected_events().unwrap().len(), 1);
+    assert_eq!(phone.store.outbox_counts().unwrap().pending, 1);
     // Progress: the push counted, the good photo's bytes, and the end.
     let updates = recorder.updates();
     assert!(
-        updates.contains(&SyncUpdate::Pushing { sent: 1, total: 1 }),
+        updates.contains(&SyncUpdate::Pushing { sent: 0, total: 1 }),
         "{updates:?}"
     );
     assert!(
@@ -401,11 +397,7 @@ async fn bad_photos_each_get_their_own_4xx_and_the_server_stays_up(backend: Back
         );
         assert!(photo.path.exists());
     }
-    // The parked REPORT keeps all four photos: nothing is lost.
-    assert_eq!(
-        phone.store.rejected_events().unwrap()[0].event.photos.len(),
-        4
-    );
+    assert_eq!(phone.store.case(case.id).unwrap().unwrap().photos.len(), 4);
 
     // The next run does not send them again.
     let recorder = Recorder::default();
@@ -570,9 +562,10 @@ async fn a_photo_whose_file_is_gone_is_parked_not_retried_every_run(backend: Bac
     std::fs::remove_file(&gone.path).unwrap();
 
     let report = phone.sync().await;
+    // The REPORT waits for its missing photo (evidence goes before the event that cites it).
     assert_eq!(
         (report.applied, report.photos_uploaded),
-        (1, 1),
+        (0, 1),
         "{report:?}"
     );
     assert_eq!(report.photo_failures.len(), 1, "{report:?}");
@@ -600,7 +593,11 @@ async fn a_photo_whose_file_is_gone_is_parked_not_retried_every_run(backend: Bac
     std::fs::write(&gone.path, &gone_bytes).unwrap();
     assert!(phone.store.retry_refused_photo(&gone.sha256).unwrap());
     let restored = phone.sync().await;
-    assert_eq!(restored.photos_uploaded, 1, "{restored:?}");
+    assert_eq!(
+        (restored.photos_uploaded, restored.applied),
+        (1, 1),
+        "then the REPORT goes: {restored:?}"
+    );
     assert!(restored.photo_failures.is_empty(), "{restored:?}");
     let (_, state) = phone.store.photo(&gone.sha256).unwrap().unwrap();
     assert_eq!(state, PhotoUploadState::Uploaded);

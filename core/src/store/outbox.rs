@@ -100,9 +100,9 @@ impl Store {
     /// sign-in: the server stamps pushed events with the token's user. An event also waits
     /// while an earlier event of another author on the same case is unanswered (a colleague's
     /// comment on a report not yet sent), so the server sees each case's changes in order, and
-    /// while it or an earlier unanswered event of its case cites a photo still waiting for upload
-    /// (the server applies an event only once its photos are there). A photo the server refused
-    /// does not hold the event back: the server answers it `PHOTO_NOT_RECEIVED` and it is parked.
+    /// while it or an earlier unanswered event of its case cites a photo not uploaded yet (the
+    /// server applies an event only once its photos are there): pending, or parked `refused`
+    /// until the user retries it (`retry_refused_photo`), so nothing is lost meanwhile.
     pub fn pending_events(&self, author: &str, limit: u32) -> Result<Vec<Event>, StoreError> {
         Ok(self.write(|tx| {
             let claimed: Vec<(i64, String)> = {
@@ -120,7 +120,7 @@ impl Store {
                            JOIN photos ON photos.sha256 = json_extract(cited.value, '$.sha256')
                            WHERE waiting.case_id = mine.case_id AND waiting.seq <= mine.seq
                              AND waiting.sync_state IN ('pending', 'in_flight')
-                             AND photos.upload_state = 'pending')
+                             AND photos.upload_state <> 'uploaded')
                      ORDER BY seq LIMIT ?1",
                 )?;
                 stmt.query_map(rusqlite::params![i64::from(limit), author], |r| {

@@ -13,8 +13,9 @@
 //!    message. The store counts unanswered local events per case (a change counter), so an edit
 //!    made while a batch is in flight is a new pending event and the case never looks clean
 //!    too early. A refused event never blocks the others: every event gets its own answer. An
-//!    event whose photo is still pending waits in the outbox (with the later events of its
-//!    case); a `PHOTO_NOT_RECEIVED` for photos already uploaded re-queues photo and event.
+//!    event citing a photo not uploaded yet (pending, or refused until the user retries it)
+//!    waits in the outbox with the later events of its case; a `PHOTO_NOT_RECEIVED` for photos
+//!    already uploaded re-queues photo and event.
 //! 3. **pull** the change feed from the stored cursor until `has_more` is false; each page is
 //!    applied (data and cursor) in one store transaction, so the cursor never moves past data
 //!    that was not stored.
