@@ -246,6 +246,63 @@ mod tests {
     }
 
     #[test]
+    fn verification_stands_inside_the_estate_or_near_the_case() {
+        // A 0.002° square around (39.1135, 117.1930).
+        let boundary = Geometry::Polygon(vec![vec![
+            [117.192, 39.1125],
+            [117.194, 39.1125],
+            [117.194, 39.1145],
+            [117.192, 39.1145],
+        ]]);
+        let fix = |lat: f64, lon: f64| GpsFix {
+            lat,
+            lon,
+            accuracy_m: Some(5.0),
+            provider: None,
+        };
+        let case = fix(39.1146, 117.1930);
+        // Inside the boundary, whatever the case location.
+        assert!(verification_place_ok(
+            &boundary,
+            None,
+            &fix(39.1135, 117.1930),
+            100.0
+        ));
+        // Outside the boundary but 55 m from the case (just north of it).
+        assert!(verification_place_ok(
+            &boundary,
+            Some(&case),
+            &fix(39.1151, 117.1930),
+            100.0
+        ));
+        assert!(!verification_place_ok(
+            &boundary,
+            Some(&case),
+            &fix(39.1151, 117.1930),
+            50.0
+        ));
+        // Far from both, (0, 0), and non-finite points stand nowhere.
+        assert!(!verification_place_ok(
+            &boundary,
+            Some(&case),
+            &fix(39.1315, 117.1930),
+            100.0
+        ));
+        assert!(!verification_place_ok(
+            &boundary,
+            Some(&case),
+            &fix(0.0, 0.0),
+            100.0
+        ));
+        assert!(!verification_place_ok(
+            &boundary,
+            Some(&case),
+            &fix(f64::NAN, 117.1930),
+            f64::INFINITY
+        ));
+    }
+
+    #[test]
     fn round_trip_under_half_a_metre_across_tianjin() {
         // Tianjin municipality spans roughly 38.55–40.25 N, 116.70–118.05 E.
         let mut worst: f64 = 0.0;
