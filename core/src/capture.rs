@@ -190,19 +190,22 @@ impl Store {
             note: None,
         };
         let case = workflow::apply(None, &event).map_err(refused)?;
-        Ok(self.write(|tx| {
+        self.write(|tx| {
+            if let Some(refusal) = outside_area(tx, actor, &draft.estate_id)? {
+                return Ok(Err(refusal));
+            }
             let warnings = warnings(tx, draft)?;
             for photo in photos {
                 photos::insert_photo(tx, photo)?;
             }
             cases::write_view(tx, &case)?;
             outbox::insert_local_event(tx, &event)?;
-            Ok(Captured {
+            Ok(Ok(Captured {
                 case: case.clone(),
                 event: event.clone(),
                 warnings,
-            })
-        })?)
+            }))
+        })?
     }
 
     /// Fires an action on a case offline: processes the photos, runs the shared workflow on the
@@ -362,6 +365,35 @@ impl From<ProcessedPhoto> for PhotoRecord {
             exif_gps: p.exif_gps.map(|g| (g.lat, g.lon)),
         }
     }
+}
+
+/// The server's area rule at capture ([`crate::estate::serves_estate`], the function the server's
+/// access checks call): a case in an estate outside the actor's area is refused here with the
+/// server's code, `ESTATE_FORBIDDEN`, before anything is stored for sync. Decided only when the
+/// cached reference data knows the estate and the actor's unit (a company's staff need only the
+/// estate); otherwise the server decides.
+fn outside_area(conn: &Connection, actor: &Actor, estate_id: &str) -> Result<Option<StoreError>> {
+    let Some(estate) = reference::load_estate(conn, estate_id)? else {
+        return Ok(None);
+    };
+    let unit = reference::load_unit(conn, &actor.unit_id)?;
+    let decidable = unit.is_some()
+        || matches!(
+            actor.role,
+            crate::org::Role::Admin | crate::org::Role::CompanyStaff
+        );
+    if !decidable
+        || crate::estate::serves_estate(actor.role, &actor.unit_id, unit.as_ref(), &estate)
+    {
+        return Ok(None);
+    }
+    Ok(Some(StoreError::Workflow {
+        code: "ESTATE_FORBIDDEN",
+        message: format!(
+            "「{}」不在您所在单位的巡查范围内，不能在此小区登记案件 (estate {} is outside this user's area)",
+            estate.name, estate.id
+        ),
+    }))
 }
 
 fn refused(error: workflow::WorkflowError) -> StoreError {

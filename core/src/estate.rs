@@ -73,3 +73,45 @@ pub struct Estate {
     #[serde(default)]
     pub buildings: Vec<String>,
 }
+
+/// Whether a user of `role` in unit `user_unit_id` (`unit`: that unit as the directory knows it)
+/// works in `estate`'s area: the one rule the server's access checks and the phone's capture
+/// share (issue 10 item 7), so the phone refuses before storing what the server would refuse.
+///
+/// - inspector, committee: the estates of their community;
+/// - company_staff: the estates their company manages;
+/// - street_office: the estates of their street;
+/// - department: the estates of their district (a city-wide unit: all);
+/// - admin: everything.
+///
+/// A unit missing from the directory serves no estate.
+pub fn serves_estate(
+    role: crate::org::Role,
+    user_unit_id: &str,
+    unit: Option<&crate::org::OrgUnit>,
+    estate: &Estate,
+) -> bool {
+    use crate::org::Role;
+    match role {
+        Role::Admin => return true,
+        Role::CompanyStaff => return estate.company_unit.as_deref() == Some(user_unit_id),
+        _ => {}
+    }
+    let Some(unit) = unit else {
+        return false;
+    };
+    let same_district = unit
+        .district
+        .as_deref()
+        .is_none_or(|d| d == estate.district);
+    match role {
+        Role::Inspector | Role::Committee => {
+            same_district && unit.community.as_deref() == Some(estate.community.as_str())
+        }
+        Role::StreetOffice => {
+            same_district && unit.street.as_deref() == Some(estate.street.as_str())
+        }
+        Role::Department => same_district,
+        Role::Admin | Role::CompanyStaff => true,
+    }
+}

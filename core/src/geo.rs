@@ -154,6 +154,27 @@ impl Geometry {
     }
 }
 
+/// Where an on-site verification (核查, DESIGN: "inspector verifies on site, photo + GPS") may
+/// stand: inside the estate's boundary, or at most `max_distance_m` metres from the case's
+/// reported location. Non-finite coordinates stand nowhere. The server refuses a VERIFY
+/// elsewhere (`VERIFY_LOCATION_OUTSIDE`); the phone can warn with the same rule.
+pub fn verification_place_ok(
+    boundary: &Geometry,
+    case_location: Option<&GpsFix>,
+    fix: &GpsFix,
+    max_distance_m: f64,
+) -> bool {
+    if !fix.lat.is_finite() || !fix.lon.is_finite() {
+        return false;
+    }
+    boundary.contains(fix.lat, fix.lon)
+        || case_location.is_some_and(|at| {
+            at.lat.is_finite()
+                && at.lon.is_finite()
+                && haversine_m(at.lat, at.lon, fix.lat, fix.lon) <= max_distance_m
+        })
+}
+
 /// Open cases of `category` reported within `radius_m` of a point, nearest first. Cases without a
 /// location are never duplicates of anything.
 pub fn possible_duplicates<'a>(
@@ -222,6 +243,63 @@ mod tests {
                 "inverse of ({g_lat},{g_lon})"
             );
         }
+    }
+
+    #[test]
+    fn verification_stands_inside_the_estate_or_near_the_case() {
+        // A 0.002° square around (39.1135, 117.1930).
+        let boundary = Geometry::Polygon(vec![vec![
+            [117.192, 39.1125],
+            [117.194, 39.1125],
+            [117.194, 39.1145],
+            [117.192, 39.1145],
+        ]]);
+        let fix = |lat: f64, lon: f64| GpsFix {
+            lat,
+            lon,
+            accuracy_m: Some(5.0),
+            provider: None,
+        };
+        let case = fix(39.1146, 117.1930);
+        // Inside the boundary, whatever the case location.
+        assert!(verification_place_ok(
+            &boundary,
+            None,
+            &fix(39.1135, 117.1930),
+            100.0
+        ));
+        // Outside the boundary but 55 m from the case (just north of it).
+        assert!(verification_place_ok(
+            &boundary,
+            Some(&case),
+            &fix(39.1151, 117.1930),
+            100.0
+        ));
+        assert!(!verification_place_ok(
+            &boundary,
+            Some(&case),
+            &fix(39.1151, 117.1930),
+            50.0
+        ));
+        // Far from both, (0, 0), and non-finite points stand nowhere.
+        assert!(!verification_place_ok(
+            &boundary,
+            Some(&case),
+            &fix(39.1315, 117.1930),
+            100.0
+        ));
+        assert!(!verification_place_ok(
+            &boundary,
+            Some(&case),
+            &fix(0.0, 0.0),
+            100.0
+        ));
+        assert!(!verification_place_ok(
+            &boundary,
+            Some(&case),
+            &fix(f64::NAN, 117.1930),
+            f64::INFINITY
+        ));
     }
 
     #[test]

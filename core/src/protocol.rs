@@ -39,7 +39,11 @@ pub enum EventOutcome {
     Applied { case: Box<Case> },
     /// The same event (same id, same body) was stored before; the case as it stands now.
     Duplicate { case: Box<Case> },
-    /// Refused for good: the client parks it and shows the reason; it is never retried as is.
+    /// Refused: the client parks it and shows the reason; it is never retried as is. One code is
+    /// not final on the server: `PHOTO_NOT_RECEIVED` (a cited photo is not held for the actor);
+    /// the same event applies once its photo is uploaded. The client uploads photos before it
+    /// pushes and holds back events whose photos are not uploaded, so it meets that code only
+    /// when the server lost a photo (uploaded again, then the event re-pushed).
     Rejected { code: String, message: String },
 }
 

@@ -111,6 +111,7 @@ async fn seed(storage: &dyn Storage, catalog: &Arc<Catalog>, total: usize) {
                     catalog: catalog.clone(),
                     now: Utc::now(),
                     max_device_skew: chrono::TimeDelta::minutes(10),
+                    verify_max_distance_m: 100.0,
                 })
                 .await
                 .unwrap();
@@ -126,6 +127,7 @@ async fn seed(storage: &dyn Storage, catalog: &Arc<Catalog>, total: usize) {
                 catalog: catalog.clone(),
                 now: Utc::now(),
                 max_device_skew: chrono::TimeDelta::minutes(10),
+                verify_max_distance_m: 100.0,
             })
             .await
             .unwrap();

@@ -14,30 +14,15 @@ use crate::storage::case_query::IndexColumns;
 use crate::storage::{CaseRow, CaseScope, UserRecord};
 
 /// The user's unit must say which area it serves; a unit missing from the directory sees nothing.
+/// The rule itself is the core's ([`xuncha_core::estate::serves_estate`]), which the phone's
+/// capture applies too.
 pub fn can_see_estate(user: &UserRecord, catalog: &Catalog, estate: &Estate) -> bool {
-    if user.role == Role::Admin {
-        return true;
-    }
-    if user.role == Role::CompanyStaff {
-        return estate.company_unit.as_deref() == Some(user.unit_id.as_str());
-    }
-    let Some(unit) = catalog.unit(&user.unit_id) else {
-        return false;
-    };
-    let same_district = unit
-        .district
-        .as_deref()
-        .is_none_or(|d| d == estate.district);
-    match user.role {
-        Role::Inspector | Role::Committee => {
-            same_district && unit.community.as_deref() == Some(estate.community.as_str())
-        }
-        Role::StreetOffice => {
-            same_district && unit.street.as_deref() == Some(estate.street.as_str())
-        }
-        Role::Department => same_district,
-        Role::Admin | Role::CompanyStaff => true,
-    }
+    xuncha_core::estate::serves_estate(
+        user.role,
+        &user.unit_id,
+        catalog.unit(&user.unit_id),
+        estate,
+    )
 }
 
 pub fn can_see_case(user: &UserRecord, catalog: &Catalog, row: &CaseRow) -> bool {

@@ -167,6 +167,14 @@ pub struct RunningServer {
     demo_accounts: Vec<DemoAccount>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// The periodic photo sweep; stopped with the server.
+    sweeper: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        self.sweeper.abort();
+    }
 }
 
 impl RunningServer {
@@ -185,6 +193,7 @@ impl RunningServer {
 
     /// Stops accepting, lets in-flight requests finish, and waits.
     pub async fn shutdown(mut self) -> std::io::Result<()> {
+        self.sweeper.abort();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -195,8 +204,8 @@ impl RunningServer {
     }
 
     /// Runs until the task ends (used by the binary together with a signal).
-    pub async fn wait(self) -> std::io::Result<()> {
-        match self.task.await {
+    pub async fn wait(mut self) -> std::io::Result<()> {
+        match (&mut self.task).await {
             Ok(result) => result,
             Err(e) => Err(std::io::Error::other(e)),
         }
@@ -236,6 +245,26 @@ impl Server {
             uploads_in_progress: Arc::new(Mutex::new(HashSet::new())),
             dummy_password_hash,
         };
+        // Unfinished uploads left by a crash or a vanished client, and photos nobody cited:
+        // once now, then every `sweep_interval_s` (issue 11 item 7).
+        if let Err(error) = crate::photo_store::sweep(&state, chrono::Utc::now()).await {
+            tracing::warn!(%error, "startup photo sweep failed");
+        }
+        let sweeper = {
+            let state = state.clone();
+            let every = Duration::from_secs(state.config.uploads.sweep_interval_s.max(1));
+            tokio::spawn(async move {
+                let mut ticks =
+                    tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+                loop {
+                    ticks.tick().await;
+                    if let Err(error) = crate::photo_store::sweep(&state, chrono::Utc::now()).await
+                    {
+                        tracing::warn!(%error, "photo sweep failed");
+                    }
+                }
+            })
+        };
         let addr = state.config.bind;
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -261,6 +290,7 @@ impl Server {
             demo_accounts,
             stop: Some(stop),
             task,
+            sweeper,
         })
     }
 }

@@ -71,6 +71,39 @@ pub struct Config {
     pub limits: Limits,
     /// Connections in the PostgreSQL pool.
     pub pg_pool_size: usize,
+    /// Unfinished uploads and unreferenced photos (issue 11 item 7).
+    pub uploads: UploadLimits,
+    /// A VERIFY's GPS must lie inside the estate boundary or at most this far (metres) from the
+    /// case's reported location (issue 10 item 4).
+    pub verify_max_distance_m: f64,
+}
+
+/// Per-user quota of unfinished uploads and the expiry of what nobody finished or cited.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UploadLimits {
+    /// Unfinished uploads (`.part` files) one user may hold at once.
+    pub parts_per_user: usize,
+    /// Bytes of unfinished uploads one user may hold at once (declared totals count).
+    pub part_bytes_per_user: u64,
+    /// An unfinished upload untouched this long is deleted by the sweep.
+    pub part_expiry_s: u64,
+    /// A stored photo no applied event cites is deleted this long after its upload.
+    pub unreferenced_photo_expiry_s: u64,
+    /// How often the background sweep runs (it also runs once at start).
+    pub sweep_interval_s: u64,
+}
+
+impl Default for UploadLimits {
+    fn default() -> Self {
+        UploadLimits {
+            parts_per_user: 32,
+            part_bytes_per_user: 200 * 1024 * 1024,
+            part_expiry_s: 3 * 24 * 3600,
+            unreferenced_photo_expiry_s: 7 * 24 * 3600,
+            sweep_interval_s: 3600,
+        }
+    }
 }
 
 impl Default for Config {
@@ -83,6 +116,8 @@ impl Default for Config {
             access_token_ttl_s: 3600,
             limits: Limits::default(),
             pg_pool_size: 16,
+            uploads: UploadLimits::default(),
+            verify_max_distance_m: 100.0,
         }
     }
 }
@@ -100,6 +135,8 @@ impl std::fmt::Debug for Config {
             .field("access_token_ttl_s", &self.access_token_ttl_s)
             .field("limits", &self.limits)
             .field("pg_pool_size", &self.pg_pool_size)
+            .field("uploads", &self.uploads)
+            .field("verify_max_distance_m", &self.verify_max_distance_m)
             .finish()
     }
 }

@@ -62,6 +62,12 @@ pub enum ApiError {
     PhotoIncomplete { received: u64 },
     #[error("another upload of this photo is in progress; retry shortly")]
     UploadBusy,
+    #[error("照片上传内容为空：请求没有携带任何字节 (empty upload)")]
+    PhotoEmpty,
+    #[error(
+        "未完成的照片上传过多：每位用户最多 {parts} 个、共 {bytes} 字节，请先完成或等待过期 (upload quota)"
+    )]
+    UploadQuota { parts: usize, bytes: u64 },
     #[error("username {0:?} already exists")]
     UserExists(String),
     #[error("storage failure")]
@@ -99,6 +105,8 @@ impl ApiError {
             ApiError::PhotoUndecodable(_) => "PHOTO_UNDECODABLE",
             ApiError::PhotoIncomplete { .. } => "PHOTO_INCOMPLETE",
             ApiError::UploadBusy => "UPLOAD_IN_PROGRESS",
+            ApiError::PhotoEmpty => "PHOTO_EMPTY",
+            ApiError::UploadQuota { .. } => "UPLOAD_QUOTA",
             ApiError::UserExists(_) => "USER_EXISTS",
             ApiError::Storage(_) => "STORAGE",
             ApiError::Internal(_) => "INTERNAL",
@@ -124,11 +132,13 @@ impl ApiError {
             | ApiError::BadRequest(_)
             | ApiError::ProtocolVersion { .. }
             | ApiError::InvalidCursor(_)
-            | ApiError::PhotoAddress => StatusCode::BAD_REQUEST,
+            | ApiError::PhotoAddress
+            | ApiError::PhotoEmpty => StatusCode::BAD_REQUEST,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::OffsetMismatch { .. }
             | ApiError::UserExists(_)
             | ApiError::UploadBusy
+            | ApiError::UploadQuota { .. }
             | ApiError::PhotoIncomplete { .. } => StatusCode::CONFLICT,
             ApiError::PhotoHashMismatch { .. }
             | ApiError::PhotoTooManyPixels { .. }

@@ -26,7 +26,25 @@ pub struct Existing {
     pub rejected: HashMap<Uuid, (String, String, String)>,
     /// The batch's cases as they stand.
     pub cases: HashMap<Uuid, CaseRow>,
+    /// Photos the batch's events cite ([`cited_photos`]) that the server holds; a photo not
+    /// received is absent.
+    pub photos: HashMap<String, PhotoEvidence>,
 }
+
+/// What ingest knows of a stored photo an event cites, read inside the write transaction.
+#[derive(Debug, Clone, Default)]
+pub struct PhotoEvidence {
+    /// The batch's actor delivered these bytes (a `photo_uploads` row).
+    pub uploaded_by_actor: bool,
+    /// Cases it is attached to already (read only when the actor did not upload it).
+    pub cases: Vec<CaseRow>,
+}
+
+/// Refusal code of an event citing a photo the server does not hold for its actor. Not stored
+/// as the event's final answer: the same event is judged again when pushed after its photo.
+pub const PHOTO_NOT_RECEIVED: &str = "PHOTO_NOT_RECEIVED";
+/// Refusal code of a VERIFY whose GPS is neither inside the estate nor near the case.
+pub const VERIFY_LOCATION_OUTSIDE: &str = "VERIFY_LOCATION_OUTSIDE";
 
 #[derive(Debug, Clone)]
 pub struct NewEventRow {
@@ -53,6 +71,8 @@ pub struct PreparedEvent {
 #[derive(Debug, Clone)]
 pub struct PreparedBatch {
     pub actor: xuncha_core::Actor,
+    /// Largest distance (metres) of a VERIFY's GPS from the case when outside the estate.
+    pub verify_max_distance_m: f64,
     pub device_id: Uuid,
     pub events: Vec<PreparedEvent>,
     pub catalog: std::sync::Arc<crate::domain::Catalog>,
@@ -93,6 +113,18 @@ pub fn keys(batch: &PreparedBatch) -> (Vec<Uuid>, Vec<Uuid>) {
     (event_ids, case_ids)
 }
 
+/// The distinct photo addresses the batch's events cite, for the backend's evidence read.
+pub fn cited_photos(batch: &PreparedBatch) -> Vec<String> {
+    let mut shas: Vec<String> = batch
+        .events
+        .iter()
+        .flat_map(|e| e.event.photos.iter().map(|p| p.sha256.clone()))
+        .collect();
+    shas.sort_unstable();
+    shas.dedup();
+    shas
+}
+
 /// Normalises every event (actor from the session, no server time), hashes its body and
 /// serialises it as it would be stored. CPU work only: callers run it off the async threads.
 pub fn prepare(batch: IngestBatch) -> Result<PreparedBatch, serde_json::Error> {
@@ -103,6 +135,7 @@ pub fn prepare(batch: IngestBatch) -> Result<PreparedBatch, serde_json::Error> {
         catalog,
         now,
         max_device_skew,
+        verify_max_distance_m,
     } = batch;
     let events = events
         .into_iter()
@@ -123,6 +156,7 @@ pub fn prepare(batch: IngestBatch) -> Result<PreparedBatch, serde_json::Error> {
         .collect::<Result<Vec<_>, serde_json::Error>>()?;
     Ok(PreparedBatch {
         actor,
+        verify_max_distance_m,
         device_id,
         events,
         catalog,
@@ -230,7 +264,12 @@ fn decide(
     };
     let applied = match denial {
         Some(refusal) => Err(refusal),
-        None => domain::apply(current.map(|row| &row.case), event),
+        None => domain::apply(current.map(|row| &row.case), event).and_then(|case| {
+            match check_evidence(batch, user, event, current, existing) {
+                Some(refusal) => Err(refusal),
+                None => Ok(case),
+            }
+        }),
     };
     let draft = |action: &str| {
         let mut draft = AuditDraft::new(action, "event", event.id.to_string()).by(
@@ -257,20 +296,22 @@ fn decide(
                 })),
                 batch.now,
             )?);
-            plan.rejections.push(RejectionRow {
-                event_id: event.id,
-                body_hash: hash.to_owned(),
-                code: refusal.code.clone(),
-                message: refusal.message.clone(),
-            });
-            existing.rejected.insert(
-                event.id,
-                (
-                    hash.to_owned(),
-                    refusal.code.clone(),
-                    refusal.message.clone(),
-                ),
-            );
+            if refusal.code != PHOTO_NOT_RECEIVED {
+                plan.rejections.push(RejectionRow {
+                    event_id: event.id,
+                    body_hash: hash.to_owned(),
+                    code: refusal.code.clone(),
+                    message: refusal.message.clone(),
+                });
+                existing.rejected.insert(
+                    event.id,
+                    (
+                        hash.to_owned(),
+                        refusal.code.clone(),
+                        refusal.message.clone(),
+                    ),
+                );
+            }
             return Ok(rejected(&refusal.code, refusal.message));
         }
     };
@@ -384,6 +425,63 @@ fn authorize(
                         .map(|u| u.id.as_str())
                         .collect::<Vec<_>>()
                         .join(", ")
+                ),
+            ));
+        }
+    }
+    None
+}
+
+/// Evidence checks (issue 10 item 4), after the workflow accepted the event:
+/// - every photo the event cites is held by the server and is the actor's: they uploaded its
+///   bytes, or it is attached already to a case they can see. Otherwise `PHOTO_NOT_RECEIVED`
+///   (the same answer whether the photo is missing or someone else's, so a refusal never tells
+///   whether a hash exists). Citing a photo therefore never grants read access to it: a
+///   reference is only stored for an actor who could read the photo before.
+/// - a VERIFY's GPS lies inside the estate's boundary or within `verify_max_distance_m` of the
+///   case's reported location (`geo::verification_place_ok`); otherwise `VERIFY_LOCATION_OUTSIDE`.
+fn check_evidence(
+    batch: &PreparedBatch,
+    user: &UserRecord,
+    event: &Event,
+    current: Option<&CaseRow>,
+    existing: &Existing,
+) -> Option<domain::Refusal> {
+    let catalog = &batch.catalog;
+    for photo in &event.photos {
+        let held = existing.photos.get(&photo.sha256).is_some_and(|evidence| {
+            evidence.uploaded_by_actor
+                || evidence
+                    .cases
+                    .iter()
+                    .any(|row| access::can_see_case(user, catalog, row))
+        });
+        if !held {
+            let short = photo.sha256.get(..12).unwrap_or(&photo.sha256);
+            return Some(domain::Refusal::new(
+                PHOTO_NOT_RECEIVED,
+                format!(
+                    "照片 {short}… 尚未由您上传到服务器：请先上传照片（同步会先传照片），再提交该操作"
+                ),
+            ));
+        }
+    }
+    if matches!(event.action, Action::Verify)
+        && let (Some(fix), Some(row)) = (&event.gps, current)
+    {
+        let estate = catalog.estates.get(&row.case.estate_id)?;
+        let max = batch.verify_max_distance_m;
+        if !xuncha_core::geo::verification_place_ok(
+            &estate.boundary,
+            row.case.location.as_ref(),
+            fix,
+            max,
+        ) {
+            return Some(domain::Refusal::new(
+                VERIFY_LOCATION_OUTSIDE,
+                format!(
+                    "现场核查的定位 ({:.5}, {:.5}) 不在{}范围内，也不在案件位置 {max:.0} 米以内：请到现场核查",
+                    fix.lat, fix.lon, estate.name
                 ),
             ));
         }

@@ -142,7 +142,7 @@ pub fn spec() -> Value {
         "/api/v1/me": { "get": authed(json!({ "summary": "The signed-in user", "responses": { "200": json_response("User", "UserInfo") } })) },
         "/api/v1/sync/push": { "post": authed(json!({
           "summary": "Push a batch of events (at most 500); one result per event, idempotent by event id",
-          "description": "Replaying an event gives DUPLICATE with the case; the same id with a different body gives REJECTED with code EVENT_ID_CONFLICT. The actor is taken from the token.",
+          "description": "Replaying an event gives DUPLICATE with the case; the same id with a different body gives REJECTED with code EVENT_ID_CONFLICT. The actor is taken from the token. Evidence: an event citing a photo is applied only when the server holds that photo for its actor (uploaded by them, or attached already to a case they can see); otherwise REJECTED with PHOTO_NOT_RECEIVED, which is not final: upload the photo, then push the same event again. A VERIFY whose GPS is neither inside the estate nor within verify_max_distance_m (default 100 m) of the case is REJECTED with VERIFY_LOCATION_OUTSIDE.",
           "requestBody": json_body("PushRequest"),
           "responses": { "200": json_response("Results", "PushResponse"), "400": error_response("BAD_JSON, PROTOCOL_VERSION"),
             "413": error_response("BODY_TOO_LARGE, BATCH_TOO_LARGE") } })) },
@@ -157,25 +157,26 @@ pub fn spec() -> Value {
           "parameters": [path_param("id", "case id (UUID)")],
           "responses": { "200": json_response("Case", "CaseDetail"), "403": error_response("OBJECT_FORBIDDEN"), "404": error_response("NOT_FOUND") } })) },
         "/api/v1/photos/{sha256}/status": { "get": authed(json!({
-          "summary": "How many bytes of a photo upload the server holds",
+          "summary": "How many bytes of the caller's photo upload the server holds",
+          "description": "Answers only about the caller's own uploads and photos of cases the caller can see; any other address answers like an unknown photo (received 0, complete false).",
           "parameters": [path_param("sha256", "lower-case hex SHA-256 of the photo")],
           "responses": { "200": json_response("Status", "PhotoUploadStatus"), "400": error_response("PHOTO_ADDRESS") } })) },
         "/api/v1/photos/{sha256}": {
           "put": authed(json!({
             "summary": "Upload photo bytes from an offset (resumable)",
-            "description": "The body holds the bytes from `offset`. Without `total` this body completes the upload; with it, the upload completes when `total` bytes are held. A complete upload is hashed, decoded under pixel and memory limits and re-encoded without metadata.",
+            "description": "The body holds the bytes from `offset` (never empty: PHOTO_EMPTY). Without `total` this body completes the upload; with it, the upload completes when `total` bytes are held. Each user's unfinished uploads are their own, limited in count and bytes (UPLOAD_QUOTA) and deleted when untouched for part_expiry_s. A complete upload is hashed, decoded under pixel and memory limits and re-encoded without metadata; uploading the bytes of a photo stored before records the caller as one of its uploaders.",
             "parameters": [path_param("sha256", "lower-case hex SHA-256 of the photo"),
               { "name": "offset", "in": "query", "required": true, "schema": { "type": "integer", "minimum": 0 } },
               { "name": "total", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 1 } }],
             "requestBody": { "required": true, "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } },
             "responses": { "200": json_response("Status after the upload", "PhotoUploadStatus"),
-              "400": error_response("PHOTO_ADDRESS, BAD_REQUEST"), "409": error_response("OFFSET_MISMATCH, UPLOAD_IN_PROGRESS"),
+              "400": error_response("PHOTO_ADDRESS, PHOTO_EMPTY, BAD_REQUEST"), "409": error_response("OFFSET_MISMATCH, UPLOAD_IN_PROGRESS, UPLOAD_QUOTA"),
               "413": error_response("PHOTO_TOO_LARGE"), "422": error_response("PHOTO_HASH_MISMATCH, PHOTO_TOO_MANY_PIXELS, PHOTO_UNDECODABLE") } })),
           "get": authed(json!({
             "summary": "The stored (re-encoded) JPEG",
             "parameters": [path_param("sha256", "lower-case hex SHA-256 of the photo as uploaded")],
             "responses": { "200": { "description": "JPEG", "content": { "image/jpeg": { "schema": { "type": "string", "format": "binary" } } } },
-              "403": error_response("OBJECT_FORBIDDEN"), "404": error_response("NOT_FOUND") } })) },
+              "404": error_response("NOT_FOUND (also for a photo the caller may not read)") } })) },
         "/api/v1/admin/devices/{id}/revoke": { "post": authed(json!({
           "summary": "Revoke a device (admin)", "parameters": [path_param("id", "device id")],
           "responses": { "204": { "description": "revoked" }, "403": error_response("ROLE_FORBIDDEN"), "404": error_response("NOT_FOUND") } })) },

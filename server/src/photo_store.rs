@@ -1,9 +1,13 @@
-//! Content-addressed photo files under `<data>/photos`: partial uploads in `partial/<sha>.part`,
-//! finished photos in `<sha[0..2]>/<sha>.jpg` (the re-encoded, metadata-free JPEG).
-//! Re-encoding is the core's photo pipeline (`xuncha_core::photo::process_bytes`).
+//! Content-addressed photo files under `<data>/photos`: unfinished uploads in
+//! `partial/<user key>/<sha>.part` (each user's own: one user never appends to or learns of
+//! another's upload), finished photos in `<sha[0..2]>/<sha>.jpg` (the re-encoded,
+//! metadata-free JPEG). Re-encoding is the core's photo pipeline
+//! (`xuncha_core::photo::process_bytes`). [`sweep`] removes stale and finished `.part` files and
+//! photos that no applied event cites (issue 11 item 7, issue 10 item 7).
 
 use std::path::{Path, PathBuf};
 
+use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::app::AppState;
@@ -35,8 +39,39 @@ impl PhotoStore {
         Ok(PhotoStore { root })
     }
 
-    pub fn partial_path(&self, sha: &str) -> PathBuf {
-        self.root.join("partial").join(format!("{sha}.part"))
+    /// The folder of one user's unfinished uploads: named by a hash of the user id, so any id
+    /// makes a safe, short file name.
+    pub fn user_key(user_id: &str) -> String {
+        sha256_bytes(user_id.as_bytes())[..32].to_owned()
+    }
+
+    pub fn partial_dir(&self, user_id: &str) -> PathBuf {
+        self.root.join("partial").join(Self::user_key(user_id))
+    }
+
+    pub fn partial_path(&self, user_id: &str, sha: &str) -> PathBuf {
+        self.partial_dir(user_id).join(format!("{sha}.part"))
+    }
+
+    /// How many unfinished uploads the user holds and their bytes, leaving out `except`'s.
+    pub fn held_parts(&self, user_id: &str, except: &str) -> std::io::Result<(usize, u64)> {
+        let dir = self.partial_dir(user_id);
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, 0)),
+            Err(e) => return Err(e),
+        };
+        let skip = format!("{except}.part");
+        let (mut count, mut bytes) = (0usize, 0u64);
+        for entry in entries {
+            let entry = entry?;
+            if entry.file_name().to_str() == Some(skip.as_str()) {
+                continue;
+            }
+            count += 1;
+            bytes = bytes.saturating_add(entry.metadata()?.len());
+        }
+        Ok((count, bytes))
     }
 
     pub fn final_path(&self, sha: &str) -> PathBuf {
@@ -135,7 +170,21 @@ pub async fn store_received(
         uploaded_by: session.user.id.clone(),
         device_id: session.device.id,
     };
-    let audit = AuditDraft::new("PHOTO_STORED", "photo", sha.to_owned())
+    record_received(state, session, record, source).await
+}
+
+/// Records `record` as received from `session`'s user: a new photo row, or one more uploader of
+/// a photo stored before (they proved they hold its bytes).
+pub async fn record_received(
+    state: &AppState,
+    session: &Session,
+    mut record: PhotoRecord,
+    source: &'static str,
+) -> Result<PhotoRecord, ApiError> {
+    record.uploaded_by = session.user.id.clone();
+    record.device_id = session.device.id;
+    let sha = record.sha256.clone();
+    let audit = AuditDraft::new("PHOTO_STORED", "photo", sha)
         .by(&session.user.id, session.user.role, Some(session.device.id))
         .detail(serde_json::json!({
             "bytes": record.bytes,
@@ -146,4 +195,138 @@ pub async fn store_received(
         }));
     state.storage.insert_photo(record.clone(), audit).await?;
     Ok(record)
+}
+
+/// What one [`sweep`] removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// `.part` files: expired, of a photo stored meanwhile, or from before per-user folders.
+    pub parts_removed: usize,
+    /// Stored photos no applied event cites, past `unreferenced_photo_expiry_s`.
+    pub photos_removed: Vec<String>,
+}
+
+/// Removes what nobody will finish or cite (runs at start and every `sweep_interval_s`):
+/// - unfinished uploads untouched for `part_expiry_s`, and those whose photo is stored already
+///   (a client that vanished, or a server killed, between storing the photo and deleting its
+///   part), and legacy `partial/<sha>.part` files of no known user; an upload in progress is
+///   left alone;
+/// - photos uploaded more than `unreferenced_photo_expiry_s` ago that no applied event cites
+///   (e.g. the only event citing them was refused): their rows, then their files.
+pub async fn sweep(state: &AppState, now: DateTime<Utc>) -> Result<SweepReport, ApiError> {
+    let limits = state.config.uploads.clone();
+    let root = state.photos.root.join("partial");
+    let expiry = std::time::Duration::from_secs(limits.part_expiry_s);
+    let listed = tokio::task::spawn_blocking(move || list_parts(&root))
+        .await
+        .map_err(|_| ApiError::Internal("sweep task failed".to_owned()))?
+        .map_err(|e| ApiError::Internal(format!("photo store: {e}")))?;
+    let mut report = SweepReport::default();
+    for part in listed {
+        let busy = match &part.user_key {
+            Some(key) => state
+                .uploads_in_progress
+                .lock()
+                .map(|set| set.contains(&format!("{key}/{}", part.sha)))
+                .unwrap_or(true),
+            None => false,
+        };
+        if busy {
+            continue;
+        }
+        let expired = part
+            .modified
+            .elapsed()
+            .map(|age| age >= expiry)
+            .unwrap_or(false);
+        let remove = part.user_key.is_none()
+            || expired
+            || state.storage.photo(part.sha.clone()).await?.is_some();
+        if remove {
+            match tokio::fs::remove_file(&part.path).await {
+                Ok(()) => report.parts_removed += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::warn!(path = %part.path.display(), error = %e, "sweep: part not removed")
+                }
+            }
+        }
+    }
+    let cutoff = chrono::TimeDelta::try_seconds(
+        i64::try_from(limits.unreferenced_photo_expiry_s).unwrap_or(i64::MAX),
+    )
+    .and_then(|age| now.checked_sub_signed(age))
+    .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let audit = AuditDraft::new("PHOTOS_SWEPT", "photo", "unreferenced".to_owned());
+    report.photos_removed = state.storage.sweep_photos(cutoff, audit).await?;
+    for sha in &report.photos_removed {
+        // Uploaded again since the rows went: keep the file the new row needs.
+        if state.storage.photo(sha.clone()).await?.is_some() {
+            continue;
+        }
+        match tokio::fs::remove_file(state.photos.final_path(sha)).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(%sha, error = %e, "sweep: photo file not removed"),
+        }
+    }
+    if report.parts_removed > 0 || !report.photos_removed.is_empty() {
+        tracing::info!(
+            parts = report.parts_removed,
+            photos = report.photos_removed.len(),
+            "sweep: removed unfinished uploads and unreferenced photos"
+        );
+    }
+    Ok(report)
+}
+
+struct ListedPart {
+    path: PathBuf,
+    /// `None`: a legacy part directly under `partial/`.
+    user_key: Option<String>,
+    sha: String,
+    modified: std::time::SystemTime,
+}
+
+fn part_sha(path: &Path) -> Option<String> {
+    let name = path.file_name()?.to_str()?;
+    let sha = name.strip_suffix(".part")?;
+    is_sha256_hex(sha).then(|| sha.to_owned())
+}
+
+fn list_parts(root: &Path) -> std::io::Result<Vec<ListedPart>> {
+    let mut parts = Vec::new();
+    let entries = match std::fs::read_dir(root) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(parts),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        let path = entry.path();
+        if meta.is_dir() {
+            let key = entry.file_name().to_string_lossy().into_owned();
+            for inner in std::fs::read_dir(&path)? {
+                let inner = inner?;
+                let inner_path = inner.path();
+                if let Some(sha) = part_sha(&inner_path) {
+                    parts.push(ListedPart {
+                        modified: inner.metadata()?.modified()?,
+                        path: inner_path,
+                        user_key: Some(key.clone()),
+                        sha,
+                    });
+                }
+            }
+        } else if let Some(sha) = part_sha(&path) {
+            parts.push(ListedPart {
+                modified: meta.modified()?,
+                path,
+                user_key: None,
+                sha,
+            });
+        }
+    }
+    Ok(parts)
 }

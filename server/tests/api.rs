@@ -393,13 +393,13 @@ async fn photo_upload_resumes_and_bad_photos_get_their_own_errors(backend: Backe
     let total = photo.len() as u64;
     let half = photo.len() / 2;
 
-    // An event may reference the photo before it arrives.
+    // An event citing the photo before it arrives waits for it: refused for now, not for good.
     let case_id = Uuid::now_v7();
     let mut reported = report(case_id, "changchunli", "SMALL_ADS");
     reported["photos"] = json!([{ "sha256": sha, "kind": "BEFORE" }]);
     assert_eq!(
-        outcome(&t.push(token, vec![reported]).await.results[0]),
-        "APPLIED"
+        outcome(&t.push(token, vec![reported.clone()]).await.results[0]),
+        "REJECTED:PHOTO_NOT_RECEIVED"
     );
 
     let (status, held) = t.get(token, &format!("/api/v1/photos/{sha}/status")).await;
@@ -452,20 +452,22 @@ async fn photo_upload_resumes_and_bad_photos_get_their_own_errors(backend: Backe
         .unwrap();
     assert_eq!(response.status(), 200);
     let stored = response.bytes().await.unwrap();
+    // Now the same event applies (its earlier refusal was not final).
+    assert_eq!(
+        outcome(&t.push(token, vec![reported]).await.results[0]),
+        "APPLIED"
+    );
     assert_eq!(&stored[..2], &[0xFF, 0xD8]);
     assert!(
         !stored.windows(4).any(|w| w == b"Exif"),
         "stored photo must carry no EXIF"
     );
-    // Another community cannot fetch it.
+    // Another community cannot fetch it, nor learn that it exists.
     let outsider = t.enrol("inspector.pingshandao").await;
     let (status, body) = t
         .get(&outsider.access_token, &format!("/api/v1/photos/{sha}"))
         .await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (403, Some("OBJECT_FORBIDDEN"))
-    );
+    assert_eq!((status, body["code"].as_str()), (404, Some("NOT_FOUND")));
 
     // Wrong hash.
     let other = jpeg(32, 32);

@@ -99,6 +99,7 @@ async fn push(
             catalog: catalog.clone(),
             now: at,
             max_device_skew: chrono::TimeDelta::minutes(10),
+            verify_max_distance_m: 100.0,
         })
         .await
         .unwrap();

@@ -326,14 +326,19 @@ async fn bad_photos_each_get_their_own_4xx_and_the_server_stays_up(backend: Back
 
     let recorder = Recorder::default();
     let report = phone.client.sync(&recorder).await.unwrap();
+    // Photos go first. The server applies an event only once the photos it cites are there, so
+    // the REPORT waits in the outbox while three of its photos are refused (the user may retry
+    // them): nothing is sent, nothing is parked.
     assert_eq!(
-        report.applied, 1,
-        "the event does not wait for its photos: {report:?}"
+        (report.batches, report.applied, report.rejected.len()),
+        (0, 0, 0),
+        "{report:?}"
     );
+    assert_eq!(phone.store.outbox_counts().unwrap().pending, 1);
     // Progress: the push counted, the good photo's bytes, and the end.
     let updates = recorder.updates();
     assert!(
-        updates.contains(&SyncUpdate::Pushing { sent: 1, total: 1 }),
+        updates.contains(&SyncUpdate::Pushing { sent: 0, total: 1 }),
         "{updates:?}"
     );
     assert!(
@@ -557,9 +562,10 @@ async fn a_photo_whose_file_is_gone_is_parked_not_retried_every_run(backend: Bac
     std::fs::remove_file(&gone.path).unwrap();
 
     let report = phone.sync().await;
+    // The REPORT waits for its missing photo (evidence goes before the event that cites it).
     assert_eq!(
         (report.applied, report.photos_uploaded),
-        (1, 1),
+        (0, 1),
         "{report:?}"
     );
     assert_eq!(report.photo_failures.len(), 1, "{report:?}");
@@ -587,7 +593,11 @@ async fn a_photo_whose_file_is_gone_is_parked_not_retried_every_run(backend: Bac
     std::fs::write(&gone.path, &gone_bytes).unwrap();
     assert!(phone.store.retry_refused_photo(&gone.sha256).unwrap());
     let restored = phone.sync().await;
-    assert_eq!(restored.photos_uploaded, 1, "{restored:?}");
+    assert_eq!(
+        (restored.photos_uploaded, restored.applied),
+        (1, 1),
+        "then the REPORT goes: {restored:?}"
+    );
     assert!(restored.photo_failures.is_empty(), "{restored:?}");
     let (_, state) = phone.store.photo(&gone.sha256).unwrap().unwrap();
     assert_eq!(state, PhotoUploadState::Uploaded);

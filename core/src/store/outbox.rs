@@ -17,6 +17,13 @@ use crate::store::error::{Error, Result};
 use crate::store::{Store, StoreError, id_from_blob, now, reference, to_ms};
 use crate::workflow::{Case, Event, apply};
 
+/// The server's code for an event citing a photo it does not hold for its actor.
+pub const PHOTO_NOT_RECEIVED: &str = "PHOTO_NOT_RECEIVED";
+
+/// Pushes of one event after which a `PHOTO_NOT_RECEIVED` parks it instead of uploading its
+/// photos again.
+pub const PHOTO_RESEND_ATTEMPTS: i64 = 5;
+
 /// Where a stored event stands with the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -92,7 +99,10 @@ impl Store {
     /// previous push left unanswered come first. Other users' events stay pending for their own
     /// sign-in: the server stamps pushed events with the token's user. An event also waits
     /// while an earlier event of another author on the same case is unanswered (a colleague's
-    /// comment on a report not yet sent), so the server sees each case's changes in order.
+    /// comment on a report not yet sent), so the server sees each case's changes in order, and
+    /// while it or an earlier unanswered event of its case cites a photo not uploaded yet (the
+    /// server applies an event only once its photos are there): pending, or parked `refused`
+    /// until the user retries it (`retry_refused_photo`), so nothing is lost meanwhile.
     pub fn pending_events(&self, author: &str, limit: u32) -> Result<Vec<Event>, StoreError> {
         Ok(self.write(|tx| {
             let claimed: Vec<(i64, String)> = {
@@ -105,6 +115,12 @@ impl Store {
                            WHERE earlier.case_id = mine.case_id AND earlier.seq < mine.seq
                              AND earlier.sync_state IN ('pending', 'in_flight')
                              AND json_extract(earlier.event_json, '$.actor.user_id') <> ?2)
+                       AND NOT EXISTS (
+                           SELECT 1 FROM events AS waiting, json_each(waiting.event_json, '$.photos') AS cited
+                           JOIN photos ON photos.sha256 = json_extract(cited.value, '$.sha256')
+                           WHERE waiting.case_id = mine.case_id AND waiting.seq <= mine.seq
+                             AND waiting.sync_state IN ('pending', 'in_flight')
+                             AND photos.upload_state <> 'uploaded')
                      ORDER BY seq LIMIT ?1",
                 )?;
                 stmt.query_map(rusqlite::params![i64::from(limit), author], |r| {
@@ -137,7 +153,10 @@ impl Store {
         })?)
     }
 
-    /// Records the server's answers to a push. `APPLIED` / `DUPLICATE` mark the event synced and
+    /// Records the server's answers to a push. A `PHOTO_NOT_RECEIVED` for an event whose
+    /// photos this phone had uploaded (the server no longer holds them) puts those photos back
+    /// in the upload queue and the event back in the outbox, a few times at most
+    /// ([`PHOTO_RESEND_ATTEMPTS`]); otherwise it is parked like any refusal. `APPLIED` / `DUPLICATE` mark the event synced and
     /// take the server's case as the new base; `REJECTED` parks the event with its reason and
     /// drops it from the local view. Answers for events already answered are ignored, so a
     /// repeated call changes nothing.
@@ -156,6 +175,16 @@ impl Store {
                     EventOutcome::Applied { case } | EventOutcome::Duplicate { case } => {
                         set_event_state(tx, result.event_id, EventSyncState::Synced, None)?;
                         take_server_snapshot(tx, case)?;
+                    }
+                    EventOutcome::Rejected { code, .. }
+                        if code == PHOTO_NOT_RECEIVED
+                            && photo_gone_from_server(tx, result.event_id)? =>
+                    {
+                        // The server lost a photo it had acknowledged (swept after a long
+                        // wait): upload it again and send the event after it.
+                        tracing::info!(event_id = %result.event_id, "store: photo missing on the server, uploaded again before the event");
+                        set_event_state(tx, result.event_id, EventSyncState::Pending, None)?;
+                        continue;
                     }
                     EventOutcome::Rejected { code, message } => {
                         tracing::info!(event_id = %result.event_id, %code, "store: event rejected");
@@ -458,4 +487,41 @@ fn query_outbox(
         });
     }
     Ok(out)
+}
+
+/// For a `PHOTO_NOT_RECEIVED` answer: if the event cites photos of this phone marked uploaded,
+/// none it cites was refused, and it has not been pushed too often, marks those photos pending
+/// again (from byte 0) and says so.
+fn photo_gone_from_server(tx: &Connection, event_id: Uuid) -> Result<bool> {
+    let attempts: Option<i64> = tx
+        .query_row(
+            "SELECT attempts FROM events WHERE id = ?1",
+            [event_id.as_bytes().as_slice()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if attempts.is_none_or(|n| n >= PHOTO_RESEND_ATTEMPTS) {
+        return Ok(false);
+    }
+    // A cited photo the server refused for its bytes explains the answer: park the event.
+    let refused: i64 = tx.query_row(
+        "SELECT count(*) FROM photos WHERE upload_state = 'refused' AND sha256 IN (
+             SELECT json_extract(cited.value, '$.sha256')
+             FROM events, json_each(events.event_json, '$.photos') AS cited
+             WHERE events.id = ?1)",
+        [event_id.as_bytes().as_slice()],
+        |r| r.get(0),
+    )?;
+    if refused > 0 {
+        return Ok(false);
+    }
+    let requeued = tx.execute(
+        "UPDATE photos SET upload_state = 'pending', uploaded_bytes = 0
+         WHERE upload_state = 'uploaded' AND sha256 IN (
+             SELECT json_extract(cited.value, '$.sha256')
+             FROM events, json_each(events.event_json, '$.photos') AS cited
+             WHERE events.id = ?1)",
+        [event_id.as_bytes().as_slice()],
+    )?;
+    Ok(requeued > 0)
 }

@@ -71,6 +71,15 @@ pub(crate) fn load_estate(conn: &Connection, id: &str) -> Result<Option<Estate>>
     }
 }
 
+pub(crate) fn load_unit(conn: &Connection, id: &str) -> Result<Option<OrgUnit>> {
+    let mut stmt = conn.prepare_cached("SELECT unit_json FROM org_units WHERE id = ?1")?;
+    let mut rows = stmt.query([id])?;
+    match rows.next()? {
+        Some(row) => Ok(Some(serde_json::from_str(&row.get::<_, String>(0)?)?)),
+        None => Ok(None),
+    }
+}
+
 fn load_units(conn: &Connection) -> Result<Vec<OrgUnit>> {
     let mut stmt = conn.prepare_cached("SELECT unit_json FROM org_units ORDER BY id")?;
     let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;

@@ -1,4 +1,4 @@
-//! [`SyncClient`]: enrolment, session restore, and the sync run (push, photos, pull).
+//! [`SyncClient`]: enrolment, session restore, and the sync run (photos, push, pull).
 
 use std::collections::{HashMap, HashSet};
 use std::io::{Read, Seek, SeekFrom};
@@ -173,15 +173,18 @@ impl SyncClient {
         self.api.session().map(|s| s.device_id)
     }
 
-    /// One full run: push the outbox, upload photos, pull. See the module docs for the
+    /// One full run: upload photos, push the outbox, pull. See the module docs for the
     /// guarantees (bounded retries, cancel-safe, rerunnable).
     pub async fn sync(&self, progress: &dyn SyncProgress) -> Result<SyncReport, SyncError> {
         if self.api.session().is_none() {
             return Err(SyncError::NotSignedIn);
         }
         let mut report = SyncReport::default();
-        self.push(&mut report, progress).await?;
+        // Photos first: the server applies an event only when the photos it cites are there
+        // (`PHOTO_NOT_RECEIVED` otherwise), and the outbox holds back events whose photos are
+        // still pending.
         self.upload_photos(&mut report, progress).await?;
+        self.push(&mut report, progress).await?;
         self.pull(&mut report, progress).await?;
         tracing::info!(
             applied = report.applied,

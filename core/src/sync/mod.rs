@@ -2,16 +2,20 @@
 //! (`protocol.rs` types on both ends).
 //!
 //! One run ([`SyncClient::sync`]) does, in order:
-//! 1. **push** the outbox in batches, oldest first. The store marks each claimed event
+//! 1. **upload photos** resumably from their files: ask the server how many bytes it holds,
+//!    send the rest in chunks from that offset, record the acknowledged offset after each chunk.
+//!    A photo the server refuses (hash mismatch, undecodable, too large, empty) is reported and
+//!    parked as `refused` with the server's code ([`PHOTO_REFUSAL_CODES`]): it is not sent again. A
+//!    photo whose file is gone from the phone is parked the same way ([`PHOTO_FILE_MISSING`]).
+//!    Photos go first because the server applies an event only once the photos it cites are there.
+//! 2. **push** the outbox in batches, oldest first. The store marks each claimed event
 //!    `in_flight`; the server's answer marks it `synced` or parks it `rejected` with its code and
 //!    message. The store counts unanswered local events per case (a change counter), so an edit
 //!    made while a batch is in flight is a new pending event and the case never looks clean
-//!    too early. A refused event never blocks the others: every event gets its own answer.
-//! 2. **upload photos** resumably from their files: ask the server how many bytes it holds,
-//!    send the rest in chunks from that offset, record the acknowledged offset after each chunk.
-//!    A photo the server refuses (hash mismatch, undecodable, too large) is reported and parked
-//!    as `refused` with the server's code ([`PHOTO_REFUSAL_CODES`]): it is not sent again. A
-//!    photo whose file is gone from the phone is parked the same way ([`PHOTO_FILE_MISSING`]).
+//!    too early. A refused event never blocks the others: every event gets its own answer. An
+//!    event citing a photo not uploaded yet (pending, or refused until the user retries it)
+//!    waits in the outbox with the later events of its case; a `PHOTO_NOT_RECEIVED` for photos
+//!    already uploaded re-queues photo and event.
 //! 3. **pull** the change feed from the stored cursor until `has_more` is false; each page is
 //!    applied (data and cursor) in one store transaction, so the cursor never moves past data
 //!    that was not stored.

@@ -77,6 +77,7 @@ pub const PHOTO_REFUSAL_CODES: &[&str] = &[
     "PHOTO_TOO_MANY_PIXELS",
     "PHOTO_UNDECODABLE",
     "PHOTO_ADDRESS",
+    "PHOTO_EMPTY",
 ];
 
 /// The photo's file is gone from the phone (deleted by the user, a cleaner app or a restore):

@@ -30,23 +30,57 @@ fn check_address(sha: &str) -> Result<(), ApiError> {
     }
 }
 
-async fn held_bytes(state: &AppState, sha: &str) -> Result<PhotoUploadStatus, ApiError> {
-    if let Some(photo) = state.storage.photo(sha.to_owned()).await? {
+/// Whether the user may know of this stored photo: an admin, one of its uploaders, or someone
+/// who sees a case it is attached to (applied events only: an event is applied only when its
+/// actor could read the photo already, so citing a hash never grants access).
+pub async fn may_read_photo(
+    state: &AppState,
+    user: &crate::storage::UserRecord,
+    sha: &str,
+) -> Result<bool, ApiError> {
+    if user.role == Role::Admin
+        || state
+            .storage
+            .photo_uploaded_by(sha.to_owned(), user.id.clone())
+            .await?
+    {
+        return Ok(true);
+    }
+    let catalog = state.catalog();
+    Ok(state
+        .storage
+        .photo_cases(sha.to_owned())
+        .await?
+        .iter()
+        .any(|row| access::can_see_case(user, &catalog, row)))
+}
+
+/// What this user holds of the photo: complete if stored and theirs to know of, otherwise the
+/// bytes of their own unfinished upload (another user's photo or upload answers as unknown).
+async fn held_bytes(
+    state: &AppState,
+    authed: &Authed,
+    sha: &str,
+) -> Result<PhotoUploadStatus, ApiError> {
+    if let Some(photo) = state.storage.photo(sha.to_owned()).await?
+        && may_read_photo(state, &authed.0.user, sha).await?
+    {
         return Ok(PhotoUploadStatus {
             sha256: sha.to_owned(),
             received: photo.bytes,
             complete: true,
         });
     }
-    let received = match tokio::fs::metadata(state.photos.partial_path(sha)).await {
-        Ok(meta) => meta.len(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
-        Err(e) => {
-            return Err(ApiError::Internal(format!(
-                "partial upload unreadable: {e}"
-            )));
-        }
-    };
+    let received =
+        match tokio::fs::metadata(state.photos.partial_path(&authed.0.user.id, sha)).await {
+            Ok(meta) => meta.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+            Err(e) => {
+                return Err(ApiError::Internal(format!(
+                    "partial upload unreadable: {e}"
+                )));
+            }
+        };
     Ok(PhotoUploadStatus {
         sha256: sha.to_owned(),
         received,
@@ -54,13 +88,15 @@ async fn held_bytes(state: &AppState, sha: &str) -> Result<PhotoUploadStatus, Ap
     })
 }
 
+/// `GET /api/v1/photos/{sha256}/status`: only about the caller's own uploads and photos of cases
+/// they can see; anything else answers like an unknown photo (`received: 0`).
 pub async fn status(
     State(state): State<AppState>,
-    _authed: Authed,
+    authed: Authed,
     Path(sha): Path<String>,
 ) -> ApiResult<Json<PhotoUploadStatus>> {
     check_address(&sha)?;
-    Ok(Json(held_bytes(&state, &sha).await?))
+    Ok(Json(held_bytes(&state, &authed, &sha).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -70,16 +106,16 @@ pub struct UploadQuery {
     pub total: Option<u64>,
 }
 
-/// Removes the sha from the in-progress set when the upload handler ends, however it ends.
+/// Removes the upload from the in-progress set when the upload handler ends, however it ends.
 struct UploadGuard<'a> {
     state: &'a AppState,
-    sha: String,
+    key: String,
 }
 
 impl Drop for UploadGuard<'_> {
     fn drop(&mut self) {
         if let Ok(mut busy) = self.state.uploads_in_progress.lock() {
-            busy.remove(&self.sha);
+            busy.remove(&self.key);
         }
     }
 }
@@ -97,20 +133,26 @@ pub async fn upload(
     if query.total.is_some_and(|t| t > limit) {
         return Err(ApiError::PhotoTooLarge { limit });
     }
+    if query.total == Some(0) {
+        return Err(ApiError::PhotoEmpty);
+    }
+    let user_id = authed.0.user.id.clone();
+    // Same key the sweep checks: the user's folder and the address.
+    let key = format!(
+        "{}/{sha}",
+        crate::photo_store::PhotoStore::user_key(&user_id)
+    );
     {
         let mut busy = state
             .uploads_in_progress
             .lock()
             .map_err(|_| ApiError::Internal("upload registry poisoned".to_owned()))?;
-        if !busy.insert(sha.clone()) {
+        if !busy.insert(key.clone()) {
             return Err(ApiError::UploadBusy);
         }
     }
-    let _guard = UploadGuard {
-        state: &state,
-        sha: sha.clone(),
-    };
-    let held = held_bytes(&state, &sha).await?;
+    let _guard = UploadGuard { state: &state, key };
+    let held = held_bytes(&state, &authed, &sha).await?;
     if held.complete {
         return Ok(Json(held));
     }
@@ -128,8 +170,34 @@ pub async fn upload(
     if held.received.saturating_add(declared) > limit {
         return Err(ApiError::PhotoTooLarge { limit });
     }
-    let partial = state.photos.partial_path(&sha);
+    // The user's other unfinished uploads, and this one at its declared size.
+    let quota = &state.config.uploads;
+    let (other_parts, other_bytes) = {
+        let photos = state.photos.clone();
+        let (user, address) = (user_id.clone(), sha.clone());
+        tokio::task::spawn_blocking(move || photos.held_parts(&user, &address))
+            .await
+            .map_err(|_| ApiError::Internal("photo task failed".to_owned()))?
+            .map_err(|e| ApiError::Internal(format!("photo store: {e}")))?
+    };
+    let this_upload = query
+        .total
+        .unwrap_or(0)
+        .max(held.received.saturating_add(declared));
+    if other_parts >= quota.parts_per_user
+        || other_bytes.saturating_add(this_upload) > quota.part_bytes_per_user
+    {
+        return Err(ApiError::UploadQuota {
+            parts: quota.parts_per_user,
+            bytes: quota.part_bytes_per_user,
+        });
+    }
+    let byte_cap = limit.min(quota.part_bytes_per_user.saturating_sub(other_bytes));
+    let partial = state.photos.partial_path(&user_id, &sha);
     let io = |e: std::io::Error| ApiError::Internal(format!("photo store: {e}"));
+    if let Some(dir) = partial.parent() {
+        tokio::fs::create_dir_all(dir).await.map_err(io)?;
+    }
     let mut file = tokio::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -142,15 +210,30 @@ pub async fn upload(
         // A dropped connection keeps what arrived: the client resumes from the status.
         let Ok(chunk) = chunk else { break };
         received += chunk.len() as u64;
-        if received > limit {
+        if received > byte_cap {
             drop(file);
             let _ = tokio::fs::remove_file(&partial).await;
-            return Err(ApiError::PhotoTooLarge { limit });
+            return Err(if received > limit {
+                ApiError::PhotoTooLarge { limit }
+            } else {
+                ApiError::UploadQuota {
+                    parts: quota.parts_per_user,
+                    bytes: quota.part_bytes_per_user,
+                }
+            });
         }
         file.write_all(&chunk).await.map_err(io)?;
     }
     file.sync_all().await.map_err(io)?;
     drop(file);
+    if received == held.received {
+        // Nothing arrived: no progress to report and nothing to finish (an empty part is
+        // not kept either).
+        if received == 0 {
+            let _ = tokio::fs::remove_file(&partial).await;
+        }
+        return Err(ApiError::PhotoEmpty);
+    }
     match query.total {
         Some(total) if received < total => {
             return Ok(Json(PhotoUploadStatus {
@@ -185,10 +268,11 @@ async fn finish_upload(
     authed: &Authed,
     sha: &str,
 ) -> Result<PhotoRecord, ApiError> {
-    let partial = state.photos.partial_path(sha);
+    let partial = state.photos.partial_path(&authed.0.user.id, sha);
     let expected = sha.to_owned();
+    let path = partial.clone();
     let bytes = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
-        let (actual, bytes) = photo_store::sha256_file(&partial)
+        let (actual, bytes) = photo_store::sha256_file(&path)
             .map_err(|e| ApiError::Internal(format!("photo store: {e}")))?;
         if actual != expected {
             return Err(ApiError::PhotoHashMismatch { expected, actual });
@@ -197,8 +281,12 @@ async fn finish_upload(
     })
     .await
     .map_err(|_| ApiError::Internal("photo task failed".to_owned()))??;
-    let record = photo_store::store_received(state, &authed.0, sha, bytes, "api").await?;
-    let _ = tokio::fs::remove_file(state.photos.partial_path(sha)).await;
+    // Stored before from someone else's upload: these bytes prove this user holds it too.
+    let record = match state.storage.photo(sha.to_owned()).await? {
+        Some(stored) => photo_store::record_received(state, &authed.0, stored, "api").await?,
+        None => photo_store::store_received(state, &authed.0, sha, bytes, "api").await?,
+    };
+    let _ = tokio::fs::remove_file(&partial).await;
     Ok(record)
 }
 
@@ -212,27 +300,16 @@ pub async fn download(
         what: "photo",
         id: sha.clone(),
     };
-    let photo = state
+    state
         .storage
         .photo(sha.clone())
         .await?
         .ok_or_else(not_found)?;
-    let user = &authed.0.user;
-    let allowed = user.role == Role::Admin || photo.uploaded_by == user.id || {
-        let catalog = state.catalog();
-        state
-            .storage
-            .photo_cases(sha.clone())
-            .await?
-            .iter()
-            .any(|row| access::can_see_case(user, &catalog, row))
-    };
+    let allowed = may_read_photo(&state, &authed.0.user, &sha).await?;
     if !allowed {
+        // Audited, but answered like an unknown photo: an address never tells whether it exists.
         state.deny(&authed, "photo", &sha).await?;
-        return Err(ApiError::ObjectForbidden {
-            what: "photo",
-            id: sha,
-        });
+        return Err(not_found());
     }
     let bytes = tokio::fs::read(state.photos.final_path(&sha))
         .await

@@ -118,6 +118,7 @@ pub async fn push(
             catalog: state.catalog(),
             now: ingest::now(),
             max_device_skew: limits.max_device_skew(),
+            verify_max_distance_m: state.config.verify_max_distance_m,
         })
         .await?
         .into_iter();

@@ -615,6 +615,13 @@ fn actions_card(
     let csrf = csrf_field(&web.csrf_token);
     // Minutes are recorded on the joint-meeting page, which collects the member unit and text.
     for kind in allowed.into_iter().filter(|&k| k != ActionKind::Minutes) {
+        if kind == ActionKind::Verify {
+            // On-site verification needs a photo and a GPS fix taken where the fix is: the
+            // dashboard has neither, so it says who does it, and offers no button that could
+            // only fail (issue 10 item 8).
+            out.push_str(VERIFY_ON_SITE);
+            continue;
+        }
         let fields = match kind {
             ActionKind::Dispatch => {
                 let mut sorted: Vec<&xuncha_core::OrgUnit> = units.iter().collect();
@@ -654,6 +661,9 @@ fn actions_card(
     out.push_str("</section>");
     out
 }
+
+/// Shown instead of a 核查结案 button: verification is done on site, on the phone.
+pub const VERIFY_ON_SITE: &str = "<p class=\"meta\" id=\"verify-on-site\">核查结案（VERIFY）：待现场核查：由社区居委会或巡查员在手机上现场拍照定位核查（需现场照片与小区范围内或案件位置附近的 GPS 定位）。</p>";
 
 /// Fields of an action form (multipart, because HANDLE carries a photo).
 #[derive(Default)]
@@ -710,16 +720,20 @@ async fn read_action_form(
 /// recorded with an audit entry) and returns its address.
 async fn store_photo(state: &AppState, web: &WebUser, bytes: Vec<u8>) -> Result<String, WebError> {
     let sha = photo_store::sha256_bytes(&bytes);
-    if state
+    match state
         .storage
         .photo(sha.clone())
         .await
         .map_err(storage_error)?
-        .is_some()
     {
-        return Ok(sha);
+        // Stored before: this user presented its bytes, so it is theirs to cite too.
+        Some(stored) => {
+            photo_store::record_received(state, &web.authed.0, stored, "dashboard").await?;
+        }
+        None => {
+            photo_store::store_received(state, &web.authed.0, &sha, bytes, "dashboard").await?;
+        }
     }
-    photo_store::store_received(state, &web.authed.0, &sha, bytes, "dashboard").await?;
     Ok(sha)
 }
 
@@ -770,7 +784,12 @@ pub async fn case_action(
             }
             Action::Handle
         }
-        ActionKind::Verify => Action::Verify,
+        ActionKind::Verify => {
+            return Err(WebError::BadInput(
+                "核查结案须在现场用手机拍照并定位后提交，网页端不能核查 (VERIFY_ON_SITE_ONLY)"
+                    .to_owned(),
+            ));
+        }
         ActionKind::Reopen => Action::Reopen { reason },
         ActionKind::Cancel => Action::Cancel { reason },
         ActionKind::Minutes => {
@@ -809,25 +828,16 @@ pub async fn photo(
     if !photo_store::is_sha256_hex(&sha) {
         return Err(WebError::NotFound(format!("照片 {sha}")));
     }
-    let record = app
-        .storage
+    app.storage
         .photo(sha.clone())
         .await
         .map_err(storage_error)?
         .ok_or_else(|| WebError::NotFound(format!("照片 {sha}")))?;
-    let user = web.user();
-    let allowed = user.role == Role::Admin || record.uploaded_by == user.id || {
-        let catalog = app.catalog();
-        app.storage
-            .photo_cases(sha.clone())
-            .await
-            .map_err(storage_error)?
-            .iter()
-            .any(|row| access::can_see_case(user, &catalog, row))
-    };
+    let allowed = crate::api::photos::may_read_photo(app, web.user(), &sha).await?;
     if !allowed {
+        // Audited, but answered like an unknown photo (the API's rule).
         app.deny(&web.authed, "photo", &sha).await?;
-        return Err(WebError::Forbidden(format!("照片 {sha}")));
+        return Err(WebError::NotFound(format!("照片 {sha}")));
     }
     let bytes = tokio::fs::read(app.photos.final_path(&sha))
         .await

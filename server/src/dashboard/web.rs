@@ -378,6 +378,7 @@ pub async fn submit_event(
             catalog: state.catalog(),
             now: ingest::now(),
             max_device_skew: state.config.limits.max_device_skew(),
+            verify_max_distance_m: state.config.verify_max_distance_m,
         })
         .await
         .map_err(storage_error)?;

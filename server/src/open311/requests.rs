@@ -527,6 +527,7 @@ async fn create(
             catalog: catalog.clone(),
             now,
             max_device_skew: state.config.limits.max_device_skew(),
+            verify_max_distance_m: state.config.verify_max_distance_m,
         })
         .await?;
     match results.into_iter().next().map(|r| r.outcome) {

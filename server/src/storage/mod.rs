@@ -164,6 +164,8 @@ pub struct IngestBatch {
     /// How far a device time may run ahead of `now` before the event is refused
     /// (`DEVICE_TIME_IN_FUTURE`); the config's `limits.max_device_clock_skew_s`.
     pub max_device_skew: chrono::TimeDelta,
+    /// `Config::verify_max_distance_m`: how far a VERIFY may stand from the case outside the estate.
+    pub verify_max_distance_m: f64,
 }
 
 /// The single-row head every write transaction locks: change sequence and audit chain tip.
@@ -234,9 +236,21 @@ pub trait Storage: Send + Sync + 'static {
     fn events_of_cases(&self, case_ids: Vec<Uuid>) -> StorageFuture<'_, Vec<Event>>;
 
     fn photo(&self, sha256: String) -> StorageFuture<'_, Option<PhotoRecord>>;
+    /// Records a received photo and `photo.uploaded_by` as one of its uploaders (a photo stored
+    /// before keeps its row; the uploader is added). Audited when anything was new.
     fn insert_photo(&self, photo: PhotoRecord, audit: AuditDraft) -> StorageFuture<'_, ()>;
+    /// Whether this user delivered the photo's bytes.
+    fn photo_uploaded_by(&self, sha256: String, user_id: String) -> StorageFuture<'_, bool>;
     /// Cases whose events reference the photo.
     fn photo_cases(&self, sha256: String) -> StorageFuture<'_, Vec<CaseRow>>;
+    /// Deletes the rows of photos uploaded before `uploaded_before` that no applied event cites,
+    /// with `audit` (its detail replaced by the list) when any; returns their addresses so the
+    /// caller removes the files.
+    fn sweep_photos(
+        &self,
+        uploaded_before: DateTime<Utc>,
+        audit: AuditDraft,
+    ) -> StorageFuture<'_, Vec<String>>;
 
     fn append_audit(&self, audit: AuditDraft) -> StorageFuture<'_, ()>;
     /// The whole audit log in sequence order and the head, for [`crate::audit::verify`].

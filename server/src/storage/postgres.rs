@@ -28,6 +28,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
         3,
         include_str!("migrations/postgres/0003_case_units_routing.sql"),
     ),
+    (4, include_str!("migrations/postgres/0004_photo_uploads.sql")),
 ];
 /// The migration that added the case query's columns; existing rows are backfilled with it.
 const CASE_QUERY_MIGRATION: i32 = 2;
@@ -305,6 +306,50 @@ fn pg_params(values: &[SqlValue]) -> Vec<&(dyn tokio_postgres::types::ToSql + Sy
         .collect()
 }
 
+/// The stored photos the batch cites, with whether the actor uploaded each and, when not, the
+/// cases each is attached to (see [`ingest::PhotoEvidence`]).
+async fn photo_evidence(
+    tx: &Transaction<'_>,
+    batch: &ingest::PreparedBatch,
+) -> Result<std::collections::HashMap<String, ingest::PhotoEvidence>, StorageError> {
+    let mut found = std::collections::HashMap::new();
+    let shas = ingest::cited_photos(batch);
+    if shas.is_empty() {
+        return Ok(found);
+    }
+    let rows = tx
+        .query(
+            "SELECT p.sha256, EXISTS (SELECT 1 FROM photo_uploads u WHERE u.sha256 = p.sha256 AND u.user_id = $2)
+             FROM photos p WHERE p.sha256 = ANY($1)",
+            &[&shas, &batch.actor.user_id],
+        )
+        .await?;
+    for row in rows {
+        let sha: String = row.try_get(0)?;
+        let uploaded_by_actor: bool = row.try_get(1)?;
+        let cases = if uploaded_by_actor {
+            Vec::new()
+        } else {
+            tx.query(
+                "SELECT c.body::text, c.routing::text, c.dispatched_units::text, c.seq FROM photo_refs p JOIN cases c ON c.id = p.case_id WHERE p.sha256 = $1",
+                &[&sha],
+            )
+            .await?
+            .iter()
+            .map(|r| case_from_row(r, 0))
+            .collect::<Result<Vec<_>, _>>()?
+        };
+        found.insert(
+            sha,
+            ingest::PhotoEvidence {
+                uploaded_by_actor,
+                cases,
+            },
+        );
+    }
+    Ok(found)
+}
+
 async fn ingest_in_tx(
     tx: &Transaction<'_>,
     head: &mut Head,
@@ -348,6 +393,7 @@ async fn ingest_in_tx(
             .cases
             .insert(parse_uuid(row.try_get(0)?)?, case_from_row(&row, 1)?);
     }
+    existing.photos = photo_evidence(tx, batch).await?;
     let plan = ingest::plan(batch, existing, head)?;
     let device_id = batch.device_id.to_string();
     let insert_event = tx
@@ -951,7 +997,9 @@ impl Storage for PostgresStorage {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
             let mut head = lock_head(&tx).await?;
-            let n = tx
+            let now = ts(Utc::now());
+            let device_id = photo.device_id.to_string();
+            let stored = tx
                 .execute(
                     "INSERT INTO photos (sha256, stored_sha256, bytes, width, height, uploaded_by, device_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
                     &[
@@ -961,17 +1009,74 @@ impl Storage for PostgresStorage {
                         &i32::try_from(photo.width).unwrap_or(i32::MAX),
                         &i32::try_from(photo.height).unwrap_or(i32::MAX),
                         &photo.uploaded_by,
-                        &photo.device_id.to_string(),
-                        &ts(Utc::now()),
+                        &device_id,
+                        &now,
                     ],
                 )
                 .await?;
-            if n > 0 {
+            let uploader = tx
+                .execute(
+                    "INSERT INTO photo_uploads (sha256, user_id, device_id, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                    &[&photo.sha256, &photo.uploaded_by, &device_id, &now],
+                )
+                .await?;
+            if stored + uploader > 0 {
                 insert_audit(&tx, &mut head, audit).await?;
                 save_head(&tx, &head).await?;
             }
             tx.commit().await?;
             Ok(())
+        })
+    }
+
+    fn photo_uploaded_by(&self, sha256: String, user_id: String) -> StorageFuture<'_, bool> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            Ok(client
+                .query_opt(
+                    "SELECT 1 FROM photo_uploads WHERE sha256 = $1 AND user_id = $2",
+                    &[&sha256, &user_id],
+                )
+                .await?
+                .is_some())
+        })
+    }
+
+    fn sweep_photos(
+        &self,
+        uploaded_before: DateTime<Utc>,
+        audit: AuditDraft,
+    ) -> StorageFuture<'_, Vec<String>> {
+        Box::pin(async move {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let mut head = lock_head(&tx).await?;
+            let shas: Vec<String> = tx
+                .query(
+                    "SELECT sha256 FROM photos WHERE created_at < $1
+                     AND NOT EXISTS (SELECT 1 FROM photo_refs r WHERE r.sha256 = photos.sha256)
+                     ORDER BY sha256",
+                    &[&ts(uploaded_before)],
+                )
+                .await?
+                .iter()
+                .map(|r| r.try_get(0))
+                .collect::<Result<_, _>>()?;
+            if !shas.is_empty() {
+                tx.execute("DELETE FROM photo_uploads WHERE sha256 = ANY($1)", &[&shas])
+                    .await?;
+                tx.execute("DELETE FROM photos WHERE sha256 = ANY($1)", &[&shas])
+                    .await?;
+                insert_audit(
+                    &tx,
+                    &mut head,
+                    audit.detail(serde_json::json!({ "photos": shas })),
+                )
+                .await?;
+                save_head(&tx, &head).await?;
+            }
+            tx.commit().await?;
+            Ok(shas)
         })
     }
 

@@ -4,6 +4,7 @@
 //! writer). All SQLite calls run off the async threads: the writer on its own thread, reads in
 //! `spawn_blocking`. `synchronous=FULL`: a push is acknowledged only after its commit is durable.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
 
@@ -30,6 +31,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
         3,
         include_str!("migrations/sqlite/0003_case_units_routing.sql"),
     ),
+    (4, include_str!("migrations/sqlite/0004_photo_uploads.sql")),
 ];
 /// The migration that added the case query's columns; existing rows are backfilled with it.
 const CASE_QUERY_MIGRATION: u32 = 2;
@@ -444,6 +446,61 @@ fn load_case(conn: &Connection, id: Uuid) -> Result<Option<CaseRow>, StorageErro
         .transpose()
 }
 
+/// The stored photos the batch cites, with whether the actor uploaded each and, when not, the
+/// cases each is attached to (see [`ingest::PhotoEvidence`]).
+fn photo_evidence(
+    conn: &Connection,
+    batch: &ingest::PreparedBatch,
+) -> Result<HashMap<String, ingest::PhotoEvidence>, StorageError> {
+    let mut found = HashMap::new();
+    for sha in ingest::cited_photos(batch) {
+        let stored: Option<i64> = conn
+            .prepare_cached("SELECT 1 FROM photos WHERE sha256 = ?1")?
+            .query_row([&sha], |r| r.get(0))
+            .optional()?;
+        if stored.is_none() {
+            continue;
+        }
+        let uploaded_by_actor = conn
+            .prepare_cached("SELECT 1 FROM photo_uploads WHERE sha256 = ?1 AND user_id = ?2")?
+            .query_row([&sha, &batch.actor.user_id], |r| r.get::<_, i64>(0))
+            .optional()?
+            .is_some();
+        let cases = if uploaded_by_actor {
+            Vec::new()
+        } else {
+            cases_of_photo(conn, &sha)?
+        };
+        found.insert(
+            sha,
+            ingest::PhotoEvidence {
+                uploaded_by_actor,
+                cases,
+            },
+        );
+    }
+    Ok(found)
+}
+
+fn cases_of_photo(conn: &Connection, sha: &str) -> Result<Vec<CaseRow>, StorageError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT c.body, c.routing, c.dispatched_units, c.seq FROM photo_refs p JOIN cases c ON c.id = p.case_id WHERE p.sha256 = ?1",
+    )?;
+    let rows = stmt.query_map([sha], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, Option<String>>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, i64>(3)?,
+        ))
+    })?;
+    rows.map(|row| {
+        let (b, r, u, s) = row?;
+        case_from_row(&b, r, &u, s)
+    })
+    .collect()
+}
+
 fn ingest_in_tx(
     conn: &Connection,
     head: &mut Head,
@@ -515,6 +572,7 @@ fn ingest_in_tx(
                 .insert(parse_uuid(&id)?, case_from_row(&b, r, &u, s)?);
         }
     }
+    existing.photos = photo_evidence(conn, batch)?;
     let plan = ingest::plan(batch, existing, head)?;
     let device_id = batch.device_id.to_string();
     {
@@ -1017,30 +1075,62 @@ impl Storage for SqliteStorage {
 
     fn insert_photo(&self, photo: PhotoRecord, audit: AuditDraft) -> StorageFuture<'_, ()> {
         Box::pin(self.write(move |conn, head| {
-            let n = conn.execute(
+            let now = ts(Utc::now());
+            let stored = conn.execute(
                 "INSERT OR IGNORE INTO photos (sha256, stored_sha256, bytes, width, height, uploaded_by, device_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![photo.sha256, photo.stored_sha256, i64::try_from(photo.bytes).unwrap_or(i64::MAX), photo.width, photo.height, photo.uploaded_by, photo.device_id.to_string(), ts(Utc::now())],
+                params![photo.sha256, photo.stored_sha256, i64::try_from(photo.bytes).unwrap_or(i64::MAX), photo.width, photo.height, photo.uploaded_by, photo.device_id.to_string(), now],
             )?;
-            if n > 0 {
+            let uploader = conn.execute(
+                "INSERT OR IGNORE INTO photo_uploads (sha256, user_id, device_id, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![photo.sha256, photo.uploaded_by, photo.device_id.to_string(), now],
+            )?;
+            if stored + uploader > 0 {
                 insert_audit(conn, head, audit)?;
             }
             Ok(())
         }))
     }
 
-    fn photo_cases(&self, sha256: String) -> StorageFuture<'_, Vec<CaseRow>> {
+    fn photo_uploaded_by(&self, sha256: String, user_id: String) -> StorageFuture<'_, bool> {
         Box::pin(self.read(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT c.body, c.routing, c.dispatched_units, c.seq FROM photo_refs p JOIN cases c ON c.id = p.case_id WHERE p.sha256 = ?1",
-            )?;
-            let rows = stmt.query_map([sha256], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?))
-            })?;
-            rows.map(|row| {
-                let (b, r, u, s) = row?;
-                case_from_row(&b, r, &u, s)
-            })
-            .collect()
+            Ok(conn
+                .prepare_cached("SELECT 1 FROM photo_uploads WHERE sha256 = ?1 AND user_id = ?2")?
+                .query_row([&sha256, &user_id], |r| r.get::<_, i64>(0))
+                .optional()?
+                .is_some())
+        }))
+    }
+
+    fn photo_cases(&self, sha256: String) -> StorageFuture<'_, Vec<CaseRow>> {
+        Box::pin(self.read(move |conn| cases_of_photo(conn, &sha256)))
+    }
+
+    fn sweep_photos(
+        &self,
+        uploaded_before: DateTime<Utc>,
+        audit: AuditDraft,
+    ) -> StorageFuture<'_, Vec<String>> {
+        Box::pin(self.write(move |conn, head| {
+            let shas: Vec<String> = conn
+                .prepare_cached(
+                    "SELECT sha256 FROM photos WHERE created_at < ?1
+                     AND NOT EXISTS (SELECT 1 FROM photo_refs r WHERE r.sha256 = photos.sha256)
+                     ORDER BY sha256",
+                )?
+                .query_map([ts(uploaded_before)], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            for sha in &shas {
+                conn.execute("DELETE FROM photo_uploads WHERE sha256 = ?1", [sha])?;
+                conn.execute("DELETE FROM photos WHERE sha256 = ?1", [sha])?;
+            }
+            if !shas.is_empty() {
+                insert_audit(
+                    conn,
+                    head,
+                    audit.detail(serde_json::json!({ "photos": shas })),
+                )?;
+            }
+            Ok(shas)
         }))
     }
 
