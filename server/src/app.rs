@@ -7,10 +7,11 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::{HeaderName, HeaderValue, Method, Request, Uri, header};
+use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
@@ -125,7 +126,7 @@ async fn close_after_refused_body(request: Request<axum::body::Body>, next: Next
 /// All routes. Later helpers add theirs (Open311, dashboard) by merging routers onto this one.
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
-    Router::new()
+    let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/api/openapi.json", get(openapi::document))
         .route("/api/v1/auth/enrol", post(api::auth::enrol))
@@ -144,7 +145,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::open311::routes())
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state)
+        .with_state(state);
+    let router = with_error_layers(router)
         .layer(middleware::from_fn(close_after_refused_body))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<axum::body::Body>| {
@@ -155,7 +157,113 @@ pub fn router(state: AppState) -> Router {
                 .unwrap_or("-");
             tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path())
         }))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid));
+    with_request_id_guard(router)
+}
+
+/// Layers that turn every failure into `{code, message}` JSON (issue 11): a panic in a handler
+/// becomes a logged `500 INTERNAL_PANIC` instead of a dropped connection, and axum's plain-text
+/// extractor rejections (bad query string, path, JSON or form body) become JSON with a code.
+/// They sit inside the request-id and trace layers, so the log line and the response both carry
+/// the request id.
+fn with_error_layers(router: Router) -> Router {
+    router
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn(json_rejections))
+}
+
+/// The answer to a panicking handler. The panic text goes to the log (inside the request's span,
+/// so with its request id), never to the client.
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-text panic payload".to_owned());
+    tracing::error!(panic = %detail, "handler panicked; answered 500 INTERNAL_PANIC");
+    let body = xuncha_core::protocol::ApiError {
+        code: "INTERNAL_PANIC".to_owned(),
+        message: "服务器内部错误，请把响应头 X-Request-Id 告诉管理员 (internal error; quote the X-Request-Id header)".to_owned(),
+    };
+    (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
+}
+
+/// Largest plain-text rejection body read back to be rewrapped as JSON; axum's are one line.
+const REJECTION_TEXT_BYTES: usize = 4096;
+
+/// Rewrites axum's plain-text extractor rejections as `{code, message}` JSON, on every route.
+async fn json_rejections(request: Request<axum::body::Body>, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let plain_text = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/plain"));
+    if !(status.is_client_error() || status.is_server_error()) || !plain_text {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, REJECTION_TEXT_BYTES)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let body = xuncha_core::protocol::ApiError {
+        code: rejection_code(status, &text).to_owned(),
+        message: format!("请求无效 (invalid request): {text}"),
+    };
+    let mut fresh = (status, axum::Json(body)).into_response();
+    for name in [header::RETRY_AFTER, header::ALLOW, header::CONNECTION] {
+        if let Some(value) = parts.headers.get(&name) {
+            fresh.headers_mut().insert(name, value.clone());
+        }
+    }
+    fresh
+}
+
+/// A stable code for one of axum's rejections, from its status and text.
+fn rejection_code(status: StatusCode, text: &str) -> &'static str {
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "BODY_TOO_LARGE",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "UNSUPPORTED_MEDIA_TYPE",
+        StatusCode::METHOD_NOT_ALLOWED => "METHOD_NOT_ALLOWED",
+        StatusCode::NOT_FOUND => "ROUTE_NOT_FOUND",
+        _ if text.contains("query string") => "BAD_QUERY",
+        _ if text.contains("JSON") => "BAD_JSON",
+        _ if text.contains("form") => "BAD_FORM",
+        _ if text.contains("path") || text.starts_with("Invalid URL") => "BAD_PATH",
+        _ if status.is_server_error() => "INTERNAL",
+        _ => "BAD_REQUEST",
+    }
+}
+
+/// Longest client-chosen `X-Request-Id` kept; longer or unusual ones are replaced.
+pub const MAX_REQUEST_ID_CHARS: usize = 64;
+
+/// A request id a client may choose: 1 to 64 characters of `[A-Za-z0-9-_.]`, so it can be written
+/// to logs and echoed in a header as it is.
+pub fn is_clean_request_id(id: &[u8]) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_REQUEST_ID_CHARS
+        && id
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// Outermost: drops a client-chosen `X-Request-Id` that is not clean (or repeated), so the
+/// request-id layer generates a fresh one instead of reflecting it into logs and headers.
+fn with_request_id_guard(router: Router) -> Router {
+    router.layer(middleware::from_fn(drop_unclean_request_id))
+}
+
+async fn drop_unclean_request_id(mut request: Request<axum::body::Body>, next: Next) -> Response {
+    let ids = request.headers().get_all("x-request-id");
+    let count = ids.iter().count();
+    let clean = ids.iter().all(|id| is_clean_request_id(id.as_bytes()));
+    if count > 1 || !clean {
+        request.headers_mut().remove("x-request-id");
+    }
+    next.run(request).await
 }
 
 pub struct Server;

@@ -60,6 +60,10 @@ pub struct Config {
     pub limits: Limits,
     /// Connections in the PostgreSQL pool.
     pub pg_pool_size: usize,
+    /// The server's address as the outside world reaches it (`https://xuncha.example.cn`), used
+    /// in Open311 discovery instead of the request's Host header. Default
+    /// `http://127.0.0.1:<port>` (see [`Config::public_url`]).
+    pub public_url: Option<String>,
 }
 
 impl Default for Config {
@@ -72,6 +76,7 @@ impl Default for Config {
             access_token_ttl_s: 3600,
             limits: Limits::default(),
             pg_pool_size: 16,
+            public_url: None,
         }
     }
 }
@@ -89,6 +94,7 @@ impl std::fmt::Debug for Config {
             .field("access_token_ttl_s", &self.access_token_ttl_s)
             .field("limits", &self.limits)
             .field("pg_pool_size", &self.pg_pool_size)
+            .field("public_url", &self.public_url)
             .finish()
     }
 }
@@ -163,6 +169,14 @@ impl Config {
         Ok(())
     }
 
+    /// The configured public URL without a trailing slash, or `http://127.0.0.1:<bind port>`.
+    pub fn public_url(&self) -> String {
+        match self.public_url.as_deref().map(str::trim) {
+            Some(url) if !url.is_empty() => url.trim_end_matches('/').to_owned(),
+            _ => format!("http://127.0.0.1:{}", self.bind.port()),
+        }
+    }
+
     /// Where photos live: content-addressed under the data folder.
     pub fn photo_dir(&self) -> PathBuf {
         self.data_dir.join("photos")
@@ -207,6 +221,15 @@ mod tests {
         let shown = format!("{config:?}");
         assert!(!shown.contains("topsecret"), "{shown}");
         assert!(shown.contains("postgres://u:***@db.local/x"), "{shown}");
+    }
+
+    #[test]
+    fn public_url_defaults_to_loopback_and_drops_a_trailing_slash() {
+        let config: Config = toml::from_str("bind = \"0.0.0.0:9000\"").unwrap();
+        assert_eq!(config.public_url(), "http://127.0.0.1:9000");
+        let config: Config =
+            toml::from_str("public_url = \"https://xuncha.example.cn/\"").unwrap();
+        assert_eq!(config.public_url(), "https://xuncha.example.cn");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use super::{
     CaseRow, ChangePage, DeviceRecord, Head, IngestBatch, NewDevice, PhotoRecord, RefreshOutcome,
     Session, Storage, StorageError, StorageFuture, UserRecord,
 };
-use crate::audit::{self, AuditDraft, AuditRow};
+use crate::audit::{self, AuditDraft, AuditKey, AuditRow};
 use crate::domain::Catalog;
 use crate::ingest;
 
@@ -32,6 +32,8 @@ const MIGRATION_LOCK: i64 = 0x5855_4e43_4841;
 
 pub struct PostgresStorage {
     pool: Pool,
+    /// Keys the audit chain (`audit::AuditKey`); set by `storage::open`.
+    audit_key: Option<AuditKey>,
 }
 
 fn pool_error(e: impl std::fmt::Display) -> StorageError {
@@ -77,7 +79,10 @@ fn case_from_row(row: &Row, offset: usize) -> Result<CaseRow, StorageError> {
     })
 }
 
-async fn lock_head(tx: &Transaction<'_>) -> Result<Head, StorageError> {
+async fn lock_head(
+    tx: &Transaction<'_>,
+    audit_key: &Option<AuditKey>,
+) -> Result<Head, StorageError> {
     let row = tx
         .query_one(
             "SELECT change_seq, audit_seq, audit_hash FROM sync_head WHERE id = 1 FOR UPDATE",
@@ -88,6 +93,7 @@ async fn lock_head(tx: &Transaction<'_>) -> Result<Head, StorageError> {
         change_seq: row.try_get(0)?,
         audit_seq: row.try_get(1)?,
         audit_hash: row.try_get(2)?,
+        audit_key: audit_key.clone(),
     })
 }
 
@@ -147,9 +153,18 @@ impl PostgresStorage {
             .max_size(pool_size.max(2))
             .build()
             .map_err(pool_error)?;
-        let storage = PostgresStorage { pool };
+        let storage = PostgresStorage {
+            pool,
+            audit_key: None,
+        };
         storage.migrate().await?;
         Ok(storage)
+    }
+
+    /// Keys the audit entries this storage writes and verifies with `key`.
+    pub fn with_audit_key(mut self, key: AuditKey) -> PostgresStorage {
+        self.audit_key = Some(key);
+        self
     }
 
     async fn migrate(&self) -> Result<(), StorageError> {
@@ -445,7 +460,7 @@ impl Storage for PostgresStorage {
         Box::pin(async move {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
-            let mut head = lock_head(&tx).await?;
+            let mut head = lock_head(&tx, &self.audit_key).await?;
             let mut changed = 0usize;
             let rows = estates
                 .iter()
@@ -506,7 +521,7 @@ impl Storage for PostgresStorage {
         Box::pin(async move {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
-            let mut head = lock_head(&tx).await?;
+            let mut head = lock_head(&tx, &self.audit_key).await?;
             if tx
                 .query_opt(
                     "SELECT id FROM users WHERE username = $1",
@@ -566,7 +581,7 @@ impl Storage for PostgresStorage {
         Box::pin(async move {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
-            let mut head = lock_head(&tx).await?;
+            let mut head = lock_head(&tx, &self.audit_key).await?;
             let n = tx
                 .execute(
                     "UPDATE users SET disabled = $1 WHERE id = $2",
@@ -586,7 +601,7 @@ impl Storage for PostgresStorage {
         Box::pin(async move {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
-            let mut head = lock_head(&tx).await?;
+            let mut head = lock_head(&tx, &self.audit_key).await?;
             let id = device.id.to_string();
             tx.execute(
                 "INSERT INTO devices (id, user_id, name, refresh_hash, revoked_at, created_at) VALUES ($1, $2, $3, $4, NULL, $5)",
@@ -661,7 +676,7 @@ impl Storage for PostgresStorage {
             if revoked || user.disabled {
                 return Ok(RefreshOutcome::Revoked);
             }
-            let mut head = lock_head(&tx).await?;
+            let mut head = lock_head(&tx, &self.audit_key).await?;
             tx.execute("DELETE FROM access_tokens WHERE device_id = $1", &[&id])
                 .await?;
             tx.execute(
@@ -716,7 +731,7 @@ impl Storage for PostgresStorage {
         Box::pin(async move {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
-            let mut head = lock_head(&tx).await?;
+            let mut head = lock_head(&tx, &self.audit_key).await?;
             let id = device_id.to_string();
             let n = tx
                 .execute(
@@ -742,7 +757,7 @@ impl Storage for PostgresStorage {
                 .map_err(|e| StorageError::Pool(format!("ingest preparation failed: {e}")))??;
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
-            let mut head = lock_head(&tx).await?;
+            let mut head = lock_head(&tx, &self.audit_key).await?;
             let results = ingest_in_tx(&tx, &mut head, &batch).await?;
             save_head(&tx, &head).await?;
             tx.commit().await?;
@@ -913,7 +928,7 @@ impl Storage for PostgresStorage {
         Box::pin(async move {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
-            let mut head = lock_head(&tx).await?;
+            let mut head = lock_head(&tx, &self.audit_key).await?;
             let n = tx
                 .execute(
                     "INSERT INTO photos (sha256, stored_sha256, bytes, width, height, uploaded_by, device_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
@@ -957,7 +972,7 @@ impl Storage for PostgresStorage {
         Box::pin(async move {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
-            let mut head = lock_head(&tx).await?;
+            let mut head = lock_head(&tx, &self.audit_key).await?;
             insert_audit(&tx, &mut head, audit).await?;
             save_head(&tx, &head).await?;
             tx.commit().await?;
@@ -1000,6 +1015,7 @@ impl Storage for PostgresStorage {
                 change_seq: head_row.try_get(0)?,
                 audit_seq: head_row.try_get(1)?,
                 audit_hash: head_row.try_get(2)?,
+                audit_key: self.audit_key.clone(),
             };
             tx.commit().await?;
             Ok((rows, head))
