@@ -372,3 +372,80 @@ impl Server {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[derive(serde::Deserialize)]
+    struct Page {
+        #[allow(dead_code)]
+        limit: u32,
+    }
+
+    async fn boom() -> &'static str {
+        panic!("a bug in one handler")
+    }
+
+    async fn paged(axum::extract::Query(_): axum::extract::Query<Page>) -> &'static str {
+        "ok"
+    }
+
+    /// A panicking handler answers `500 {code, message}` with a request id, and the server keeps
+    /// serving on the same connection pool (real HTTP on loopback).
+    #[tokio::test]
+    async fn a_panic_is_a_json_500_with_the_request_id_not_a_dropped_connection() {
+        let request_id = HeaderName::from_static("x-request-id");
+        let app = with_error_layers(
+            Router::new()
+                .route("/boom", get(boom))
+                .route("/paged", get(paged)),
+        )
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid));
+        let app = with_request_id_guard(app);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let http = reqwest::Client::new();
+        for _ in 0..3 {
+            let response = http
+                .get(format!("http://{addr}/boom"))
+                .send()
+                .await
+                .expect("answered, not dropped");
+            assert_eq!(response.status(), 500);
+            assert!(response.headers().contains_key("x-request-id"));
+            let body: serde_json::Value = response.json().await.unwrap();
+            assert_eq!(body["code"], "INTERNAL_PANIC", "{body}");
+            assert!(!body["message"].as_str().unwrap().contains("a bug"), "{body}");
+        }
+        let response = http
+            .get(format!("http://{addr}/paged?limit=-1"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400);
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json")
+        );
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["code"], "BAD_QUERY", "{body}");
+        server.abort();
+    }
+
+    #[test]
+    fn request_ids_are_kept_only_when_clean() {
+        assert!(is_clean_request_id(b"phone-7.retry_2"));
+        assert!(is_clean_request_id("a".repeat(64).as_bytes()));
+        assert!(!is_clean_request_id("a".repeat(65).as_bytes()));
+        assert!(!is_clean_request_id(b""));
+        assert!(!is_clean_request_id(b"a b"));
+        assert!(!is_clean_request_id("编号".as_bytes()));
+        assert!(!is_clean_request_id(b"x\r\ny"));
+    }
+}
