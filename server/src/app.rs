@@ -137,9 +137,18 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/sync/pull", get(api::sync::pull))
         .route("/api/v1/cases/{id}", get(api::sync::get_case))
         .route("/api/v1/photos/{sha256}/status", get(api::photos::status))
-        .route("/api/v1/photos/{sha256}", put(api::photos::upload).get(api::photos::download))
-        .route("/api/v1/admin/devices/{id}/revoke", post(api::admin::revoke_device))
-        .route("/api/v1/admin/users/{id}/disable", post(api::admin::disable_user))
+        .route(
+            "/api/v1/photos/{sha256}",
+            put(api::photos::upload).get(api::photos::download),
+        )
+        .route(
+            "/api/v1/admin/devices/{id}/revoke",
+            post(api::admin::revoke_device),
+        )
+        .route(
+            "/api/v1/admin/users/{id}/disable",
+            post(api::admin::disable_user),
+        )
         .route("/api/v1/admin/audit/verify", get(api::admin::verify_audit))
         .merge(crate::dashboard::router(&state))
         .merge(crate::open311::routes())
@@ -419,7 +428,10 @@ mod tests {
             assert!(response.headers().contains_key("x-request-id"));
             let body: serde_json::Value = response.json().await.unwrap();
             assert_eq!(body["code"], "INTERNAL_PANIC", "{body}");
-            assert!(!body["message"].as_str().unwrap().contains("a bug"), "{body}");
+            assert!(
+                !body["message"].as_str().unwrap().contains("a bug"),
+                "{body}"
+            );
         }
         let response = http
             .get(format!("http://{addr}/paged?limit=-1"))

@@ -183,7 +183,6 @@ impl AuditDraft {
     }
 }
 
-
 /// The canonical entry that is hashed: fixed field order, times as RFC 3339 with microseconds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEntry {

@@ -227,8 +227,7 @@ mod tests {
     fn public_url_defaults_to_loopback_and_drops_a_trailing_slash() {
         let config: Config = toml::from_str("bind = \"0.0.0.0:9000\"").unwrap();
         assert_eq!(config.public_url(), "http://127.0.0.1:9000");
-        let config: Config =
-            toml::from_str("public_url = \"https://xuncha.example.cn/\"").unwrap();
+        let config: Config = toml::from_str("public_url = \"https://xuncha.example.cn/\"").unwrap();
         assert_eq!(config.public_url(), "https://xuncha.example.cn");
     }
 

@@ -342,7 +342,8 @@ async fn estates_import_reports_bad_features_by_index_and_imports_good_files() {
 /// edited, every later link recomputed with `hash(prev, entry)`, the head moved to the new tip.
 fn rewrite_audit_tail(db_path: &Path, hash: impl Fn(&str, &str) -> String) {
     let db = rusqlite::Connection::open(db_path).unwrap();
-    db.execute_batch("DROP TRIGGER audit_log_no_update;").unwrap();
+    db.execute_batch("DROP TRIGGER audit_log_no_update;")
+        .unwrap();
     let rows: Vec<(i64, String)> = db
         .prepare("SELECT seq, entry FROM audit_log ORDER BY seq")
         .unwrap()
@@ -382,7 +383,10 @@ async fn audit_rewrites_are_caught_by_the_key_and_by_a_checkpoint() {
     let data = dir.path().to_str().unwrap();
     demo_data(dir.path()).await;
     let key_file = dir.path().join("audit.key");
-    assert!(key_file.exists(), "the key file is created in the data folder");
+    assert!(
+        key_file.exists(),
+        "the key file is created in the data folder"
+    );
     let db_path = dir.path().join("xuncha.sqlite3");
     let db_bytes = std::fs::read(&db_path).unwrap();
     let key_hex = std::fs::read_to_string(&key_file).unwrap();
@@ -399,7 +403,14 @@ async fn audit_rewrites_are_caught_by_the_key_and_by_a_checkpoint() {
         "{checkpoint}"
     );
     assert_ok(&xuncha(
-        &["audit", "verify", "--checkpoint", &checkpoint, "--data", data],
+        &[
+            "audit",
+            "verify",
+            "--checkpoint",
+            &checkpoint,
+            "--data",
+            data,
+        ],
         "",
     ));
 
@@ -431,7 +442,14 @@ async fn audit_rewrites_are_caught_by_the_key_and_by_a_checkpoint() {
     });
     assert_ok(&xuncha(&["audit", "verify", "--data", data], ""));
     let stderr = assert_fails(&xuncha(
-        &["audit", "verify", "--checkpoint", &checkpoint, "--data", data],
+        &[
+            "audit",
+            "verify",
+            "--checkpoint",
+            &checkpoint,
+            "--data",
+            data,
+        ],
         "",
     ));
     assert!(stderr.contains("(CHECKPOINT)"), "{stderr}");

@@ -82,7 +82,8 @@ fn json_junk() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::from),
         any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_map(|x| serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)),
+        any::<f64>()
+            .prop_map(|x| serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)),
         "\\PC{0,20}".prop_map(Value::from),
         Just(json!("+262142-12-31T16:00:01Z")),
         Just(json!("REPORT")),
@@ -94,8 +95,21 @@ fn json_junk() -> impl Strategy<Value = Value> {
             prop::collection::vec(
                 (
                     prop::sample::select(vec![
-                        "id", "case_id", "kind", "action", "device_time", "gps", "lat", "photos",
-                        "category", "estate_id", "note", "sha256", "protocol", "events", "x",
+                        "id",
+                        "case_id",
+                        "kind",
+                        "action",
+                        "device_time",
+                        "gps",
+                        "lat",
+                        "photos",
+                        "category",
+                        "estate_id",
+                        "note",
+                        "sha256",
+                        "protocol",
+                        "events",
+                        "x",
                     ]),
                     inner
                 ),
@@ -122,8 +136,19 @@ fn push_junk() -> impl Strategy<Value = Vec<u8>> {
 /// A form body from field names Open311 reads and arbitrary values, urlencoded or raw.
 fn form_junk() -> impl Strategy<Value = String> {
     let name = prop::sample::select(vec![
-        "service_code", "lat", "long", "address_string", "address_id", "description",
-        "service_request_id", "status", "start_date", "end_date", "api_key", "email", "",
+        "service_code",
+        "lat",
+        "long",
+        "address_string",
+        "address_id",
+        "description",
+        "service_request_id",
+        "status",
+        "start_date",
+        "end_date",
+        "api_key",
+        "email",
+        "",
     ]);
     let value = prop_oneof![
         "\\PC{0,30}",
@@ -239,11 +264,11 @@ proptest! {
     fn cookie_headers_never_panic(header in "[ -~]{0,120}") {
         let _ = token_from_cookie_header(&header);
         let s = shared();
-        let (status, _) = answered(
+        let (status, body) = answered(
             s.server.http.get(s.server.url("/dashboard/cases")).header("cookie", header.clone()),
         )?;
-        // No valid session in junk: the sign-in page, never the queue.
-        prop_assert!(status == 303 || status == 401 || status == 400, "{}", status);
+        // No valid session in junk: the sign-in page (or a redirect to it), never the queue.
+        prop_assert!(status == 303 || body.contains("name=\"password\""), "{}: {}", status, body);
     }
 
     #[test]

@@ -20,7 +20,11 @@ async fn dashboard_cookie(base: &str, username: &str) -> (reqwest::Client, Strin
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let page = http.get(format!("{base}/dashboard/login")).send().await.unwrap();
+    let page = http
+        .get(format!("{base}/dashboard/login"))
+        .send()
+        .await
+        .unwrap();
     let pre_cookie = page
         .headers()
         .get("set-cookie")
@@ -58,7 +62,10 @@ async fn far_future_device_time_breaks_no_reader(backend: Backend) {
     let inspector = t.enrol("inspector.changchunli").await.access_token;
     let case_id = Uuid::now_v7();
     let pushed = t
-        .push(&inspector, vec![report(case_id, "changchunli", "STREET_LIGHT")])
+        .push(
+            &inspector,
+            vec![report(case_id, "changchunli", "STREET_LIGHT")],
+        )
         .await;
     assert_eq!(outcome(&pushed.results[0]), "APPLIED");
     // Stored through the push path that still accepts it in this branch (the ingest bound on
@@ -67,7 +74,12 @@ async fn far_future_device_time_breaks_no_reader(backend: Backend) {
     comment["device_time"] = json!(FAR_FUTURE);
     comment["note"] = json!("时钟错乱的手机");
     let pushed = t.push(&inspector, vec![comment]).await;
-    assert_eq!(outcome(&pushed.results[0]), "APPLIED", "{:?}", pushed.results);
+    assert_eq!(
+        outcome(&pushed.results[0]),
+        "APPLIED",
+        "{:?}",
+        pushed.results
+    );
 
     for path in [
         "/open311/v2/requests.json".to_owned(),
@@ -111,7 +123,10 @@ async fn far_future_device_time_breaks_no_reader(backend: Backend) {
         .await
         .unwrap();
     let html = response.text().await.unwrap();
-    assert!(html.contains("+262142-12-31 16:00 UTC"), "the device time is shown in UTC");
+    assert!(
+        html.contains("+262142-12-31 16:00 UTC"),
+        "the device time is shown in UTC"
+    );
 
     // The server still answers afterwards.
     assert_eq!(
@@ -140,34 +155,88 @@ async fn open311_public_view_hides_private_details(backend: Backend) {
                 "location_note": "3号楼2单元301 张三家门口",
                 "description": "路灯不亮，联系13812345678" }),
     );
-    reported["gps"] = json!({ "lat": 39.11353, "lon": 117.19307, "accuracy_m": 5.0, "provider": "gps" });
+    reported["gps"] =
+        json!({ "lat": 39.11353, "lon": 117.19307, "accuracy_m": 5.0, "provider": "gps" });
     let steps: Vec<(&str, Value)> = vec![
         (inspector.as_str(), reported),
-        (street.as_str(), event(case_id, json!({ "kind": "DISPATCH", "unit_id": dept_unit }))),
-        (dept.as_str(), event(case_id, json!({ "kind": "RETURN", "reason": "不归我们管，找王师傅 13900001111" }))),
+        (
+            street.as_str(),
+            event(case_id, json!({ "kind": "DISPATCH", "unit_id": dept_unit })),
+        ),
+        (
+            dept.as_str(),
+            event(
+                case_id,
+                json!({ "kind": "RETURN", "reason": "不归我们管，找王师傅 13900001111" }),
+            ),
+        ),
     ];
     for (token, body) in steps {
         let pushed = t.push(token, vec![body]).await;
-        assert_eq!(outcome(&pushed.results[0]), "APPLIED", "{:?}", pushed.results);
+        assert_eq!(
+            outcome(&pushed.results[0]),
+            "APPLIED",
+            "{:?}",
+            pushed.results
+        );
     }
     let path = format!("/open311/v2/requests/{case_id}.json");
 
     // Returned: the public note is the residents' text; the reason only for the scope.
-    let public: Value = t.http.get(t.url(&path)).send().await.unwrap().json().await.unwrap();
+    let public: Value = t
+        .http
+        .get(t.url(&path))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let public = &public[0];
     let text = public.to_string();
-    for secret in ["张三", "301", "13812345678", "13900001111", "王师傅", "2单元"] {
-        assert!(!text.contains(secret), "public view leaks {secret:?}: {text}");
+    for secret in [
+        "张三",
+        "301",
+        "13812345678",
+        "13900001111",
+        "王师傅",
+        "2单元",
+    ] {
+        assert!(
+            !text.contains(secret),
+            "public view leaks {secret:?}: {text}"
+        );
     }
     assert!(public["description"].is_null(), "{public}");
-    assert_eq!(public["status_notes"], "责任单位认为不属于其职责，已退回街道办事处重新安排。");
-    assert_ne!(public["lat"], json!(39.11353), "exact coordinates are not public");
+    assert_eq!(
+        public["status_notes"],
+        "责任单位认为不属于其职责，已退回街道办事处重新安排。"
+    );
+    assert_ne!(
+        public["lat"],
+        json!(39.11353),
+        "exact coordinates are not public"
+    );
     assert_ne!(public["long"], json!(117.19307));
-    let (lat, long) = (public["lat"].as_f64().unwrap(), public["long"].as_f64().unwrap());
-    assert!((lat - 39.1135).abs() < 0.01 && (long - 117.193).abs() < 0.01, "{public}");
-    assert!(public["address"].as_str().unwrap().contains("长春里 3号楼"), "{public}");
+    let (lat, long) = (
+        public["lat"].as_f64().unwrap(),
+        public["long"].as_f64().unwrap(),
+    );
+    assert!(
+        (lat - 39.1135).abs() < 0.01 && (long - 117.193).abs() < 0.01,
+        "{public}"
+    );
+    assert!(
+        public["address"].as_str().unwrap().contains("长春里 3号楼"),
+        "{public}"
+    );
     assert_eq!(public["service_code"], "STREET_LIGHT");
-    assert!(public["requested_datetime"].as_str().unwrap().ends_with("+08:00"));
+    assert!(
+        public["requested_datetime"]
+            .as_str()
+            .unwrap()
+            .ends_with("+08:00")
+    );
 
     // Signed in but out of scope (another community's inspector): still the public view.
     let seen: Value = t
@@ -196,11 +265,20 @@ async fn open311_public_view_hides_private_details(backend: Backend) {
     assert_eq!(detail["description"], "路灯不亮，联系13812345678");
     assert_eq!(detail["lat"], json!(39.11353));
     assert!(detail["address"].as_str().unwrap().contains("张三家门口"));
-    assert!(detail["status_notes"].as_str().unwrap().contains("13900001111"), "{detail}");
+    assert!(
+        detail["status_notes"]
+            .as_str()
+            .unwrap()
+            .contains("13900001111"),
+        "{detail}"
+    );
 
     // Dispatched again, handled, verified: closed, and no stale reason for anybody.
     let steps: Vec<(&str, Value)> = vec![
-        (street.as_str(), event(case_id, json!({ "kind": "DISPATCH", "unit_id": dept_unit }))),
+        (
+            street.as_str(),
+            event(case_id, json!({ "kind": "DISPATCH", "unit_id": dept_unit })),
+        ),
         (dept.as_str(), event(case_id, json!({ "kind": "ACCEPT" }))),
         (dept.as_str(), {
             let mut handled = event(case_id, json!({ "kind": "HANDLE" }));
@@ -215,7 +293,12 @@ async fn open311_public_view_hides_private_details(backend: Backend) {
     ];
     for (token, body) in steps {
         let pushed = t.push(token, vec![body]).await;
-        assert_eq!(outcome(&pushed.results[0]), "APPLIED", "{:?}", pushed.results);
+        assert_eq!(
+            outcome(&pushed.results[0]),
+            "APPLIED",
+            "{:?}",
+            pushed.results
+        );
     }
     for token in [None, Some(inspector.as_str())] {
         let mut request = t.http.get(t.url(&path));
@@ -241,7 +324,10 @@ async fn open311_public_view_hides_private_details(backend: Backend) {
         .unwrap();
     let text = list.to_string();
     assert!(text.contains(&case_id.to_string()), "{text}");
-    assert!(!text.contains("张三") && !text.contains("13812345678"), "{text}");
+    assert!(
+        !text.contains("张三") && !text.contains("13812345678"),
+        "{text}"
+    );
     t.stop().await;
 }
 
@@ -264,7 +350,10 @@ async fn open311_credentials_discovery_and_request_ids(backend: Backend) {
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.unwrap();
     assert!(
-        body[0]["description"].as_str().unwrap().starts_with("API_KEY_IN_QUERY: "),
+        body[0]["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("API_KEY_IN_QUERY: "),
         "{body}"
     );
     let form = "service_code=GARBAGE&lat=39.1135&long=117.1930";
@@ -330,7 +419,10 @@ async fn open311_credentials_discovery_and_request_ids(backend: Backend) {
             .send()
             .await
             .unwrap();
-        let echoed = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+        let echoed = response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
         if kept {
             assert_eq!(echoed, sent);
         } else {
@@ -351,7 +443,10 @@ async fn malformed_requests_get_json_errors_on_every_route(backend: Backend) {
     let (status, body) = t.get(&admin, "/api/v1/sync/pull?limit=-1").await;
     assert_eq!(status, 400);
     assert_eq!(body["code"], "BAD_QUERY", "{body}");
-    assert!(body["message"].as_str().unwrap().contains("limit"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("limit"),
+        "{body}"
+    );
     // The API and Open311 routes as the router registers them, and the dashboard's.
     let dashboard: &[(&str, &str)] = &[
         ("get", "/dashboard"),
@@ -375,7 +470,10 @@ async fn malformed_requests_get_json_errors_on_every_route(backend: Backend) {
         ("post", "/dashboard/estates/{id}"),
     ];
     // Routes that end the session (revoke, logout) go last so the others run signed in.
-    let mut routes: Vec<&(&str, &str)> = xuncha_server::openapi::ROUTES.iter().chain(dashboard).collect();
+    let mut routes: Vec<&(&str, &str)> = xuncha_server::openapi::ROUTES
+        .iter()
+        .chain(dashboard)
+        .collect();
     routes.sort_by_key(|(_, path)| path.contains("revoke") || path.contains("logout"));
     let queries = [
         "limit=-1",
@@ -387,7 +485,9 @@ async fn malformed_requests_get_json_errors_on_every_route(backend: Backend) {
     for (method, path) in routes {
         for filled in [
             path.replace('{', "").replace('}', ""),
-            path.replace("{id}", "%FF%FE").replace("{sha256}", "%FF").replace("{file}", "%C0.json"),
+            path.replace("{id}", "%FF%FE")
+                .replace("{sha256}", "%FF")
+                .replace("{file}", "%C0.json"),
         ] {
             for query in queries {
                 let url = t.url(&format!("{filled}?{query}"));
@@ -419,7 +519,10 @@ async fn malformed_requests_get_json_errors_on_every_route(backend: Backend) {
                 if status.is_client_error() && content_type.starts_with("application/json") {
                     let error: Value = serde_json::from_str(&body).unwrap();
                     let error = error.as_array().map_or(&error, |list| &list[0]);
-                    assert!(error["code"].is_string() || error["code"].is_number(), "{what}");
+                    assert!(
+                        error["code"].is_string() || error["code"].is_number(),
+                        "{what}"
+                    );
                     assert!(
                         error["message"].is_string() || error["description"].is_string(),
                         "{what}"

@@ -295,7 +295,10 @@ pub async fn run(command: AdminCommand) -> Result<(), CliError> {
             let store = storage.open().await?;
             let (_rows, head) = store.audit_log().await?;
             let key = head.audit_key.clone().ok_or_else(|| {
-                CliError::Invalid("no audit key: set XUNCHA_AUDIT_KEY or keep audit.key in the data folder".to_owned())
+                CliError::Invalid(
+                    "no audit key: set XUNCHA_AUDIT_KEY or keep audit.key in the data folder"
+                        .to_owned(),
+                )
             })?;
             println!(
                 "{}",

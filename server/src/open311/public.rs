@@ -127,7 +127,11 @@ mod tests {
     fn demo_estates_have_a_centre_inside_them() {
         for estate in xuncha_core::demo::estates().unwrap() {
             let (lat, lon) = estate_centre(&estate).unwrap();
-            assert!(estate.boundary.contains(lat, lon), "{}: {lat},{lon}", estate.id);
+            assert!(
+                estate.boundary.contains(lat, lon),
+                "{}: {lat},{lon}",
+                estate.id
+            );
         }
     }
 }
