@@ -484,7 +484,7 @@ async fn malformed_requests_get_json_errors_on_every_route(backend: Backend) {
     let mut checked = 0;
     for (method, path) in routes {
         for filled in [
-            path.replace('{', "").replace('}', ""),
+            path.replace(['{', '}'], ""),
             path.replace("{id}", "%FF%FE")
                 .replace("{sha256}", "%FF")
                 .replace("{file}", "%C0.json"),
