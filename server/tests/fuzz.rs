@@ -1,6 +1,7 @@
 //! Property tests (issue 11, beyond the list): arbitrary bytes and structured junk fed to the
-//! parsers that see untrusted input — the push payload, the photo upload body, the Open311 form,
-//! the dashboard's session cookie — over real HTTP against one real server (SQLite) on port 0,
+//! parsers that see untrusted input — the push payload, the photo upload body (PUT), the
+//! dashboard's multipart action form with its photo, the Open311 form, the dashboard's session
+//! cookie — over real HTTP against one real server (SQLite) on port 0,
 //! plus the parsers themselves in-process. Any panic fails; a panic in a handler would show as
 //! `500 INTERNAL_PANIC` or a dropped connection. Case counts are bounded (proptest config) so
 //! this runs in the normal `cargo test`.
@@ -22,6 +23,10 @@ struct Shared {
     runtime: tokio::runtime::Runtime,
     server: TestServer,
     token: String,
+    /// A street office's dashboard session, a case it may act on, and the page's CSRF token.
+    cookie: String,
+    case_path: String,
+    csrf: String,
 }
 
 fn shared() -> &'static Shared {
@@ -32,15 +37,39 @@ fn shared() -> &'static Shared {
             .enable_all()
             .build()
             .unwrap();
-        let (server, token) = runtime.block_on(async {
+        let (server, token, cookie, case_path, csrf) = runtime.block_on(async {
             let server = TestServer::start(Backend::Sqlite).await;
             let token = server.enrol("inspector.changchunli").await.access_token;
-            (server, token)
+            let case_id = uuid::Uuid::now_v7();
+            server
+                .push(
+                    &token,
+                    vec![common::report(case_id, "changchunli", "STREET_LIGHT")],
+                )
+                .await;
+            let (http, cookie) = common::dashboard_cookie(&server.base, "street.nanyingmen").await;
+            let case_path = format!("/dashboard/cases/{case_id}");
+            let html = http
+                .get(server.url(&case_path))
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let needle = "name=\"csrf\" value=\"";
+            let start = html.find(needle).expect("the case page has a CSRF token") + needle.len();
+            let csrf = html[start..start + html[start..].find('"').unwrap()].to_owned();
+            (server, token, cookie, case_path, csrf)
         });
         Shared {
             runtime,
             server,
             token,
+            cookie,
+            case_path,
+            csrf,
         }
     })
 }
@@ -170,6 +199,47 @@ fn form_junk() -> impl Strategy<Value = String> {
     ]
 }
 
+const BOUNDARY: &str = "xunchaFuzzBoundary";
+
+/// A multipart body for the dashboard's action form: real field names (and junk ones), values of
+/// any text, photo parts of random or JPEG-shaped bytes, sometimes cut off before the end.
+fn multipart_junk() -> impl Strategy<Value = (Vec<u8>, bool)> {
+    let part = (
+        prop::sample::select(vec![
+            "csrf", "kind", "version", "unit_id", "reason", "note", "photo", "", "x\"y",
+        ]),
+        prop_oneof![
+            "\\PC{0,40}".prop_map(String::into_bytes),
+            prop::collection::vec(any::<u8>(), 0..300),
+            Just(vec![0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10]),
+            Just(b"DISPATCH".to_vec()),
+        ],
+        any::<bool>(),
+    );
+    (
+        prop::collection::vec(part, 0..6),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(parts, finished, with_csrf)| {
+            let mut body = Vec::new();
+            for (name, value, as_file) in parts {
+                body.extend_from_slice(format!("--{BOUNDARY}\r\n").as_bytes());
+                let filename = if as_file { "; filename=\"p.jpg\"" } else { "" };
+                body.extend_from_slice(
+                    format!("Content-Disposition: form-data; name=\"{name}\"{filename}\r\n\r\n")
+                        .as_bytes(),
+                );
+                body.extend_from_slice(&value);
+                body.extend_from_slice(b"\r\n");
+            }
+            if finished {
+                body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+            }
+            (body, with_csrf)
+        })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: 96,
@@ -282,5 +352,43 @@ proptest! {
         prop_assert!(parsed.is_none() || parsed.is_some_and(|t| !t.is_empty()));
         let s = shared();
         answered(s.server.http.get(s.server.url("/dashboard")).header("cookie", header.clone()))?;
+    }
+
+    #[test]
+    fn dashboard_action_multipart_junk((body, with_csrf) in multipart_junk()) {
+        let s = shared();
+        // The real CSRF token first, when asked, so the junk reaches the photo pipeline too.
+        let mut full = Vec::new();
+        if with_csrf {
+            full.extend_from_slice(
+                format!(
+                    "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{}\r\n",
+                    s.csrf
+                )
+                .as_bytes(),
+            );
+        }
+        full.extend_from_slice(&body);
+        answered(
+            s.server
+                .http
+                .post(s.server.url(&format!("{}/actions", s.case_path)))
+                .header("cookie", &s.cookie)
+                .header("content-type", format!("multipart/form-data; boundary={BOUNDARY}"))
+                .body(full),
+        )?;
+    }
+
+    #[test]
+    fn dashboard_action_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+        let s = shared();
+        answered(
+            s.server
+                .http
+                .post(s.server.url(&format!("{}/actions", s.case_path)))
+                .header("cookie", &s.cookie)
+                .header("content-type", format!("multipart/form-data; boundary={BOUNDARY}"))
+                .body(bytes),
+        )?;
     }
 }

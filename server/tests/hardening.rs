@@ -8,52 +8,9 @@ mod common;
 use common::{Backend, TestServer, event, outcome, report};
 use serde_json::{Value, json};
 use uuid::Uuid;
-use xuncha_server::demo::DEMO_PASSWORD;
 
 /// The last instant chrono can hold, less eight hours: Beijing time cannot be represented.
 const FAR_FUTURE: &str = "+262142-12-31T16:00:01Z";
-
-/// A dashboard session without a browser: the sign-in form, then the cookie. Sends the login
-/// page's CSRF token along when the page carries one.
-async fn dashboard_cookie(base: &str, username: &str) -> (reqwest::Client, String) {
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let page = http
-        .get(format!("{base}/dashboard/login"))
-        .send()
-        .await
-        .unwrap();
-    let pre_cookie = page
-        .headers()
-        .get("set-cookie")
-        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned());
-    let html = page.text().await.unwrap();
-    let mut body = format!("username={username}&password={DEMO_PASSWORD}");
-    let needle = "name=\"csrf\" value=\"";
-    if let Some(start) = html.find(needle) {
-        let rest = &html[start + needle.len()..];
-        body.push_str(&format!("&csrf={}", &rest[..rest.find('"').unwrap()]));
-    }
-    let mut request = http
-        .post(format!("{base}/dashboard/login"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body);
-    if let Some(cookie) = pre_cookie {
-        request = request.header("cookie", cookie);
-    }
-    let response = request.send().await.unwrap();
-    assert_eq!(response.status(), 303, "dashboard sign-in of {username}");
-    let cookie = response.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    (http, cookie)
-}
 
 /// Item 1: one event whose device time is at the end of chrono's range must not take down any
 /// reader: Open311 (JSON, XML, one request), the sync API, the dashboard's pages and exports.
@@ -97,7 +54,7 @@ async fn far_future_device_time_breaks_no_reader(backend: Backend) {
     let (status, detail) = t.get(&inspector, &format!("/api/v1/cases/{case_id}")).await;
     assert_eq!(status, 200, "{detail}");
 
-    let (http, cookie) = dashboard_cookie(&t.base, "street.nanyingmen").await;
+    let (http, cookie) = common::dashboard_cookie(&t.base, "street.nanyingmen").await;
     for path in [
         "/dashboard/cases?scope=all".to_owned(),
         format!("/dashboard/cases/{case_id}"),
@@ -438,7 +395,7 @@ async fn open311_credentials_discovery_and_request_ids(backend: Backend) {
 async fn malformed_requests_get_json_errors_on_every_route(backend: Backend) {
     let mut t = TestServer::start(backend).await;
     let admin = t.enrol("admin").await.access_token;
-    let (_, cookie) = dashboard_cookie(&t.base, "street.nanyingmen").await;
+    let (_, cookie) = common::dashboard_cookie(&t.base, "street.nanyingmen").await;
     // The reported case: `pull?limit=-1` is a JSON 400 with a code.
     let (status, body) = t.get(&admin, "/api/v1/sync/pull?limit=-1").await;
     assert_eq!(status, 400);
