@@ -158,16 +158,19 @@ pub fn router(state: AppState) -> Router {
     let router = with_error_layers(router)
         .layer(middleware::from_fn(close_after_refused_body))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<axum::body::Body>| {
-            let id = request
-                .headers()
-                .get("x-request-id")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("-");
-            tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path())
-        }))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid));
     with_request_id_guard(router)
+}
+
+/// The span every request's log lines carry: its request id, method and path.
+fn request_span(request: &Request<axum::body::Body>) -> tracing::Span {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path())
 }
 
 /// Layers that turn every failure into `{code, message}` JSON (issue 11): a panic in a handler
@@ -401,10 +404,35 @@ mod tests {
         "ok"
     }
 
-    /// A panicking handler answers `500 {code, message}` with a request id, and the server keeps
-    /// serving on the same connection pool (real HTTP on loopback).
+    /// Log lines written by the test's subscriber.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            if let Ok(mut buffer) = self.0.lock() {
+                buffer.extend_from_slice(bytes);
+            }
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A panicking handler answers `500 {code, message}` with a request id, is logged with that
+    /// id, and the server keeps serving (real HTTP on loopback; the current-thread runtime runs
+    /// the server on this thread, so the test's log subscriber sees its lines).
     #[tokio::test]
     async fn a_panic_is_a_json_500_with_the_request_id_not_a_dropped_connection() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
         let request_id = HeaderName::from_static("x-request-id");
         let app = with_error_layers(
             Router::new()
@@ -412,6 +440,7 @@ mod tests {
                 .route("/paged", get(paged)),
         )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid));
         let app = with_request_id_guard(app);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -425,13 +454,22 @@ mod tests {
                 .await
                 .expect("answered, not dropped");
             assert_eq!(response.status(), 500);
-            assert!(response.headers().contains_key("x-request-id"));
+            let id = response.headers()["x-request-id"]
+                .to_str()
+                .unwrap()
+                .to_owned();
             let body: serde_json::Value = response.json().await.unwrap();
             assert_eq!(body["code"], "INTERNAL_PANIC", "{body}");
             assert!(
                 !body["message"].as_str().unwrap().contains("a bug"),
                 "{body}"
             );
+            let log = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+            let line = log
+                .lines()
+                .find(|l| l.contains("INTERNAL_PANIC") && l.contains(&id))
+                .unwrap_or_else(|| panic!("no log line with request id {id}: {log}"));
+            assert!(line.contains("a bug in one handler"), "{line}");
         }
         let response = http
             .get(format!("http://{addr}/paged?limit=-1"))
