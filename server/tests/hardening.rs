@@ -313,6 +313,23 @@ async fn open311_credentials_discovery_and_request_ids(backend: Backend) {
             .starts_with("API_KEY_IN_QUERY: "),
         "{body}"
     );
+    for path in [
+        "/open311/v2/services.json",
+        "/open311/v2/services.xml",
+        "/open311/discovery.json",
+    ] {
+        let response = t
+            .http
+            .get(t.url(&format!("{path}?api_key={inspector}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{path}");
+        assert!(
+            response.text().await.unwrap().contains("API_KEY_IN_QUERY"),
+            "{path}"
+        );
+    }
     let form = "service_code=GARBAGE&lat=39.1135&long=117.1930";
     let response = t
         .http

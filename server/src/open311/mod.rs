@@ -20,8 +20,10 @@ pub mod requests;
 pub mod services;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{FromRequestParts, State};
 use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, Uri, header};
+use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{any, get};
 
@@ -53,6 +55,22 @@ pub fn routes() -> Router<AppState> {
         .route("/open311/v2/requests/{file}", get(requests::one))
         .route("/open311/v2/tokens/{file}", get(requests::token))
         .route("/open311/{*rest}", any(not_found))
+        .layer(middleware::from_fn(refuse_api_key_in_query))
+}
+
+/// Every Open311 route refuses an `api_key` in the query string, in the format the path asks for.
+async fn refuse_api_key_in_query(request: Request<Body>, next: Next) -> Response {
+    match refuse_query_api_key(request.uri().query()) {
+        Ok(()) => next.run(request).await,
+        Err(e) => {
+            let format = if request.uri().path().ends_with(".xml") {
+                Format::Xml
+            } else {
+                Format::Json
+            };
+            e.respond(format)
+        }
+    }
 }
 
 async fn not_found(uri: Uri) -> Response {

@@ -20,7 +20,7 @@ use xuncha_core::workflow::{Action, Case, CaseStatus, Event};
 
 use super::error::Open311Error;
 use super::format::{Document, Format, Record, Value};
-use super::{Params, caller, place, public, refuse_query_api_key};
+use super::{Params, caller, place, public};
 use crate::access;
 use crate::app::AppState;
 use crate::domain::Catalog;
@@ -337,7 +337,6 @@ async fn list(
     headers: HeaderMap,
     query: Option<String>,
 ) -> Result<Document, Open311Error> {
-    refuse_query_api_key(query.as_deref())?;
     let params = Params::from_query(query.as_deref());
     let viewer = caller(&state, &headers, &Params::default()).await?;
     let search = Search::from_params(&params, Utc::now())?;
@@ -408,7 +407,6 @@ pub async fn one(
         Err(e) => return e.respond(Format::Json),
     };
     let result = async {
-        refuse_query_api_key(query.as_deref())?;
         let viewer = caller(&state, &headers, &Params::default()).await?;
         let row = case_row(&state, id).await?;
         let catalog = state.catalog();
@@ -522,7 +520,6 @@ async fn create(
             content_type.to_owned(),
         ));
     }
-    refuse_query_api_key(query.as_deref())?;
     let bytes = crate::api::read_body(&headers, body, MAX_POST_BYTES).await?;
     let mut form = Params::default();
     form.extend_form(&bytes);
