@@ -399,7 +399,6 @@ async fn case_row(state: &AppState, id: &str) -> Result<CaseRow, Open311Error> {
 pub async fn one(
     State(state): State<AppState>,
     headers: HeaderMap,
-    RawQuery(query): RawQuery,
     Path(file): Path<String>,
 ) -> Response {
     let (id, format) = match Format::split(&file) {
