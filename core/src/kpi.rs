@@ -57,13 +57,15 @@ impl QuarterParseError {
 impl Quarter {
     /// The quarter containing `at` on Beijing's calendar.
     pub fn of(at: DateTime<Utc>) -> Quarter {
-        let local = at.with_timezone(&SHANGHAI);
+        // At the very end of chrono's range Beijing time cannot be represented: use UTC's
+        // calendar there rather than panic (`time::to_local`).
+        let (year, month0) = match crate::time::to_local(at) {
+            Some(local) => (local.year(), local.month0()),
+            None => (at.year(), at.month0()),
+        };
         // month0 is 0..=11, so the quarter is 1..=4 and fits u8.
-        let quarter = u8::try_from(local.month0() / 3 + 1).unwrap_or(4);
-        Quarter {
-            year: local.year(),
-            quarter,
-        }
+        let quarter = u8::try_from(month0 / 3 + 1).unwrap_or(4);
+        Quarter { year, quarter }
     }
 
     fn local_start(year: i32, quarter: u8) -> DateTime<Utc> {
@@ -395,6 +397,19 @@ mod tests {
     use crate::geo::GpsFix;
     use crate::org::Role;
     use crate::workflow::{Actor, PhotoKind, PhotoRef, apply};
+
+    #[test]
+    fn quarter_of_the_last_instant_does_not_panic() {
+        let last: DateTime<Utc> = "+262142-12-31T16:00:01Z".parse().unwrap();
+        assert_eq!(
+            Quarter::of(last),
+            Quarter {
+                year: 262_142,
+                quarter: 4
+            }
+        );
+        assert_eq!(Quarter::of(DateTime::<Utc>::MAX_UTC).quarter, 4);
+    }
 
     fn at(month: u32, day: u32, hour: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, month, day, hour, 0, 0).unwrap()

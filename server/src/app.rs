@@ -7,10 +7,11 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::{HeaderName, HeaderValue, Method, Request, Uri, header};
+use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
@@ -125,7 +126,7 @@ async fn close_after_refused_body(request: Request<axum::body::Body>, next: Next
 /// All routes. Later helpers add theirs (Open311, dashboard) by merging routers onto this one.
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
-    Router::new()
+    let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/api/openapi.json", get(openapi::document))
         .route("/api/v1/auth/enrol", post(api::auth::enrol))
@@ -136,26 +137,145 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/sync/pull", get(api::sync::pull))
         .route("/api/v1/cases/{id}", get(api::sync::get_case))
         .route("/api/v1/photos/{sha256}/status", get(api::photos::status))
-        .route("/api/v1/photos/{sha256}", put(api::photos::upload).get(api::photos::download))
-        .route("/api/v1/admin/devices/{id}/revoke", post(api::admin::revoke_device))
-        .route("/api/v1/admin/users/{id}/disable", post(api::admin::disable_user))
+        .route(
+            "/api/v1/photos/{sha256}",
+            put(api::photos::upload).get(api::photos::download),
+        )
+        .route(
+            "/api/v1/admin/devices/{id}/revoke",
+            post(api::admin::revoke_device),
+        )
+        .route(
+            "/api/v1/admin/users/{id}/disable",
+            post(api::admin::disable_user),
+        )
         .route("/api/v1/admin/audit/verify", get(api::admin::verify_audit))
         .merge(crate::dashboard::router(&state))
         .merge(crate::open311::routes())
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state)
+        .with_state(state);
+    let router = with_error_layers(router)
         .layer(middleware::from_fn(close_after_refused_body))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<axum::body::Body>| {
-            let id = request
-                .headers()
-                .get("x-request-id")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("-");
-            tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path())
-        }))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid));
+    with_request_id_guard(router)
+}
+
+/// The span every request's log lines carry: its request id, method and path.
+fn request_span(request: &Request<axum::body::Body>) -> tracing::Span {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path())
+}
+
+/// Layers that turn every failure into `{code, message}` JSON (issue 11): a panic in a handler
+/// becomes a logged `500 INTERNAL_PANIC` instead of a dropped connection, and axum's plain-text
+/// extractor rejections (bad query string, path, JSON or form body) become JSON with a code.
+/// They sit inside the request-id and trace layers, so the log line and the response both carry
+/// the request id.
+fn with_error_layers(router: Router) -> Router {
+    router
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn(json_rejections))
+}
+
+/// The answer to a panicking handler. The panic text goes to the log (inside the request's span,
+/// so with its request id), never to the client.
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-text panic payload".to_owned());
+    tracing::error!(panic = %detail, "handler panicked; answered 500 INTERNAL_PANIC");
+    let body = xuncha_core::protocol::ApiError {
+        code: "INTERNAL_PANIC".to_owned(),
+        message: "服务器内部错误，请把响应头 X-Request-Id 告诉管理员 (internal error; quote the X-Request-Id header)".to_owned(),
+    };
+    (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
+}
+
+/// Largest plain-text rejection body read back to be rewrapped as JSON; axum's are one line.
+const REJECTION_TEXT_BYTES: usize = 4096;
+
+/// Rewrites axum's plain-text extractor rejections as `{code, message}` JSON, on every route.
+async fn json_rejections(request: Request<axum::body::Body>, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let plain_text = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/plain"));
+    if !(status.is_client_error() || status.is_server_error()) || !plain_text {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, REJECTION_TEXT_BYTES)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let body = xuncha_core::protocol::ApiError {
+        code: rejection_code(status, &text).to_owned(),
+        message: format!("请求无效 (invalid request): {text}"),
+    };
+    let mut fresh = (status, axum::Json(body)).into_response();
+    for name in [header::RETRY_AFTER, header::ALLOW, header::CONNECTION] {
+        if let Some(value) = parts.headers.get(&name) {
+            fresh.headers_mut().insert(name, value.clone());
+        }
+    }
+    fresh
+}
+
+/// A stable code for one of axum's rejections, from its status and text.
+fn rejection_code(status: StatusCode, text: &str) -> &'static str {
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "BODY_TOO_LARGE",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "UNSUPPORTED_MEDIA_TYPE",
+        StatusCode::METHOD_NOT_ALLOWED => "METHOD_NOT_ALLOWED",
+        StatusCode::NOT_FOUND => "ROUTE_NOT_FOUND",
+        _ if text.contains("query string") => "BAD_QUERY",
+        _ if text.contains("JSON") => "BAD_JSON",
+        _ if text.contains("form") => "BAD_FORM",
+        _ if text.contains("path") || text.starts_with("Invalid URL") => "BAD_PATH",
+        _ if status.is_server_error() => "INTERNAL",
+        _ => "BAD_REQUEST",
+    }
+}
+
+/// Longest client-chosen `X-Request-Id` kept; longer or unusual ones are replaced.
+pub const MAX_REQUEST_ID_CHARS: usize = 64;
+
+/// A request id a client may choose: 1 to 64 characters of `[A-Za-z0-9-_.]`, so it can be written
+/// to logs and echoed in a header as it is.
+pub fn is_clean_request_id(id: &[u8]) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_REQUEST_ID_CHARS
+        && id
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// Outermost: drops a client-chosen `X-Request-Id` that is not clean (or repeated), so the
+/// request-id layer generates a fresh one instead of reflecting it into logs and headers.
+fn with_request_id_guard(router: Router) -> Router {
+    router.layer(middleware::from_fn(drop_unclean_request_id))
+}
+
+async fn drop_unclean_request_id(mut request: Request<axum::body::Body>, next: Next) -> Response {
+    let ids = request.headers().get_all("x-request-id");
+    let count = ids.iter().count();
+    let clean = ids.iter().all(|id| is_clean_request_id(id.as_bytes()));
+    if count > 1 || !clean {
+        request.headers_mut().remove("x-request-id");
+    }
+    next.run(request).await
 }
 
 pub struct Server;
@@ -292,5 +412,120 @@ impl Server {
             task,
             sweeper,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[derive(serde::Deserialize)]
+    struct Page {
+        #[allow(dead_code)]
+        limit: u32,
+    }
+
+    async fn boom() -> &'static str {
+        panic!("a bug in one handler")
+    }
+
+    async fn paged(axum::extract::Query(_): axum::extract::Query<Page>) -> &'static str {
+        "ok"
+    }
+
+    /// Log lines written by the test's subscriber.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            if let Ok(mut buffer) = self.0.lock() {
+                buffer.extend_from_slice(bytes);
+            }
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A panicking handler answers `500 {code, message}` with a request id, is logged with that
+    /// id, and the server keeps serving (real HTTP on loopback; the current-thread runtime runs
+    /// the server on this thread, so the test's log subscriber sees its lines).
+    #[tokio::test]
+    async fn a_panic_is_a_json_500_with_the_request_id_not_a_dropped_connection() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let request_id = HeaderName::from_static("x-request-id");
+        let app = with_error_layers(
+            Router::new()
+                .route("/boom", get(boom))
+                .route("/paged", get(paged)),
+        )
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid));
+        let app = with_request_id_guard(app);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let http = reqwest::Client::new();
+        for _ in 0..3 {
+            let response = http
+                .get(format!("http://{addr}/boom"))
+                .send()
+                .await
+                .expect("answered, not dropped");
+            assert_eq!(response.status(), 500);
+            let id = response.headers()["x-request-id"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            let body: serde_json::Value = response.json().await.unwrap();
+            assert_eq!(body["code"], "INTERNAL_PANIC", "{body}");
+            assert!(
+                !body["message"].as_str().unwrap().contains("a bug"),
+                "{body}"
+            );
+            let log = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+            let line = log
+                .lines()
+                .find(|l| l.contains("INTERNAL_PANIC") && l.contains(&id))
+                .unwrap_or_else(|| panic!("no log line with request id {id}: {log}"));
+            assert!(line.contains("a bug in one handler"), "{line}");
+        }
+        let response = http
+            .get(format!("http://{addr}/paged?limit=-1"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400);
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json")
+        );
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["code"], "BAD_QUERY", "{body}");
+        server.abort();
+    }
+
+    #[test]
+    fn request_ids_are_kept_only_when_clean() {
+        assert!(is_clean_request_id(b"phone-7.retry_2"));
+        assert!(is_clean_request_id("a".repeat(64).as_bytes()));
+        assert!(!is_clean_request_id("a".repeat(65).as_bytes()));
+        assert!(!is_clean_request_id(b""));
+        assert!(!is_clean_request_id(b"a b"));
+        assert!(!is_clean_request_id("编号".as_bytes()));
+        assert!(!is_clean_request_id(b"x\r\ny"));
     }
 }

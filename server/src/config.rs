@@ -76,6 +76,10 @@ pub struct Config {
     /// A VERIFY's GPS must lie inside the estate boundary or at most this far (metres) from the
     /// case's reported location (issue 10 item 4).
     pub verify_max_distance_m: f64,
+    /// The server's address as the outside world reaches it (`https://xuncha.example.cn`), used
+    /// in Open311 discovery instead of the request's Host header. Default
+    /// `http://127.0.0.1:<port>` (see [`Config::public_url`]).
+    pub public_url: Option<String>,
 }
 
 /// Per-user quota of unfinished uploads and the expiry of what nobody finished or cited.
@@ -118,6 +122,7 @@ impl Default for Config {
             pg_pool_size: 16,
             uploads: UploadLimits::default(),
             verify_max_distance_m: 100.0,
+            public_url: None,
         }
     }
 }
@@ -137,6 +142,7 @@ impl std::fmt::Debug for Config {
             .field("pg_pool_size", &self.pg_pool_size)
             .field("uploads", &self.uploads)
             .field("verify_max_distance_m", &self.verify_max_distance_m)
+            .field("public_url", &self.public_url)
             .finish()
     }
 }
@@ -211,6 +217,14 @@ impl Config {
         Ok(())
     }
 
+    /// The configured public URL without a trailing slash, or `http://127.0.0.1:<bind port>`.
+    pub fn public_url(&self) -> String {
+        match self.public_url.as_deref().map(str::trim) {
+            Some(url) if !url.is_empty() => url.trim_end_matches('/').to_owned(),
+            _ => format!("http://127.0.0.1:{}", self.bind.port()),
+        }
+    }
+
     /// Where photos live: content-addressed under the data folder.
     pub fn photo_dir(&self) -> PathBuf {
         self.data_dir.join("photos")
@@ -255,6 +269,14 @@ mod tests {
         let shown = format!("{config:?}");
         assert!(!shown.contains("topsecret"), "{shown}");
         assert!(shown.contains("postgres://u:***@db.local/x"), "{shown}");
+    }
+
+    #[test]
+    fn public_url_defaults_to_loopback_and_drops_a_trailing_slash() {
+        let config: Config = toml::from_str("bind = \"0.0.0.0:9000\"").unwrap();
+        assert_eq!(config.public_url(), "http://127.0.0.1:9000");
+        let config: Config = toml::from_str("public_url = \"https://xuncha.example.cn/\"").unwrap();
+        assert_eq!(config.public_url(), "https://xuncha.example.cn");
     }
 
     #[test]

@@ -62,7 +62,7 @@ fn open311(summary: &str, format: &str, params: Value, ok: &str) -> Value {
       "summary": summary, "tags": ["Open311 GeoReport v2"], "parameters": params,
       "responses": {
         "200": { "description": ok, "content": { media: { "schema": { "type": body_type } } } },
-        "400": { "description": "GeoReport error list: [{code, description}] (HTTP status in `code`)" },
+        "400": { "description": "GeoReport error list: [{code, description}] (HTTP status in `code`); API_KEY_IN_QUERY when api_key is in the query string" },
         "403": { "description": "api_key refused" },
         "404": { "description": "unknown service, request or token" }
       }
@@ -86,10 +86,9 @@ fn open311_search_params() -> Value {
             "reported at or before (W3C date-time); at most 90 days after start_date"
         ),
         query_param("status", "open, closed or both"),
-        query_param(
-            "api_key",
-            "an access token: details of the caller's own cases"
-        )
+        json!({ "name": "X-Api-Key", "in": "header", "required": false,
+          "description": "an access token (or `Authorization: Bearer`): details of the cases the caller may see; without it, the public view. `api_key` in the query string is refused (API_KEY_IN_QUERY)",
+          "schema": { "type": "string" } })
     ])
 }
 
@@ -103,7 +102,7 @@ fn open311_post(format: &str) -> Value {
     );
     let text = json!({ "type": "string" });
     op["requestBody"] = json!({ "required": true, "content": { "application/x-www-form-urlencoded": { "schema": {
-      "type": "object", "required": ["api_key", "service_code"],
+      "type": "object", "required": ["service_code"],
       "properties": { "api_key": text, "service_code": text, "lat": { "type": "number" }, "long": { "type": "number" },
         "address_string": text, "description": text } } } } });
     op
@@ -207,7 +206,7 @@ pub fn spec() -> Value {
         "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer", "description": "access token from enrol or refresh" } },
         "schemas": {
           "Error": { "type": "object", "required": ["code", "message"], "properties": {
-            "code": { "type": "string", "description": "stable machine code" }, "message": { "type": "string" } } },
+            "code": { "type": "string", "description": "stable machine code; on every route also BAD_QUERY, BAD_PATH, BAD_JSON, BAD_FORM (malformed request) and INTERNAL_PANIC (500, quote the X-Request-Id header)" }, "message": { "type": "string" } } },
           "EnrolRequest": { "type": "object", "required": ["username", "password", "device_name"], "properties": {
             "username": { "type": "string" }, "password": { "type": "string", "format": "password" }, "device_name": { "type": "string", "maxLength": 100 } } },
           "EnrolResponse": { "type": "object", "required": ["device_id", "access_token", "access_expires_in_s", "refresh_token", "user"], "properties": {

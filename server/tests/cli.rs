@@ -338,6 +338,130 @@ async fn estates_import_reports_bad_features_by_index_and_imports_good_files() {
     server.shutdown().await.unwrap();
 }
 
+/// Rewrites the audit log from entry 2 on the way someone with the database file would: entry 2
+/// edited, every later link recomputed with `hash(prev, entry)`, the head moved to the new tip.
+fn rewrite_audit_tail(db_path: &Path, hash: impl Fn(&str, &str) -> String) {
+    let db = rusqlite::Connection::open(db_path).unwrap();
+    db.execute_batch("DROP TRIGGER audit_log_no_update;")
+        .unwrap();
+    let rows: Vec<(i64, String)> = db
+        .prepare("SELECT seq, entry FROM audit_log ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let mut prev: String = db
+        .query_row("SELECT hash FROM audit_log WHERE seq = 1", [], |r| r.get(0))
+        .unwrap();
+    for (seq, entry) in rows.into_iter().skip(1) {
+        let entry = if seq == 2 {
+            entry.replace("\"seq\":2,", "\"seq\":2, ")
+        } else {
+            entry
+        };
+        let next = hash(&prev, &entry);
+        db.execute(
+            "UPDATE audit_log SET entry = ?1, prev_hash = ?2, hash = ?3 WHERE seq = ?4",
+            rusqlite::params![entry, prev, next, seq],
+        )
+        .unwrap();
+        prev = next;
+    }
+    db.execute("UPDATE sync_head SET audit_hash = ?1 WHERE id = 1", [prev])
+        .unwrap();
+}
+
+/// Issue 11: with a plain SHA-256 chain, an edit with every later hash recomputed verified as
+/// intact. Keyed with a secret outside the database, it does not; and even someone holding the
+/// key is caught by a checkpoint printed earlier.
+#[tokio::test(flavor = "multi_thread")]
+async fn audit_rewrites_are_caught_by_the_key_and_by_a_checkpoint() {
+    use hmac::{Hmac, KeyInit, Mac};
+    use sha2::Digest;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    demo_data(dir.path()).await;
+    let key_file = dir.path().join("audit.key");
+    assert!(
+        key_file.exists(),
+        "the key file is created in the data folder"
+    );
+    let db_path = dir.path().join("xuncha.sqlite3");
+    let db_bytes = std::fs::read(&db_path).unwrap();
+    let key_hex = std::fs::read_to_string(&key_file).unwrap();
+    assert!(
+        !db_bytes
+            .windows(key_hex.trim().len())
+            .any(|w| w == key_hex.trim().as_bytes()),
+        "the key is not in the database"
+    );
+    let checkpoint = assert_ok(&xuncha(&["audit", "checkpoint", "--data", data], ""));
+    let checkpoint = checkpoint.trim().to_owned();
+    assert!(
+        checkpoint.starts_with("xuncha-audit-checkpoint v1 seq="),
+        "{checkpoint}"
+    );
+    assert_ok(&xuncha(
+        &[
+            "audit",
+            "verify",
+            "--checkpoint",
+            &checkpoint,
+            "--data",
+            data,
+        ],
+        "",
+    ));
+
+    // Without the key: the rewrite with plain SHA-256 is caught.
+    let backup = dir.path().join("backup.sqlite3");
+    std::fs::copy(&db_path, &backup).unwrap();
+    rewrite_audit_tail(&db_path, |prev, entry| {
+        let mut hasher = sha2::Sha256::new();
+        hasher.update(prev.as_bytes());
+        hasher.update(b"\n");
+        hasher.update(entry.as_bytes());
+        hex::encode(hasher.finalize())
+    });
+    let stderr = assert_fails(&xuncha(&["audit", "verify", "--data", data], ""));
+    assert!(
+        stderr.contains("audit chain broken at entry 2 (HASH)"),
+        "{stderr}"
+    );
+
+    // With the stolen key the chain alone looks intact, but the checkpoint is not.
+    std::fs::copy(&backup, &db_path).unwrap();
+    let key = hex::decode(key_hex.trim()).unwrap();
+    rewrite_audit_tail(&db_path, |prev, entry| {
+        let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&key).unwrap();
+        mac.update(prev.as_bytes());
+        mac.update(b"\n");
+        mac.update(entry.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    });
+    assert_ok(&xuncha(&["audit", "verify", "--data", data], ""));
+    let stderr = assert_fails(&xuncha(
+        &[
+            "audit",
+            "verify",
+            "--checkpoint",
+            &checkpoint,
+            "--data",
+            data,
+        ],
+        "",
+    ));
+    assert!(stderr.contains("(CHECKPOINT)"), "{stderr}");
+    // A checkpoint line that was altered is refused.
+    let forged = checkpoint.replace("seq=", "seq=1");
+    let stderr = assert_fails(&xuncha(
+        &["audit", "verify", "--checkpoint", &forged, "--data", data],
+        "",
+    ));
+    assert!(stderr.contains("CHECKPOINT_SIGNATURE"), "{stderr}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn audit_verify_passes_then_names_the_first_tampered_entry() {
     let dir = tempfile::tempdir().unwrap();

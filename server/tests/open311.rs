@@ -249,11 +249,9 @@ async fn round_trip(backend: Backend) {
     assert_eq!(request["service_code"], "STREET_LIGHT");
     assert_eq!(request["service_name"], "路灯");
     assert_eq!(request["agency_responsible"], agency.as_str());
-    assert!(
-        request["status_notes"]
-            .as_str()
-            .unwrap()
-            .contains("REPORTED")
+    assert_eq!(
+        request["status_notes"], "已收到反映，街道办事处正在核实并安排责任单位处理。",
+        "the residents' text of the status"
     );
     assert!(
         request["requested_datetime"]
@@ -268,28 +266,56 @@ async fn round_trip(backend: Backend) {
             .unwrap()
             .ends_with("+08:00")
     );
-    assert_eq!(request["lat"], 39.1135);
-    assert_eq!(request["long"], 117.1930);
+    // Anonymous: the estate's centre, not the reported point; the estate, not the location note.
+    let changchunli = xuncha_core::demo::estates()
+        .unwrap()
+        .into_iter()
+        .find(|e| e.id == "changchunli")
+        .unwrap();
+    let (centre_lat, centre_long) =
+        xuncha_server::open311::public::estate_centre(&changchunli).unwrap();
+    assert_eq!(request["lat"], centre_lat);
+    assert_eq!(request["long"], centre_long);
     assert_eq!(request["address_id"], "changchunli");
-    let address = request["address"].as_str().unwrap();
+    let public_address = request["address"].as_str().unwrap();
     assert!(
-        address.contains("长春里") && address.contains("3号楼东侧"),
-        "{address}"
+        public_address.contains("长春里") && !public_address.contains("3号楼东侧"),
+        "{public_address}"
     );
     assert!(
         request["description"].is_null(),
         "anonymous callers do not get the description"
     );
-    // With the reporter's key the description is there.
-    let (_, mine) = api
-        .get_json(&format!("{V2}/requests/{id}.json?api_key={inspector}"))
-        .await;
+    // With the reporter's key (a header: never the query string) the details are there.
+    let mine: Value = api
+        .http
+        .get(format!("{}{V2}/requests/{id}.json", api.base))
+        .header("x-api-key", &inspector)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(mine[0]["description"], description);
+    assert_eq!(mine[0]["lat"], 39.1135);
+    assert_eq!(mine[0]["long"], 117.1930);
+    let address = mine[0]["address"].as_str().unwrap().to_owned();
+    assert!(
+        address.contains("长春里") && address.contains("3号楼东侧"),
+        "{address}"
+    );
 
     // The same request as XML: well-formed, escaped, and equal to the JSON.
-    let (status, _, xml) = api
-        .get(&format!("{V2}/requests/{id}.xml?api_key={inspector}"))
-        .await;
+    let xml = api
+        .http
+        .get(format!("{}{V2}/requests/{id}.xml", api.base))
+        .bearer_auth(&inspector)
+        .send()
+        .await
+        .unwrap();
+    let status = xml.status();
+    let xml = xml.text().await.unwrap();
     assert_eq!(status, StatusCode::OK);
     assert_eq!(well_formed_root(&xml), "service_requests");
     assert!(xml.contains("&lt;夜间&gt; &amp;"), "{xml}");

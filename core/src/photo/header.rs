@@ -235,3 +235,82 @@ impl PngHeader {
         }
     }
 }
+
+/// Issue 11: the header checks see every uploaded byte before any decoder does; arbitrary bytes
+/// and structured junk (a JPEG or PNG signature followed by random segments) must give an answer,
+/// never a panic. Bounded case counts keep this in the normal `cargo test`.
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A JPEG made of random marker segments: SOI, then (fill bytes, marker, length, payload)*.
+    fn jpeg_junk() -> impl Strategy<Value = Vec<u8>> {
+        let segment = (
+            0usize..3,
+            any::<u8>(),
+            any::<u16>(),
+            prop::collection::vec(any::<u8>(), 0..64),
+        );
+        prop::collection::vec(segment, 0..12).prop_map(|segments| {
+            let mut bytes = vec![0xff, 0xd8];
+            for (fill, marker, length, payload) in segments {
+                bytes.extend(std::iter::repeat_n(0xff, fill + 1));
+                bytes.push(marker);
+                bytes.extend_from_slice(&length.to_be_bytes());
+                bytes.extend_from_slice(&payload);
+            }
+            bytes
+        })
+    }
+
+    fn png_junk() -> impl Strategy<Value = Vec<u8>> {
+        (
+            any::<u32>(),
+            prop::sample::select(vec![*b"IHDR", *b"IDAT", *b"IEND", *b"zzzz"]),
+            prop::collection::vec(any::<u8>(), 0..40),
+        )
+            .prop_map(|(length, kind, payload)| {
+                let mut bytes = PNG_SIGNATURE.to_vec();
+                bytes.extend_from_slice(&length.to_be_bytes());
+                bytes.extend_from_slice(&kind);
+                bytes.extend_from_slice(&payload);
+                bytes
+            })
+    }
+
+    fn check_all(bytes: &[u8]) {
+        let _ = sniff(bytes);
+        let _ = scan_jpeg(bytes);
+        let _ = scan_png(bytes);
+        let _ = jpeg_has_end_marker(bytes);
+        if let Ok(png) = scan_png(bytes) {
+            let _ = png.expanded_channels();
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 256,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+            check_all(&bytes);
+        }
+
+        #[test]
+        fn jpeg_shaped_junk_never_panics(bytes in jpeg_junk()) {
+            check_all(&bytes);
+            prop_assert!(sniff(&bytes).is_ok() || bytes.len() < 3);
+        }
+
+        #[test]
+        fn png_shaped_junk_never_panics(bytes in png_junk()) {
+            check_all(&bytes);
+        }
+    }
+}

@@ -44,18 +44,15 @@ pub const HEADERS: [&str; 27] = [
     "退回次数",
 ];
 
-/// One CSV field: quoted when it must be, and a leading `= + - @` neutralised so a description
-/// typed by a resident cannot run as a spreadsheet formula.
+/// One CSV field: quoted when it must be, and neutralised by the dashboard's formula guard
+/// ([`crate::dashboard::export::formula_safe`]) so a description typed by a resident cannot run
+/// as a spreadsheet formula.
 pub fn csv_field(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@']) && value.parse::<f64>().is_err() {
-        format!("'{value}")
-    } else {
-        value.to_owned()
-    };
+    let value = crate::dashboard::export::formula_safe(value);
     if value.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", value.replace('"', "\"\""))
     } else {
-        value
+        value.into_owned()
     }
 }
 
@@ -159,6 +156,8 @@ mod tests {
         assert_eq!(csv_field("说\"不\""), "\"说\"\"不\"\"\"");
         assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
         assert_eq!(csv_field("-3"), "-3");
+        assert_eq!(csv_field("\t=1+1"), "'\t=1+1");
+        assert_eq!(csv_field("\r=1+1"), "\"'\r=1+1\"");
         assert_eq!(csv_field("第一行\n第二行"), "\"第一行\n第二行\"");
     }
 

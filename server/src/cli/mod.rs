@@ -124,8 +124,20 @@ pub enum RulesCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Recompute the hash chain; exits non-zero and shows the first bad entry if it is broken.
+    /// Recompute the keyed hash chain; exits non-zero and shows the first bad entry if it is
+    /// broken. With --checkpoint, also checks the log against a line printed earlier by
+    /// `audit checkpoint`, which catches a rewrite of the whole tail.
     Verify {
+        /// A line printed by `audit checkpoint` (kept outside the server).
+        #[arg(long)]
+        checkpoint: Option<String>,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// Print a signed checkpoint of the chain's tip (seq, hash, time, HMAC signature): keep the
+    /// line somewhere else (paper, e-mail, another machine) and give it to `audit verify
+    /// --checkpoint` later.
+    Checkpoint {
         #[command(flatten)]
         storage: StorageArgs,
     },
@@ -285,10 +297,39 @@ pub async fn run(command: AdminCommand) -> Result<(), CliError> {
             }
             Ok(())
         }
-        AdminCommand::Audit(AuditCommand::Verify { storage }) => {
+        AdminCommand::Audit(AuditCommand::Checkpoint { storage }) => {
+            let store = storage.open().await?;
+            let (_rows, head) = store.audit_log().await?;
+            let key = head.audit_key.clone().ok_or_else(|| {
+                CliError::Invalid(
+                    "no audit key: set XUNCHA_AUDIT_KEY or keep audit.key in the data folder"
+                        .to_owned(),
+                )
+            })?;
+            println!(
+                "{}",
+                audit::Checkpoint::of(&head, &key, chrono::Utc::now()).to_line()
+            );
+            Ok(())
+        }
+        AdminCommand::Audit(AuditCommand::Verify {
+            checkpoint,
+            storage,
+        }) => {
             let store = storage.open().await?;
             let (rows, head) = store.audit_log().await?;
-            let report = audit::verify(&rows, &head);
+            let report = match checkpoint {
+                Some(line) => {
+                    let key = head.audit_key.clone().ok_or_else(|| {
+                        CliError::Invalid("no audit key to check the checkpoint with".to_owned())
+                    })?;
+                    let checkpoint = audit::Checkpoint::parse(&line, &key).map_err(|e| {
+                        CliError::Invalid(format!("checkpoint refused ({}): {e}", e.code()))
+                    })?;
+                    audit::verify_with_checkpoint(&rows, &head, &checkpoint)
+                }
+                None => audit::verify(&rows, &head),
+            };
             match report.problem {
                 None => {
                     println!(

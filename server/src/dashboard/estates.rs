@@ -122,7 +122,7 @@ fn day_start(text: &str) -> Result<Option<DateTime<Utc>>, EstateFormError> {
 }
 
 fn local_day(at: Option<DateTime<Utc>>) -> String {
-    at.map(|t| t.with_timezone(&Shanghai).format("%Y-%m-%d").to_string())
+    at.map(xuncha_core::time::format_local_date)
         .unwrap_or_default()
 }
 

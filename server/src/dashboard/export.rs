@@ -62,19 +62,30 @@ impl ExportError {
     }
 }
 
+/// Characters that make a spreadsheet treat a cell as a formula when they lead it (CSV
+/// injection, OWASP): `= + - @`, a TAB or CR (Excel skips them and reads what follows), and the
+/// full-width `＝ ＋ － ＠` that Chinese input methods produce.
+const FORMULA_LEADS: [char; 10] = ['=', '+', '-', '@', '\t', '\r', '＝', '＋', '－', '＠'];
+
+/// The one CSV formula guard (dashboard and `export cases`): text that a spreadsheet would run as
+/// a formula gets a leading `'`; plain numbers such as `-3` stay numbers.
+pub fn formula_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.starts_with(FORMULA_LEADS) && text.trim().parse::<f64>().is_err() {
+        std::borrow::Cow::Owned(format!("'{text}"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
 fn csv_field(text: &str, out: &mut String) {
-    // A leading = + - @ would run as a formula in Excel (CSV injection); prefix with a quote mark.
-    let guarded =
-        matches!(text.chars().next(), Some('=' | '+' | '-' | '@')) && text.parse::<f64>().is_err();
+    let text = formula_safe(text);
+    let guarded = matches!(text, std::borrow::Cow::Owned(_));
     if guarded || text.contains([',', '"', '\n', '\r']) {
         out.push('"');
-        if guarded {
-            out.push('\'');
-        }
         out.push_str(&text.replace('"', "\"\""));
         out.push('"');
     } else {
-        out.push_str(text);
+        out.push_str(&text);
     }
 }
 
@@ -172,6 +183,23 @@ mod tests {
         assert_eq!(lines[1], "\"a,1\",长春里,0.5");
         assert_eq!(lines[2], "\"'=cmd()\",\"说\"\"明\"\"\",");
         assert_eq!(lines[3], "-3,x,3");
+    }
+
+    #[test]
+    fn a_leading_tab_or_cr_is_a_formula_too() {
+        for text in ["\t=cmd()", "\r=cmd()", "＝1+1", "\t@SUM(A1)"] {
+            assert_eq!(formula_safe(text), format!("'{text}"), "{text:?}");
+        }
+        assert_eq!(formula_safe("-3.5"), "-3.5");
+        assert_eq!(formula_safe("长春里"), "长春里");
+        let table = Table {
+            sheet: "t".into(),
+            headers: vec!["a".into()],
+            rows: vec![vec!["\t=cmd()".into()], vec!["\r=cmd()".into()]],
+        };
+        let csv = table.to_csv();
+        assert!(csv.contains("\"'\t=cmd()\""), "{csv:?}");
+        assert!(csv.contains("\"'\r=cmd()\""), "{csv:?}");
     }
 
     #[test]

@@ -32,6 +32,10 @@ pub enum Open311Error {
     OutsideManagedEstates { lat: f64, long: f64 },
     #[error("send the request as application/x-www-form-urlencoded, not {0}")]
     UnsupportedContentType(String),
+    #[error(
+        "api_key is not accepted in the query string (it would be logged); send it as `Authorization: Bearer`, `X-Api-Key` or in the POST body (请勿把密钥放在网址中)"
+    )]
+    ApiKeyInQuery,
     #[error("{message}")]
     Refused { code: String, message: String },
     #[error("{0}")]
@@ -51,6 +55,7 @@ impl Open311Error {
             Open311Error::AddressNotSupported => "ADDRESS_NOT_SUPPORTED",
             Open311Error::OutsideManagedEstates { .. } => "OUTSIDE_MANAGED_ESTATES",
             Open311Error::UnsupportedContentType(_) => "UNSUPPORTED_CONTENT_TYPE",
+            Open311Error::ApiKeyInQuery => "API_KEY_IN_QUERY",
             Open311Error::Refused { code, .. } => code,
             Open311Error::Api(e) => e.code(),
         }
@@ -65,6 +70,7 @@ impl Open311Error {
             Open311Error::MissingParameter(_)
             | Open311Error::InvalidParameter { .. }
             | Open311Error::AddressNotSupported
+            | Open311Error::ApiKeyInQuery
             | Open311Error::OutsideManagedEstates { .. } => StatusCode::BAD_REQUEST,
             Open311Error::UnsupportedContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Open311Error::Refused { code, .. }
@@ -98,7 +104,7 @@ impl Open311Error {
     fn description(&self) -> String {
         match self {
             Open311Error::Api(ApiError::Unauthenticated) => {
-                "api_key (an access token) is required, as a parameter or an `Authorization: Bearer` header".to_owned()
+                "api_key (an access token) is required: `Authorization: Bearer`, `X-Api-Key` or api_key in the POST body".to_owned()
             }
             other => other.to_string(),
         }

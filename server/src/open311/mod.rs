@@ -6,19 +6,24 @@
 //! - [`place`]: which managed estate a point falls in.
 //! - [`format`]: one field list rendered as JSON or XML; [`error`]: GeoReport's error shape.
 //!
-//! Authentication: `api_key` (parameter) or `Authorization: Bearer`, both an access token from
-//! `/api/v1/auth/enrol`, checked by the same extractor as the sync API (revocation, rate limit).
-//! Filing needs it; reading does not, but only callers who may see a case get its description.
+//! Authentication: `Authorization: Bearer`, `X-Api-Key` or `api_key` in a POST body, each an
+//! access token from `/api/v1/auth/enrol`, checked by the same extractor as the sync API
+//! (revocation, rate limit). An `api_key` in the query string is refused (`API_KEY_IN_QUERY`):
+//! URLs end up in logs. Filing needs a key; reading does not, but anonymous callers get only the
+//! public view ([`requests::request_record`]).
 
 pub mod error;
 pub mod format;
 pub mod place;
+pub mod public;
 pub mod requests;
 pub mod services;
 
 use axum::Router;
-use axum::extract::FromRequestParts;
+use axum::body::Body;
+use axum::extract::{FromRequestParts, State};
 use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, Uri, header};
+use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{any, get};
 
@@ -50,6 +55,22 @@ pub fn routes() -> Router<AppState> {
         .route("/open311/v2/requests/{file}", get(requests::one))
         .route("/open311/v2/tokens/{file}", get(requests::token))
         .route("/open311/{*rest}", any(not_found))
+        .layer(middleware::from_fn(refuse_api_key_in_query))
+}
+
+/// Every Open311 route refuses an `api_key` in the query string, in the format the path asks for.
+async fn refuse_api_key_in_query(request: Request<Body>, next: Next) -> Response {
+    match refuse_query_api_key(request.uri().query()) {
+        Ok(()) => next.run(request).await,
+        Err(e) => {
+            let format = if request.uri().path().ends_with(".xml") {
+                Format::Xml
+            } else {
+                Format::Json
+            };
+            e.respond(format)
+        }
+    }
 }
 
 async fn not_found(uri: Uri) -> Response {
@@ -87,14 +108,38 @@ impl Params {
     }
 }
 
-/// The signed-in caller, if the request carries credentials. Credentials that are present but
-/// wrong are an error, never silently anonymous.
+/// The header that may carry an Open311 `api_key` (besides `Authorization: Bearer`).
+pub const API_KEY_HEADER: &str = "x-api-key";
+
+/// Refuses an `api_key` in the query string: URLs end up in access logs, proxies and browser
+/// history, so a token there leaks (issue 11). It is accepted in a POST body, in `X-Api-Key` or
+/// as `Authorization: Bearer`.
+pub fn refuse_query_api_key(query: Option<&str>) -> Result<(), Open311Error> {
+    let in_query = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .any(|(name, _)| name == "api_key");
+    if in_query {
+        Err(Open311Error::ApiKeyInQuery)
+    } else {
+        Ok(())
+    }
+}
+
+/// The signed-in caller, if the request carries credentials: `Authorization: Bearer`, else
+/// `X-Api-Key`, else `api_key` in a POST body (`body` holds only form-body parameters; the query
+/// string never carries credentials, see [`refuse_query_api_key`]). Credentials that are present
+/// but wrong are an error, never silently anonymous.
 pub async fn caller(
     state: &AppState,
     headers: &HeaderMap,
-    params: &Params,
+    body: &Params,
 ) -> Result<Option<Authed>, Open311Error> {
-    let authorization = match (headers.get(header::AUTHORIZATION), params.get("api_key")) {
+    let key = headers
+        .get(API_KEY_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .or_else(|| body.get("api_key"));
+    let authorization = match (headers.get(header::AUTHORIZATION), key) {
         (Some(value), _) => value.clone(),
         (None, Some(key)) => {
             HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| ApiError::TokenInvalid)?
@@ -110,15 +155,12 @@ pub async fn caller(
     Ok(Some(Authed::from_request_parts(&mut parts, state).await?))
 }
 
-/// GeoReport service discovery: where the endpoint is and what it speaks.
-fn discovery(headers: &HeaderMap) -> Document {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("localhost");
+/// GeoReport service discovery: where the endpoint is and what it speaks. The URL is the
+/// configured public URL, never the request's Host header (which a client chooses).
+fn discovery(public_url: &str) -> Document {
     let endpoint = Record::new("endpoint")
         .field("specification", "http://wiki.open311.org/GeoReport_v2")
-        .field("url", format!("http://{host}{BASE_PATH}"))
+        .field("url", format!("{public_url}{BASE_PATH}"))
         .field("changeset", "2026-11-27T00:00:00+08:00")
         .field("type", "production")
         .field(
@@ -134,16 +176,16 @@ fn discovery(headers: &HeaderMap) -> Document {
             .field("contact", "天津市民政局 旧楼区长效管理（Xuncha 巡查）")
             .field(
                 "key_service",
-                "api_key = access token from POST /api/v1/auth/enrol",
+                "api_key = access token from POST /api/v1/auth/enrol; send it as `Authorization: Bearer`, `X-Api-Key` or in a POST body, never in the query string",
             )
             .field("endpoints", Value::List(vec![endpoint])),
     )
 }
 
-async fn discovery_json(headers: HeaderMap) -> Response {
-    discovery(&headers).respond(Format::Json, StatusCode::OK)
+async fn discovery_json(State(state): State<AppState>) -> Response {
+    discovery(&state.config.public_url()).respond(Format::Json, StatusCode::OK)
 }
 
-async fn discovery_xml(headers: HeaderMap) -> Response {
-    discovery(&headers).respond(Format::Xml, StatusCode::OK)
+async fn discovery_xml(State(state): State<AppState>) -> Response {
+    discovery(&state.config.public_url()).respond(Format::Xml, StatusCode::OK)
 }

@@ -10,18 +10,17 @@ use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
-use chrono_tz::Asia::Shanghai;
+use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 use xuncha_core::catalog::Category;
 use xuncha_core::geo::GpsFix;
 use xuncha_core::protocol::EventOutcome;
-use xuncha_core::time::format_local;
+use xuncha_core::time::{format_local, rfc3339_local};
 use xuncha_core::workflow::{Action, Case, CaseStatus, Event};
 
 use super::error::Open311Error;
 use super::format::{Document, Format, Record, Value};
-use super::{Params, caller, place};
+use super::{Params, caller, place, public};
 use crate::access;
 use crate::app::AppState;
 use crate::domain::Catalog;
@@ -36,10 +35,10 @@ const MAX_DESCRIPTION_CHARS: usize = 4000;
 const MAX_SEARCH_DAYS: i64 = 90;
 /// GeoReport v2: at most 1,000 requests per search by default.
 const MAX_SEARCH_RESULTS: usize = 1000;
-/// ISO 8601 with the Beijing offset, e.g. `2026-11-27T17:30:05+08:00`.
+/// ISO 8601 with the Beijing offset, e.g. `2026-11-27T17:30:05+08:00`; never panics, even for a
+/// device time at the end of chrono's range (`xuncha_core::time::rfc3339_local`).
 pub fn iso_local(at: DateTime<Utc>) -> String {
-    at.with_timezone(&Shanghai)
-        .to_rfc3339_opts(SecondsFormat::Secs, false)
+    rfc3339_local(at)
 }
 
 fn status(case: &Case) -> &'static str {
@@ -50,13 +49,23 @@ fn status(case: &Case) -> &'static str {
     }
 }
 
-/// The status in words: the Chinese name, the code, and the reason of the latest return,
-/// rework or cancellation.
-fn status_notes(case: &Case) -> String {
-    let mut notes = format!("{}（{}）", case.status.name_zh(), case.status.code());
-    if let Some(reason) = case.last_reason.as_deref().filter(|r| !r.is_empty()) {
-        notes.push('：');
-        notes.push_str(reason);
+/// The status note. Everyone reads the residents' text of the status (data:
+/// `server/data/open311-public-status.toml`); a caller who may see the case also reads the staff
+/// reason, but only while it explains the current status (returned, sent back for rework,
+/// cancelled), never a stale one on a later status.
+fn status_notes(case: &Case, detailed: bool) -> String {
+    let mut notes = public::status_note(case.status);
+    let current_reason = matches!(
+        case.status,
+        CaseStatus::Returned | CaseStatus::Reopened | CaseStatus::Cancelled
+    );
+    if detailed
+        && current_reason
+        && let Some(reason) = case.last_reason.as_deref().filter(|r| !r.trim().is_empty())
+    {
+        notes.push_str("（原因：");
+        notes.push_str(reason.trim());
+        notes.push('）');
     }
     notes
 }
@@ -99,15 +108,23 @@ pub fn agency_responsible(row: &CaseRow, catalog: &Catalog) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn address(case: &Case, catalog: &Catalog) -> Option<String> {
+/// The address. Public: the estate (district, street, estate name) and the building. In detail:
+/// also the unit and the reporter's location note.
+fn address(case: &Case, catalog: &Catalog, detailed: bool) -> Option<String> {
     let estate = catalog.estates.get(&case.estate_id)?;
     let mut parts = vec![format!(
         "天津市{}{}{}",
         estate.district, estate.street, estate.name
     )];
+    let details: &[&Option<String>] = if detailed {
+        &[&case.building, &case.unit_no, &case.location_note]
+    } else {
+        &[&case.building]
+    };
     parts.extend(
-        [&case.building, &case.unit_no, &case.location_note]
-            .into_iter()
+        details
+            .iter()
+            .copied()
             .flatten()
             .filter(|s| !s.trim().is_empty())
             .cloned(),
@@ -115,12 +132,23 @@ fn address(case: &Case, catalog: &Catalog) -> Option<String> {
     Some(parts.join(" "))
 }
 
-/// One case as an Open311 request, fields in the spec's order. `detailed` adds what only users
-/// who may see the case get: the reporter's description.
+/// One case as an Open311 request, fields in the spec's order. Without `detailed` this is the
+/// public view ([`public`]): no description, no location note, the estate's centre instead of the
+/// reported coordinates, the residents' status note. `detailed` (a signed-in caller who may see
+/// the case, `access::can_see_case`) adds the description, the full address, the exact
+/// coordinates and the current staff reason.
 pub fn request_record(row: &CaseRow, catalog: &Catalog, detailed: bool) -> Record {
     let case = &row.case;
-    let (lat, long) = match &case.location {
-        Some(fix) => (Value::Float(fix.lat), Value::Float(fix.lon)),
+    let point = if detailed {
+        case.location.as_ref().map(|fix| (fix.lat, fix.lon))
+    } else {
+        catalog
+            .estates
+            .get(&case.estate_id)
+            .and_then(public::estate_centre)
+    };
+    let (lat, long) = match point {
+        Some((lat, lon)) => (Value::Float(lat), Value::Float(lon)),
         None => (Value::Null, Value::Null),
     };
     let description = if detailed {
@@ -136,7 +164,7 @@ pub fn request_record(row: &CaseRow, catalog: &Catalog, detailed: bool) -> Recor
     Record::new("request")
         .field("service_request_id", case.id.to_string())
         .field("status", status(case))
-        .field("status_notes", status_notes(case))
+        .field("status_notes", status_notes(case, detailed))
         .field("service_name", case.category.info().name_zh)
         .field("service_code", case.category.code())
         .field("description", description)
@@ -145,7 +173,7 @@ pub fn request_record(row: &CaseRow, catalog: &Catalog, detailed: bool) -> Recor
         .field("requested_datetime", iso_local(case.reported_at))
         .field("updated_datetime", iso_local(case.updated_at))
         .field("expected_datetime", expected)
-        .field("address", address(case, catalog))
+        .field("address", address(case, catalog, detailed))
         .field("address_id", case.estate_id.clone())
         .field("zipcode", Value::Null)
         .field("lat", lat)
@@ -234,9 +262,23 @@ impl Search {
             parse_time(params, "end_date")?,
         ) {
             (Some(start), Some(end)) => (start, end),
-            (Some(start), None) => (start, start + window),
-            (None, Some(end)) => (end - window, end),
-            (None, None) => (now - window, now),
+            // Checked: a start near the end of chrono's range must not panic (issue 11 item 1).
+            (Some(start), None) => (
+                start,
+                start
+                    .checked_add_signed(window)
+                    .unwrap_or(DateTime::<Utc>::MAX_UTC),
+            ),
+            (None, Some(end)) => (
+                end.checked_sub_signed(window)
+                    .unwrap_or(DateTime::<Utc>::MIN_UTC),
+                end,
+            ),
+            (None, None) => (
+                now.checked_sub_signed(window)
+                    .unwrap_or(DateTime::<Utc>::MIN_UTC),
+                now,
+            ),
         };
         if end < start {
             return Err(Open311Error::InvalidParameter {
@@ -296,7 +338,7 @@ async fn list(
     query: Option<String>,
 ) -> Result<Document, Open311Error> {
     let params = Params::from_query(query.as_deref());
-    let viewer = caller(&state, &headers, &params).await?;
+    let viewer = caller(&state, &headers, &Params::default()).await?;
     let search = Search::from_params(&params, Utc::now())?;
     let rows = search_cases(&state, &search).await?;
     let catalog = state.catalog();
@@ -357,7 +399,6 @@ async fn case_row(state: &AppState, id: &str) -> Result<CaseRow, Open311Error> {
 pub async fn one(
     State(state): State<AppState>,
     headers: HeaderMap,
-    RawQuery(query): RawQuery,
     Path(file): Path<String>,
 ) -> Response {
     let (id, format) = match Format::split(&file) {
@@ -365,8 +406,7 @@ pub async fn one(
         Err(e) => return e.respond(Format::Json),
     };
     let result = async {
-        let params = Params::from_query(query.as_deref());
-        let viewer = caller(&state, &headers, &params).await?;
+        let viewer = caller(&state, &headers, &Params::default()).await?;
         let row = case_row(&state, id).await?;
         let catalog = state.catalog();
         let detailed = viewer
@@ -480,9 +520,11 @@ async fn create(
         ));
     }
     let bytes = crate::api::read_body(&headers, body, MAX_POST_BYTES).await?;
+    let mut form = Params::default();
+    form.extend_form(&bytes);
     let mut params = Params::from_query(query.as_deref());
     params.extend_form(&bytes);
-    let authed = caller(&state, &headers, &params)
+    let authed = caller(&state, &headers, &form)
         .await?
         .ok_or(Open311Error::Api(crate::error::ApiError::Unauthenticated))?;
     let request = NewRequest::from_params(&params)?;

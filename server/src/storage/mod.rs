@@ -48,6 +48,8 @@ pub enum StorageError {
     Corrupt(String),
     #[error("the database writer has stopped")]
     WriterGone,
+    #[error("audit key: {0}")]
+    AuditKey(String),
 }
 
 impl StorageError {
@@ -62,6 +64,7 @@ impl StorageError {
             StorageError::UserExists(_) => "USER_EXISTS",
             StorageError::Corrupt(_) => "CORRUPT",
             StorageError::WriterGone => "WRITER_GONE",
+            StorageError::AuditKey(_) => "AUDIT_KEY",
         }
     }
 }
@@ -174,6 +177,9 @@ pub struct Head {
     pub change_seq: i64,
     pub audit_seq: i64,
     pub audit_hash: String,
+    /// The audit chain's key: not a column; the storage sets it from its own key (which is never
+    /// stored in the database). `None` only for a storage opened without one.
+    pub audit_key: Option<crate::audit::AuditKey>,
 }
 
 impl Head {
@@ -279,14 +285,26 @@ pub async fn query_all(
 
 /// Opens the backend the configuration asks for and runs its migrations.
 pub async fn open(config: &crate::config::Config) -> Result<Arc<dyn Storage>, StorageError> {
+    // The audit key lives outside the database: the environment or a file in the data folder.
+    let audit_key = crate::audit::AuditKey::load(
+        &config.data_dir,
+        std::env::var(crate::audit::ENV_AUDIT_KEY).ok(),
+    )
+    .map_err(|e| StorageError::AuditKey(e.to_string()))?;
     match &config.database_url {
         Some(url) => Ok(Arc::new(
-            postgres::PostgresStorage::connect(url, config.pg_pool_size).await?,
+            postgres::PostgresStorage::connect(url, config.pg_pool_size)
+                .await?
+                .with_audit_key(audit_key),
         )),
         None => {
             std::fs::create_dir_all(&config.data_dir)?;
             let path = config.data_dir.join("xuncha.sqlite3");
-            Ok(Arc::new(sqlite::SqliteStorage::open(&path).await?))
+            Ok(Arc::new(
+                sqlite::SqliteStorage::open(&path)
+                    .await?
+                    .with_audit_key(audit_key),
+            ))
         }
     }
 }

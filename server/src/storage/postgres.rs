@@ -17,7 +17,7 @@ use super::{
     CaseRow, ChangePage, DeviceRecord, Head, IngestBatch, NewDevice, PhotoRecord, RefreshOutcome,
     Session, Storage, StorageError, StorageFuture, UserRecord,
 };
-use crate::audit::{self, AuditDraft, AuditRow};
+use crate::audit::{self, AuditDraft, AuditKey, AuditRow};
 use crate::domain::Catalog;
 use crate::ingest;
 
@@ -39,6 +39,8 @@ const MIGRATION_LOCK: i64 = 0x5855_4e43_4841;
 
 pub struct PostgresStorage {
     pool: Pool,
+    /// Keys the audit chain (`audit::AuditKey`); set by `storage::open`.
+    audit_key: Option<AuditKey>,
 }
 
 fn pool_error(e: impl std::fmt::Display) -> StorageError {
@@ -84,7 +86,10 @@ fn case_from_row(row: &Row, offset: usize) -> Result<CaseRow, StorageError> {
     })
 }
 
-async fn lock_head(tx: &Transaction<'_>) -> Result<Head, StorageError> {
+async fn lock_head(
+    tx: &Transaction<'_>,
+    audit_key: &Option<AuditKey>,
+) -> Result<Head, StorageError> {
     let row = tx
         .query_one(
             "SELECT change_seq, audit_seq, audit_hash FROM sync_head WHERE id = 1 FOR UPDATE",
@@ -95,6 +100,7 @@ async fn lock_head(tx: &Transaction<'_>) -> Result<Head, StorageError> {
         change_seq: row.try_get(0)?,
         audit_seq: row.try_get(1)?,
         audit_hash: row.try_get(2)?,
+        audit_key: audit_key.clone(),
     })
 }
 
@@ -154,9 +160,18 @@ impl PostgresStorage {
             .max_size(pool_size.max(2))
             .build()
             .map_err(pool_error)?;
-        let storage = PostgresStorage { pool };
+        let storage = PostgresStorage {
+            pool,
+            audit_key: None,
+        };
         storage.migrate().await?;
         Ok(storage)
+    }
+
+    /// Keys the audit entries this storage writes and verifies with `key`.
+    pub fn with_audit_key(mut self, key: AuditKey) -> PostgresStorage {
+        self.audit_key = Some(key);
+        self
     }
 
     async fn migrate(&self) -> Result<(), StorageError> {
@@ -528,7 +543,7 @@ impl Storage for PostgresStorage {
         Box::pin(async move {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
-            let mut head = lock_head(&tx).await?;
+            let mut head = lock_head(&tx, &self.audit_key).await?;
             let mut changed = 0usize;
             let rows = estates
                 .iter()
@@ -589,7 +604,7 @@ impl Storage for PostgresStorage {
         Box::pin(async move {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
-            let mut head = lock_head(&tx).await?;
+            let mut head = lock_head(&tx, &self.audit_key).await?;
             if tx
                 .query_opt(
                     "SELECT id FROM users WHERE username = $1",
@@ -649,7 +664,7 @@ impl Storage for PostgresStorage {
         Box::pin(async move {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
-            let mut head = lock_head(&tx).await?;
+            let mut head = lock_head(&tx, &self.audit_key).await?;
             let n = tx
                 .execute(
                     "UPDATE users SET disabled = $1 WHERE id = $2",
@@ -669,7 +684,7 @@ impl Storage for PostgresStorage {
         Box::pin(async move {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
-            let mut head = lock_head(&tx).await?;
+            let mut head = lock_head(&tx, &self.audit_key).await?;
             let id = device.id.to_string();
             tx.execute(
                 "INSERT INTO devices (id, user_id, name, refresh_hash, revoked_at, created_at) VALUES ($1, $2, $3, $4, NULL, $5)",
@@ -744,7 +759,7 @@ impl Storage for PostgresStorage {
             if revoked || user.disabled {
                 return Ok(RefreshOutcome::Revoked);
             }
-            let mut head = lock_head(&tx).await?;
+            let mut head = lock_head(&tx, &self.audit_key).await?;
             tx.execute("DELETE FROM access_tokens WHERE device_id = $1", &[&id])
                 .await?;
             tx.execute(
@@ -799,7 +814,7 @@ impl Storage for PostgresStorage {
         Box::pin(async move {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
-            let mut head = lock_head(&tx).await?;
+            let mut head = lock_head(&tx, &self.audit_key).await?;
             let id = device_id.to_string();
             let n = tx
                 .execute(
@@ -825,7 +840,7 @@ impl Storage for PostgresStorage {
                 .map_err(|e| StorageError::Pool(format!("ingest preparation failed: {e}")))??;
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
-            let mut head = lock_head(&tx).await?;
+            let mut head = lock_head(&tx, &self.audit_key).await?;
             let results = ingest_in_tx(&tx, &mut head, &batch).await?;
             save_head(&tx, &head).await?;
             tx.commit().await?;
@@ -996,7 +1011,7 @@ impl Storage for PostgresStorage {
         Box::pin(async move {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
-            let mut head = lock_head(&tx).await?;
+            let mut head = lock_head(&tx, &self.audit_key).await?;
             let now = ts(Utc::now());
             let device_id = photo.device_id.to_string();
             let stored = tx
@@ -1050,7 +1065,7 @@ impl Storage for PostgresStorage {
         Box::pin(async move {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
-            let mut head = lock_head(&tx).await?;
+            let mut head = lock_head(&tx, &self.audit_key).await?;
             let shas: Vec<String> = tx
                 .query(
                     "SELECT sha256 FROM photos WHERE created_at < $1
@@ -1099,7 +1114,7 @@ impl Storage for PostgresStorage {
         Box::pin(async move {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
-            let mut head = lock_head(&tx).await?;
+            let mut head = lock_head(&tx, &self.audit_key).await?;
             insert_audit(&tx, &mut head, audit).await?;
             save_head(&tx, &head).await?;
             tx.commit().await?;
@@ -1142,6 +1157,7 @@ impl Storage for PostgresStorage {
                 change_seq: head_row.try_get(0)?,
                 audit_seq: head_row.try_get(1)?,
                 audit_hash: head_row.try_get(2)?,
+                audit_key: self.audit_key.clone(),
             };
             tx.commit().await?;
             Ok((rows, head))

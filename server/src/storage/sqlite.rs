@@ -20,7 +20,7 @@ use super::{
     CaseRow, ChangePage, DeviceRecord, Head, IngestBatch, NewDevice, PhotoRecord, RefreshOutcome,
     Session, Storage, StorageError, StorageFuture, UserRecord,
 };
-use crate::audit::{self, AuditDraft, AuditRow};
+use crate::audit::{self, AuditDraft, AuditKey, AuditRow};
 use crate::domain::Catalog;
 use crate::ingest;
 
@@ -49,6 +49,8 @@ pub struct SqliteStorage {
     path: PathBuf,
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
     readers: Arc<Mutex<Vec<Connection>>>,
+    /// Keys the audit chain (`audit::AuditKey`); set by `storage::open`.
+    audit_key: Option<AuditKey>,
 }
 
 pub(crate) fn ts(at: DateTime<Utc>) -> String {
@@ -275,7 +277,14 @@ impl SqliteStorage {
             path,
             jobs: Mutex::new(Some(sender)),
             readers: Arc::new(Mutex::new(Vec::new())),
+            audit_key: None,
         })
+    }
+
+    /// Keys the audit entries this storage writes and verifies with `key`.
+    pub fn with_audit_key(mut self, key: AuditKey) -> SqliteStorage {
+        self.audit_key = Some(key);
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -288,8 +297,12 @@ impl SqliteStorage {
         f: impl FnOnce(&Connection, &mut Head) -> Result<T, StorageError> + Send + 'static,
     ) -> Result<T, StorageError> {
         let (sender, receiver) = tokio::sync::oneshot::channel::<Result<T, StorageError>>();
+        let audit_key = self.audit_key.clone();
         let job: Job = Box::new(move |conn: &Connection| {
-            let result = run_in_savepoint(conn, f);
+            let result = run_in_savepoint(conn, move |conn, head| {
+                head.audit_key = audit_key;
+                f(conn, head)
+            });
             Box::new(move |commit_error: Option<StorageError>| {
                 let _ = sender.send(match commit_error {
                     Some(e) => Err(e),
@@ -375,6 +388,7 @@ fn read_head(conn: &Connection) -> Result<Head, StorageError> {
                 change_seq: r.get(0)?,
                 audit_seq: r.get(1)?,
                 audit_hash: r.get(2)?,
+                audit_key: None,
             })
         },
     )?)
@@ -1139,7 +1153,8 @@ impl Storage for SqliteStorage {
     }
 
     fn audit_log(&self) -> StorageFuture<'_, (Vec<AuditRow>, Head)> {
-        Box::pin(self.read(|conn| {
+        let audit_key = self.audit_key.clone();
+        Box::pin(self.read(move |conn| {
             conn.execute_batch("BEGIN")?;
             let result = (|| {
                 let mut stmt =
@@ -1154,7 +1169,9 @@ impl Storage for SqliteStorage {
                         })
                     })?
                     .collect::<Result<Vec<_>, _>>()?;
-                Ok((rows, read_head(conn)?))
+                let mut head = read_head(conn)?;
+                head.audit_key = audit_key;
+                Ok((rows, head))
             })();
             let _ = conn.execute_batch("COMMIT");
             result

@@ -231,3 +231,45 @@ pub fn sha256(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
 }
+
+/// A dashboard session without a browser: the sign-in form, then the cookie. Sends the login
+/// page's CSRF token along when the page carries one.
+pub async fn dashboard_cookie(base: &str, username: &str) -> (reqwest::Client, String) {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = http
+        .get(format!("{base}/dashboard/login"))
+        .send()
+        .await
+        .unwrap();
+    let pre_cookie = page
+        .headers()
+        .get("set-cookie")
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned());
+    let html = page.text().await.unwrap();
+    let mut body = format!("username={username}&password={DEMO_PASSWORD}");
+    let needle = "name=\"csrf\" value=\"";
+    if let Some(start) = html.find(needle) {
+        let rest = &html[start + needle.len()..];
+        body.push_str(&format!("&csrf={}", &rest[..rest.find('"').unwrap()]));
+    }
+    let mut request = http
+        .post(format!("{base}/dashboard/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body);
+    if let Some(cookie) = pre_cookie {
+        request = request.header("cookie", cookie);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 303, "dashboard sign-in of {username}");
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    (http, cookie)
+}
