@@ -43,7 +43,8 @@ pub struct TokenRefresh {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SpentToken {
     pub spent_at: DateTime<Utc>,
-    /// It is the one spent last (the device's current token replaced it).
+    /// It is the one spent last (the device's current token replaced it) and has not used
+    /// its one retry.
     pub latest: bool,
 }
 

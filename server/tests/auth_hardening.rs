@@ -168,6 +168,12 @@ async fn wrong_passwords_lock_the_account_for_that_address_only(backend: Backend
     assert_eq!(status, 200);
 }
 
+fn form_body(fields: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish()
+}
+
 /// Signs in through the dashboard form (GET for the CSRF token and cookie, then POST).
 async fn web_sign_in(http: &reqwest::Client, t: &TestServer, username: &str, password: &str) -> (u16, String) {
     let (status, body, _) = web_sign_in_full(http, t, username, password).await;
@@ -189,7 +195,8 @@ async fn web_sign_in_full(
     let response = http
         .post(t.url("/dashboard/login"))
         .header("cookie", cookie)
-        .form(&[("username", username), ("password", password), ("csrf", csrf.as_str())])
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form_body(&[("username", username), ("password", password), ("csrf", csrf.as_str())]))
         .send()
         .await
         .unwrap();
@@ -486,7 +493,8 @@ async fn the_sign_in_form_needs_its_csrf_token_and_cookies_are_secure_behind_htt
     // No token: refused, whatever the password.
     let r = http
         .post(t.url("/dashboard/login"))
-        .form(&[("username", "street.nanyingmen"), ("password", DEMO_PASSWORD)])
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form_body(&[("username", "street.nanyingmen"), ("password", DEMO_PASSWORD)]))
         .send()
         .await
         .unwrap();

@@ -30,7 +30,6 @@ use super::web::{
 };
 use crate::access;
 use crate::app::AppState;
-use crate::audit::AuditDraft;
 use crate::error::ApiError;
 use crate::photo_store;
 

@@ -679,7 +679,7 @@ impl Storage for PostgresStorage {
             let revoked: bool = row.try_get(8)?;
             let spent = tx
                 .query_opt(
-                    "SELECT spent_at, spent_at = (SELECT MAX(spent_at) FROM spent_refresh_tokens WHERE device_id = $2)
+                    "SELECT spent_at, retry_allowed = 1 AND spent_at = (SELECT MAX(spent_at) FROM spent_refresh_tokens WHERE device_id = $2)
                      FROM spent_refresh_tokens WHERE token_hash = $1 AND device_id = $2",
                     &[&refresh.presented_hash, &id],
                 )
@@ -714,10 +714,20 @@ impl Storage for PostgresStorage {
                     RefreshOutcome::Reused
                 }
                 RefreshStep::Rotate => {
+                    // A retry within the grace uses it up, and the token it replaces was never
+                    // delivered: neither may come back.
+                    let retry = spent.is_some();
+                    if retry {
+                        tx.execute(
+                            "UPDATE spent_refresh_tokens SET retry_allowed = 0 WHERE token_hash = $1",
+                            &[&refresh.presented_hash],
+                        )
+                        .await?;
+                    }
                     tx.execute(
-                        "INSERT INTO spent_refresh_tokens (token_hash, device_id, spent_at) VALUES ($1, $2, $3)
-                         ON CONFLICT (token_hash) DO UPDATE SET spent_at = excluded.spent_at",
-                        &[&stored, &id, &ts(refresh.now)],
+                        "INSERT INTO spent_refresh_tokens (token_hash, device_id, spent_at, retry_allowed) VALUES ($1, $2, $3, $4)
+                         ON CONFLICT (token_hash) DO UPDATE SET spent_at = excluded.spent_at, retry_allowed = excluded.retry_allowed",
+                        &[&stored, &id, &ts(refresh.now), &i32::from(!retry)],
                     )
                     .await?;
                     tx.execute(

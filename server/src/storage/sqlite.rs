@@ -847,7 +847,7 @@ impl Storage for SqliteStorage {
             };
             let spent = conn
                 .query_row(
-                    "SELECT spent_at, spent_at = (SELECT MAX(spent_at) FROM spent_refresh_tokens WHERE device_id = ?2)
+                    "SELECT spent_at, retry_allowed = 1 AND spent_at = (SELECT MAX(spent_at) FROM spent_refresh_tokens WHERE device_id = ?2)
                      FROM spent_refresh_tokens WHERE token_hash = ?1 AND device_id = ?2",
                     params![refresh.presented_hash, id],
                     |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?)),
@@ -877,9 +877,18 @@ impl Storage for SqliteStorage {
                 }
                 RefreshStep::Rotate => {
                     let user = finish_user((user, role))?;
+                    // A retry within the grace uses it up, and the token it replaces was never
+                    // delivered: neither may come back.
+                    let retry = spent.is_some();
+                    if retry {
+                        conn.execute(
+                            "UPDATE spent_refresh_tokens SET retry_allowed = 0 WHERE token_hash = ?1",
+                            [&refresh.presented_hash],
+                        )?;
+                    }
                     conn.execute(
-                        "INSERT OR REPLACE INTO spent_refresh_tokens (token_hash, device_id, spent_at) VALUES (?1, ?2, ?3)",
-                        params![stored, id, ts(refresh.now)],
+                        "INSERT OR REPLACE INTO spent_refresh_tokens (token_hash, device_id, spent_at, retry_allowed) VALUES (?1, ?2, ?3, ?4)",
+                        params![stored, id, ts(refresh.now), !retry],
                     )?;
                     conn.execute(
                         "UPDATE devices SET refresh_hash = ?1 WHERE id = ?2",
