@@ -84,7 +84,31 @@ async fn main() {
         .unwrap();
     let token = enrol["access_token"].as_str().unwrap().to_owned();
     for _ in 0..20 {
-        http.get(format!("{base}/api/v1/me")).bearer_auth(&token).send().await.unwrap();
+        http.get(format!("{base}/api/v1/me"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+    }
+    // Warm-up: a few wrong passwords at once, so every argon2 worker has its memory (allocated
+    // once, then reused) before the baseline is taken.
+    let mut warm = Vec::new();
+    for i in 0..8 {
+        let client = reqwest::Client::builder()
+            .local_address(format!("127.0.2.{}", i + 1).parse::<IpAddr>().unwrap())
+            .build()
+            .unwrap();
+        let url = format!("{base}/api/v1/auth/enrol");
+        warm.push(tokio::spawn(async move {
+            let _ = client
+                .post(url)
+                .json(&serde_json::json!({ "username": format!("warm.{i}"), "password": "x", "device_name": "x" }))
+                .send()
+                .await;
+        }));
+    }
+    for w in warm {
+        w.await.unwrap();
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let baseline = rss_mib();
@@ -92,10 +116,17 @@ async fn main() {
     let stop = Arc::new(AtomicBool::new(false));
     let mut flood = Vec::new();
     for w in 0..workers {
-        let ip: IpAddr = format!("127.0.{}.{}", 1 + w % addresses / 250, 1 + (w % addresses) % 250)
-            .parse()
+        let ip: IpAddr = format!(
+            "127.0.{}.{}",
+            1 + w % addresses / 250,
+            1 + (w % addresses) % 250
+        )
+        .parse()
+        .unwrap();
+        let client = reqwest::Client::builder()
+            .local_address(ip)
+            .build()
             .unwrap();
-        let client = reqwest::Client::builder().local_address(ip).build().unwrap();
         let url = format!("{base}/api/v1/auth/enrol");
         let stop = stop.clone();
         flood.push(tokio::spawn(async move {
@@ -155,7 +186,11 @@ async fn main() {
     latencies.sort();
     println!(
         "auth_flood mode={} workers={workers} seconds={seconds} addresses={addresses} cores={}",
-        if unbounded { "unbounded" } else { "default-limits" },
+        if unbounded {
+            "unbounded"
+        } else {
+            "default-limits"
+        },
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!("answers: {totals:?} (0 = connection error)");

@@ -261,9 +261,14 @@ impl Server {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let app = router(state.clone());
         let connections = state.config.connections.clone();
-        let task = tokio::spawn(crate::serve::serve(listener, app, connections, async move {
-            let _ = stopped.await;
-        }));
+        let task = tokio::spawn(crate::serve::serve(
+            listener,
+            app,
+            connections,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
         tracing::info!(%addr, backend = state.storage.backend_name(), "Xuncha server listening");
         // Give the accept loop a moment so the first request never races it.
         tokio::time::sleep(Duration::from_millis(1)).await;

@@ -66,6 +66,55 @@ pub fn verify_password_blocking(password: &str, stored: &str) -> bool {
         .is_ok()
 }
 
+/// The same check as [`verify_password_blocking`], computed in `memory` (grown once to the
+/// hash's block count, then reused): the server's argon2 workers allocate nothing per check, so
+/// a flood of sign-ins cannot leave the allocator holding 19 MiB per run (BENCHMARKS.md,
+/// "Sign-in flood"). A stored hash that does not parse, or asks for more than `max_blocks`
+/// blocks, counts as a mismatch.
+pub fn verify_password_in(
+    password: &str,
+    stored: &str,
+    memory: &mut Vec<argon2::Block>,
+    max_blocks: usize,
+) -> bool {
+    let Ok(hash) = argon2::PasswordHash::new(stored) else {
+        return false;
+    };
+    let Ok(algorithm) = argon2::Algorithm::try_from(hash.algorithm.as_str()) else {
+        return false;
+    };
+    let version = match hash.version.map(argon2::Version::try_from) {
+        None => argon2::Version::default(),
+        Some(Ok(version)) => version,
+        Some(Err(_)) => return false,
+    };
+    let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
+        return false;
+    };
+    let Ok(params) = argon2::Params::try_from(&hash) else {
+        return false;
+    };
+    let blocks = params.block_count();
+    if blocks > max_blocks {
+        return false;
+    }
+    if memory.len() < blocks {
+        memory.resize(blocks, argon2::Block::default());
+    }
+    let mut out = vec![0u8; expected.len()];
+    let Some(work) = memory.get_mut(..blocks) else {
+        return false;
+    };
+    if argon2::Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(password.as_bytes(), salt.as_ref(), &mut out, work)
+        .is_err()
+    {
+        return false;
+    }
+    // Constant-time comparison (`Output`'s equality).
+    argon2::password_hash::phc::Output::new(&out).is_ok_and(|computed| computed == *expected)
+}
+
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
 pub struct Authed(pub Session);
@@ -154,15 +203,17 @@ impl RateLimiter {
             self.limiter.retain_recent();
             self.limiter.shrink_to_fit();
         }
-        self.limiter.check_key(&key.to_owned()).map_err(|not_until| {
-            let wait = not_until.wait_time_from(self.clock.now());
-            ApiError::RateLimited {
-                retry_after_s: wait
-                    .as_secs()
-                    .saturating_add(u64::from(wait.subsec_nanos() > 0))
-                    .max(1),
-            }
-        })
+        self.limiter
+            .check_key(&key.to_owned())
+            .map_err(|not_until| {
+                let wait = not_until.wait_time_from(self.clock.now());
+                ApiError::RateLimited {
+                    retry_after_s: wait
+                        .as_secs()
+                        .saturating_add(u64::from(wait.subsec_nanos() > 0))
+                        .max(1),
+                }
+            })
     }
 }
 
@@ -176,8 +227,21 @@ mod tests {
         let hash = hash_password("秘密 secret".to_owned()).await.unwrap();
         assert!(hash.starts_with("$argon2"));
         assert!(verify_password("秘密 secret".to_owned(), hash.clone()).await);
-        assert!(!verify_password("wrong".to_owned(), hash).await);
+        assert!(!verify_password("wrong".to_owned(), hash.clone()).await);
         assert!(!verify_password("x".to_owned(), "not a hash".to_owned()).await);
+        let mut memory = Vec::new();
+        assert!(verify_password_in(
+            "秘密 secret",
+            &hash,
+            &mut memory,
+            1 << 20
+        ));
+        assert!(!verify_password_in("wrong", &hash, &mut memory, 1 << 20));
+        assert!(
+            !verify_password_in("秘密 secret", &hash, &mut memory, 16),
+            "over the block cap"
+        );
+        assert!(!verify_password_in("x", "not a hash", &mut memory, 1 << 20));
         let token = new_token(ACCESS_PREFIX);
         assert_eq!(token.len(), 4 + 64);
         assert_ne!(token_hash(&token), token);

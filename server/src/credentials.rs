@@ -137,11 +137,7 @@ impl LockoutPolicy {
     }
 
     /// The failure count after one more failure, given the previous count and when it was.
-    pub fn next_failures(
-        &self,
-        previous: Option<(u32, DateTime<Utc>)>,
-        now: DateTime<Utc>,
-    ) -> u32 {
+    pub fn next_failures(&self, previous: Option<(u32, DateTime<Utc>)>, now: DateTime<Utc>) -> u32 {
         match previous {
             Some((n, last)) if now - last <= self.window() => n.saturating_add(1),
             _ => 1,
@@ -151,7 +147,9 @@ impl LockoutPolicy {
 
 /// Whole seconds until `until` (at least 1), for `Retry-After` and the dashboard's message.
 pub fn seconds_until(until: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
-    u64::try_from((until - now).num_seconds()).unwrap_or(0).max(1)
+    u64::try_from((until - now).num_seconds())
+        .unwrap_or(0)
+        .max(1)
 }
 
 /// "3 分 20 秒" / "45 秒" / "1 小时 5 分": how long to wait, for the dashboard.
@@ -210,7 +208,10 @@ mod tests {
         assert_eq!(p.lock_until(4, now), Some(now + Duration::seconds(120)));
         assert_eq!(p.lock_until(40, now), Some(now + Duration::seconds(600)));
         assert_eq!(p.next_failures(None, now), 1);
-        assert_eq!(p.next_failures(Some((4, now - Duration::seconds(10))), now), 5);
+        assert_eq!(
+            p.next_failures(Some((4, now - Duration::seconds(10))), now),
+            5
+        );
         assert_eq!(p.next_failures(Some((4, now - Duration::hours(2))), now), 1);
     }
 

@@ -17,11 +17,11 @@ pub enum ApiError {
     RefreshInvalid,
     #[error("this device or user has been revoked")]
     Revoked,
-    #[error(
-        "this refresh token was already used: the device session is revoked; sign in again"
-    )]
+    #[error("this refresh token was already used: the device session is revoked; sign in again")]
     RefreshReused,
-    #[error("too many failed sign-ins for this account from this address; retry after {retry_after_s} s")]
+    #[error(
+        "too many failed sign-ins for this account from this address; retry after {retry_after_s} s"
+    )]
     LoginLocked { retry_after_s: u64 },
     #[error("the server is busy checking passwords; retry after {retry_after_s} s")]
     ServerBusy { retry_after_s: u64 },

@@ -6,7 +6,8 @@
 //!   dashboard sign-in, unknown bearer tokens), and all clients together `global_per_second`
 //!   password checks; beyond either the answer is 429 `RATE_LIMITED` with `Retry-After`.
 //!
-//! The limiters are `governor`'s GCRA; the per-address state is dropped once idle.
+//! The checks run on `argon2_slots` dedicated threads that reuse their argon2 memory. The
+//! limiters are `governor`'s GCRA; the per-address state is dropped once idle.
 
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -60,7 +61,64 @@ fn nonzero(n: u32) -> NonZeroU32 {
     NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN)
 }
 
+/// Largest argon2 memory a stored hash may ask for, in 1 KiB blocks (256 MiB).
+const MAX_ARGON2_BLOCKS: usize = 256 * 1024;
+
+/// A password check handed to an argon2 worker; the slot is held until it is done.
+struct Check {
+    password: String,
+    stored: String,
+    slot: tokio::sync::OwnedSemaphorePermit,
+    answer: tokio::sync::oneshot::Sender<bool>,
+}
+
+/// `argon2_slots` long-lived threads, each with its own argon2 memory reused for every check.
+/// Allocating 19 MiB per check on ever-changing blocking threads left the allocator holding
+/// about a gigabyte after a flood (BENCHMARKS.md, "Sign-in flood").
+struct Workers {
+    jobs: std::sync::Mutex<std::sync::mpsc::Sender<Check>>,
+}
+
+impl Workers {
+    fn start(count: usize) -> Workers {
+        let (sender, receiver) = std::sync::mpsc::channel::<Check>();
+        let receiver = Arc::new(std::sync::Mutex::new(receiver));
+        for i in 0..count {
+            let receiver = receiver.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || {
+                    let mut memory = Vec::new();
+                    loop {
+                        let next = match receiver.lock() {
+                            Ok(r) => r.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok(check) = next else {
+                            return;
+                        };
+                        let ok = crate::auth::verify_password_in(
+                            &check.password,
+                            &check.stored,
+                            &mut memory,
+                            MAX_ARGON2_BLOCKS,
+                        );
+                        drop(check.slot);
+                        let _ = check.answer.send(ok);
+                    }
+                });
+            if let Err(error) = spawned {
+                tracing::error!(%error, "cannot start an argon2 worker");
+            }
+        }
+        Workers {
+            jobs: std::sync::Mutex::new(sender),
+        }
+    }
+}
+
 pub struct Throttle {
+    workers: Workers,
     argon2: Arc<Semaphore>,
     argon2_wait: Duration,
     per_ip: DefaultKeyedRateLimiter<IpAddr>,
@@ -76,6 +134,7 @@ impl Throttle {
         let global = Quota::per_second(nonzero(limits.global_per_second))
             .allow_burst(nonzero(limits.global_burst));
         Throttle {
+            workers: Workers::start(limits.argon2_slots()),
             argon2: Arc::new(Semaphore::new(limits.argon2_slots())),
             argon2_wait: Duration::from_millis(limits.argon2_queue_ms),
             per_ip: DefaultKeyedRateLimiter::keyed(per_ip),
@@ -87,7 +146,10 @@ impl Throttle {
 
     fn limited(&self, wait: Duration) -> ApiError {
         ApiError::RateLimited {
-            retry_after_s: wait.as_secs().saturating_add(u64::from(wait.subsec_nanos() > 0)).max(1),
+            retry_after_s: wait
+                .as_secs()
+                .saturating_add(u64::from(wait.subsec_nanos() > 0))
+                .max(1),
         }
     }
 
@@ -103,7 +165,11 @@ impl Throttle {
     }
 
     /// Checks a password under the global rate and the argon2 slots (see the module docs).
-    pub async fn verify_password(&self, password: String, stored: String) -> Result<bool, ApiError> {
+    pub async fn verify_password(
+        &self,
+        password: String,
+        stored: String,
+    ) -> Result<bool, ApiError> {
         self.global
             .check()
             .map_err(|not_until| self.limited(not_until.wait_time_from(self.clock.now())))?;
@@ -114,13 +180,22 @@ impl Throttle {
             })?
             .map_err(|_| ApiError::Internal("argon2 slots closed".to_owned()))?;
         // The slot goes with the work: a client that hangs up does not free it early.
-        tokio::task::spawn_blocking(move || {
-            let ok = crate::auth::verify_password_blocking(&password, &stored);
-            drop(permit);
-            ok
-        })
-        .await
-        .map_err(|_| ApiError::Internal("password check task failed".to_owned()))
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let check = Check {
+            password,
+            stored,
+            slot: permit,
+            answer,
+        };
+        self.workers
+            .jobs
+            .lock()
+            .map_err(|_| ApiError::Internal("argon2 workers poisoned".to_owned()))?
+            .send(check)
+            .map_err(|_| ApiError::Internal("argon2 workers stopped".to_owned()))?;
+        answered
+            .await
+            .map_err(|_| ApiError::Internal("password check failed".to_owned()))
     }
 
     /// Client addresses with limiter state (for tests and the flood benchmark).

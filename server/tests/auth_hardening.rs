@@ -34,7 +34,12 @@ fn client_from(ip: &str) -> reqwest::Client {
         .unwrap()
 }
 
-async fn enrol_as(http: &reqwest::Client, t: &TestServer, username: &str, password: &str) -> (u16, Value, Option<String>) {
+async fn enrol_as(
+    http: &reqwest::Client,
+    t: &TestServer,
+    username: &str,
+    password: &str,
+) -> (u16, Value, Option<String>) {
     let response = http
         .post(t.url("/api/v1/auth/enrol"))
         .json(&json!({ "username": username, "password": password, "device_name": "test phone" }))
@@ -46,7 +51,11 @@ async fn enrol_as(http: &reqwest::Client, t: &TestServer, username: &str, passwo
         .headers()
         .get("retry-after")
         .map(|v| v.to_str().unwrap().to_owned());
-    (status, response.json().await.unwrap_or(Value::Null), retry_after)
+    (
+        status,
+        response.json().await.unwrap_or(Value::Null),
+        retry_after,
+    )
 }
 
 async fn refresh(t: &TestServer, device_id: &Value, token: &str) -> (u16, Value) {
@@ -68,27 +77,48 @@ async fn refresh_rotates_and_a_spent_token_revokes_the_device(backend: Backend) 
     let device = json!(phone.device_id);
     let (status, first) = refresh(&t, &device, &phone.refresh_token).await;
     assert_eq!(status, 200, "{first}");
-    let rotated = first["refresh_token"].as_str().expect("a rotated refresh token").to_owned();
+    let rotated = first["refresh_token"]
+        .as_str()
+        .expect("a rotated refresh token")
+        .to_owned();
     assert_ne!(rotated, phone.refresh_token);
     let access = first["access_token"].as_str().unwrap().to_owned();
     assert_eq!(t.get(&access, "/api/v1/me").await.0, 200);
 
     // The spent token comes back (a thief, or an app that kept the old one): the device dies.
     let (status, body) = refresh(&t, &device, &phone.refresh_token).await;
-    assert_eq!((status, body["code"].as_str()), (401, Some("REFRESH_TOKEN_REUSED")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("REFRESH_TOKEN_REUSED")),
+        "{body}"
+    );
     let (status, body) = t.get(&access, "/api/v1/me").await;
     assert_eq!((status, body["code"].as_str()), (401, Some("REVOKED")));
     let (status, body) = refresh(&t, &device, &rotated).await;
     assert_eq!((status, body["code"].as_str()), (401, Some("REVOKED")));
 
     // Audited, and other devices of the user are untouched.
-    let (rows, _) = t.server.as_ref().unwrap().state().storage.audit_log().await.unwrap();
-    assert!(rows.iter().any(|r| r.entry.contains("REFRESH_TOKEN_REUSED")));
+    let (rows, _) = t
+        .server
+        .as_ref()
+        .unwrap()
+        .state()
+        .storage
+        .audit_log()
+        .await
+        .unwrap();
+    assert!(
+        rows.iter()
+            .any(|r| r.entry.contains("REFRESH_TOKEN_REUSED"))
+    );
     let other = t.enrol("inspector.changchunli").await;
     assert_eq!(t.get(&other.access_token, "/api/v1/me").await.0, 200);
     // An unknown token is still just invalid.
     let (status, body) = refresh(&t, &json!(other.device_id), "xrt_never_issued").await;
-    assert_eq!((status, body["code"].as_str()), (401, Some("REFRESH_INVALID")));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("REFRESH_INVALID"))
+    );
     assert_eq!(t.get(&other.access_token, "/api/v1/me").await.0, 200);
 }
 
@@ -105,7 +135,10 @@ async fn a_lost_refresh_answer_may_be_retried_once_within_the_grace(backend: Bac
     assert_ne!(kept, lost["refresh_token"].as_str().unwrap());
     // The answer that was lost is spent and no longer the latest: using it is reuse.
     let (status, body) = refresh(&t, &device, lost["refresh_token"].as_str().unwrap()).await;
-    assert_eq!((status, body["code"].as_str()), (401, Some("REFRESH_TOKEN_REUSED")));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("REFRESH_TOKEN_REUSED"))
+    );
 }
 
 async fn a_disabled_account_does_not_reveal_whether_its_password_was_right(backend: Backend) {
@@ -117,12 +150,21 @@ async fn a_disabled_account_does_not_reveal_whether_its_password_was_right(backe
     let http = reqwest::Client::new();
     let right = enrol_as(&http, &t, "company.changchunli", DEMO_PASSWORD).await;
     let wrong = enrol_as(&http, &t, "company.changchunli", "not-the-password").await;
-    assert_eq!((right.0, right.1["code"].as_str()), (401, Some("BAD_CREDENTIALS")), "{}", right.1);
-    assert_eq!((wrong.0, wrong.1["code"].as_str()), (401, Some("BAD_CREDENTIALS")));
+    assert_eq!(
+        (right.0, right.1["code"].as_str()),
+        (401, Some("BAD_CREDENTIALS")),
+        "{}",
+        right.1
+    );
+    assert_eq!(
+        (wrong.0, wrong.1["code"].as_str()),
+        (401, Some("BAD_CREDENTIALS"))
+    );
     assert_eq!(right.1["message"], wrong.1["message"]);
     // The dashboard says the same for both.
     let web = client_from("127.0.0.1");
-    let (status_right, page_right) = web_sign_in(&web, &t, "company.changchunli", DEMO_PASSWORD).await;
+    let (status_right, page_right) =
+        web_sign_in(&web, &t, "company.changchunli", DEMO_PASSWORD).await;
     let (status_wrong, page_wrong) = web_sign_in(&web, &t, "company.changchunli", "nope").await;
     assert_eq!((status_right, status_wrong), (401, 401));
     assert!(page_right.contains("用户名或密码错误") && page_wrong.contains("用户名或密码错误"));
@@ -139,10 +181,17 @@ async fn wrong_passwords_lock_the_account_for_that_address_only(backend: Backend
     let user = "inspector.changchunli";
     for _ in 0..2 {
         let (status, body, _) = enrol_as(&attacker, &t, user, "guess").await;
-        assert_eq!((status, body["code"].as_str()), (401, Some("BAD_CREDENTIALS")));
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (401, Some("BAD_CREDENTIALS"))
+        );
     }
     let (status, body, retry) = enrol_as(&attacker, &t, user, "guess").await;
-    assert_eq!((status, body["code"].as_str()), (429, Some("LOGIN_LOCKED")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (429, Some("LOGIN_LOCKED")),
+        "{body}"
+    );
     assert!(retry.unwrap().parse::<u64>().unwrap() >= 100);
     // Now even the right password is refused from that address…
     let (status, body, _) = enrol_as(&attacker, &t, user, DEMO_PASSWORD).await;
@@ -160,7 +209,10 @@ async fn wrong_passwords_lock_the_account_for_that_address_only(backend: Backend
     // The admin lifts the lock (what `xuncha-server admin user unlock` does).
     let storage = &t.server.as_ref().unwrap().state().storage;
     let lifted = storage
-        .unlock_login(user.to_owned(), xuncha_server::audit::AuditDraft::new("LOGIN_UNLOCKED", "user", user))
+        .unlock_login(
+            user.to_owned(),
+            xuncha_server::audit::AuditDraft::new("LOGIN_UNLOCKED", "user", user),
+        )
         .await
         .unwrap();
     assert_eq!(lifted, 1);
@@ -175,7 +227,12 @@ fn form_body(fields: &[(&str, &str)]) -> String {
 }
 
 /// Signs in through the dashboard form (GET for the CSRF token and cookie, then POST).
-async fn web_sign_in(http: &reqwest::Client, t: &TestServer, username: &str, password: &str) -> (u16, String) {
+async fn web_sign_in(
+    http: &reqwest::Client,
+    t: &TestServer,
+    username: &str,
+    password: &str,
+) -> (u16, String) {
     let (status, body, _) = web_sign_in_full(http, t, username, password).await;
     (status, body)
 }
@@ -187,16 +244,29 @@ async fn web_sign_in_full(
     password: &str,
 ) -> (u16, String, reqwest::header::HeaderMap) {
     let form = http.get(t.url("/dashboard/login")).send().await.unwrap();
-    let cookie = form.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let cookie = form.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
     let html = form.text().await.unwrap();
     let needle = "name=\"csrf\" value=\"";
-    let start = html.find(needle).expect("the sign-in form has a CSRF field") + needle.len();
+    let start = html
+        .find(needle)
+        .expect("the sign-in form has a CSRF field")
+        + needle.len();
     let csrf = html[start..start + 64].to_owned();
     let response = http
         .post(t.url("/dashboard/login"))
         .header("cookie", cookie)
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(form_body(&[("username", username), ("password", password), ("csrf", csrf.as_str())]))
+        .body(form_body(&[
+            ("username", username),
+            ("password", password),
+            ("csrf", csrf.as_str()),
+        ]))
         .send()
         .await
         .unwrap();
@@ -216,12 +286,21 @@ async fn the_dashboard_says_in_chinese_how_long_to_wait(backend: Backend) {
     assert_eq!(status, 401);
     let (status, page, headers) = web_sign_in_full(&web, &t, "street.nanyingmen", "wrong").await;
     assert_eq!(status, 429, "{page}");
-    assert!(page.contains("请在 5 分钟 后再试") || page.contains("请在 4 分"), "{page}");
+    assert!(
+        page.contains("请在 5 分钟 后再试") || page.contains("请在 4 分"),
+        "{page}"
+    );
     assert!(headers.contains_key("retry-after"));
     let (status, page) = web_sign_in(&web, &t, "street.nanyingmen", DEMO_PASSWORD).await;
     assert_eq!(status, 429, "locked also for the right password: {page}");
     // The same account from another address signs in.
-    let (status, _) = web_sign_in(&client_from("127.0.0.5"), &t, "street.nanyingmen", DEMO_PASSWORD).await;
+    let (status, _) = web_sign_in(
+        &client_from("127.0.0.5"),
+        &t,
+        "street.nanyingmen",
+        DEMO_PASSWORD,
+    )
+    .await;
     assert_eq!(status, 303);
 }
 
@@ -241,7 +320,11 @@ async fn sign_ins_are_limited_per_address_and_audit_rows_cut_usernames(backend: 
         assert_eq!(status, 401);
     }
     let (status, body, retry) = enrol_as(&sprayer, &t, "made.up.5", "x").await;
-    assert_eq!((status, body["code"].as_str()), (429, Some("RATE_LIMITED")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (429, Some("RATE_LIMITED")),
+        "{body}"
+    );
     assert!(retry.unwrap().parse::<u64>().unwrap() >= 1);
     // Refresh and unknown bearer tokens count against the address too.
     let (status, _) = {
@@ -262,10 +345,24 @@ async fn sign_ins_are_limited_per_address_and_audit_rows_cut_usernames(backend: 
         .unwrap();
     assert_eq!(r.status().as_u16(), 429);
     // Another address is not affected.
-    let (status, _, _) = enrol_as(&client_from("127.0.0.7"), &t, "inspector.changchunli", DEMO_PASSWORD).await;
+    let (status, _, _) = enrol_as(
+        &client_from("127.0.0.7"),
+        &t,
+        "inspector.changchunli",
+        DEMO_PASSWORD,
+    )
+    .await;
     assert_eq!(status, 200);
 
-    let (rows, _) = t.server.as_ref().unwrap().state().storage.audit_log().await.unwrap();
+    let (rows, _) = t
+        .server
+        .as_ref()
+        .unwrap()
+        .state()
+        .storage
+        .audit_log()
+        .await
+        .unwrap();
     let failed: Vec<&str> = rows
         .iter()
         .filter(|r| r.entry.contains("LOGIN_FAILED"))
@@ -318,7 +415,10 @@ async fn argon2_work_is_bounded_and_the_rest_wait_or_get_503(backend: Backend) {
             other => panic!("unexpected {other} {code}"),
         }
     }
-    assert!(busy > 0, "16 checks at once on one slot with a 1 ms queue: some must be refused");
+    assert!(
+        busy > 0,
+        "16 checks at once on one slot with a 1 ms queue: some must be refused"
+    );
 
     // The global rate: beyond it, 429 whatever the address.
     let t2 = TestServer::start_with(Backend::Sqlite, |c| {
@@ -334,7 +434,10 @@ async fn argon2_work_is_bounded_and_the_rest_wait_or_get_503(backend: Backend) {
         let (status, body, _) = enrol_as(&client_from(&ip), &t2, "x.y", "z").await;
         codes.push((status, body["code"].as_str().unwrap_or("").to_owned()));
     }
-    assert!(codes.iter().any(|(s, c)| *s == 429 && c == "RATE_LIMITED"), "{codes:?}");
+    assert!(
+        codes.iter().any(|(s, c)| *s == 429 && c == "RATE_LIMITED"),
+        "{codes:?}"
+    );
 }
 
 async fn a_user_past_the_session_cap_loses_only_their_own_oldest(backend: Backend) {
@@ -342,9 +445,16 @@ async fn a_user_past_the_session_cap_loses_only_their_own_oldest(backend: Backen
     let office_phone = t.enrol("street.nanyingmen").await;
     let office_web = client_from("127.0.0.8");
     let office_cookie = {
-        let (status, _, headers) = web_sign_in_full(&office_web, &t, "street.nanyingmen", DEMO_PASSWORD).await;
+        let (status, _, headers) =
+            web_sign_in_full(&office_web, &t, "street.nanyingmen", DEMO_PASSWORD).await;
         assert_eq!(status, 303);
-        headers["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned()
+        headers["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned()
     };
     let mut phones = Vec::new();
     for _ in 0..5 {
@@ -362,16 +472,37 @@ async fn a_user_past_the_session_cap_loses_only_their_own_oldest(backend: Backen
     let flooder = client_from("127.0.0.9");
     let mut cookies = Vec::new();
     for _ in 0..6 {
-        let (status, _, headers) = web_sign_in_full(&flooder, &t, "committee.changchunli", DEMO_PASSWORD).await;
+        let (status, _, headers) =
+            web_sign_in_full(&flooder, &t, "committee.changchunli", DEMO_PASSWORD).await;
         assert_eq!(status, 303);
-        cookies.push(headers["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned());
+        cookies.push(
+            headers["set-cookie"]
+                .to_str()
+                .unwrap()
+                .split(';')
+                .next()
+                .unwrap()
+                .to_owned(),
+        );
     }
     let page = |cookie: String| {
         let http = client_from("127.0.0.10");
         let url = t.url("/dashboard/cases");
-        async move { http.get(url).header("cookie", cookie).send().await.unwrap().status().as_u16() }
+        async move {
+            http.get(url)
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
     };
-    assert_eq!(page(cookies[0].clone()).await, 303, "the flooder's oldest session ended");
+    assert_eq!(
+        page(cookies[0].clone()).await,
+        303,
+        "the flooder's oldest session ended"
+    );
     assert_eq!(page(cookies[5].clone()).await, 200);
     // The street office is untouched on both channels.
     assert_eq!(page(office_cookie).await, 200);
@@ -411,15 +542,23 @@ async fn slow_clients_are_cut_off_by_header_body_and_idle_timeouts() {
 
     // Half a request head, then silence.
     let mut half = tokio::net::TcpStream::connect(addr).await.unwrap();
-    half.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ").await.unwrap();
+    half.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .await
+        .unwrap();
     assert!(
-        closed_within(&mut half, Duration::from_secs(5)).await.is_some(),
+        closed_within(&mut half, Duration::from_secs(5))
+            .await
+            .is_some(),
         "a half-sent head must be cut off"
     );
 
     // A silent socket.
     let mut silent = tokio::net::TcpStream::connect(addr).await.unwrap();
-    assert!(closed_within(&mut silent, Duration::from_secs(5)).await.is_some());
+    assert!(
+        closed_within(&mut silent, Duration::from_secs(5))
+            .await
+            .is_some()
+    );
 
     // A body that stalls after 10 of 100 bytes.
     let mut stalled = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -447,41 +586,96 @@ async fn connections_beyond_the_cap_wait_until_one_closes() {
     let _second = tokio::net::TcpStream::connect(addr).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     let mut third = tokio::net::TcpStream::connect(addr).await.unwrap();
-    third.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+    third
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
     let mut buf = [0u8; 256];
     let early = tokio::time::timeout(Duration::from_millis(700), third.read(&mut buf)).await;
-    assert!(early.is_err(), "the third connection is not served while two are open");
+    assert!(
+        early.is_err(),
+        "the third connection is not served while two are open"
+    );
     drop(first);
-    let answer = closed_within(&mut third, Duration::from_secs(5)).await.expect("served once a slot frees");
-    assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"), "{}", String::from_utf8_lossy(&answer));
+    let answer = closed_within(&mut third, Duration::from_secs(5))
+        .await
+        .expect("served once a slot frees");
+    assert!(
+        String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_response_says_nosniff_and_pages_allow_no_inline_script() {
     let t = start_quick(|_| {}).await;
     let http = client_from("127.0.0.1");
-    for path in ["/healthz", "/nope", "/api/v1/me", "/dashboard/login", "/dashboard/assets/app.js", "/open311/v2/services.json"] {
+    for path in [
+        "/healthz",
+        "/nope",
+        "/api/v1/me",
+        "/dashboard/login",
+        "/dashboard/assets/app.js",
+        "/open311/v2/services.json",
+    ] {
         let r = http.get(t.url(path)).send().await.unwrap();
         assert_eq!(
-            r.headers().get("x-content-type-options").map(|v| v.to_str().unwrap()),
+            r.headers()
+                .get("x-content-type-options")
+                .map(|v| v.to_str().unwrap()),
             Some("nosniff"),
             "{path}"
         );
     }
     let r = http.get(t.url("/dashboard/login")).send().await.unwrap();
-    let csp = r.headers()["content-security-policy"].to_str().unwrap().to_owned();
-    let script_src = csp.split(';').find(|d| d.trim().starts_with("script-src")).unwrap();
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let script_src = csp
+        .split(';')
+        .find(|d| d.trim().starts_with("script-src"))
+        .unwrap();
     assert!(!script_src.contains("unsafe-inline"), "{csp}");
     // No page carries inline script or inline event handlers (the meeting page had onclick).
-    let (status, _, headers) = web_sign_in_full(&http, &t, "street.nanyingmen", DEMO_PASSWORD).await;
+    let (status, _, headers) =
+        web_sign_in_full(&http, &t, "street.nanyingmen", DEMO_PASSWORD).await;
     assert_eq!(status, 303);
-    let cookie = headers["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
-    for path in ["/dashboard/cases", "/dashboard/meeting", "/dashboard/map", "/dashboard/kpi"] {
-        let html = http.get(t.url(path)).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    let cookie = headers["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    for path in [
+        "/dashboard/cases",
+        "/dashboard/meeting",
+        "/dashboard/map",
+        "/dashboard/kpi",
+    ] {
+        let html = http
+            .get(t.url(path))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         let lower = html.to_lowercase();
-        assert!(!lower.contains(" onclick=") && !lower.contains(" onload=") && !lower.contains(" onsubmit="), "{path}");
+        assert!(
+            !lower.contains(" onclick=")
+                && !lower.contains(" onload=")
+                && !lower.contains(" onsubmit="),
+            "{path}"
+        );
         for (i, _) in lower.match_indices("<script") {
-            assert!(lower[i..].starts_with("<script src="), "{path}: inline script");
+            assert!(
+                lower[i..].starts_with("<script src="),
+                "{path}: inline script"
+            );
         }
     }
 }
@@ -494,20 +688,34 @@ async fn the_sign_in_form_needs_its_csrf_token_and_cookies_are_secure_behind_htt
     let r = http
         .post(t.url("/dashboard/login"))
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(form_body(&[("username", "street.nanyingmen"), ("password", DEMO_PASSWORD)]))
+        .body(form_body(&[
+            ("username", "street.nanyingmen"),
+            ("password", DEMO_PASSWORD),
+        ]))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 403);
     assert!(r.text().await.unwrap().contains("CSRF_FAILED"));
-    let (status, _, headers) = web_sign_in_full(&http, &t, "street.nanyingmen", DEMO_PASSWORD).await;
+    let (status, _, headers) =
+        web_sign_in_full(&http, &t, "street.nanyingmen", DEMO_PASSWORD).await;
     assert_eq!(status, 303);
     assert!(!headers["set-cookie"].to_str().unwrap().contains("Secure"));
 
     let https = start_quick(|c| c.public_url = Some("https://xuncha.example.cn".to_owned())).await;
-    let form = http.get(https.url("/dashboard/login")).send().await.unwrap();
-    assert!(form.headers()["set-cookie"].to_str().unwrap().contains("; Secure"));
-    let (status, _, headers) = web_sign_in_full(&http, &https, "street.nanyingmen", DEMO_PASSWORD).await;
+    let form = http
+        .get(https.url("/dashboard/login"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        form.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("; Secure")
+    );
+    let (status, _, headers) =
+        web_sign_in_full(&http, &https, "street.nanyingmen", DEMO_PASSWORD).await;
     assert_eq!(status, 303);
     let session_cookie = headers
         .get_all("set-cookie")

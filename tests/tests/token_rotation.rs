@@ -27,7 +27,12 @@ async fn the_phone_keeps_the_rotated_token_and_a_stale_copy_is_revoked(backend: 
     let store = Arc::new(Store::open(&dir.path().join("xuncha.db")).unwrap());
     let phone = client(&server.base, &store);
     let enrolment = phone
-        .enrol("inspector.changchunli", DEMO_PASSWORD, "长春里巡查机", &NoProgress)
+        .enrol(
+            "inspector.changchunli",
+            DEMO_PASSWORD,
+            "长春里巡查机",
+            &NoProgress,
+        )
         .await
         .unwrap();
     let first = enrolment.refresh_token.clone();
@@ -37,11 +42,19 @@ async fn the_phone_keeps_the_rotated_token_and_a_stale_copy_is_revoked(backend: 
     restarted.resume(enrolment.device_id, &enrolment.user.user_id, first.clone());
     restarted.sync(&NoProgress).await.unwrap();
     let rotated = restarted.refresh_token().unwrap();
-    assert_ne!(rotated.expose(), first.expose(), "the client keeps the rotated token");
+    assert_ne!(
+        rotated.expose(),
+        first.expose(),
+        "the client keeps the rotated token"
+    );
 
     // Another restart with the rotated token works.
     let again = client(&server.base, &store);
-    again.resume(enrolment.device_id, &enrolment.user.user_id, rotated.clone());
+    again.resume(
+        enrolment.device_id,
+        &enrolment.user.user_id,
+        rotated.clone(),
+    );
     again.sync(&NoProgress).await.unwrap();
     let latest = again.refresh_token().unwrap();
 

@@ -13,8 +13,8 @@ use super::read_json;
 use crate::app::AppState;
 use crate::audit::AuditDraft;
 use crate::auth::{self, ACCESS_PREFIX, Authed, REFRESH_PREFIX};
-use crate::error::{ApiError, ApiResult};
 use crate::credentials;
+use crate::error::{ApiError, ApiResult};
 use crate::storage::{LockoutPolicy, NewDevice, RefreshOutcome, TokenRefresh, UserRecord};
 use crate::throttle::ClientIp;
 
@@ -38,7 +38,9 @@ pub enum SignIn {
     /// does not reveal whether its password was right).
     Refused,
     /// Too many failures for this account from this address: wait this many seconds.
-    Locked { retry_after_s: u64 },
+    Locked {
+        retry_after_s: u64,
+    },
 }
 
 /// The one password check behind every sign-in form: per-address limit, per-account-and-address

@@ -154,7 +154,9 @@ pub async fn login(
             }
             return Ok(resp);
         }
-        Err(e @ (ApiError::RateLimited { retry_after_s } | ApiError::ServerBusy { retry_after_s })) => {
+        Err(
+            e @ (ApiError::RateLimited { retry_after_s } | ApiError::ServerBusy { retry_after_s }),
+        ) => {
             let status = e.status();
             let mut resp = refuse(
                 status,

@@ -251,9 +251,15 @@ mod tests {
         for i in 0..50 {
             mine.push(store.create("flooder", now + Duration::seconds(i)).0);
         }
-        assert!(store.touch(&office, now).is_some(), "another user's session survives");
+        assert!(
+            store.touch(&office, now).is_some(),
+            "another user's session survives"
+        );
         assert_eq!(store.len(), 4);
-        assert!(store.touch(&mine[46], now).is_none(), "the flooder's oldest went");
+        assert!(
+            store.touch(&mine[46], now).is_none(),
+            "the flooder's oldest went"
+        );
         assert!(store.touch(&mine[49], now).is_some());
     }
 

@@ -25,7 +25,10 @@ use crate::ingest;
 const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("migrations/postgres/0001_init.sql")),
     (2, include_str!("migrations/postgres/0002_case_query.sql")),
-    (3, include_str!("migrations/postgres/0003_auth_hardening.sql")),
+    (
+        3,
+        include_str!("migrations/postgres/0003_auth_hardening.sql"),
+    ),
 ];
 /// The migration that added the case query's columns; existing rows are backfilled with it.
 const CASE_QUERY_MIGRATION: i32 = 2;
@@ -709,8 +712,12 @@ impl Storage for PostgresStorage {
                         &[&ts(refresh.now), &id],
                     )
                     .await?;
-                    insert_audit(&tx, &mut head, crate::credentials::reuse_audit(refresh.device_id))
-                        .await?;
+                    insert_audit(
+                        &tx,
+                        &mut head,
+                        crate::credentials::reuse_audit(refresh.device_id),
+                    )
+                    .await?;
                     RefreshOutcome::Reused
                 }
                 RefreshStep::Rotate => {
@@ -1121,7 +1128,10 @@ impl Storage for PostgresStorage {
             let tx = conn.transaction().await?;
             let mut head = lock_head(&tx).await?;
             let n = tx
-                .execute("DELETE FROM login_failures WHERE username = $1", &[&username])
+                .execute(
+                    "DELETE FROM login_failures WHERE username = $1",
+                    &[&username],
+                )
                 .await?;
             insert_audit(&tx, &mut head, audit).await?;
             save_head(&tx, &head).await?;

@@ -1142,7 +1142,10 @@ impl Storage for SqliteStorage {
 
     fn unlock_login(&self, username: String, audit: AuditDraft) -> StorageFuture<'_, u64> {
         Box::pin(self.write(move |conn, head| {
-            let n = conn.execute("DELETE FROM login_failures WHERE username = ?1", [&username])?;
+            let n = conn.execute(
+                "DELETE FROM login_failures WHERE username = ?1",
+                [&username],
+            )?;
             insert_audit(conn, head, audit)?;
             Ok(u64::try_from(n).unwrap_or(0))
         }))
