@@ -424,6 +424,13 @@ fn classify(status: StatusCode, error: ApiError, retry_after: Option<Duration>) 
             code: error.code,
             message: error.message,
         }),
+        // Too many wrong passwords for this account from here: retrying would only wait out
+        // the lock behind the user's back; the app says how long (`Retry-After`).
+        (StatusCode::TOO_MANY_REQUESTS, "LOGIN_LOCKED") => Failure::Fatal(SyncError::Refused {
+            status: status.as_u16(),
+            code: error.code,
+            message: error.message,
+        }),
         (StatusCode::TOO_MANY_REQUESTS, _) => Failure::Transient {
             status: Some(status.as_u16()),
             message,
@@ -524,6 +531,10 @@ mod tests {
         assert!(matches!(
             classify(StatusCode::UNAUTHORIZED, body("REVOKED"), None),
             Failure::Fatal(SyncError::AuthRejected { code, .. }) if code == "REVOKED"
+        ));
+        assert!(matches!(
+            classify(StatusCode::TOO_MANY_REQUESTS, body("LOGIN_LOCKED"), Some(Duration::from_secs(60))),
+            Failure::Fatal(SyncError::Refused { status: 429, code, .. }) if code == "LOGIN_LOCKED"
         ));
         assert!(matches!(
             classify(StatusCode::UNAUTHORIZED, body("REFRESH_TOKEN_REUSED"), None),
