@@ -150,7 +150,7 @@ impl FromRequestParts<AppState> for Authed {
             // Guessing tokens counts against the address like guessing passwords.
             state
                 .throttle
-                .attempt(crate::throttle::ClientIp::of(&parts.extensions))?;
+                .attempt(crate::throttle::ClientIp::from_parts(parts))?;
             return Err(ApiError::TokenInvalid);
         };
         if session.device.revoked || session.user.disabled {

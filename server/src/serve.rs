@@ -175,6 +175,11 @@ pub async fn serve(
         let service = hyper::service::service_fn(
             move |mut request: hyper::Request<hyper::body::Incoming>| {
                 request.extensions_mut().insert(ConnectInfo(remote));
+                if let Ok(peer) = axum::http::HeaderValue::from_str(&remote.ip().to_string()) {
+                    request
+                        .headers_mut()
+                        .insert(crate::throttle::PEER_HEADER, peer);
+                }
                 let mut app = app.clone();
                 async move { app.call(request.map(axum::body::Body::new)).await }
             },

@@ -30,12 +30,32 @@ use crate::error::ApiError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientIp(pub IpAddr);
 
+/// The peer address as [`crate::serve`] stamps it on every request (any value a client sent
+/// under this name is replaced), for code that rebuilds a request from its headers (Open311's
+/// `caller` copies it along with `Authorization`).
+pub const PEER_HEADER: &str = "x-xuncha-peer";
+
 impl ClientIp {
     pub fn of(extensions: &axum::http::Extensions) -> ClientIp {
         ClientIp(
             extensions
                 .get::<ConnectInfo<SocketAddr>>()
                 .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip()),
+        )
+    }
+
+    /// From the connection info, else from [`PEER_HEADER`].
+    pub fn from_parts(parts: &Parts) -> ClientIp {
+        if let Some(info) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+            return ClientIp(info.0.ip());
+        }
+        ClientIp(
+            parts
+                .headers
+                .get(PEER_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
         )
     }
 }
@@ -50,7 +70,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp::of(&parts.extensions))
+        Ok(ClientIp::from_parts(parts))
     }
 }
 

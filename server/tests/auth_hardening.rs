@@ -337,8 +337,18 @@ async fn sign_ins_are_limited_per_address_and_audit_rows_cut_usernames(backend: 
         (r.status().as_u16(), ())
     };
     assert_eq!(status, 429);
+    // A forged peer header does not move the sprayer to a fresh address.
     let r = sprayer
         .get(t.url("/api/v1/me"))
+        .bearer_auth("xat_guessed")
+        .header("x-xuncha-peer", "10.1.2.3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 429);
+    // So do Open311 clients guessing tokens.
+    let r = sprayer
+        .get(t.url("/open311/v2/requests.json"))
         .bearer_auth("xat_guessed")
         .send()
         .await
