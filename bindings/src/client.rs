@@ -354,6 +354,7 @@ pub struct OutboxCounts {
 /// Who is signed in, in memory only: the core's sync client (holding the tokens) and the user.
 struct SignedIn {
     sync_client: Arc<SyncClient>,
+    server_url: String,
     user: UserInfo,
 }
 
@@ -468,7 +469,24 @@ impl XunchaClient {
             &session.user.user_id,
             session.refresh_token.secret(),
         );
-        self.set_signed_in(sync_client, session.user)
+        self.set_signed_in(sync_client, session.server_url, session.user)
+    }
+
+    /// The session as it stands now, for the keystore. The server rotates the refresh token on
+    /// every refresh (which `sync` does when the access token has expired), so after every
+    /// `sync`, failed or not, the app writes this back when it differs from what it stored;
+    /// otherwise the next start sends a spent token and the server revokes the device
+    /// (`Unauthenticated` with code `REFRESH_TOKEN_REUSED`: sign in again). `None` when signed out.
+    pub fn current_session(&self) -> Option<DeviceSession> {
+        let guard = self.signed_in.read().ok()?;
+        let signed_in = guard.as_ref()?;
+        let client = &signed_in.sync_client;
+        Some(DeviceSession {
+            server_url: signed_in.server_url.clone(),
+            device_id: client.device_id()?.to_string(),
+            refresh_token: RefreshToken::from_secret(client.refresh_token()?),
+            user: signed_in.user.clone(),
+        })
     }
 
     /// The signed-in user, if any.
@@ -679,7 +697,7 @@ impl XunchaClient {
             refresh_token: RefreshToken::from_secret(enrolled.refresh_token),
             user: enrolled.user.into(),
         };
-        self.set_signed_in(client, session.user.clone())?;
+        self.set_signed_in(client, session.server_url.clone(), session.user.clone())?;
         Ok(session)
     }
 
@@ -727,9 +745,14 @@ impl XunchaClient {
     fn set_signed_in(
         &self,
         sync_client: Arc<SyncClient>,
+        server_url: String,
         user: UserInfo,
     ) -> Result<(), XunchaError> {
-        *self.signed_in.write().map_err(|_| poisoned())? = Some(SignedIn { sync_client, user });
+        *self.signed_in.write().map_err(|_| poisoned())? = Some(SignedIn {
+            sync_client,
+            server_url,
+            user,
+        });
         Ok(())
     }
 }

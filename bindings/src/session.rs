@@ -1,8 +1,9 @@
 //! The signed-in device as the app keeps it: [`DeviceSession`], returned by `enrol` and handed
 //! back to `resume` at every start. The library never writes it to disk: the refresh token is
-//! long-lived (the server's `auth/refresh` answers only a new access token, it does not rotate
-//! the refresh token), so at rest it belongs in the platform keystore (Android Keystore, iOS
-//! Keychain), which only the app can reach.
+//! long-lived, so at rest it belongs in the platform keystore (Android Keystore, iOS Keychain),
+//! which only the app can reach. The server rotates it on every refresh: after each `sync` the
+//! app writes `XunchaClient::current_session()` back when it changed (a spent token sent again
+//! revokes the device: `Unauthenticated`, code `REFRESH_TOKEN_REUSED`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

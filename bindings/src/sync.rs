@@ -105,6 +105,9 @@ impl From<SyncError> for XunchaError {
             },
             // The server's own code is the more precise one (`BAD_CREDENTIALS`, `REVOKED` …).
             SyncError::AuthRejected { code, .. } => XunchaError::Unauthenticated { code, detail },
+            // The whole device session is dead (`REFRESH_TOKEN_REUSED`): forget the stored
+            // session and sign in again.
+            SyncError::SessionRevoked { code, .. } => XunchaError::Unauthenticated { code, detail },
             SyncError::Network { .. } => XunchaError::Network {
                 code: error.code().to_owned(),
                 detail,

@@ -130,6 +130,11 @@ pub struct RefreshRequest {
 pub struct RefreshResponse {
     pub access_token: String,
     pub access_expires_in_s: u64,
+    /// The refresh token that replaces the one sent: every refresh rotates it, and the old one
+    /// must never be sent again (a spent token coming back revokes the device,
+    /// `REFRESH_TOKEN_REUSED`). Absent from servers before rotation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
 }
 
 /// The signed-in user as the device needs it.

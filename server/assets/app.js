@@ -11,3 +11,8 @@ document.addEventListener("submit", function (ev) {
     window.setTimeout(function () { buttons.forEach(function (b) { b.disabled = true; }); }, 0);
   }
 });
+// Buttons that print the page (the CSP allows no inline handlers: script-src 'self').
+document.addEventListener("click", function (ev) {
+  var target = ev.target;
+  if (target && target.closest && target.closest("[data-print]")) { window.print(); }
+});

@@ -33,6 +33,8 @@ pub struct AppState {
     pub storage: Arc<dyn Storage>,
     pub photos: Arc<PhotoStore>,
     pub limiter: Arc<RateLimiter>,
+    /// Bounds on password checks and credential attempts (issue 11).
+    pub throttle: Arc<crate::throttle::Throttle>,
     catalog: Arc<RwLock<Arc<Catalog>>>,
     pub uploads_in_progress: Arc<Mutex<HashSet<String>>>,
     /// Verified against when a username is unknown, so both cases cost one argon2 run.
@@ -123,6 +125,17 @@ async fn close_after_refused_body(request: Request<axum::body::Body>, next: Next
     response
 }
 
+/// Headers every response carries, whatever produced it (issue 11): browsers never sniff a
+/// content type (`X-Content-Type-Options: nosniff`).
+async fn security_headers(request: Request<axum::body::Body>, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    response.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
 /// All routes. Later helpers add theirs (Open311, dashboard) by merging routers onto this one.
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
@@ -157,6 +170,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state);
     let router = with_error_layers(router)
         .layer(middleware::from_fn(close_after_refused_body))
+        .layer(middleware::from_fn(security_headers))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid));
@@ -354,6 +368,7 @@ impl Server {
             .await?
             .into();
         let state = AppState {
+            throttle: Arc::new(crate::throttle::Throttle::new(&config.auth)),
             limiter: Arc::new(RateLimiter::new(
                 config.limits.requests_per_second,
                 config.limits.request_burst,
@@ -394,13 +409,15 @@ impl Server {
             .map_err(|source| StartError::Bind { addr, source })?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let app = router(state.clone());
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await
-        });
+        let connections = state.config.connections.clone();
+        let task = tokio::spawn(crate::serve::serve(
+            listener,
+            app,
+            connections,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
         tracing::info!(%addr, backend = state.storage.backend_name(), "Xuncha server listening");
         // Give the accept loop a moment so the first request never races it.
         tokio::time::sleep(Duration::from_millis(1)).await;

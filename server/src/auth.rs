@@ -1,10 +1,9 @@
 //! Identity: argon2 password hashes (computed off the async threads), random bearer tokens kept
 //! only as SHA-256 hashes, the per-request session check (revocation applies on the next request)
-//! and a token-bucket limit per access token.
+//! and a token-bucket limit per access token (`governor`).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::Instant;
+use std::num::NonZeroU32;
+use std::time::Duration;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
@@ -55,13 +54,65 @@ pub async fn hash_password(password: String) -> Result<String, PasswordError> {
 /// Checks a password against a stored PHC string, on the blocking pool. A malformed stored hash
 /// counts as a mismatch.
 pub async fn verify_password(password: String, stored: String) -> bool {
-    tokio::task::spawn_blocking(move || {
-        Argon2::default()
-            .verify_password(password.as_bytes(), stored.as_str())
-            .is_ok()
-    })
-    .await
-    .unwrap_or(false)
+    tokio::task::spawn_blocking(move || verify_password_blocking(&password, &stored))
+        .await
+        .unwrap_or(false)
+}
+
+/// The argon2 check itself; call it only off the async threads ([`crate::throttle`] bounds it).
+pub fn verify_password_blocking(password: &str, stored: &str) -> bool {
+    Argon2::default()
+        .verify_password(password.as_bytes(), stored)
+        .is_ok()
+}
+
+/// The same check as [`verify_password_blocking`], computed in `memory` (grown once to the
+/// hash's block count, then reused): the server's argon2 workers allocate nothing per check, so
+/// a flood of sign-ins cannot leave the allocator holding 19 MiB per run (BENCHMARKS.md,
+/// "Sign-in flood"). A stored hash that does not parse, or asks for more than `max_blocks`
+/// blocks, counts as a mismatch.
+pub fn verify_password_in(
+    password: &str,
+    stored: &str,
+    memory: &mut Vec<argon2::Block>,
+    max_blocks: usize,
+) -> bool {
+    let Ok(hash) = argon2::PasswordHash::new(stored) else {
+        return false;
+    };
+    let Ok(algorithm) = argon2::Algorithm::try_from(hash.algorithm.as_str()) else {
+        return false;
+    };
+    let version = match hash.version.map(argon2::Version::try_from) {
+        None => argon2::Version::default(),
+        Some(Ok(version)) => version,
+        Some(Err(_)) => return false,
+    };
+    let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
+        return false;
+    };
+    let Ok(params) = argon2::Params::try_from(&hash) else {
+        return false;
+    };
+    let blocks = params.block_count();
+    if blocks > max_blocks {
+        return false;
+    }
+    if memory.len() < blocks {
+        memory.resize(blocks, argon2::Block::default());
+    }
+    let mut out = vec![0u8; expected.len()];
+    let Some(work) = memory.get_mut(..blocks) else {
+        return false;
+    };
+    if argon2::Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(password.as_bytes(), salt.as_ref(), &mut out, work)
+        .is_err()
+    {
+        return false;
+    }
+    // Constant-time comparison (`Output`'s equality).
+    argon2::password_hash::phc::Output::new(&out).is_ok_and(|computed| computed == *expected)
 }
 
 /// The authenticated caller of a request.
@@ -95,11 +146,13 @@ impl FromRequestParts<AppState> for Authed {
             .ok_or(ApiError::Unauthenticated)?;
         let hash = token_hash(token);
         state.limiter.check(&hash)?;
-        let session = state
-            .storage
-            .session(hash)
-            .await?
-            .ok_or(ApiError::TokenInvalid)?;
+        let Some(session) = state.storage.session(hash).await? else {
+            // Guessing tokens counts against the address like guessing passwords.
+            state
+                .throttle
+                .attempt(crate::throttle::ClientIp::from_parts(parts))?;
+            return Err(ApiError::TokenInvalid);
+        };
         if session.device.revoked || session.user.disabled {
             return Err(ApiError::Revoked);
         }
@@ -110,53 +163,57 @@ impl FromRequestParts<AppState> for Authed {
     }
 }
 
-/// Token buckets keyed by access-token hash (or client address for unauthenticated routes).
+/// Token buckets keyed by access-token hash (or another string key), on `governor`'s GCRA;
+/// idle keys are swept now and then, so a flood of keys does not stay in memory.
 pub struct RateLimiter {
-    rate: f64,
-    burst: f64,
-    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+    limiter: governor::DefaultKeyedRateLimiter<String>,
+    clock: governor::clock::DefaultClock,
+    checks: std::sync::atomic::AtomicU64,
 }
 
-/// Buckets kept before idle ones are dropped.
-const MAX_BUCKETS: usize = 50_000;
+/// Checks between two sweeps of idle buckets.
+const SWEEP_EVERY: u64 = 4096;
 
 impl RateLimiter {
     pub fn new(rate_per_s: f64, burst: f64) -> RateLimiter {
+        let period = if rate_per_s.is_finite() && rate_per_s > 0.0 {
+            Duration::from_secs_f64((1.0 / rate_per_s).min(1e9))
+        } else {
+            Duration::from_secs(1_000_000_000)
+        };
+        let burst = if burst.is_finite() && burst >= 1.0 {
+            NonZeroU32::new(burst.min(f64::from(u32::MAX)) as u32).unwrap_or(NonZeroU32::MIN)
+        } else {
+            NonZeroU32::MIN
+        };
+        let quota = governor::Quota::with_period(period)
+            .unwrap_or_else(|| governor::Quota::per_second(NonZeroU32::MIN))
+            .allow_burst(burst);
         RateLimiter {
-            rate: rate_per_s,
-            burst,
-            buckets: Mutex::new(HashMap::new()),
+            limiter: governor::DefaultKeyedRateLimiter::keyed(quota),
+            clock: governor::clock::DefaultClock::default(),
+            checks: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
     pub fn check(&self, key: &str) -> Result<(), ApiError> {
-        let now = Instant::now();
-        let mut buckets = self
-            .buckets
-            .lock()
-            .map_err(|_| ApiError::Internal("rate limiter poisoned".to_owned()))?;
-        if buckets.len() >= MAX_BUCKETS {
-            let burst = self.burst;
-            let rate = self.rate;
-            buckets.retain(|_, (tokens, at)| {
-                *tokens + now.duration_since(*at).as_secs_f64() * rate < burst
-            });
+        use governor::clock::Clock;
+        use std::sync::atomic::Ordering;
+        if self.checks.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
+            self.limiter.retain_recent();
+            self.limiter.shrink_to_fit();
         }
-        let (tokens, at) = buckets.entry(key.to_owned()).or_insert((self.burst, now));
-        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.rate).min(self.burst);
-        *at = now;
-        if *tokens < 1.0 {
-            let wait = ((1.0 - *tokens) / self.rate).ceil();
-            return Err(ApiError::RateLimited {
-                retry_after_s: if wait.is_finite() && wait >= 1.0 {
-                    wait as u64
-                } else {
-                    1
-                },
-            });
-        }
-        *tokens -= 1.0;
-        Ok(())
+        self.limiter
+            .check_key(&key.to_owned())
+            .map_err(|not_until| {
+                let wait = not_until.wait_time_from(self.clock.now());
+                ApiError::RateLimited {
+                    retry_after_s: wait
+                        .as_secs()
+                        .saturating_add(u64::from(wait.subsec_nanos() > 0))
+                        .max(1),
+                }
+            })
     }
 }
 
@@ -170,8 +227,21 @@ mod tests {
         let hash = hash_password("秘密 secret".to_owned()).await.unwrap();
         assert!(hash.starts_with("$argon2"));
         assert!(verify_password("秘密 secret".to_owned(), hash.clone()).await);
-        assert!(!verify_password("wrong".to_owned(), hash).await);
+        assert!(!verify_password("wrong".to_owned(), hash.clone()).await);
         assert!(!verify_password("x".to_owned(), "not a hash".to_owned()).await);
+        let mut memory = Vec::new();
+        assert!(verify_password_in(
+            "秘密 secret",
+            &hash,
+            &mut memory,
+            1 << 20
+        ));
+        assert!(!verify_password_in("wrong", &hash, &mut memory, 1 << 20));
+        assert!(
+            !verify_password_in("秘密 secret", &hash, &mut memory, 16),
+            "over the block cap"
+        );
+        assert!(!verify_password_in("x", "not a hash", &mut memory, 1 << 20));
         let token = new_token(ACCESS_PREFIX);
         assert_eq!(token.len(), 4 + 64);
         assert_ne!(token_hash(&token), token);

@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -57,6 +58,106 @@ impl Default for Limits {
     }
 }
 
+/// Limits on sign-in work (SECURITY.md, "Limits and their defaults"). Password checks cost one
+/// argon2 run each (about 19 MiB and tens of milliseconds), so they are bounded three ways: how
+/// many run at once, how many any one client address may ask for, and how many all clients may.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthLimits {
+    /// argon2 runs at once; 0 = the number of CPU cores.
+    pub argon2_concurrency: usize,
+    /// How long a password check may wait for a free argon2 slot before the server answers
+    /// 503 `SERVER_BUSY` with `Retry-After`.
+    pub argon2_queue_ms: u64,
+    /// Credential attempts (enrol, refresh, dashboard sign-in, unknown bearer tokens) per client
+    /// address per minute, and the burst above it (429 `RATE_LIMITED`).
+    pub per_ip_per_minute: u32,
+    pub per_ip_burst: u32,
+    /// Password checks per second over all clients, and the burst (429 `RATE_LIMITED`).
+    pub global_per_second: u32,
+    pub global_burst: u32,
+    /// Wrong passwords for one account from one client address before it is locked for that
+    /// address (other addresses, i.e. the real user elsewhere, are not locked).
+    pub lockout_after_failures: u32,
+    /// First lock; each further failure doubles it, up to `lockout_max_s`.
+    pub lockout_base_s: u64,
+    pub lockout_max_s: u64,
+    /// Live dashboard sessions and active (not revoked) devices per user; the oldest goes.
+    pub sessions_per_user: usize,
+    /// A refresh token spent this recently may be presented once more (the phone lost the
+    /// answer to its refresh); older spent tokens count as stolen and revoke the device.
+    pub refresh_reuse_grace_s: u64,
+}
+
+impl Default for AuthLimits {
+    fn default() -> Self {
+        AuthLimits {
+            argon2_concurrency: 0,
+            argon2_queue_ms: 2_000,
+            per_ip_per_minute: 30,
+            per_ip_burst: 30,
+            global_per_second: 20,
+            global_burst: 40,
+            lockout_after_failures: 5,
+            lockout_base_s: 60,
+            lockout_max_s: 3_600,
+            sessions_per_user: 20,
+            refresh_reuse_grace_s: 30,
+        }
+    }
+}
+
+impl AuthLimits {
+    /// The argon2 slots in force.
+    pub fn argon2_slots(&self) -> usize {
+        if self.argon2_concurrency > 0 {
+            self.argon2_concurrency
+        } else {
+            std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
+        }
+    }
+}
+
+/// Limits on connections, against slow or silent clients (SECURITY.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConnectionLimits {
+    /// Open connections at once; further clients wait in the kernel's accept queue.
+    pub max_connections: usize,
+    /// From the first byte a request head is awaited (also on an idle keep-alive connection)
+    /// until the whole head has arrived.
+    pub header_read_timeout_ms: u64,
+    /// Longest pause between two pieces of a request body.
+    pub body_timeout_ms: u64,
+    /// A connection on which nothing is read or written for this long is closed.
+    pub idle_timeout_ms: u64,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            max_connections: 1_024,
+            header_read_timeout_ms: 10_000,
+            body_timeout_ms: 30_000,
+            idle_timeout_ms: 120_000,
+        }
+    }
+}
+
+impl ConnectionLimits {
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.header_read_timeout_ms.max(1))
+    }
+
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_millis(self.body_timeout_ms.max(1))
+    }
+
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_millis(self.idle_timeout_ms.max(1))
+    }
+}
+
 #[derive(Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -80,6 +181,8 @@ pub struct Config {
     /// in Open311 discovery instead of the request's Host header. Default
     /// `http://127.0.0.1:<port>` (see [`Config::public_url`]).
     pub public_url: Option<String>,
+    pub auth: AuthLimits,
+    pub connections: ConnectionLimits,
 }
 
 /// Per-user quota of unfinished uploads and the expiry of what nobody finished or cited.
@@ -123,6 +226,8 @@ impl Default for Config {
             uploads: UploadLimits::default(),
             verify_max_distance_m: 100.0,
             public_url: None,
+            auth: AuthLimits::default(),
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -143,6 +248,8 @@ impl std::fmt::Debug for Config {
             .field("uploads", &self.uploads)
             .field("verify_max_distance_m", &self.verify_max_distance_m)
             .field("public_url", &self.public_url)
+            .field("auth", &self.auth)
+            .field("connections", &self.connections)
             .finish()
     }
 }
@@ -174,6 +281,7 @@ impl ConfigError {
 pub const ENV_DATABASE_URL: &str = "XUNCHA_DATABASE_URL";
 pub const ENV_DATA_DIR: &str = "XUNCHA_DATA";
 pub const ENV_BIND: &str = "XUNCHA_BIND";
+pub const ENV_PUBLIC_URL: &str = "XUNCHA_PUBLIC_URL";
 
 impl Config {
     /// Defaults, overlaid by the TOML file if given, overlaid by the environment.
@@ -214,6 +322,9 @@ impl Config {
                     message: e.to_string(),
                 })?;
         }
+        if let Some(url) = lookup(ENV_PUBLIC_URL).filter(|v| !v.is_empty()) {
+            self.public_url = Some(url);
+        }
         Ok(())
     }
 
@@ -223,6 +334,13 @@ impl Config {
             Some(url) if !url.is_empty() => url.trim_end_matches('/').to_owned(),
             _ => format!("http://127.0.0.1:{}", self.bind.port()),
         }
+    }
+
+    /// Whether users reach the server over https (then cookies are `Secure`).
+    pub fn public_url_is_https(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|u| u.trim().to_ascii_lowercase().starts_with("https://"))
     }
 
     /// Where photos live: content-addressed under the data folder.

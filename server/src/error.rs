@@ -17,6 +17,14 @@ pub enum ApiError {
     RefreshInvalid,
     #[error("this device or user has been revoked")]
     Revoked,
+    #[error("this refresh token was already used: the device session is revoked; sign in again")]
+    RefreshReused,
+    #[error(
+        "too many failed sign-ins for this account from this address; retry after {retry_after_s} s"
+    )]
+    LoginLocked { retry_after_s: u64 },
+    #[error("the server is busy checking passwords; retry after {retry_after_s} s")]
+    ServerBusy { retry_after_s: u64 },
     #[error("wrong username or password")]
     BadCredentials,
     #[error("role {role} may not {what}")]
@@ -84,6 +92,9 @@ impl ApiError {
             ApiError::TokenInvalid => "TOKEN_INVALID",
             ApiError::RefreshInvalid => "REFRESH_INVALID",
             ApiError::Revoked => "REVOKED",
+            ApiError::RefreshReused => "REFRESH_TOKEN_REUSED",
+            ApiError::LoginLocked { .. } => "LOGIN_LOCKED",
+            ApiError::ServerBusy { .. } => "SERVER_BUSY",
             ApiError::BadCredentials => "BAD_CREDENTIALS",
             ApiError::RoleForbidden { .. } => "ROLE_FORBIDDEN",
             ApiError::ObjectForbidden { .. } => "OBJECT_FORBIDDEN",
@@ -119,7 +130,10 @@ impl ApiError {
             | ApiError::TokenInvalid
             | ApiError::RefreshInvalid
             | ApiError::Revoked
+            | ApiError::RefreshReused
             | ApiError::BadCredentials => StatusCode::UNAUTHORIZED,
+            ApiError::LoginLocked { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::ServerBusy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::RoleForbidden { .. } | ApiError::ObjectForbidden { .. } => {
                 StatusCode::FORBIDDEN
             }
@@ -172,7 +186,9 @@ impl IntoResponse for ApiError {
             tracing::error!(error = ?self, "request failed");
         }
         let mut response = (status, axum::Json(self.body())).into_response();
-        if let ApiError::RateLimited { retry_after_s } = self
+        if let ApiError::RateLimited { retry_after_s }
+        | ApiError::LoginLocked { retry_after_s }
+        | ApiError::ServerBusy { retry_after_s } = self
             && let Ok(value) = retry_after_s.to_string().parse()
         {
             response.headers_mut().insert("retry-after", value);

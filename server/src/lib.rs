@@ -9,6 +9,9 @@
 //!   routing, sequence numbers, audit entries).
 //! - [`access`]: per-object authorization rules.
 //! - [`auth`]: passwords, tokens, the per-request session extractor, rate limits.
+//! - [`credentials`]: refresh-token rotation and reuse, sign-in lockout (shared by both backends);
+//!   [`throttle`]: bounded argon2 work, per-address and global limits; [`serve`]: the connection
+//!   loop with its timeouts and connection cap.
 //! - [`audit`]: the hash-chained audit log and its verifier.
 //! - [`domain`]: the single integration point with `xuncha_core`'s workflow, routing and demo data.
 //! - [`photo_store`]: content-addressed photo files and re-encoding under limits.
@@ -23,6 +26,7 @@ pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod credentials;
 pub mod dashboard;
 pub mod demo;
 pub mod domain;
@@ -31,7 +35,9 @@ pub mod ingest;
 pub mod open311;
 pub mod openapi;
 pub mod photo_store;
+pub mod serve;
 pub mod storage;
+pub mod throttle;
 
 pub use app::{RunningServer, Server};
 pub use config::Config;

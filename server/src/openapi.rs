@@ -132,10 +132,11 @@ pub fn spec() -> Value {
           "summary": "Sign in and bind a device; returns an access token and a device-bound refresh token",
           "requestBody": json_body("EnrolRequest"),
           "responses": { "200": json_response("Enrolled", "EnrolResponse"), "400": error_response("BAD_JSON, BAD_REQUEST"),
-            "401": error_response("BAD_CREDENTIALS, REVOKED"), "413": error_response("BODY_TOO_LARGE"), "429": error_response("RATE_LIMITED") } } },
+            "401": error_response("BAD_CREDENTIALS (also for a disabled account, whatever the password)"), "413": error_response("BODY_TOO_LARGE"),
+            "429": error_response("RATE_LIMITED, LOGIN_LOCKED (with Retry-After)"), "503": error_response("SERVER_BUSY (with Retry-After)") } } },
         "/api/v1/auth/refresh": { "post": {
-          "summary": "New access token for a device", "requestBody": json_body("RefreshRequest"),
-          "responses": { "200": json_response("Refreshed", "RefreshResponse"), "401": error_response("REFRESH_INVALID, REVOKED"),
+          "summary": "New access token and a new (rotated) refresh token for a device", "requestBody": json_body("RefreshRequest"),
+          "responses": { "200": json_response("Refreshed", "RefreshResponse"), "401": error_response("REFRESH_INVALID, REVOKED, REFRESH_TOKEN_REUSED"),
             "413": error_response("BODY_TOO_LARGE"), "429": error_response("RATE_LIMITED") } } },
         "/api/v1/auth/revoke": { "post": authed(json!({ "summary": "Sign this device out", "responses": { "204": { "description": "revoked" } } })) },
         "/api/v1/me": { "get": authed(json!({ "summary": "The signed-in user", "responses": { "200": json_response("User", "UserInfo") } })) },
@@ -214,8 +215,9 @@ pub fn spec() -> Value {
             "refresh_token": { "type": "string" }, "user": { "$ref": "#/components/schemas/UserInfo" } } },
           "RefreshRequest": { "type": "object", "required": ["device_id", "refresh_token"], "properties": {
             "device_id": { "type": "string", "format": "uuid" }, "refresh_token": { "type": "string" } } },
-          "RefreshResponse": { "type": "object", "required": ["access_token", "access_expires_in_s"], "properties": {
-            "access_token": { "type": "string" }, "access_expires_in_s": { "type": "integer" } } },
+          "RefreshResponse": { "type": "object", "required": ["access_token", "access_expires_in_s", "refresh_token"], "properties": {
+            "access_token": { "type": "string" }, "access_expires_in_s": { "type": "integer" },
+            "refresh_token": { "type": "string", "description": "replaces the refresh token sent; the old one must never be sent again" } } },
           "UserInfo": { "type": "object", "required": ["user_id", "username", "display_name", "role", "unit_id"], "properties": {
             "user_id": { "type": "string" }, "username": { "type": "string" }, "display_name": { "type": "string" },
             "role": { "type": "string", "enum": ["inspector", "company_staff", "committee", "street_office", "department", "admin"] },

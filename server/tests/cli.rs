@@ -606,3 +606,39 @@ fn rules_check_passes_the_builtin_file_and_names_file_and_line_of_a_bad_one() {
     );
     assert!(stderr.contains("[UNKNOWN_CATEGORY]"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn user_unlock_lifts_a_sign_in_lock_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let server = start(dir.path(), true).await;
+    // The shipped lockout: five wrong passwords from one address lock the account there.
+    for _ in 0..4 {
+        let (status, _) = enrol_status(&server, "inspector.changchunli", "wrong").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, _) = enrol_status(&server, "inspector.changchunli", "wrong").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let (status, _) = enrol_status(
+        &server,
+        "inspector.changchunli",
+        xuncha_server::demo::DEMO_PASSWORD,
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "locked");
+
+    let stdout = assert_ok(&xuncha(
+        &["user", "unlock", "inspector.changchunli", "--data", data],
+        "",
+    ));
+    assert!(stdout.contains("1 locked address"), "{stdout}");
+    let (status, token) = enrol_status(
+        &server,
+        "inspector.changchunli",
+        xuncha_server::demo::DEMO_PASSWORD,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!token.is_empty());
+    server.shutdown().await.unwrap();
+}

@@ -232,10 +232,30 @@ impl WebClient {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
+        // The sign-in form's CSRF token: in the page and in its cookie (double submit).
+        let form = http
+            .get(format!("{base}/dashboard/login"))
+            .send()
+            .await
+            .unwrap();
+        let login_cookie = form.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let html = form.text().await.unwrap();
+        let needle = "name=\"csrf\" value=\"";
+        let start = html.find(needle).unwrap() + needle.len();
+        let csrf = html[start..start + 64].to_owned();
         let resp = http
             .post(format!("{base}/dashboard/login"))
             .header("content-type", "application/x-www-form-urlencoded")
-            .body(format!("username={username}&password={DEMO_PASSWORD}"))
+            .header("cookie", login_cookie)
+            .body(format!(
+                "username={username}&password={DEMO_PASSWORD}&csrf={csrf}"
+            ))
             .send()
             .await
             .unwrap();

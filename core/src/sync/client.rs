@@ -142,7 +142,7 @@ impl SyncClient {
         };
         let outcome = match self.revoke(progress).await {
             Ok(()) => SignOut::Revoked,
-            Err(SyncError::AuthRejected { code, .. }) => {
+            Err(SyncError::AuthRejected { code, .. } | SyncError::SessionRevoked { code, .. }) => {
                 tracing::info!(device_id = %session.device_id, %code, "sync: server already refuses this device");
                 SignOut::Revoked
             }
@@ -166,6 +166,13 @@ impl SyncClient {
     /// keystore entry). [`SyncClient::sign_out`] is the normal way out.
     pub fn forget_session(&self) {
         self.api.set_session(None);
+    }
+
+    /// The refresh token in force: the server rotates it on every refresh, so the app must
+    /// write it back to its keystore whenever it differs from the one it holds (after every
+    /// sync, failed or not). The old one is spent; sending it again revokes the device.
+    pub fn refresh_token(&self) -> Option<Secret> {
+        self.api.session().map(|s| s.refresh_token)
     }
 
     /// The enrolled device, if signed in.

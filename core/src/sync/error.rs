@@ -26,6 +26,12 @@ pub enum SyncError {
     /// token unknown. `code` is the server's (`BAD_CREDENTIALS`, `REVOKED`, `REFRESH_INVALID`).
     #[error("登录失效，请重新登录 / sign-in refused ({code}): {message}")]
     AuthRejected { code: String, message: String },
+    /// The server revoked this device's whole session because a refresh token it had already
+    /// replaced was sent again (`REFRESH_TOKEN_REUSED`: a copy of the token is in someone
+    /// else's hands, or the app kept an old one). The session is dead: forget it and sign in
+    /// again; unsent records stay on the phone.
+    #[error("登录已被撤销，请重新登录 / session revoked by the server ({code}): {message}")]
+    SessionRevoked { code: String, message: String },
     /// The network failed on every attempt (no route, refused, timed out, cut mid-response).
     #[error("网络不可用，稍后自动重试 / network unavailable after {attempts} attempts: {message}")]
     Network { attempts: u32, message: String },
@@ -62,6 +68,7 @@ impl SyncError {
             SyncError::Config { .. } => "SYNC_CONFIG",
             SyncError::NotSignedIn => "NOT_SIGNED_IN",
             SyncError::AuthRejected { .. } => "AUTH_REJECTED",
+            SyncError::SessionRevoked { .. } => "SESSION_REVOKED",
             SyncError::Network { .. } => "NETWORK",
             SyncError::ServerUnavailable { .. } => "SERVER_UNAVAILABLE",
             SyncError::Refused { .. } => "REQUEST_REFUSED",

@@ -81,6 +81,9 @@ pub(crate) struct Api {
     base: Url,
     retry: RetryPolicy,
     session: Mutex<Option<Session>>,
+    /// One refresh at a time: each spends the refresh token it sends (the server rotates it),
+    /// so two at once would send the same token twice.
+    refreshing: tokio::sync::Mutex<()>,
 }
 
 /// A body to send; built anew for every attempt.
@@ -143,6 +146,7 @@ impl Api {
             base,
             retry: config.retry.clone(),
             session: Mutex::new(None),
+            refreshing: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -161,6 +165,15 @@ impl Api {
 
     pub fn session(&self) -> Option<Session> {
         self.session.lock().ok().and_then(|s| s.clone())
+    }
+
+    /// Keeps the refresh token the server rotated to (the one sent is spent).
+    fn set_refresh(&self, device_id: Uuid, token: Secret) {
+        if let Ok(mut slot) = self.session.lock()
+            && let Some(session) = slot.as_mut().filter(|s| s.device_id == device_id)
+        {
+            session.refresh_token = token;
+        }
     }
 
     fn set_access(&self, device_id: Uuid, token: Secret, expires_in_s: u64) {
@@ -342,7 +355,12 @@ impl Api {
         max_attempts: u32,
         progress: &dyn SyncProgress,
     ) -> Result<Secret, SyncError> {
+        let _one_at_a_time = self.refreshing.lock().await;
         let session = self.session().ok_or(SyncError::NotSignedIn)?;
+        if let Some(token) = session.valid_access() {
+            // Another call refreshed while this one waited.
+            return Ok(token);
+        }
         let request = RefreshRequest {
             device_id: session.device_id,
             refresh_token: session.refresh_token.expose().to_owned(),
@@ -360,6 +378,10 @@ impl Api {
             progress,
         ))
         .await?;
+        if let Some(rotated) = answer.refresh_token.filter(|t| !t.is_empty()) {
+            // Kept before anything else can fail: the token sent is spent from now on.
+            self.set_refresh(session.device_id, Secret::new(rotated));
+        }
         let token = Secret::new(answer.access_token);
         self.set_access(session.device_id, token.clone(), answer.access_expires_in_s);
         tracing::debug!(device_id = %session.device_id, "sync: access token refreshed");
@@ -392,7 +414,20 @@ fn classify(status: StatusCode, error: ApiError, retry_after: Option<Duration>) 
     let message = format!("{}: {}", error.code, error.message);
     match (status, error.code.as_str()) {
         (StatusCode::UNAUTHORIZED, "TOKEN_INVALID") => Failure::TokenExpired,
+        (StatusCode::UNAUTHORIZED, "REFRESH_TOKEN_REUSED") => {
+            Failure::Fatal(SyncError::SessionRevoked {
+                code: error.code,
+                message: error.message,
+            })
+        }
         (StatusCode::UNAUTHORIZED, _) => Failure::Fatal(SyncError::AuthRejected {
+            code: error.code,
+            message: error.message,
+        }),
+        // Too many wrong passwords for this account from here: retrying would only wait out
+        // the lock behind the user's back; the app says how long (`Retry-After`).
+        (StatusCode::TOO_MANY_REQUESTS, "LOGIN_LOCKED") => Failure::Fatal(SyncError::Refused {
+            status: status.as_u16(),
             code: error.code,
             message: error.message,
         }),
@@ -496,6 +531,14 @@ mod tests {
         assert!(matches!(
             classify(StatusCode::UNAUTHORIZED, body("REVOKED"), None),
             Failure::Fatal(SyncError::AuthRejected { code, .. }) if code == "REVOKED"
+        ));
+        assert!(matches!(
+            classify(StatusCode::TOO_MANY_REQUESTS, body("LOGIN_LOCKED"), Some(Duration::from_secs(60))),
+            Failure::Fatal(SyncError::Refused { status: 429, code, .. }) if code == "LOGIN_LOCKED"
+        ));
+        assert!(matches!(
+            classify(StatusCode::UNAUTHORIZED, body("REFRESH_TOKEN_REUSED"), None),
+            Failure::Fatal(SyncError::SessionRevoked { code, .. }) if code == "REFRESH_TOKEN_REUSED"
         ));
         assert!(matches!(
             classify(StatusCode::TOO_MANY_REQUESTS, body("RATE_LIMITED"), Some(Duration::from_secs(2))),

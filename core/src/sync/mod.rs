@@ -36,7 +36,10 @@
 //! The client keeps both in memory only and never logs them ([`Secret`]). Persisting the refresh
 //! token is the app's job, in the platform keystore (Android Keystore / iOS Keychain), because a
 //! plain SQLite file is readable from device backups; the app hands it back with
-//! [`SyncClient::resume`] at start. The access token is refreshed on demand.
+//! [`SyncClient::resume`] at start. The access token is refreshed on demand, and every refresh
+//! rotates the refresh token: the client keeps the new one at once ([`SyncClient::refresh_token`]
+//! tells the app, which writes it back to the keystore). A spent token sent again makes the
+//! server revoke the device ([`SyncError::SessionRevoked`], `REFRESH_TOKEN_REUSED`).
 
 mod client;
 mod error;

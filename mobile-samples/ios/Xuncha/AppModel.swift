@@ -136,16 +136,29 @@ final class AppModel: ObservableObject {
             }
         }
         let syncedDevice = deviceId
+        // The server rotates the refresh token on every refresh: after every sync, failed or not,
+        // the Keychain gets the session the core holds now if it changed (a spent token sent
+        // again revokes the device, REFRESH_TOKEN_REUSED).
+        defer { keepRotatedSession(syncedDevice) }
         do {
             _ = try await client.sync(listener: listener)
             syncText = "同步完成"
-        } catch let XunchaError.Unauthenticated(code, _) where code == "REVOKED" || code == "REFRESH_INVALID" {
+        } catch let XunchaError.Unauthenticated(code, _)
+                    where code == "REVOKED" || code == "REFRESH_INVALID" || code == "REFRESH_TOKEN_REUSED" {
             // The server refuses this device for good: the stored session can never work again.
             // Only if it is still the current one (the user may have signed in anew meanwhile).
             if deviceId == syncedDevice { await signOut() }
             syncText = "登录已失效，请重新登录"
         } catch {
             syncText = messageZh(error)
+        }
+    }
+
+    private func keepRotatedSession(_ syncedDevice: String?) {
+        guard let current = client.currentSession(), current.deviceId == syncedDevice,
+              deviceId == syncedDevice else { return }
+        if sessions.load()?.refreshToken.expose() != current.refreshToken.expose() {
+            try? sessions.save(current)
         }
     }
 

@@ -13,8 +13,10 @@ use super::read_json;
 use crate::app::AppState;
 use crate::audit::AuditDraft;
 use crate::auth::{self, ACCESS_PREFIX, Authed, REFRESH_PREFIX};
+use crate::credentials;
 use crate::error::{ApiError, ApiResult};
-use crate::storage::{NewDevice, RefreshOutcome, UserRecord};
+use crate::storage::{LockoutPolicy, NewDevice, RefreshOutcome, TokenRefresh, UserRecord};
+use crate::throttle::ClientIp;
 
 pub fn user_info(user: &UserRecord) -> UserInfo {
     UserInfo {
@@ -26,8 +28,90 @@ pub fn user_info(user: &UserRecord) -> UserInfo {
     }
 }
 
+/// Longest username accepted; longer ones are refused before any password work.
+pub const MAX_USERNAME_CHARS: usize = 100;
+
+/// How a password sign-in (API enrol, dashboard, …) ended before any session is made.
+pub enum SignIn {
+    Ok(UserRecord),
+    /// Wrong username or password, or a disabled account (never told apart: a disabled account
+    /// does not reveal whether its password was right).
+    Refused,
+    /// Too many failures for this account from this address: wait this many seconds.
+    Locked {
+        retry_after_s: u64,
+    },
+}
+
+/// The one password check behind every sign-in form: per-address limit, per-account-and-address
+/// lockout, bounded argon2 work ([`crate::throttle`]), the failure's audit entry (with the
+/// username cut, [`credentials::audit_username`]) and the lockout bookkeeping.
+pub async fn check_password(
+    state: &AppState,
+    ip: ClientIp,
+    username: &str,
+    password: String,
+    failure_action: &str,
+    failure_detail: serde_json::Value,
+) -> ApiResult<SignIn> {
+    state.throttle.attempt(ip)?;
+    let now = Utc::now();
+    let key: String = username.chars().take(MAX_USERNAME_CHARS).collect();
+    let client = ip.to_string();
+    if let Some(until) = state
+        .storage
+        .login_lock(key.clone(), client.clone(), now)
+        .await?
+    {
+        return Ok(SignIn::Locked {
+            retry_after_s: credentials::seconds_until(until, now),
+        });
+    }
+    let user = if username.chars().count() > MAX_USERNAME_CHARS {
+        None
+    } else {
+        state.storage.user_by_username(username.to_owned()).await?
+    };
+    let stored = user
+        .as_ref()
+        .map_or(state.dummy_password_hash.to_string(), |u| {
+            u.password_hash.clone()
+        });
+    let password_ok = state.throttle.verify_password(password, stored).await?;
+    match user.filter(|u| password_ok && !u.disabled) {
+        Some(user) => {
+            state.storage.login_succeeded(key, client).await?;
+            Ok(SignIn::Ok(user))
+        }
+        None => {
+            let mut detail = failure_detail;
+            if let Some(map) = detail.as_object_mut() {
+                map.insert("client".to_owned(), client.clone().into());
+            }
+            let audit = AuditDraft::new(
+                failure_action,
+                "user",
+                credentials::audit_username(username),
+            )
+            .detail(detail);
+            let policy = LockoutPolicy::from_limits(&state.config.auth);
+            match state
+                .storage
+                .login_failed(key, client, now, policy, audit)
+                .await?
+            {
+                Some(until) => Ok(SignIn::Locked {
+                    retry_after_s: credentials::seconds_until(until, now),
+                }),
+                None => Ok(SignIn::Refused),
+            }
+        }
+    }
+}
+
 pub async fn enrol(
     State(state): State<AppState>,
+    ip: ClientIp,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Json<EnrolResponse>> {
@@ -39,32 +123,23 @@ pub async fn enrol(
             "device_name must be 1 to 100 characters".to_owned(),
         ));
     }
-    state
-        .limiter
-        .check(&format!("enrol:{}", request.username))?;
-    let user = state
-        .storage
-        .user_by_username(request.username.clone())
-        .await?;
-    let stored = user
-        .as_ref()
-        .map_or(state.dummy_password_hash.to_string(), |u| {
-            u.password_hash.clone()
-        });
-    let password_ok = auth::verify_password(request.password, stored).await;
-    let Some(user) = user.filter(|_| password_ok) else {
-        state
-            .storage
-            .append_audit(
-                AuditDraft::new("LOGIN_FAILED", "user", request.username.clone())
-                    .detail(serde_json::json!({ "device_name": device_name })),
-            )
-            .await?;
-        return Err(ApiError::BadCredentials);
+    let detail = serde_json::json!({
+        "device_name": device_name.chars().take(100).collect::<String>()
+    });
+    let user = match check_password(
+        &state,
+        ip,
+        &request.username,
+        request.password,
+        "LOGIN_FAILED",
+        detail,
+    )
+    .await?
+    {
+        SignIn::Ok(user) => user,
+        SignIn::Refused => return Err(ApiError::BadCredentials),
+        SignIn::Locked { retry_after_s } => return Err(ApiError::LoginLocked { retry_after_s }),
     };
-    if user.disabled {
-        return Err(ApiError::Revoked);
-    }
     let device_id = xuncha_core::ids::new_id();
     let access_token = auth::new_token(ACCESS_PREFIX);
     let refresh_token = auth::new_token(REFRESH_PREFIX);
@@ -80,6 +155,7 @@ pub async fn enrol(
                 access_hash: auth::token_hash(&access_token),
                 access_expires_at: Utc::now()
                     + Duration::seconds(i64::try_from(ttl).unwrap_or(3600)),
+                max_active_per_user: state.config.auth.sessions_per_user,
             },
             AuditDraft::new("DEVICE_ENROLLED", "device", device_id.to_string())
                 .by(&user.id, user.role, Some(device_id))
@@ -96,35 +172,52 @@ pub async fn enrol(
     }))
 }
 
+/// Rotates the refresh token: the answer carries a new one, the sent one is spent. A spent token
+/// sent again (outside the short grace for a lost answer) revokes the device:
+/// `REFRESH_TOKEN_REUSED`, and every later refresh of it is `REVOKED`.
 pub async fn refresh(
     State(state): State<AppState>,
+    ip: ClientIp,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Json<RefreshResponse>> {
     let request: RefreshRequest =
         read_json(&headers, body, state.config.limits.auth_body_bytes).await?;
+    state.throttle.attempt(ip)?;
     state
         .limiter
         .check(&format!("refresh:{}", request.device_id))?;
     let access_token = auth::new_token(ACCESS_PREFIX);
+    let refresh_token = auth::new_token(REFRESH_PREFIX);
     let ttl = state.config.access_token_ttl_s;
+    let now = Utc::now();
     let outcome = state
         .storage
-        .refresh_access(
-            request.device_id,
-            auth::token_hash(&request.refresh_token),
-            auth::token_hash(&access_token),
-            Utc::now() + Duration::seconds(i64::try_from(ttl).unwrap_or(3600)),
-            AuditDraft::new("ACCESS_REFRESHED", "device", request.device_id.to_string()),
-        )
+        .refresh_access(TokenRefresh {
+            device_id: request.device_id,
+            presented_hash: auth::token_hash(&request.refresh_token),
+            new_refresh_hash: auth::token_hash(&refresh_token),
+            access_hash: auth::token_hash(&access_token),
+            access_expires_at: now + Duration::seconds(i64::try_from(ttl).unwrap_or(3600)),
+            now,
+            grace: Duration::seconds(
+                i64::try_from(state.config.auth.refresh_reuse_grace_s).unwrap_or(0),
+            ),
+            audit: AuditDraft::new("ACCESS_REFRESHED", "device", request.device_id.to_string()),
+        })
         .await?;
     match outcome {
         RefreshOutcome::Refreshed(_) => Ok(Json(RefreshResponse {
             access_token,
             access_expires_in_s: ttl,
+            refresh_token: Some(refresh_token),
         })),
         RefreshOutcome::Invalid => Err(ApiError::RefreshInvalid),
         RefreshOutcome::Revoked => Err(ApiError::Revoked),
+        RefreshOutcome::Reused => {
+            tracing::warn!(device_id = %request.device_id, client = %ip, "spent refresh token presented again: device revoked");
+            Err(ApiError::RefreshReused)
+        }
     }
 }
 

@@ -93,6 +93,13 @@ pub enum UserCommand {
         #[command(flatten)]
         storage: StorageArgs,
     },
+    /// Lift every sign-in lock of an account (too many wrong passwords from an address); the
+    /// locks otherwise end by themselves.
+    Unlock {
+        username: String,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -234,6 +241,21 @@ pub async fn run(command: AdminCommand) -> Result<(), CliError> {
                 user.unit_id,
                 user.id
             );
+            Ok(())
+        }
+        AdminCommand::User(UserCommand::Unlock { username, storage }) => {
+            let store = storage.open().await?;
+            let lifted = store
+                .unlock_login(
+                    username.clone(),
+                    crate::audit::AuditDraft::new(
+                        "LOGIN_UNLOCKED",
+                        "user",
+                        crate::credentials::audit_username(&username),
+                    ),
+                )
+                .await?;
+            println!("unlocked {username}: {lifted} locked address(es) cleared");
             Ok(())
         }
         AdminCommand::Estates(EstatesCommand::Import {

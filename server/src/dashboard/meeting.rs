@@ -93,7 +93,7 @@ pub fn render_agenda(
 ) -> String {
     let mut out = format!(
         "<p class=\"meta\">依据《天津市人民政府办公厅关于进一步加强本市旧楼区提升改造后长效管理的意见》三(三)5，由街道办事处组织，议题为本辖区超期、退回、返工案件，纪要由街道办事处整理保管。\
-         生成时间 {}（北京时间）。<button type=\"button\" class=\"no-print\" onclick=\"window.print()\">打印议程</button></p>",
+         生成时间 {}（北京时间）。<button type=\"button\" class=\"no-print\" data-print=\"1\">打印议程</button></p>",
         format_local(now)
     );
     if items.is_empty() {

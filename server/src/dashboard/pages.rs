@@ -30,7 +30,7 @@ use super::web::{
 };
 use crate::access;
 use crate::app::AppState;
-use crate::audit::AuditDraft;
+use crate::error::ApiError;
 use crate::photo_store;
 
 const CSS: &str = include_str!("../../assets/app.css");
@@ -61,86 +61,126 @@ pub async fn home() -> Redirect {
 
 // ---------------------------------------------------------------- sign-in
 
-fn login_page(message: Option<&str>) -> String {
+fn login_page(message: Option<&str>, csrf: &str) -> String {
     let mut body = String::from("<div class=\"login\">");
     if let Some(message) = message {
         body.push_str(&notice(NoticeKind::Error, message));
     }
-    body.push_str(
-        "<form method=\"post\" action=\"/dashboard/login\" id=\"login-form\">\
+    body.push_str(&format!(
+        "<form method=\"post\" action=\"/dashboard/login\" id=\"login-form\">{}\
          <label>用户名 <input name=\"username\" id=\"username\" autocomplete=\"username\" required maxlength=\"100\"></label>\
          <label>密码 <input name=\"password\" id=\"password\" type=\"password\" autocomplete=\"current-password\" required maxlength=\"200\"></label>\
          <button type=\"submit\" id=\"login-submit\">登录</button></form>\
          <p class=\"meta\">与手机端使用同一账号。</p></div>",
-    );
+        csrf_field(csrf)
+    ));
     page("登录", "", None, &body)
 }
 
-pub async fn login_form() -> Response {
-    html_response(login_page(None))
+/// The sign-in page with a fresh CSRF token, in the form and in its cookie (double submit: a
+/// page on another site can neither read the cookie nor set it).
+fn login_response(status: StatusCode, message: Option<&str>, secure: bool) -> Response {
+    let csrf = session::random_token();
+    let mut resp = (status, html_response(login_page(message, &csrf))).into_response();
+    if let Ok(cookie) = HeaderValue::from_str(&session::login_csrf_cookie(&csrf, secure)) {
+        resp.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    resp
+}
+
+pub async fn login_form(State(state): State<AppState>) -> Response {
+    login_response(StatusCode::OK, None, state.config.public_url_is_https())
 }
 
 #[derive(Deserialize)]
 pub struct LoginForm {
     username: String,
     password: String,
+    #[serde(default)]
+    csrf: String,
 }
 
 pub async fn login(
     State(state): State<AppState>,
     Extension(sessions): Extension<Arc<SessionStore>>,
+    ip: crate::throttle::ClientIp,
     headers: HeaderMap,
     axum::Form(form): axum::Form<LoginForm>,
 ) -> Result<Response, WebError> {
     let app = &state;
+    let secure = app.config.public_url_is_https();
     let username = form.username.trim().to_owned();
-    let refuse = |message: &str| -> Response {
-        (
-            StatusCode::UNAUTHORIZED,
-            html_response(login_page(Some(message))),
-        )
-            .into_response()
+    let refuse = |status: StatusCode, message: &str| -> Response {
+        login_response(status, Some(message), secure)
     };
-    if username.is_empty() || username.len() > 100 || form.password.len() > 200 {
-        return Ok(refuse("用户名或密码格式不正确"));
+    let cookie_csrf = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|h| session::cookie_value(h, session::LOGIN_CSRF_COOKIE));
+    if !cookie_csrf.is_some_and(|c| session::tokens_equal(c, &form.csrf)) {
+        return Ok(refuse(
+            StatusCode::FORBIDDEN,
+            "登录表单已过期或来源不明（CSRF_FAILED），请重新输入",
+        ));
     }
-    // Throttle guessing per account name, with the API's token buckets.
-    if app.limiter.check(&format!("web-login:{username}")).is_err() {
-        return Ok(refuse("尝试次数过多，请稍后再试"));
+    if username.is_empty() || username.chars().count() > 100 || form.password.len() > 200 {
+        return Ok(refuse(StatusCode::UNAUTHORIZED, "用户名或密码格式不正确"));
     }
-    let user = app
-        .storage
-        .user_by_username(username.clone())
-        .await
-        .map_err(storage_error)?;
-    let stored = user.as_ref().map_or_else(
-        || app.dummy_password_hash.to_string(),
-        |u| u.password_hash.clone(),
-    );
-    let password_ok = crate::auth::verify_password(form.password, stored).await;
-    let user = match user {
-        Some(user) if password_ok && !user.disabled => user,
-        Some(user) if password_ok && user.disabled => return Ok(refuse("该账号已停用")),
-        _ => {
-            app.storage
-                .append_audit(AuditDraft::new(
-                    "WEB_SIGN_IN_FAILED",
-                    "user",
-                    username.clone(),
-                ))
-                .await
-                .map_err(storage_error)?;
-            return Ok(refuse("用户名或密码错误"));
+    let outcome = crate::api::auth::check_password(
+        app,
+        ip,
+        &username,
+        form.password,
+        "WEB_SIGN_IN_FAILED",
+        serde_json::json!({}),
+    )
+    .await;
+    let user = match outcome {
+        Ok(crate::api::auth::SignIn::Ok(user)) => user,
+        Ok(crate::api::auth::SignIn::Refused) => {
+            return Ok(refuse(StatusCode::UNAUTHORIZED, "用户名或密码错误"));
         }
+        Ok(crate::api::auth::SignIn::Locked { retry_after_s }) => {
+            let mut resp = refuse(
+                StatusCode::TOO_MANY_REQUESTS,
+                &format!(
+                    "该账号在本机登录失败次数过多，已暂时锁定，请在 {} 后再试（LOGIN_LOCKED）",
+                    crate::credentials::wait_zh(retry_after_s)
+                ),
+            );
+            if let Ok(v) = HeaderValue::from_str(&retry_after_s.to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return Ok(resp);
+        }
+        Err(
+            e @ (ApiError::RateLimited { retry_after_s } | ApiError::ServerBusy { retry_after_s }),
+        ) => {
+            let status = e.status();
+            let mut resp = refuse(
+                status,
+                &format!(
+                    "登录请求过多，请在 {} 后再试（{}）",
+                    crate::credentials::wait_zh(retry_after_s),
+                    e.code()
+                ),
+            );
+            if let Ok(v) = HeaderValue::from_str(&retry_after_s.to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return Ok(resp);
+        }
+        Err(e) => return Err(e.into()),
     };
     let agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let device = register_web_device(app, &user, agent).await?;
-    let (token, _) = sessions.create(&session_user(&user.id, device.id), Utc::now());
+    let (token, _) = sessions.create_for(&session_user(&user.id, device.id), &user.id, Utc::now());
     let mut resp = Redirect::to("/dashboard/cases").into_response();
-    if let Ok(cookie) = HeaderValue::from_str(&session::set_cookie(&token, false)) {
+    if let Ok(cookie) = HeaderValue::from_str(&session::set_cookie(&token, secure)) {
         resp.headers_mut().insert(header::SET_COOKIE, cookie);
     }
     Ok(resp)

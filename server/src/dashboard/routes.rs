@@ -49,5 +49,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
             get(estates::estates_page).post(estates::create_estate),
         )
         .route("/dashboard/estates/{id}", post(estates::update_estate))
-        .layer(Extension(Arc::new(SessionStore::default())))
+        .layer(Extension(Arc::new(SessionStore::new(
+            state.config.auth.sessions_per_user,
+        ))))
 }

@@ -17,19 +17,33 @@ pub const COOKIE_NAME: &str = "xuncha_session";
 /// Idle sessions expire after this long; each request slides the expiry.
 pub const IDLE_TIMEOUT: Duration = Duration::hours(8);
 
-/// Upper bound on live sessions, so a login flood cannot grow memory without limit.
-pub const MAX_SESSIONS: usize = 10_000;
+/// Live sessions one user may hold when the store is built with `Default`; the configured value
+/// is `auth.sessions_per_user`. A new sign-in beyond it ends that user's oldest session; other
+/// users' sessions are never touched, so no one can sign anyone else out by signing in often.
+pub const DEFAULT_SESSIONS_PER_USER: usize = 20;
+
+/// The pre-session cookie of the sign-in form (double-submit CSRF token).
+pub const LOGIN_CSRF_COOKIE: &str = "xuncha_login_csrf";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
     pub user_id: String,
+    /// Whose session it is: the per-user cap counts by this.
+    pub owner: String,
     pub csrf_token: String,
+    pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
 
-#[derive(Default)]
 pub struct SessionStore {
     by_hash: Mutex<HashMap<String, Session>>,
+    per_user: usize,
+}
+
+impl Default for SessionStore {
+    fn default() -> Self {
+        SessionStore::new(DEFAULT_SESSIONS_PER_USER)
+    }
 }
 
 /// 32 random bytes as lower-case hex.
@@ -53,30 +67,61 @@ pub fn tokens_equal(a: &str, b: &str) -> bool {
 }
 
 impl SessionStore {
-    /// Starts a session; returns the cookie token (never stored) and the session.
+    /// A store keeping at most `per_user` live sessions per user (at least 1).
+    pub fn new(per_user: usize) -> SessionStore {
+        SessionStore {
+            by_hash: Mutex::new(HashMap::new()),
+            per_user: per_user.max(1),
+        }
+    }
+
+    /// Starts a session owned by `user_id`; returns the cookie token (never stored) and the session.
     pub fn create(&self, user_id: &str, now: DateTime<Utc>) -> (String, Session) {
+        self.create_for(user_id, user_id, now)
+    }
+
+    /// Starts a session whose stored key is `session_user` and whose owner (for the per-user
+    /// cap) is `owner`. Expired sessions are swept first; then, while the owner already holds
+    /// the cap, the owner's oldest session ends.
+    pub fn create_for(
+        &self,
+        session_user: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> (String, Session) {
         let token = random_token();
         let session = Session {
-            user_id: user_id.to_string(),
+            user_id: session_user.to_string(),
+            owner: owner.to_string(),
             csrf_token: random_token(),
+            created_at: now,
             expires_at: now + IDLE_TIMEOUT,
         };
         let mut map = self.by_hash.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= MAX_SESSIONS {
-            map.retain(|_, s| s.expires_at > now);
-            if map.len() >= MAX_SESSIONS {
-                // Still full of live sessions: drop the one closest to expiry.
-                if let Some(oldest) = map
-                    .iter()
-                    .min_by_key(|(_, s)| s.expires_at)
-                    .map(|(k, _)| k.clone())
-                {
-                    map.remove(&oldest);
-                }
+        map.retain(|_, s| s.expires_at > now);
+        let mut mine: Vec<(DateTime<Utc>, String)> = map
+            .iter()
+            .filter(|(_, s)| s.owner == owner)
+            .map(|(k, s)| (s.created_at, k.clone()))
+            .collect();
+        if mine.len() >= self.per_user {
+            mine.sort();
+            let excess = mine.len() + 1 - self.per_user;
+            for (_, key) in mine.into_iter().take(excess) {
+                map.remove(&key);
             }
         }
         map.insert(token_hash(&token), session.clone());
         (token, session)
+    }
+
+    /// Live sessions (for tests).
+    pub fn len(&self) -> usize {
+        self.by_hash.lock().map_or(0, |m| m.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// The live session for a cookie token, with its expiry slid forward; `None` if unknown or
@@ -105,7 +150,7 @@ impl SessionStore {
     /// Ends every session of a user (after revocation or a password change).
     pub fn remove_user(&self, user_id: &str) {
         let mut map = self.by_hash.lock().unwrap_or_else(|e| e.into_inner());
-        map.retain(|_, s| s.user_id != user_id);
+        map.retain(|_, s| s.user_id != user_id && s.owner != user_id);
     }
 
     #[cfg(test)]
@@ -129,12 +174,25 @@ pub fn clear_cookie() -> String {
     format!("{COOKIE_NAME}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
 }
 
+/// The sign-in form's CSRF cookie: scoped to the form's path, an hour long.
+pub fn login_csrf_cookie(token: &str, secure: bool) -> String {
+    format!(
+        "{LOGIN_CSRF_COOKIE}={token}; Path=/dashboard/login; HttpOnly; SameSite=Strict; Max-Age=3600{}",
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+/// A cookie's value by name in a `Cookie` request header.
+pub fn cookie_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+    header.split(';').find_map(|pair| {
+        let (n, value) = pair.trim().split_once('=')?;
+        (n == name && !value.is_empty()).then_some(value)
+    })
+}
+
 /// Finds our cookie in a `Cookie` request header.
 pub fn token_from_cookie_header(header: &str) -> Option<&str> {
-    header.split(';').find_map(|pair| {
-        let (name, value) = pair.trim().split_once('=')?;
-        (name == COOKIE_NAME && !value.is_empty()).then_some(value)
-    })
+    cookie_value(header, COOKIE_NAME)
 }
 
 #[cfg(test)]
@@ -182,6 +240,27 @@ mod tests {
         store.remove_user("u1");
         assert!(store.touch(&b, now).is_none());
         assert!(store.touch(&c, now).is_some());
+    }
+
+    #[test]
+    fn a_user_past_the_cap_loses_only_their_own_oldest_session() {
+        let store = SessionStore::new(3);
+        let now = Utc::now();
+        let (office, _) = store.create("street.office", now);
+        let mut mine = Vec::new();
+        for i in 0..50 {
+            mine.push(store.create("flooder", now + Duration::seconds(i)).0);
+        }
+        assert!(
+            store.touch(&office, now).is_some(),
+            "another user's session survives"
+        );
+        assert_eq!(store.len(), 4);
+        assert!(
+            store.touch(&mine[46], now).is_none(),
+            "the flooder's oldest went"
+        );
+        assert!(store.touch(&mine[49], now).is_some());
     }
 
     #[test]

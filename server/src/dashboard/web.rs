@@ -222,7 +222,7 @@ pub fn html_response(html: String) -> Response {
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'",
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
         ),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
@@ -412,6 +412,7 @@ pub async fn register_web_device(
                 refresh_hash: crate::auth::token_hash(&session::random_token()),
                 access_hash: crate::auth::token_hash(&session::random_token()),
                 access_expires_at: Utc::now(),
+                max_active_per_user: state.config.auth.sessions_per_user,
             },
             AuditDraft::new("WEB_SIGN_IN", "device", id.to_string()).by(
                 &user.id,

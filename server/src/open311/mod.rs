@@ -147,8 +147,12 @@ pub async fn caller(
         (None, None) => return Ok(None),
     };
     // The sync API's extractor, so both APIs check tokens, revocation and rate limits alike.
-    let (mut parts, ()) = Request::builder()
-        .header(header::AUTHORIZATION, authorization)
+    let mut builder = Request::builder().header(header::AUTHORIZATION, authorization);
+    if let Some(peer) = headers.get(crate::throttle::PEER_HEADER) {
+        // Token guessing counts against the caller's address (issue 11).
+        builder = builder.header(crate::throttle::PEER_HEADER, peer.clone());
+    }
+    let (mut parts, ()) = builder
         .body(())
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .into_parts();

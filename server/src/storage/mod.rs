@@ -23,6 +23,7 @@ use xuncha_core::workflow::{Case, Event};
 use xuncha_core::{Estate, OrgUnit, Role};
 
 use crate::audit::{AuditDraft, AuditRow};
+pub use crate::credentials::{LockoutPolicy, TokenRefresh};
 use crate::domain::Catalog;
 pub use case_query::{CaseCursor, CasePage, CaseQuery, CaseScope, CaseSort};
 
@@ -99,6 +100,9 @@ pub struct NewDevice {
     pub refresh_hash: String,
     pub access_hash: String,
     pub access_expires_at: DateTime<Utc>,
+    /// Active (not revoked) devices the user may keep; beyond it the oldest are revoked, each
+    /// with a `DEVICE_EVICTED` audit entry. 0 = no cap. Other users' devices are never touched.
+    pub max_active_per_user: usize,
 }
 
 /// Who is behind an access token, read fresh on every request so revocation applies at once.
@@ -116,6 +120,8 @@ pub enum RefreshOutcome {
     Invalid,
     /// Device or user revoked.
     Revoked,
+    /// A spent refresh token came back: the device is now revoked (audited).
+    Reused,
 }
 
 /// A case as stored: the folded case plus what the server adds at ingest.
@@ -218,15 +224,10 @@ pub trait Storage: Send + Sync + 'static {
 
     fn create_device(&self, device: NewDevice, audit: AuditDraft) -> StorageFuture<'_, ()>;
     fn device(&self, device_id: Uuid) -> StorageFuture<'_, Option<DeviceRecord>>;
-    /// Checks the refresh token against the device and stores a new access token.
-    fn refresh_access(
-        &self,
-        device_id: Uuid,
-        refresh_hash: String,
-        access_hash: String,
-        access_expires_at: DateTime<Utc>,
-        audit: AuditDraft,
-    ) -> StorageFuture<'_, RefreshOutcome>;
+    /// Checks the presented refresh token against the device and, by
+    /// [`crate::credentials::decide_refresh`], rotates it (the presented one is kept as spent)
+    /// and stores the new access token, or revokes the device when a spent token comes back.
+    fn refresh_access(&self, refresh: TokenRefresh) -> StorageFuture<'_, RefreshOutcome>;
     fn session(&self, access_hash: String) -> StorageFuture<'_, Option<Session>>;
     /// Revokes a device and all its tokens; `false` if no such device.
     fn revoke_device(&self, device_id: Uuid, audit: AuditDraft) -> StorageFuture<'_, bool>;
@@ -257,6 +258,28 @@ pub trait Storage: Send + Sync + 'static {
         uploaded_before: DateTime<Utc>,
         audit: AuditDraft,
     ) -> StorageFuture<'_, Vec<String>>;
+
+    /// The lock on sign-ins to `username` from `client` in force at `now`, if any.
+    fn login_lock(
+        &self,
+        username: String,
+        client: String,
+        now: DateTime<Utc>,
+    ) -> StorageFuture<'_, Option<DateTime<Utc>>>;
+    /// Records a failed sign-in (with its audit entry) and returns the lock now in force, by
+    /// [`crate::credentials::LockoutPolicy`]. Stale rows of other accounts are swept.
+    fn login_failed(
+        &self,
+        username: String,
+        client: String,
+        now: DateTime<Utc>,
+        policy: LockoutPolicy,
+        audit: AuditDraft,
+    ) -> StorageFuture<'_, Option<DateTime<Utc>>>;
+    /// A successful sign-in forgets the account's failures from that client.
+    fn login_succeeded(&self, username: String, client: String) -> StorageFuture<'_, ()>;
+    /// Lifts every sign-in lock of an account (admin CLI); the number of addresses unlocked.
+    fn unlock_login(&self, username: String, audit: AuditDraft) -> StorageFuture<'_, u64>;
 
     fn append_audit(&self, audit: AuditDraft) -> StorageFuture<'_, ()>;
     /// The whole audit log in sequence order and the head, for [`crate::audit::verify`].

@@ -14,10 +14,11 @@ use xuncha_core::{Estate, OrgUnit};
 use super::case_query::{self, CasePage, CaseQuery, IndexColumns, SqlValue};
 use super::sqlite::{parse_role, ts};
 use super::{
-    CaseRow, ChangePage, DeviceRecord, Head, IngestBatch, NewDevice, PhotoRecord, RefreshOutcome,
-    Session, Storage, StorageError, StorageFuture, UserRecord,
+    CaseRow, ChangePage, DeviceRecord, Head, IngestBatch, LockoutPolicy, NewDevice, PhotoRecord,
+    RefreshOutcome, Session, Storage, StorageError, StorageFuture, TokenRefresh, UserRecord,
 };
 use crate::audit::{self, AuditDraft, AuditKey, AuditRow};
+use crate::credentials::{RefreshStep, SpentToken, decide_refresh};
 use crate::domain::Catalog;
 use crate::ingest;
 
@@ -29,6 +30,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
         include_str!("migrations/postgres/0003_case_units_routing.sql"),
     ),
     (4, include_str!("migrations/postgres/0004_photo_uploads.sql")),
+    (5, include_str!("migrations/postgres/0005_auth_hardening.sql")),
 ];
 /// The migration that added the case query's columns; existing rows are backfilled with it.
 const CASE_QUERY_MIGRATION: i32 = 2;
@@ -686,9 +688,10 @@ impl Storage for PostgresStorage {
             let tx = client.transaction().await?;
             let mut head = lock_head(&tx, &self.audit_key).await?;
             let id = device.id.to_string();
+            let now = Utc::now();
             tx.execute(
                 "INSERT INTO devices (id, user_id, name, refresh_hash, revoked_at, created_at) VALUES ($1, $2, $3, $4, NULL, $5)",
-                &[&id, &device.user_id, &device.name, &device.refresh_hash, &ts(Utc::now())],
+                &[&id, &device.user_id, &device.name, &device.refresh_hash, &ts(now)],
             )
             .await?;
             tx.execute(
@@ -697,6 +700,30 @@ impl Storage for PostgresStorage {
             )
             .await?;
             insert_audit(&tx, &mut head, audit).await?;
+            if device.max_active_per_user > 0 {
+                // Newest first; everything past the cap is this user's oldest.
+                let keep = i64::try_from(device.max_active_per_user).unwrap_or(i64::MAX);
+                let evicted = tx
+                    .query(
+                        "SELECT id FROM devices WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC, id DESC OFFSET $2",
+                        &[&device.user_id, &keep],
+                    )
+                    .await?;
+                for row in evicted {
+                    let old: String = row.try_get(0)?;
+                    tx.execute(
+                        "UPDATE devices SET revoked_at = $1 WHERE id = $2",
+                        &[&ts(now), &old],
+                    )
+                    .await?;
+                    insert_audit(
+                        &tx,
+                        &mut head,
+                        crate::credentials::eviction_audit(&old, &device.user_id),
+                    )
+                    .await?;
+                }
+            }
             save_head(&tx, &head).await?;
             tx.commit().await?;
             Ok(())
@@ -724,18 +751,13 @@ impl Storage for PostgresStorage {
         })
     }
 
-    fn refresh_access(
-        &self,
-        device_id: Uuid,
-        refresh_hash: String,
-        access_hash: String,
-        access_expires_at: DateTime<Utc>,
-        audit: AuditDraft,
-    ) -> StorageFuture<'_, RefreshOutcome> {
+    fn refresh_access(&self, refresh: TokenRefresh) -> StorageFuture<'_, RefreshOutcome> {
         Box::pin(async move {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
-            let id = device_id.to_string();
+            // Taken first: two refreshes of one device are decided one after the other.
+            let mut head = lock_head(&tx, &self.audit_key).await?;
+            let id = refresh.device_id.to_string();
             let columns = USER_COLUMNS
                 .split(", ")
                 .map(|c| format!("u.{c}"))
@@ -753,24 +775,82 @@ impl Storage for PostgresStorage {
             let user = user_from_row(&row)?;
             let stored: String = row.try_get(7)?;
             let revoked: bool = row.try_get(8)?;
-            if stored != refresh_hash {
-                return Ok(RefreshOutcome::Invalid);
-            }
-            if revoked || user.disabled {
-                return Ok(RefreshOutcome::Revoked);
-            }
-            let mut head = lock_head(&tx, &self.audit_key).await?;
-            tx.execute("DELETE FROM access_tokens WHERE device_id = $1", &[&id])
-                .await?;
-            tx.execute(
-                "INSERT INTO access_tokens (token_hash, device_id, expires_at) VALUES ($1, $2, $3)",
-                &[&access_hash, &id, &ts(access_expires_at)],
-            )
-            .await?;
-            insert_audit(&tx, &mut head, audit).await?;
+            let spent = tx
+                .query_opt(
+                    "SELECT spent_at, retry_allowed = 1 AND spent_at = (SELECT MAX(spent_at) FROM spent_refresh_tokens WHERE device_id = $2)
+                     FROM spent_refresh_tokens WHERE token_hash = $1 AND device_id = $2",
+                    &[&refresh.presented_hash, &id],
+                )
+                .await?
+                .map(|r| -> Result<SpentToken, StorageError> {
+                    Ok(SpentToken {
+                        spent_at: parse_ts(r.try_get(0)?)?,
+                        latest: r.try_get(1)?,
+                    })
+                })
+                .transpose()?;
+            let step = decide_refresh(
+                &stored,
+                revoked,
+                user.disabled,
+                &refresh.presented_hash,
+                spent,
+                refresh.now,
+                refresh.grace,
+            );
+            let outcome = match step {
+                RefreshStep::Invalid => return Ok(RefreshOutcome::Invalid),
+                RefreshStep::Revoked => return Ok(RefreshOutcome::Revoked),
+                RefreshStep::Reused => {
+                    tx.execute(
+                        "UPDATE devices SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2",
+                        &[&ts(refresh.now), &id],
+                    )
+                    .await?;
+                    insert_audit(
+                        &tx,
+                        &mut head,
+                        crate::credentials::reuse_audit(refresh.device_id),
+                    )
+                    .await?;
+                    RefreshOutcome::Reused
+                }
+                RefreshStep::Rotate => {
+                    // A retry within the grace uses it up, and the token it replaces was never
+                    // delivered: neither may come back.
+                    let retry = spent.is_some();
+                    if retry {
+                        tx.execute(
+                            "UPDATE spent_refresh_tokens SET retry_allowed = 0 WHERE token_hash = $1",
+                            &[&refresh.presented_hash],
+                        )
+                        .await?;
+                    }
+                    tx.execute(
+                        "INSERT INTO spent_refresh_tokens (token_hash, device_id, spent_at, retry_allowed) VALUES ($1, $2, $3, $4)
+                         ON CONFLICT (token_hash) DO UPDATE SET spent_at = excluded.spent_at, retry_allowed = excluded.retry_allowed",
+                        &[&stored, &id, &ts(refresh.now), &i32::from(!retry)],
+                    )
+                    .await?;
+                    tx.execute(
+                        "UPDATE devices SET refresh_hash = $1 WHERE id = $2",
+                        &[&refresh.new_refresh_hash, &id],
+                    )
+                    .await?;
+                    tx.execute("DELETE FROM access_tokens WHERE device_id = $1", &[&id])
+                        .await?;
+                    tx.execute(
+                        "INSERT INTO access_tokens (token_hash, device_id, expires_at) VALUES ($1, $2, $3)",
+                        &[&refresh.access_hash, &id, &ts(refresh.access_expires_at)],
+                    )
+                    .await?;
+                    insert_audit(&tx, &mut head, refresh.audit).await?;
+                    RefreshOutcome::Refreshed(user)
+                }
+            };
             save_head(&tx, &head).await?;
             tx.commit().await?;
-            Ok(RefreshOutcome::Refreshed(user))
+            Ok(outcome)
         })
     }
 
@@ -1107,6 +1187,110 @@ impl Storage for PostgresStorage {
                 .iter()
                 .map(|r| case_from_row(r, 0))
                 .collect()
+        })
+    }
+
+    fn login_lock(
+        &self,
+        username: String,
+        client: String,
+        now: DateTime<Utc>,
+    ) -> StorageFuture<'_, Option<DateTime<Utc>>> {
+        Box::pin(async move {
+            let conn = self.client().await?;
+            let row = conn
+                .query_opt(
+                    "SELECT locked_until FROM login_failures WHERE username = $1 AND client = $2",
+                    &[&username, &client],
+                )
+                .await?;
+            let until: Option<String> = match row {
+                Some(r) => r.try_get(0)?,
+                None => None,
+            };
+            Ok(until
+                .map(|t| parse_ts(&t))
+                .transpose()?
+                .filter(|t| *t > now))
+        })
+    }
+
+    fn login_failed(
+        &self,
+        username: String,
+        client: String,
+        now: DateTime<Utc>,
+        policy: LockoutPolicy,
+        audit: AuditDraft,
+    ) -> StorageFuture<'_, Option<DateTime<Utc>>> {
+        Box::pin(async move {
+            let mut conn = self.client().await?;
+            let tx = conn.transaction().await?;
+            let mut head = lock_head(&tx, &self.audit_key).await?;
+            let previous = tx
+                .query_opt(
+                    "SELECT failures, last_failed_at FROM login_failures WHERE username = $1 AND client = $2",
+                    &[&username, &client],
+                )
+                .await?
+                .map(|r| -> Result<(u32, DateTime<Utc>), StorageError> {
+                    let n: i32 = r.try_get(0)?;
+                    Ok((u32::try_from(n).unwrap_or(0), parse_ts(r.try_get(1)?)?))
+                })
+                .transpose()?;
+            let failures = policy.next_failures(previous, now);
+            let locked_until = policy.lock_until(failures, now);
+            tx.execute(
+                "INSERT INTO login_failures (username, client, failures, last_failed_at, locked_until) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (username, client) DO UPDATE SET failures = excluded.failures, last_failed_at = excluded.last_failed_at, locked_until = excluded.locked_until",
+                &[
+                    &username,
+                    &client,
+                    &i32::try_from(failures).unwrap_or(i32::MAX),
+                    &ts(now),
+                    &locked_until.map(ts),
+                ],
+            )
+            .await?;
+            tx.execute(
+                "DELETE FROM login_failures WHERE last_failed_at < $1 AND (locked_until IS NULL OR locked_until < $2)",
+                &[&ts(now - policy.window()), &ts(now)],
+            )
+            .await?;
+            insert_audit(&tx, &mut head, audit).await?;
+            save_head(&tx, &head).await?;
+            tx.commit().await?;
+            Ok(locked_until)
+        })
+    }
+
+    fn login_succeeded(&self, username: String, client: String) -> StorageFuture<'_, ()> {
+        Box::pin(async move {
+            let conn = self.client().await?;
+            conn.execute(
+                "DELETE FROM login_failures WHERE username = $1 AND client = $2",
+                &[&username, &client],
+            )
+            .await?;
+            Ok(())
+        })
+    }
+
+    fn unlock_login(&self, username: String, audit: AuditDraft) -> StorageFuture<'_, u64> {
+        Box::pin(async move {
+            let mut conn = self.client().await?;
+            let tx = conn.transaction().await?;
+            let mut head = lock_head(&tx, &self.audit_key).await?;
+            let n = tx
+                .execute(
+                    "DELETE FROM login_failures WHERE username = $1",
+                    &[&username],
+                )
+                .await?;
+            insert_audit(&tx, &mut head, audit).await?;
+            save_head(&tx, &head).await?;
+            tx.commit().await?;
+            Ok(n)
         })
     }
 

@@ -17,10 +17,11 @@ use xuncha_core::{Estate, OrgUnit, Role};
 
 use super::case_query::{self, CasePage, CaseQuery, IndexColumns, SqlValue};
 use super::{
-    CaseRow, ChangePage, DeviceRecord, Head, IngestBatch, NewDevice, PhotoRecord, RefreshOutcome,
-    Session, Storage, StorageError, StorageFuture, UserRecord,
+    CaseRow, ChangePage, DeviceRecord, Head, IngestBatch, LockoutPolicy, NewDevice, PhotoRecord,
+    RefreshOutcome, Session, Storage, StorageError, StorageFuture, TokenRefresh, UserRecord,
 };
 use crate::audit::{self, AuditDraft, AuditKey, AuditRow};
+use crate::credentials::{RefreshStep, SpentToken, decide_refresh};
 use crate::domain::Catalog;
 use crate::ingest;
 
@@ -32,6 +33,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
         include_str!("migrations/sqlite/0003_case_units_routing.sql"),
     ),
     (4, include_str!("migrations/sqlite/0004_photo_uploads.sql")),
+    (5, include_str!("migrations/sqlite/0005_auth_hardening.sql")),
 ];
 /// The migration that added the case query's columns; existing rows are backfilled with it.
 const CASE_QUERY_MIGRATION: u32 = 2;
@@ -864,15 +866,36 @@ impl Storage for SqliteStorage {
     fn create_device(&self, device: NewDevice, audit: AuditDraft) -> StorageFuture<'_, ()> {
         Box::pin(self.write(move |conn, head| {
             let id = device.id.to_string();
+            let now = Utc::now();
             conn.execute(
                 "INSERT INTO devices (id, user_id, name, refresh_hash, revoked_at, created_at) VALUES (?1, ?2, ?3, ?4, NULL, ?5)",
-                params![id, device.user_id, device.name, device.refresh_hash, ts(Utc::now())],
+                params![id, device.user_id, device.name, device.refresh_hash, ts(now)],
             )?;
             conn.execute(
                 "INSERT INTO access_tokens (token_hash, device_id, expires_at) VALUES (?1, ?2, ?3)",
                 params![device.access_hash, id, ts(device.access_expires_at)],
             )?;
-            insert_audit(conn, head, audit)
+            insert_audit(conn, head, audit)?;
+            if device.max_active_per_user > 0 {
+                // Newest first; everything past the cap is this user's oldest.
+                let evicted: Vec<String> = conn
+                    .prepare(
+                        "SELECT id FROM devices WHERE user_id = ?1 AND revoked_at IS NULL ORDER BY created_at DESC, id DESC LIMIT -1 OFFSET ?2",
+                    )?
+                    .query_map(
+                        params![device.user_id, i64::try_from(device.max_active_per_user).unwrap_or(i64::MAX)],
+                        |r| r.get(0),
+                    )?
+                    .collect::<Result<_, _>>()?;
+                for old in evicted {
+                    conn.execute(
+                        "UPDATE devices SET revoked_at = ?1 WHERE id = ?2",
+                        params![ts(now), old],
+                    )?;
+                    insert_audit(conn, head, crate::credentials::eviction_audit(&old, &device.user_id))?;
+                }
+            }
+            Ok(())
         }))
     }
 
@@ -895,16 +918,9 @@ impl Storage for SqliteStorage {
         }))
     }
 
-    fn refresh_access(
-        &self,
-        device_id: Uuid,
-        refresh_hash: String,
-        access_hash: String,
-        access_expires_at: DateTime<Utc>,
-        audit: AuditDraft,
-    ) -> StorageFuture<'_, RefreshOutcome> {
+    fn refresh_access(&self, refresh: TokenRefresh) -> StorageFuture<'_, RefreshOutcome> {
         Box::pin(self.write(move |conn, head| {
-            let id = device_id.to_string();
+            let id = refresh.device_id.to_string();
             let found = conn
                 .query_row(
                     &format!(
@@ -931,20 +947,64 @@ impl Storage for SqliteStorage {
             let Some((stored, revoked, user, role)) = found else {
                 return Ok(RefreshOutcome::Invalid);
             };
-            if stored != refresh_hash {
-                return Ok(RefreshOutcome::Invalid);
+            let spent = conn
+                .query_row(
+                    "SELECT spent_at, retry_allowed = 1 AND spent_at = (SELECT MAX(spent_at) FROM spent_refresh_tokens WHERE device_id = ?2)
+                     FROM spent_refresh_tokens WHERE token_hash = ?1 AND device_id = ?2",
+                    params![refresh.presented_hash, id],
+                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?)),
+                )
+                .optional()?
+                .map(|(at, latest)| parse_ts(&at).map(|spent_at| SpentToken { spent_at, latest }))
+                .transpose()?;
+            let step = decide_refresh(
+                &stored,
+                revoked,
+                user.disabled,
+                &refresh.presented_hash,
+                spent,
+                refresh.now,
+                refresh.grace,
+            );
+            match step {
+                RefreshStep::Invalid => Ok(RefreshOutcome::Invalid),
+                RefreshStep::Revoked => Ok(RefreshOutcome::Revoked),
+                RefreshStep::Reused => {
+                    conn.execute(
+                        "UPDATE devices SET revoked_at = COALESCE(revoked_at, ?1) WHERE id = ?2",
+                        params![ts(refresh.now), id],
+                    )?;
+                    insert_audit(conn, head, crate::credentials::reuse_audit(refresh.device_id))?;
+                    Ok(RefreshOutcome::Reused)
+                }
+                RefreshStep::Rotate => {
+                    let user = finish_user((user, role))?;
+                    // A retry within the grace uses it up, and the token it replaces was never
+                    // delivered: neither may come back.
+                    let retry = spent.is_some();
+                    if retry {
+                        conn.execute(
+                            "UPDATE spent_refresh_tokens SET retry_allowed = 0 WHERE token_hash = ?1",
+                            [&refresh.presented_hash],
+                        )?;
+                    }
+                    conn.execute(
+                        "INSERT OR REPLACE INTO spent_refresh_tokens (token_hash, device_id, spent_at, retry_allowed) VALUES (?1, ?2, ?3, ?4)",
+                        params![stored, id, ts(refresh.now), !retry],
+                    )?;
+                    conn.execute(
+                        "UPDATE devices SET refresh_hash = ?1 WHERE id = ?2",
+                        params![refresh.new_refresh_hash, id],
+                    )?;
+                    conn.execute("DELETE FROM access_tokens WHERE device_id = ?1", [&id])?;
+                    conn.execute(
+                        "INSERT INTO access_tokens (token_hash, device_id, expires_at) VALUES (?1, ?2, ?3)",
+                        params![refresh.access_hash, id, ts(refresh.access_expires_at)],
+                    )?;
+                    insert_audit(conn, head, refresh.audit)?;
+                    Ok(RefreshOutcome::Refreshed(user))
+                }
             }
-            if revoked || user.disabled {
-                return Ok(RefreshOutcome::Revoked);
-            }
-            let user = finish_user((user, role))?;
-            conn.execute("DELETE FROM access_tokens WHERE device_id = ?1", [&id])?;
-            conn.execute(
-                "INSERT INTO access_tokens (token_hash, device_id, expires_at) VALUES (?1, ?2, ?3)",
-                params![access_hash, id, ts(access_expires_at)],
-            )?;
-            insert_audit(conn, head, audit)?;
-            Ok(RefreshOutcome::Refreshed(user))
         }))
     }
 
@@ -1145,6 +1205,83 @@ impl Storage for SqliteStorage {
                 )?;
             }
             Ok(shas)
+        }))
+    }
+
+    fn login_lock(
+        &self,
+        username: String,
+        client: String,
+        now: DateTime<Utc>,
+    ) -> StorageFuture<'_, Option<DateTime<Utc>>> {
+        Box::pin(self.read(move |conn| {
+            let until: Option<Option<String>> = conn
+                .query_row(
+                    "SELECT locked_until FROM login_failures WHERE username = ?1 AND client = ?2",
+                    params![username, client],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            Ok(until
+                .flatten()
+                .map(|t| parse_ts(&t))
+                .transpose()?
+                .filter(|t| *t > now))
+        }))
+    }
+
+    fn login_failed(
+        &self,
+        username: String,
+        client: String,
+        now: DateTime<Utc>,
+        policy: LockoutPolicy,
+        audit: AuditDraft,
+    ) -> StorageFuture<'_, Option<DateTime<Utc>>> {
+        Box::pin(self.write(move |conn, head| {
+            let previous = conn
+                .query_row(
+                    "SELECT failures, last_failed_at FROM login_failures WHERE username = ?1 AND client = ?2",
+                    params![username, client],
+                    |r| Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?)),
+                )
+                .optional()?
+                .map(|(n, at)| parse_ts(&at).map(|at| (n, at)))
+                .transpose()?;
+            let failures = policy.next_failures(previous, now);
+            let locked_until = policy.lock_until(failures, now);
+            conn.execute(
+                "INSERT INTO login_failures (username, client, failures, last_failed_at, locked_until) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (username, client) DO UPDATE SET failures = excluded.failures, last_failed_at = excluded.last_failed_at, locked_until = excluded.locked_until",
+                params![username, client, failures, ts(now), locked_until.map(ts)],
+            )?;
+            conn.execute(
+                "DELETE FROM login_failures WHERE last_failed_at < ?1 AND (locked_until IS NULL OR locked_until < ?2)",
+                params![ts(now - policy.window()), ts(now)],
+            )?;
+            insert_audit(conn, head, audit)?;
+            Ok(locked_until)
+        }))
+    }
+
+    fn login_succeeded(&self, username: String, client: String) -> StorageFuture<'_, ()> {
+        Box::pin(self.write(move |conn, _head| {
+            conn.execute(
+                "DELETE FROM login_failures WHERE username = ?1 AND client = ?2",
+                params![username, client],
+            )?;
+            Ok(())
+        }))
+    }
+
+    fn unlock_login(&self, username: String, audit: AuditDraft) -> StorageFuture<'_, u64> {
+        Box::pin(self.write(move |conn, head| {
+            let n = conn.execute(
+                "DELETE FROM login_failures WHERE username = ?1",
+                [&username],
+            )?;
+            insert_audit(conn, head, audit)?;
+            Ok(u64::try_from(n).unwrap_or(0))
         }))
     }
 

@@ -172,7 +172,7 @@ class XunchaRepository(
 
     /**
      * Pushes the outbox, uploads photos, pulls changes. Safe to cancel and to run again. When the
-     * server refuses the device for good (revoked, unknown refresh token) the stored session is
+     * server refuses the device for good (revoked, unknown or reused refresh token) the stored session is
      * deleted: it will never work again, the user signs in anew; nothing captured is lost.
      */
     suspend fun sync(listener: SyncListener?): SyncReport {
@@ -189,13 +189,32 @@ class XunchaRepository(
             }
             throw e
         } finally {
+            keepRotatedSession(syncedDevice)
             changed.tryEmit(Unit)
+        }
+    }
+
+    /**
+     * The server rotates the refresh token on every refresh: the one in the keystore is spent as
+     * soon as a sync refreshed, and sending it again would revoke the device. So after every sync,
+     * failed or not, the session the library holds now is written back when it changed.
+     */
+    private suspend fun keepRotatedSession(syncedDevice: String?) {
+        sessionGate.withLock {
+            val current = client.currentSession() ?: return
+            if (current.deviceId != syncedDevice || deviceId != syncedDevice) return
+            // A keystore failure here must not hide the sync's own outcome; the next sync tries again.
+            withContext(io) {
+                runCatching {
+                    if (sessions.load()?.refreshToken?.expose() != current.refreshToken.expose()) sessions.save(current)
+                }
+            }
         }
     }
 
     private companion object {
         /** The server's codes for a device session that no retry can revive. */
-        val DEAD_SESSION_CODES = setOf("REVOKED", "REFRESH_INVALID")
+        val DEAD_SESSION_CODES = setOf("REVOKED", "REFRESH_INVALID", "REFRESH_TOKEN_REUSED")
     }
 }
 
