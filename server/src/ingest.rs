@@ -262,15 +262,16 @@ fn decide(
         Err(refusal) => Some(refusal),
         Ok(()) => authorize(batch, user, event, current),
     };
-    let applied = match denial {
-        Some(refusal) => Err(refusal),
-        None => domain::apply(current.map(|row| &row.case), event).and_then(|case| {
-            match check_evidence(batch, user, event, current, existing) {
-                Some(refusal) => Err(refusal),
-                None => Ok(case),
-            }
-        }),
-    };
+    let applied =
+        match denial {
+            Some(refusal) => Err(refusal),
+            None => domain::apply(current.map(|row| &row.case), event).and_then(|case| {
+                match check_evidence(batch, user, event, current, existing) {
+                    Some(refusal) => Err(refusal),
+                    None => Ok(case),
+                }
+            }),
+        };
     let draft = |action: &str| {
         let mut draft = AuditDraft::new(action, "event", event.id.to_string()).by(
             &batch.actor.user_id,

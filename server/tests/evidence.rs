@@ -44,15 +44,7 @@ async fn upload(
 
 /// Uploads a whole photo and returns its address.
 async fn upload_photo(t: &TestServer, token: &str, bytes: Vec<u8>) -> String {
-    let sha = sha256(&bytes);
-    let total = bytes.len() as u64;
-    let (status, body) = upload(t, token, &sha, 0, Some(total), bytes).await;
-    assert_eq!(
-        (status, body["complete"].as_bool()),
-        (200, Some(true)),
-        "{body}"
-    );
-    sha
+    t.upload_photo(token, bytes).await
 }
 
 fn with_photo(mut event: Value, sha: &str, kind: &str) -> Value {
@@ -464,28 +456,7 @@ fn web_client() -> reqwest::Client {
 
 /// Signs in to the dashboard; returns the session cookie.
 async fn dashboard_login(t: &TestServer, username: &str) -> String {
-    let response = web_client()
-        .post(t.url("/dashboard/login"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!(
-            "username={username}&password={}",
-            xuncha_server::demo::DEMO_PASSWORD
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        response.status().is_redirection(),
-        "login {username}: {}",
-        response.status()
-    );
-    let cookie = response
-        .headers()
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap();
-    cookie.split(';').next().unwrap().to_owned()
+    common::dashboard_cookie(&t.base, username).await.1
 }
 
 async fn dashboard_page(t: &TestServer, cookie: &str, path: &str) -> String {

@@ -53,28 +53,9 @@ fn unique_jpeg(seed: u64) -> Vec<u8> {
     out
 }
 
-/// Uploads a photo through the photo API in one part; returns its address.
+/// Uploads a unique photo through the photo API; returns its address.
 async fn upload_photo(t: &TestServer, token: &str, seed: u64) -> String {
-    let bytes = unique_jpeg(seed);
-    let sha = sha256(&bytes);
-    let response = t
-        .http
-        .put(t.url(&format!(
-            "/api/v1/photos/{sha}?offset=0&total={}",
-            bytes.len()
-        )))
-        .bearer_auth(token)
-        .body(bytes)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    assert!(
-        status == 200 && body["complete"] == true,
-        "upload {sha}: {status} {body}"
-    );
-    sha
+    t.upload_photo(token, unique_jpeg(seed)).await
 }
 
 /// A point inside the estate's boundary (checked with the core's point-in-polygon).
@@ -888,26 +869,7 @@ async fn dispatch_targets_are_limited_to_the_estates_units(backend: Backend) {
 }
 
 async fn dashboard_sign_in(t: &TestServer, username: &str) -> (reqwest::Client, String) {
-    let web = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let resp = web
-        .post(t.url("/dashboard/login"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("username={username}&password={DEMO_PASSWORD}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 303, "dashboard sign-in of {username}");
-    let cookie = resp.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    (web, cookie)
+    common::dashboard_cookie(&t.base, username).await
 }
 
 /// `serve --demo` has an account for every unit a demo case can be routed to, in a role that

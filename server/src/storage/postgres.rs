@@ -29,8 +29,14 @@ const MIGRATIONS: &[(i32, &str)] = &[
         3,
         include_str!("migrations/postgres/0003_case_units_routing.sql"),
     ),
-    (4, include_str!("migrations/postgres/0004_photo_uploads.sql")),
-    (5, include_str!("migrations/postgres/0005_auth_hardening.sql")),
+    (
+        4,
+        include_str!("migrations/postgres/0004_photo_uploads.sql"),
+    ),
+    (
+        5,
+        include_str!("migrations/postgres/0005_auth_hardening.sql"),
+    ),
 ];
 /// The migration that added the case query's columns; existing rows are backfilled with it.
 const CASE_QUERY_MIGRATION: i32 = 2;

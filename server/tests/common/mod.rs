@@ -72,6 +72,12 @@ pub fn test_config(dir: &std::path::Path) -> Config {
     };
     config.limits.requests_per_second = 100_000.0;
     config.limits.request_burst = 100_000.0;
+    // Every test client signs in from 127.0.0.1: the per-address and global sign-in limits are
+    // opened here; the tests of those limits set their own.
+    config.auth.per_ip_per_minute = 100_000;
+    config.auth.per_ip_burst = 100_000;
+    config.auth.global_per_second = 100_000;
+    config.auth.global_burst = 100_000;
     config
 }
 
@@ -166,6 +172,29 @@ impl TestServer {
             .await;
         assert_eq!(status, 200, "push: {body}");
         serde_json::from_value(body).unwrap()
+    }
+
+    /// Uploads a whole photo through the photo API in one part; returns its address.
+    pub async fn upload_photo(&self, token: &str, bytes: Vec<u8>) -> String {
+        let sha = sha256(&bytes);
+        let response = self
+            .http
+            .put(self.url(&format!(
+                "/api/v1/photos/{sha}?offset=0&total={}",
+                bytes.len()
+            )))
+            .bearer_auth(token)
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        assert!(
+            status == 200 && body["complete"] == true,
+            "upload {sha}: {status} {body}"
+        );
+        sha
     }
 
     pub async fn stop(&mut self) {
