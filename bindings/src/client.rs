@@ -21,6 +21,7 @@ use crate::session::{
     DeviceSession, RefreshToken, SignOutOutcome, UserInfo, remove_legacy_session_files,
 };
 use crate::sync::{ListenerProgress, SyncListener, SyncReport};
+use crate::transport::{HttpTransport, PlatformTransport};
 use xuncha_core::sync::{SyncClient, SyncConfig, SyncStore};
 
 impl From<StoreError> for XunchaError {
@@ -355,6 +356,8 @@ struct SignedIn {
 #[derive(uniffi::Object)]
 pub struct XunchaClient {
     inner: Arc<Store>,
+    /// The app's HTTP stack: every request of the sync client goes through it.
+    transport: Arc<PlatformTransport>,
     /// Set by `enrol` or `resume`, cleared by `sign_out`; never persisted by the library.
     signed_in: RwLock<Option<SignedIn>>,
     /// One sync at a time: the UI's button and the background job share the outbox.
@@ -430,16 +433,22 @@ impl XunchaClient {
 #[uniffi::export]
 impl XunchaClient {
     /// Opens (creating or migrating) the store at `db_path`; photos go to a `photos` folder next
-    /// to it. Starts signed out: call [`XunchaClient::resume`] with the session kept in the
-    /// keystore. A plain-text `<db>.session.json` left by an older build is deleted. Blocks on
-    /// disk: call it off the UI thread.
+    /// to it. `transport` is the app's HTTP stack (Kotlin `HttpUrlConnectionTransport`, Swift
+    /// `URLSessionTransport`): every sync request goes through it. Starts signed out: call
+    /// [`XunchaClient::resume`] with the session kept in the keystore. A plain-text
+    /// `<db>.session.json` left by an older build is deleted. Blocks on disk: call it off the UI
+    /// thread.
     #[uniffi::constructor]
-    pub fn new(db_path: String) -> Result<Arc<Self>, XunchaError> {
+    pub fn new(
+        db_path: String,
+        transport: Arc<dyn HttpTransport>,
+    ) -> Result<Arc<Self>, XunchaError> {
         let db_path = PathBuf::from(db_path);
         remove_legacy_session_files(&db_path);
         let store = Store::open(&db_path)?;
         Ok(Arc::new(XunchaClient {
             inner: Arc::new(store),
+            transport: Arc::new(PlatformTransport(transport)),
             signed_in: RwLock::new(None),
             sync_gate: tokio::sync::Mutex::new(()),
         }))
@@ -456,7 +465,7 @@ impl XunchaClient {
                 format!("{:?} is not a device id (UUID)", session.device_id),
             )
         })?;
-        let sync_client = sync_client_for(&session.server_url, &self.inner)?;
+        let sync_client = sync_client_for(&session.server_url, &self.inner, &self.transport)?;
         sync_client.resume(
             device_id,
             &session.user.user_id,
@@ -658,7 +667,7 @@ impl XunchaClient {
         password: String,
         device_name: String,
     ) -> Result<DeviceSession, XunchaError> {
-        let client = sync_client_for(&server_url, &self.inner)?;
+        let client = sync_client_for(&server_url, &self.inner, &self.transport)?;
         let enrolled = client
             .enrol(
                 &username,
@@ -728,12 +737,17 @@ impl XunchaClient {
     }
 }
 
-/// The core's sync client for `server_url` over this device's store.
-fn sync_client_for(server_url: &str, store: &Arc<Store>) -> Result<Arc<SyncClient>, XunchaError> {
+/// The core's sync client for `server_url` over this device's store and the app's transport.
+fn sync_client_for(
+    server_url: &str,
+    store: &Arc<Store>,
+    transport: &Arc<PlatformTransport>,
+) -> Result<Arc<SyncClient>, XunchaError> {
     let store: Arc<dyn SyncStore> = store.clone();
-    Ok(Arc::new(SyncClient::new(
+    Ok(Arc::new(SyncClient::with_transport(
         SyncConfig::new(server_url),
         store,
+        transport.clone(),
     )?))
 }
 
@@ -788,8 +802,27 @@ mod tests {
         }
     }
 
+    /// A phone without network: every request fails to connect, as the platform would say.
+    struct Offline;
+
+    #[async_trait::async_trait]
+    impl HttpTransport for Offline {
+        async fn send(
+            &self,
+            request: crate::transport::HttpRequest,
+        ) -> Result<crate::transport::HttpResponse, crate::transport::TransportError> {
+            Err(crate::transport::TransportError::Network {
+                reason: format!("connection refused: {}", request.url),
+            })
+        }
+    }
+
     fn open(dir: &tempfile::TempDir) -> Arc<XunchaClient> {
-        XunchaClient::new(path_string(&dir.path().join("xuncha.db"))).unwrap()
+        XunchaClient::new(
+            path_string(&dir.path().join("xuncha.db")),
+            Arc::new(Offline),
+        )
+        .unwrap()
     }
 
     /// Every byte of every file under `dir`, searched for `needle`.
