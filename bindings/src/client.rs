@@ -140,6 +140,47 @@ pub enum CaptureWarning {
         cases: Vec<DuplicateCandidate>,
         message_zh: String,
     },
+    /// The photo's EXIF time is older than the provenance limit before the report (F3), e.g.
+    /// chosen from the gallery.
+    PhotoTakenEarlier {
+        sha256: String,
+        taken_at: SystemTime,
+        age_minutes: i64,
+        limit_minutes: u32,
+        message_zh: String,
+    },
+    /// The photo's EXIF position is farther from the device's fix than the provenance limit (F3).
+    PhotoFarFromFix {
+        sha256: String,
+        distance_m: f64,
+        limit_m: f64,
+        message_zh: String,
+    },
+}
+
+/// How far a photo's EXIF time and position may be from the report before capture warns (F3).
+#[derive(Debug, Clone, Copy, PartialEq, uniffi::Record)]
+pub struct ProvenanceLimits {
+    pub max_photo_age_minutes: u32,
+    pub max_photo_distance_m: f64,
+}
+
+impl From<ProvenanceLimits> for capture::ProvenanceLimits {
+    fn from(limits: ProvenanceLimits) -> Self {
+        capture::ProvenanceLimits {
+            max_photo_age_minutes: limits.max_photo_age_minutes,
+            max_photo_distance_m: limits.max_photo_distance_m,
+        }
+    }
+}
+
+impl From<capture::ProvenanceLimits> for ProvenanceLimits {
+    fn from(limits: capture::ProvenanceLimits) -> Self {
+        ProvenanceLimits {
+            max_photo_age_minutes: limits.max_photo_age_minutes,
+            max_photo_distance_m: limits.max_photo_distance_m,
+        }
+    }
 }
 
 impl From<capture::CaptureWarning> for CaptureWarning {
@@ -178,6 +219,28 @@ impl From<capture::CaptureWarning> for CaptureWarning {
                     message_zh,
                 }
             }
+            capture::CaptureWarning::PhotoTakenEarlier {
+                sha256,
+                taken_at,
+                age_minutes,
+                limit_minutes,
+            } => CaptureWarning::PhotoTakenEarlier {
+                sha256,
+                taken_at: taken_at.into(),
+                age_minutes,
+                limit_minutes,
+                message_zh,
+            },
+            capture::CaptureWarning::PhotoFarFromFix {
+                sha256,
+                distance_m,
+                limit_m,
+            } => CaptureWarning::PhotoFarFromFix {
+                sha256,
+                distance_m,
+                limit_m,
+                message_zh,
+            },
         }
     }
 }
@@ -362,6 +425,8 @@ pub struct XunchaClient {
     signed_in: RwLock<Option<SignedIn>>,
     /// One sync at a time: the UI's button and the background job share the outbox.
     sync_gate: tokio::sync::Mutex<()>,
+    /// Photo provenance limits for `capture` (F3); the core's defaults until the app sets them.
+    provenance: RwLock<capture::ProvenanceLimits>,
 }
 
 fn not_signed_in() -> XunchaError {
@@ -451,6 +516,7 @@ impl XunchaClient {
             transport: Arc::new(PlatformTransport(transport)),
             signed_in: RwLock::new(None),
             sync_gate: tokio::sync::Mutex::new(()),
+            provenance: RwLock::new(capture::ProvenanceLimits::default()),
         }))
     }
 
@@ -528,7 +594,10 @@ impl XunchaClient {
     pub fn capture(&self, draft: CaseDraft) -> Result<Captured, XunchaError> {
         let actor = self.actor()?;
         let paths: Vec<PathBuf> = draft.photo_paths.iter().map(PathBuf::from).collect();
-        let captured = self.inner.create_case(&actor, &draft.to_core(), &paths)?;
+        let limits = *self.provenance.read().map_err(|_| poisoned())?;
+        let captured = self
+            .inner
+            .create_case_with_limits(&actor, &draft.to_core(), &paths, &limits)?;
         Ok(Captured {
             case: captured.case.into(),
             warnings: captured
@@ -537,6 +606,31 @@ impl XunchaClient {
                 .map(CaptureWarning::from)
                 .collect(),
         })
+    }
+
+    /// The photo provenance limits `capture` checks photos against (F3): a photo whose EXIF time
+    /// is older than `max_photo_age_minutes`, or whose EXIF position is farther than
+    /// `max_photo_distance_m` from the draft's fix, gets a warning (never a refusal).
+    pub fn provenance_limits(&self) -> ProvenanceLimits {
+        self.provenance
+            .read()
+            .map(|l| (*l).into())
+            .unwrap_or_else(|_| capture::ProvenanceLimits::default().into())
+    }
+
+    /// Sets the provenance limits (e.g. from the unit's policy); kept in memory for this client.
+    pub fn set_provenance_limits(&self, limits: ProvenanceLimits) -> Result<(), XunchaError> {
+        if !(limits.max_photo_distance_m.is_finite() && limits.max_photo_distance_m > 0.0) {
+            return Err(XunchaError::invalid(
+                "INVALID_PROVENANCE_LIMITS",
+                format!(
+                    "max_photo_distance_m must be a positive number of metres, not {}",
+                    limits.max_photo_distance_m
+                ),
+            ));
+        }
+        *self.provenance.write().map_err(|_| poisoned())? = limits.into();
+        Ok(())
     }
 
     /// Fires an action on a case offline, through the shared workflow (refusals are
