@@ -298,6 +298,17 @@ class ServerFlowTest {
     }
 
     @Test
+    fun `photo provenance limits start at the core's defaults and the app may set them`() {
+        val phone = newClient()
+        assertEquals(ProvenanceLimits(30u, 200.0), phone.provenanceLimits())
+        phone.setProvenanceLimits(ProvenanceLimits(120u, 500.0))
+        assertEquals(ProvenanceLimits(120u, 500.0), phone.provenanceLimits())
+        val e = assertThrows<XunchaException.InvalidInput> { phone.setProvenanceLimits(ProvenanceLimits(10u, -1.0)) }
+        assertEquals("INVALID_PROVENANCE_LIMITS", e.code)
+        assertEquals(ProvenanceLimits(120u, 500.0), phone.provenanceLimits())
+    }
+
+    @Test
     fun `unknown case id is InvalidInput, unknown case is NotFound`() {
         val phone = newClient()
         assertEquals("INVALID_CASE_ID", assertThrows<XunchaException.InvalidInput> { phone.caseDetail("nope") }.code)
