@@ -595,9 +595,9 @@ impl XunchaClient {
         let actor = self.actor()?;
         let paths: Vec<PathBuf> = draft.photo_paths.iter().map(PathBuf::from).collect();
         let limits = *self.provenance.read().map_err(|_| poisoned())?;
-        let captured = self
-            .inner
-            .create_case_with_limits(&actor, &draft.to_core(), &paths, &limits)?;
+        let captured =
+            self.inner
+                .create_case_with_limits(&actor, &draft.to_core(), &paths, &limits)?;
         Ok(Captured {
             case: captured.case.into(),
             warnings: captured

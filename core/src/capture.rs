@@ -611,11 +611,23 @@ mod provenance_tests {
         let limits = ProvenanceLimits::default();
         let photos = [
             // Taken 10 minutes ago, 15 m away: on site.
-            photo("fresh", Some("2026-12-03T07:50:00Z"), Some((39.1136, 117.1931))),
+            photo(
+                "fresh",
+                Some("2026-12-03T07:50:00Z"),
+                Some((39.1136, 117.1931)),
+            ),
             // From the gallery: two days old.
-            photo("old", Some("2026-12-01T08:00:00Z"), Some((39.1135, 117.1930))),
+            photo(
+                "old",
+                Some("2026-12-01T08:00:00Z"),
+                Some((39.1135, 117.1930)),
+            ),
             // Fresh but 1.1 km north.
-            photo("far", Some("2026-12-03T07:59:00Z"), Some((39.1235, 117.1930))),
+            photo(
+                "far",
+                Some("2026-12-03T07:59:00Z"),
+                Some((39.1235, 117.1930)),
+            ),
             // No EXIF at all: nothing to compare.
             photo("bare", None, None),
         ];
@@ -655,7 +667,10 @@ mod provenance_tests {
             max_photo_age_minutes: 120,
             max_photo_distance_m: 50_000.0,
         };
-        assert_eq!(photo_provenance(&photos, Some(&fix()), now, &strict).len(), 2);
+        assert_eq!(
+            photo_provenance(&photos, Some(&fix()), now, &strict).len(),
+            2
+        );
         assert!(photo_provenance(&photos, Some(&fix()), now, &lenient).is_empty());
         let without_fix = photo_provenance(&photos, None, now, &strict);
         assert_eq!(without_fix.len(), 1);

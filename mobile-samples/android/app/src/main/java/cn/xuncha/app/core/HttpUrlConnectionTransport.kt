@@ -15,7 +15,6 @@ import kotlinx.coroutines.async
 import kotlinx.coroutines.coroutineScope
 import kotlinx.coroutines.withTimeout
 import java.io.IOException
-import java.io.OutputStream
 import java.io.RandomAccessFile
 import java.net.HttpURLConnection
 import java.net.Proxy
@@ -110,15 +109,20 @@ class HttpUrlConnectionTransport(
             when (val body = request.body) {
                 is HttpBody.Empty -> if (request.method != HttpMethod.GET) {
                     connection.doOutput = true
-                    connection.setFixedLengthStreamingMode(0L)
                     connection.outputStream.close()
                 }
+                // Bodies are buffered, never in streaming mode: in streaming mode the JVM's
+                // HttpURLConnection hides the body of a 401 (no error stream), and the library
+                // needs the server's code to tell an expired token from a revoked device.
                 is HttpBody.Bytes -> {
                     connection.doOutput = true
-                    connection.setFixedLengthStreamingMode(body.bytes.size.toLong())
                     connection.outputStream.use { it.write(body.bytes) }
                 }
-                is HttpBody.FilePart -> sendFilePart(connection, body)
+                is HttpBody.FilePart -> {
+                    val part = readFilePart(body)
+                    connection.doOutput = true
+                    connection.outputStream.use { it.write(part) }
+                }
             }
             val status = connection.responseCode
             if (status < 0) throw TransportException.Network("not an HTTP answer from ${path(request.url)}")
@@ -146,36 +150,26 @@ class HttpUrlConnectionTransport(
         }
     }
 
-    /** Streams `length` bytes of the file from `offset`; a file error is not a network error. */
-    private fun sendFilePart(connection: HttpURLConnection, part: HttpBody.FilePart) {
-        val file = try {
-            RandomAccessFile(part.path, "r").also { it.seek(part.offset.toLong()) }
+    /**
+     * Exactly `length` bytes of the file from `offset` (a photo part, 256 KiB by default); a file
+     * error is not a network error.
+     */
+    private fun readFilePart(part: HttpBody.FilePart): ByteArray {
+        val length = part.length.toLong()
+        if (length > Int.MAX_VALUE) throw TransportException.FileUnreadable("${part.path}: part of $length bytes")
+        try {
+            RandomAccessFile(part.path, "r").use { file ->
+                val end = part.offset.toLong() + length
+                if (file.length() < end) {
+                    throw TransportException.FileUnreadable("${part.path}: ${file.length()} bytes, part ends at $end")
+                }
+                file.seek(part.offset.toLong())
+                val bytes = ByteArray(length.toInt())
+                file.readFully(bytes)
+                return bytes
+            }
         } catch (e: IOException) {
             throw TransportException.FileUnreadable("${part.path}: ${e.message}")
-        }
-        file.use {
-            val length = part.length.toLong()
-            if (file.length() < part.offset.toLong() + length) {
-                throw TransportException.FileUnreadable("${part.path}: ${file.length()} bytes, part ends at ${part.offset.toLong() + length}")
-            }
-            connection.doOutput = true
-            connection.setFixedLengthStreamingMode(length)
-            connection.outputStream.use { out -> copy(file, out, length, part.path) }
-        }
-    }
-
-    private fun copy(file: RandomAccessFile, out: OutputStream, length: Long, path: String) {
-        val buffer = ByteArray(64 * 1024)
-        var left = length
-        while (left > 0) {
-            val n = try {
-                file.read(buffer, 0, minOf(buffer.size.toLong(), left).toInt())
-            } catch (e: IOException) {
-                throw TransportException.FileUnreadable("$path: ${e.message}")
-            }
-            if (n < 0) throw TransportException.FileUnreadable("$path: ended $left bytes early")
-            out.write(buffer, 0, n)
-            left -= n
         }
     }
 
