@@ -31,4 +31,8 @@ cargo test --workspace
 echo "== generated bindings: Kotlin on the JVM, Python, Swift generated"
 bash bindings/scripts/test-bindings.sh
 
+echo "== phone library: no HTTP/TLS stack in the mobile build, aarch64 size"
+# Its own target folder: a different target triple and profile share nothing with the test build.
+CARGO_TARGET_DIR="$root/target/mobile-cross" bash bindings/scripts/mobile-library.sh
+
 echo "== all suites passed"

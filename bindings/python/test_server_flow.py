@@ -2,7 +2,6 @@
 flow as the JVM tests (enrol, capture with a real JPEG, routing preview, sync, the street office
 dispatches from its own client, the inspector sees 已派遣), plus typed errors."""
 
-import asyncio
 import json
 import os
 import queue
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 import xuncha_ffi as x
+from xuncha_transport import UrllibTransport, run
 
 if not hasattr(x, "XunchaClient"):
     pytest.skip("XunchaClient is not exported yet (bindings/src/lib.rs): server flow not run",
@@ -59,7 +59,9 @@ def server():
 
 
 def new_client() -> x.XunchaClient:
-    return x.XunchaClient(os.path.join(tempfile.mkdtemp(prefix="xuncha-phone-"), "xuncha.db"))
+    """A phone: its own database, HTTP through the Python transport (urllib)."""
+    return x.XunchaClient(os.path.join(tempfile.mkdtemp(prefix="xuncha-phone-"), "xuncha.db"),
+                          UrllibTransport())
 
 
 class Phases(x.SyncListener):
@@ -109,19 +111,19 @@ def test_report_sync_dispatch_round_trip(server):
         assert after.case.status == x.CaseStatus.DISPATCHED
         assert x.case_status_name_zh(after.case.status) == "已派遣"
 
-    asyncio.run(flow())
+    run(flow())
 
 
 def test_wrong_password_is_unauthenticated(server):
     url, _ = server
     with pytest.raises(x.XunchaError.Unauthenticated):
-        asyncio.run(new_client().enrol(url, "inspector.changchunli", "wrong", "pytest"))
+        run(new_client().enrol(url, "inspector.changchunli", "wrong", "pytest"))
 
 
 def test_inspector_may_not_dispatch(server):
     url, password = server
     phone = new_client()
-    asyncio.run(phone.enrol(url, "inspector.changchunli", password, "pytest"))
+    run(phone.enrol(url, "inspector.changchunli", password, "pytest"))
     case = phone.capture(x.CaseDraft(
         category=x.Category.STREET_LIGHT, estate_id="changchunli", building=None, unit_no=None,
         location_note=None, description=None, gps=CHANGCHUNLI, photo_paths=[str(JPEG)],
@@ -161,8 +163,8 @@ def test_session_resumes_after_restart_and_no_file_holds_the_token(server):
     folder = Path(tempfile.mkdtemp(prefix="xuncha-phone-"))
     db = str(folder / "xuncha.db")
 
-    first = x.XunchaClient(db)
-    session = asyncio.run(first.enrol(url, "inspector.changchunli", password, "pytest 重启"))
+    first = x.XunchaClient(db, UrllibTransport())
+    session = run(first.enrol(url, "inspector.changchunli", password, "pytest 重启"))
     token = session.refresh_token.expose()
     assert token not in str(session) and token not in repr(session)
     assert "RefreshToken(***)" in str(session)
@@ -174,36 +176,36 @@ def test_session_resumes_after_restart_and_no_file_holds_the_token(server):
 
     legacy = folder / "xuncha.session.json"
     legacy.write_text(json.dumps({"refresh_token": token}))
-    second = x.XunchaClient(db)
+    second = x.XunchaClient(db, UrllibTransport())
     assert not legacy.exists()
     assert second.current_user() is None
     with pytest.raises(x.XunchaError.Unauthenticated):
-        asyncio.run(second.sync(None))
+        run(second.sync(None))
 
     second.resume(x.DeviceSession(server_url=session.server_url, device_id=session.device_id,
                                   refresh_token=x.RefreshToken(token), user=session.user))
     assert second.current_user() == session.user
-    report = asyncio.run(second.sync(None))
+    report = run(second.sync(None))
     assert (report.events_accepted, report.photos_uploaded) == (1, 1)
     assert files_containing(folder, token) == []
 
 
 def test_garbage_or_revoked_token_is_unauthenticated(server):
     url, password = server
-    session = asyncio.run(new_client().enrol(url, "inspector.changchunli", password, "pytest 丢失"))
+    session = run(new_client().enrol(url, "inspector.changchunli", password, "pytest 丢失"))
 
     forged = new_client()
     forged.resume(x.DeviceSession(server_url=url, device_id=session.device_id,
                                   refresh_token=x.RefreshToken("xrt_forged"), user=session.user))
     with pytest.raises(x.XunchaError.Unauthenticated) as caught:
-        asyncio.run(forged.sync(None))
+        run(forged.sync(None))
     assert caught.value.code == "REFRESH_INVALID"
 
     revoke_device(url, password, session.device_id)
     restarted = new_client()
     restarted.resume(session)
     with pytest.raises(x.XunchaError.Unauthenticated) as caught:
-        asyncio.run(restarted.sync(None))
+        run(restarted.sync(None))
     assert caught.value.code == "REVOKED"
 
 
@@ -219,20 +221,20 @@ def closed_port_url() -> str:
 def test_sign_out_revokes_the_device_and_offline_sign_out_is_local_only(server):
     url, password = server
     phone = new_client()
-    session = asyncio.run(phone.enrol(url, "inspector.changchunli", password, "pytest 退出"))
-    assert isinstance(asyncio.run(phone.sign_out()), x.SignOutOutcome.REVOKED)
+    session = run(phone.enrol(url, "inspector.changchunli", password, "pytest 退出"))
+    assert isinstance(run(phone.sign_out()), x.SignOutOutcome.REVOKED)
     assert phone.current_user() is None
     restarted = new_client()
     restarted.resume(session)
     with pytest.raises(x.XunchaError.Unauthenticated) as caught:
-        asyncio.run(restarted.sync(None))
+        run(restarted.sync(None))
     assert caught.value.code == "REVOKED"
 
-    live = asyncio.run(new_client().enrol(url, "inspector.changchunli", password, "pytest 离线退出"))
+    live = run(new_client().enrol(url, "inspector.changchunli", password, "pytest 离线退出"))
     offline = new_client()
     offline.resume(x.DeviceSession(server_url=closed_port_url(), device_id=live.device_id,
                                    refresh_token=live.refresh_token, user=live.user))
-    outcome = asyncio.run(offline.sign_out())
+    outcome = run(offline.sign_out())
     assert isinstance(outcome, x.SignOutOutcome.FORGOTTEN_LOCALLY_ONLY), outcome
     assert outcome.code == "NETWORK"
     assert offline.current_user() is None

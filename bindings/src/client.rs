@@ -21,6 +21,7 @@ use crate::session::{
     DeviceSession, RefreshToken, SignOutOutcome, UserInfo, remove_legacy_session_files,
 };
 use crate::sync::{ListenerProgress, SyncListener, SyncReport};
+use crate::transport::{HttpTransport, PlatformTransport};
 use xuncha_core::sync::{SyncClient, SyncConfig, SyncStore};
 
 impl From<StoreError> for XunchaError {
@@ -145,6 +146,47 @@ pub enum CaptureWarning {
         cases: Vec<DuplicateCandidate>,
         message_zh: String,
     },
+    /// The photo's EXIF time is older than the provenance limit before the report (F3), e.g.
+    /// chosen from the gallery.
+    PhotoTakenEarlier {
+        sha256: String,
+        taken_at: SystemTime,
+        age_minutes: i64,
+        limit_minutes: u32,
+        message_zh: String,
+    },
+    /// The photo's EXIF position is farther from the device's fix than the provenance limit (F3).
+    PhotoFarFromFix {
+        sha256: String,
+        distance_m: f64,
+        limit_m: f64,
+        message_zh: String,
+    },
+}
+
+/// How far a photo's EXIF time and position may be from the report before capture warns (F3).
+#[derive(Debug, Clone, Copy, PartialEq, uniffi::Record)]
+pub struct ProvenanceLimits {
+    pub max_photo_age_minutes: u32,
+    pub max_photo_distance_m: f64,
+}
+
+impl From<ProvenanceLimits> for capture::ProvenanceLimits {
+    fn from(limits: ProvenanceLimits) -> Self {
+        capture::ProvenanceLimits {
+            max_photo_age_minutes: limits.max_photo_age_minutes,
+            max_photo_distance_m: limits.max_photo_distance_m,
+        }
+    }
+}
+
+impl From<capture::ProvenanceLimits> for ProvenanceLimits {
+    fn from(limits: capture::ProvenanceLimits) -> Self {
+        ProvenanceLimits {
+            max_photo_age_minutes: limits.max_photo_age_minutes,
+            max_photo_distance_m: limits.max_photo_distance_m,
+        }
+    }
 }
 
 impl From<capture::CaptureWarning> for CaptureWarning {
@@ -183,6 +225,28 @@ impl From<capture::CaptureWarning> for CaptureWarning {
                     message_zh,
                 }
             }
+            capture::CaptureWarning::PhotoTakenEarlier {
+                sha256,
+                taken_at,
+                age_minutes,
+                limit_minutes,
+            } => CaptureWarning::PhotoTakenEarlier {
+                sha256,
+                taken_at: taken_at.into(),
+                age_minutes,
+                limit_minutes,
+                message_zh,
+            },
+            capture::CaptureWarning::PhotoFarFromFix {
+                sha256,
+                distance_m,
+                limit_m,
+            } => CaptureWarning::PhotoFarFromFix {
+                sha256,
+                distance_m,
+                limit_m,
+                message_zh,
+            },
         }
     }
 }
@@ -362,10 +426,14 @@ struct SignedIn {
 #[derive(uniffi::Object)]
 pub struct XunchaClient {
     inner: Arc<Store>,
+    /// The app's HTTP stack: every request of the sync client goes through it.
+    transport: Arc<PlatformTransport>,
     /// Set by `enrol` or `resume`, cleared by `sign_out`; never persisted by the library.
     signed_in: RwLock<Option<SignedIn>>,
     /// One sync at a time: the UI's button and the background job share the outbox.
     sync_gate: tokio::sync::Mutex<()>,
+    /// Photo provenance limits for `capture` (F3); the core's defaults until the app sets them.
+    provenance: RwLock<capture::ProvenanceLimits>,
 }
 
 fn not_signed_in() -> XunchaError {
@@ -437,18 +505,25 @@ impl XunchaClient {
 #[uniffi::export]
 impl XunchaClient {
     /// Opens (creating or migrating) the store at `db_path`; photos go to a `photos` folder next
-    /// to it. Starts signed out: call [`XunchaClient::resume`] with the session kept in the
-    /// keystore. A plain-text `<db>.session.json` left by an older build is deleted. Blocks on
-    /// disk: call it off the UI thread.
+    /// to it. `transport` is the app's HTTP stack (Kotlin `HttpUrlConnectionTransport`, Swift
+    /// `URLSessionTransport`): every sync request goes through it. Starts signed out: call
+    /// [`XunchaClient::resume`] with the session kept in the keystore. A plain-text
+    /// `<db>.session.json` left by an older build is deleted. Blocks on disk: call it off the UI
+    /// thread.
     #[uniffi::constructor]
-    pub fn new(db_path: String) -> Result<Arc<Self>, XunchaError> {
+    pub fn new(
+        db_path: String,
+        transport: Arc<dyn HttpTransport>,
+    ) -> Result<Arc<Self>, XunchaError> {
         let db_path = PathBuf::from(db_path);
         remove_legacy_session_files(&db_path);
         let store = Store::open(&db_path)?;
         Ok(Arc::new(XunchaClient {
             inner: Arc::new(store),
+            transport: Arc::new(PlatformTransport(transport)),
             signed_in: RwLock::new(None),
             sync_gate: tokio::sync::Mutex::new(()),
+            provenance: RwLock::new(capture::ProvenanceLimits::default()),
         }))
     }
 
@@ -463,7 +538,7 @@ impl XunchaClient {
                 format!("{:?} is not a device id (UUID)", session.device_id),
             )
         })?;
-        let sync_client = sync_client_for(&session.server_url, &self.inner)?;
+        let sync_client = sync_client_for(&session.server_url, &self.inner, &self.transport)?;
         sync_client.resume(
             device_id,
             &session.user.user_id,
@@ -543,7 +618,10 @@ impl XunchaClient {
     pub fn capture(&self, draft: CaseDraft) -> Result<Captured, XunchaError> {
         let actor = self.actor()?;
         let paths: Vec<PathBuf> = draft.photo_paths.iter().map(PathBuf::from).collect();
-        let captured = self.inner.create_case(&actor, &draft.to_core(), &paths)?;
+        let limits = *self.provenance.read().map_err(|_| poisoned())?;
+        let captured =
+            self.inner
+                .create_case_with_limits(&actor, &draft.to_core(), &paths, &limits)?;
         Ok(Captured {
             case: captured.case.into(),
             warnings: captured
@@ -552,6 +630,31 @@ impl XunchaClient {
                 .map(CaptureWarning::from)
                 .collect(),
         })
+    }
+
+    /// The photo provenance limits `capture` checks photos against (F3): a photo whose EXIF time
+    /// is older than `max_photo_age_minutes`, or whose EXIF position is farther than
+    /// `max_photo_distance_m` from the draft's fix, gets a warning (never a refusal).
+    pub fn provenance_limits(&self) -> ProvenanceLimits {
+        self.provenance
+            .read()
+            .map(|l| (*l).into())
+            .unwrap_or_else(|_| capture::ProvenanceLimits::default().into())
+    }
+
+    /// Sets the provenance limits (e.g. from the unit's policy); kept in memory for this client.
+    pub fn set_provenance_limits(&self, limits: ProvenanceLimits) -> Result<(), XunchaError> {
+        if !(limits.max_photo_distance_m.is_finite() && limits.max_photo_distance_m > 0.0) {
+            return Err(XunchaError::invalid(
+                "INVALID_PROVENANCE_LIMITS",
+                format!(
+                    "max_photo_distance_m must be a positive number of metres, not {}",
+                    limits.max_photo_distance_m
+                ),
+            ));
+        }
+        *self.provenance.write().map_err(|_| poisoned())? = limits.into();
+        Ok(())
     }
 
     /// Fires an action on a case offline, through the shared workflow (refusals are
@@ -682,7 +785,7 @@ impl XunchaClient {
         password: String,
         device_name: String,
     ) -> Result<DeviceSession, XunchaError> {
-        let client = sync_client_for(&server_url, &self.inner)?;
+        let client = sync_client_for(&server_url, &self.inner, &self.transport)?;
         let enrolled = client
             .enrol(
                 &username,
@@ -757,12 +860,17 @@ impl XunchaClient {
     }
 }
 
-/// The core's sync client for `server_url` over this device's store.
-fn sync_client_for(server_url: &str, store: &Arc<Store>) -> Result<Arc<SyncClient>, XunchaError> {
+/// The core's sync client for `server_url` over this device's store and the app's transport.
+fn sync_client_for(
+    server_url: &str,
+    store: &Arc<Store>,
+    transport: &Arc<PlatformTransport>,
+) -> Result<Arc<SyncClient>, XunchaError> {
     let store: Arc<dyn SyncStore> = store.clone();
-    Ok(Arc::new(SyncClient::new(
+    Ok(Arc::new(SyncClient::with_transport(
         SyncConfig::new(server_url),
         store,
+        transport.clone(),
     )?))
 }
 
@@ -817,8 +925,27 @@ mod tests {
         }
     }
 
+    /// A phone without network: every request fails to connect, as the platform would say.
+    struct Offline;
+
+    #[async_trait::async_trait]
+    impl HttpTransport for Offline {
+        async fn send(
+            &self,
+            request: crate::transport::HttpRequest,
+        ) -> Result<crate::transport::HttpResponse, crate::transport::TransportError> {
+            Err(crate::transport::TransportError::Network {
+                reason: format!("connection refused: {}", request.url),
+            })
+        }
+    }
+
     fn open(dir: &tempfile::TempDir) -> Arc<XunchaClient> {
-        XunchaClient::new(path_string(&dir.path().join("xuncha.db"))).unwrap()
+        XunchaClient::new(
+            path_string(&dir.path().join("xuncha.db")),
+            Arc::new(Offline),
+        )
+        .unwrap()
     }
 
     /// Every byte of every file under `dir`, searched for `needle`.

@@ -1,6 +1,6 @@
 //! The FFI face of the core's sync client (`xuncha_core::sync::SyncClient`): the listener the app
 //! implements, the progress and report records it sees, and the error mapping. The protocol, the
-//! retries, token refresh and TLS (bundled Mozilla roots) all live in the core.
+//! retries and token refresh live in the core; the bytes move through the app's `HttpTransport`.
 
 use std::sync::Arc;
 

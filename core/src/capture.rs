@@ -12,9 +12,15 @@
 //! At capture the core warns, without blocking: GPS accuracy worse than 50 m, a point outside
 //! the chosen estate (naming the estate that contains it), and open cases of the same category
 //! within 50 m (returned, so the app can offer "add to the existing case").
+//!
+//! Photo provenance (DESIGN F3): each photo's EXIF capture time and position are compared with
+//! the moment and the device's fix of the report; a photo taken long before (e.g. picked from the
+//! gallery) or far from where the inspector stands is flagged ([`ProvenanceLimits`]). Warnings
+//! only: the inspector may have a good reason, and the reviewer sees the same facts.
 
 use std::path::{Path, PathBuf};
 
+use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -31,6 +37,25 @@ use crate::workflow::{self, Action, ActionKind, Actor, Case, Event, PhotoKind, P
 
 /// A fix less precise than this (68 % radius, metres) is flagged.
 pub const MAX_GOOD_ACCURACY_M: f64 = 50.0;
+
+/// How far a photo's own EXIF facts may be from the report before the app warns (F3).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ProvenanceLimits {
+    /// A photo taken more than this many minutes before the report is flagged.
+    pub max_photo_age_minutes: u32,
+    /// A photo whose EXIF position is farther than this from the device's fix is flagged.
+    pub max_photo_distance_m: f64,
+}
+
+impl Default for ProvenanceLimits {
+    /// 30 minutes, 200 m: an inspector photographs and reports on the spot.
+    fn default() -> Self {
+        ProvenanceLimits {
+            max_photo_age_minutes: 30,
+            max_photo_distance_m: 200.0,
+        }
+    }
+}
 
 /// Metres per degree of latitude (and of longitude at the equator), for the duplicate search box.
 const METRES_PER_DEGREE: f64 = 111_320.0;
@@ -85,6 +110,21 @@ pub enum CaptureWarning {
         radius_m: f64,
         cases: Vec<DuplicateCandidate>,
     },
+    /// The photo's EXIF time is older than [`ProvenanceLimits::max_photo_age_minutes`] before
+    /// the report: probably not taken on site now (e.g. chosen from the gallery).
+    PhotoTakenEarlier {
+        sha256: String,
+        taken_at: DateTime<Utc>,
+        age_minutes: i64,
+        limit_minutes: u32,
+    },
+    /// The photo's EXIF position is farther than [`ProvenanceLimits::max_photo_distance_m`]
+    /// from the device's fix.
+    PhotoFarFromFix {
+        sha256: String,
+        distance_m: f64,
+        limit_m: f64,
+    },
 }
 
 /// An open case near the new one.
@@ -100,6 +140,8 @@ impl CaptureWarning {
             CaptureWarning::LowGpsAccuracy { .. } => "LOW_GPS_ACCURACY",
             CaptureWarning::OutsideEstate { .. } => "OUTSIDE_ESTATE",
             CaptureWarning::PossibleDuplicates { .. } => "POSSIBLE_DUPLICATES",
+            CaptureWarning::PhotoTakenEarlier { .. } => "PHOTO_TAKEN_EARLIER",
+            CaptureWarning::PhotoFarFromFix { .. } => "PHOTO_FAR_FROM_FIX",
         }
     }
 
@@ -125,6 +167,22 @@ impl CaptureWarning {
             CaptureWarning::PossibleDuplicates { radius_m, cases } => format!(
                 "附近 {radius_m:.0} 米内已有 {} 件同类未结案件，可能重复，可追加到已有案件",
                 cases.len()
+            ),
+            CaptureWarning::PhotoTakenEarlier {
+                taken_at,
+                age_minutes,
+                limit_minutes,
+                ..
+            } => format!(
+                "照片拍摄于 {}（北京时间），比上报早 {age_minutes} 分钟（超过 {limit_minutes} 分钟），可能不是现场拍摄，请确认",
+                crate::time::format_local(*taken_at)
+            ),
+            CaptureWarning::PhotoFarFromFix {
+                distance_m,
+                limit_m,
+                ..
+            } => format!(
+                "照片拍摄位置距当前定位约 {distance_m:.0} 米（超过 {limit_m:.0} 米），请确认是现场照片"
             ),
         }
     }
@@ -160,8 +218,19 @@ impl Store {
         draft: &CaseDraft,
         photo_paths: &[PathBuf],
     ) -> Result<Captured, StoreError> {
+        self.create_case_with_limits(actor, draft, photo_paths, &ProvenanceLimits::default())
+    }
+
+    /// [`Store::create_case`] with the app's own photo provenance limits.
+    pub fn create_case_with_limits(
+        &self,
+        actor: &Actor,
+        draft: &CaseDraft,
+        photo_paths: &[PathBuf],
+        limits: &ProvenanceLimits,
+    ) -> Result<Captured, StoreError> {
         let photos = self.process_photos(photo_paths)?;
-        self.create_case_with_photos(actor, draft, &photos)
+        self.create_case_checked(actor, draft, &photos, limits)
     }
 
     /// [`Store::create_case`] for photos the pipeline already processed.
@@ -170,6 +239,16 @@ impl Store {
         actor: &Actor,
         draft: &CaseDraft,
         photos: &[PhotoRecord],
+    ) -> Result<Captured, StoreError> {
+        self.create_case_checked(actor, draft, photos, &ProvenanceLimits::default())
+    }
+
+    fn create_case_checked(
+        &self,
+        actor: &Actor,
+        draft: &CaseDraft,
+        photos: &[PhotoRecord],
+        limits: &ProvenanceLimits,
     ) -> Result<Captured, StoreError> {
         let event = Event {
             id: new_id(),
@@ -194,7 +273,13 @@ impl Store {
             if let Some(refusal) = outside_area(tx, actor, &draft.estate_id)? {
                 return Ok(Err(refusal));
             }
-            let warnings = warnings(tx, draft)?;
+            let mut warnings = warnings(tx, draft)?;
+            warnings.extend(photo_provenance(
+                photos,
+                draft.gps.as_ref(),
+                event.device_time,
+                limits,
+            ));
             for photo in photos {
                 photos::insert_photo(tx, photo)?;
             }
@@ -456,6 +541,42 @@ fn warnings(conn: &Connection, draft: &CaseDraft) -> Result<Vec<CaptureWarning>>
     Ok(warnings)
 }
 
+/// F3: each photo's EXIF time against `now`, its EXIF position against the device's `fix`. A
+/// photo without EXIF facts (screenshots, some editors strip them) gets no warning: there is
+/// nothing to compare, and the reviewer sees the photo without them.
+pub fn photo_provenance(
+    photos: &[PhotoRecord],
+    fix: Option<&GpsFix>,
+    now: DateTime<Utc>,
+    limits: &ProvenanceLimits,
+) -> Vec<CaptureWarning> {
+    let mut warnings = Vec::new();
+    for photo in photos {
+        if let Some(taken_at) = photo.exif_time {
+            let age_minutes = (now - taken_at).num_minutes();
+            if age_minutes > i64::from(limits.max_photo_age_minutes) {
+                warnings.push(CaptureWarning::PhotoTakenEarlier {
+                    sha256: photo.sha256.clone(),
+                    taken_at,
+                    age_minutes,
+                    limit_minutes: limits.max_photo_age_minutes,
+                });
+            }
+        }
+        if let (Some((lat, lon)), Some(fix)) = (photo.exif_gps, fix) {
+            let distance_m = geo::haversine_m(lat, lon, fix.lat, fix.lon);
+            if distance_m > limits.max_photo_distance_m {
+                warnings.push(CaptureWarning::PhotoFarFromFix {
+                    sha256: photo.sha256.clone(),
+                    distance_m,
+                    limit_m: limits.max_photo_distance_m,
+                });
+            }
+        }
+    }
+    warnings
+}
+
 /// Open cases of `category` within `radius_m` of the fix, nearest first.
 fn nearby_open_cases(
     conn: &Connection,
@@ -486,4 +607,105 @@ fn nearby_open_cases(
             .collect();
     found.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m));
     Ok(found)
+}
+
+#[cfg(test)]
+mod provenance_tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    fn photo(sha: &str, taken_at: Option<&str>, gps: Option<(f64, f64)>) -> PhotoRecord {
+        PhotoRecord {
+            sha256: sha.to_owned(),
+            path: PathBuf::from(format!("/photos/{sha}.jpg")),
+            thumbnail_path: PathBuf::from(format!("/photos/{sha}.thumb.jpg")),
+            width: 1600,
+            height: 1200,
+            bytes: 1,
+            exif_time: taken_at.map(|t| t.parse().unwrap()),
+            exif_gps: gps,
+        }
+    }
+
+    fn fix() -> GpsFix {
+        GpsFix {
+            lat: 39.1135,
+            lon: 117.1930,
+            accuracy_m: Some(8.0),
+            provider: Some("gps".to_owned()),
+        }
+    }
+
+    #[test]
+    fn old_or_distant_photos_are_flagged_and_fresh_nearby_ones_are_not() {
+        let now: DateTime<Utc> = "2026-12-03T08:00:00Z".parse().unwrap();
+        let limits = ProvenanceLimits::default();
+        let photos = [
+            // Taken 10 minutes ago, 15 m away: on site.
+            photo(
+                "fresh",
+                Some("2026-12-03T07:50:00Z"),
+                Some((39.1136, 117.1931)),
+            ),
+            // From the gallery: two days old.
+            photo(
+                "old",
+                Some("2026-12-01T08:00:00Z"),
+                Some((39.1135, 117.1930)),
+            ),
+            // Fresh but 1.1 km north.
+            photo(
+                "far",
+                Some("2026-12-03T07:59:00Z"),
+                Some((39.1235, 117.1930)),
+            ),
+            // No EXIF at all: nothing to compare.
+            photo("bare", None, None),
+        ];
+        let warnings = photo_provenance(&photos, Some(&fix()), now, &limits);
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(matches!(
+            &warnings[0],
+            CaptureWarning::PhotoTakenEarlier { sha256, age_minutes: 2880, limit_minutes: 30, .. } if sha256 == "old"
+        ));
+        assert!(matches!(
+            &warnings[1],
+            CaptureWarning::PhotoFarFromFix { sha256, distance_m, limit_m, .. }
+                if sha256 == "far" && (1_050.0..1_200.0).contains(distance_m) && *limit_m == 200.0
+        ));
+        assert_eq!(warnings[0].code(), "PHOTO_TAKEN_EARLIER");
+        assert!(
+            warnings[0].message_zh().contains("2026-12-01 16:00"),
+            "{}",
+            warnings[0].message_zh()
+        );
+        assert_eq!(warnings[1].code(), "PHOTO_FAR_FROM_FIX");
+    }
+
+    #[test]
+    fn limits_are_the_apps_and_no_fix_means_no_distance_check() {
+        let now: DateTime<Utc> = "2026-12-03T08:00:00Z".parse().unwrap();
+        let photos = [photo(
+            "p",
+            Some("2026-12-03T07:00:00Z"),
+            Some((39.2, 117.2)),
+        )];
+        let strict = ProvenanceLimits {
+            max_photo_age_minutes: 30,
+            max_photo_distance_m: 50.0,
+        };
+        let lenient = ProvenanceLimits {
+            max_photo_age_minutes: 120,
+            max_photo_distance_m: 50_000.0,
+        };
+        assert_eq!(
+            photo_provenance(&photos, Some(&fix()), now, &strict).len(),
+            2
+        );
+        assert!(photo_provenance(&photos, Some(&fix()), now, &lenient).is_empty());
+        let without_fix = photo_provenance(&photos, None, now, &strict);
+        assert_eq!(without_fix.len(), 1);
+        assert_eq!(without_fix[0].code(), "PHOTO_TAKEN_EARLIER");
+    }
 }

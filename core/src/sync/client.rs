@@ -1,10 +1,8 @@
 //! [`SyncClient`]: enrolment, session restore, and the sync run (photos, push, pull).
 
 use std::collections::{HashMap, HashSet};
-use std::io::{Read, Seek, SeekFrom};
 use std::sync::Arc;
 
-use reqwest::Method;
 use uuid::Uuid;
 
 use super::error::{LocalError, SyncError};
@@ -13,6 +11,7 @@ use super::progress::{
     PHOTO_FILE_MISSING, PHOTO_FILE_UNREADABLE, PhotoFailure, RejectedEvent, SyncProgress,
     SyncReport, SyncUpdate,
 };
+use super::transport::{HttpMethod, HttpTransport};
 use super::{PhotoToUpload, SyncConfig, SyncStore};
 use crate::protocol::{
     EnrolRequest, EnrolResponse, EventOutcome, EventResult, PROTOCOL_VERSION, PhotoUploadStatus,
@@ -71,12 +70,29 @@ impl std::fmt::Debug for SyncClient {
 }
 
 impl SyncClient {
-    pub fn new(config: SyncConfig, store: Arc<dyn SyncStore>) -> Result<SyncClient, SyncError> {
+    /// A client that sends its requests through `transport`: the app's platform HTTP stack on
+    /// a phone (through the bindings), [`super::ReqwestTransport`] elsewhere.
+    pub fn with_transport(
+        config: SyncConfig,
+        store: Arc<dyn SyncStore>,
+        transport: Arc<dyn HttpTransport>,
+    ) -> Result<SyncClient, SyncError> {
         Ok(SyncClient {
-            api: Api::new(&config)?,
+            api: Api::new(&config, transport)?,
             store,
             config,
         })
+    }
+
+    /// A client over [`super::ReqwestTransport`] (desktop, tests; feature `reqwest-transport`).
+    #[cfg(feature = "reqwest-transport")]
+    pub fn new(config: SyncConfig, store: Arc<dyn SyncStore>) -> Result<SyncClient, SyncError> {
+        let transport = super::ReqwestTransport::new(config.connect_timeout).map_err(|e| {
+            SyncError::Config {
+                message: e.to_string(),
+            }
+        })?;
+        SyncClient::with_transport(config, store, Arc::new(transport))
     }
 
     /// Signs in and binds this device. The password is sent once and never kept.
@@ -96,7 +112,7 @@ impl SyncClient {
         let url = self.api.url("api/v1/auth/enrol")?;
         let answer: EnrolResponse = self
             .api
-            .call_anonymous(Method::POST, url, Body::Json(body), progress)
+            .call_anonymous(HttpMethod::Post, url, Body::Json(body), progress)
             .await?;
         let refresh_token = Secret::new(answer.refresh_token);
         self.api.set_session(Some(Session {
@@ -158,7 +174,13 @@ impl SyncClient {
     async fn revoke(&self, progress: &dyn SyncProgress) -> Result<(), SyncError> {
         let url = self.api.url("api/v1/auth/revoke")?;
         self.api
-            .call_impatient::<()>(Method::POST, url, Body::Empty, SIGN_OUT_ATTEMPTS, progress)
+            .call_impatient::<()>(
+                HttpMethod::Post,
+                url,
+                Body::Empty,
+                SIGN_OUT_ATTEMPTS,
+                progress,
+            )
             .await
     }
 
@@ -252,7 +274,7 @@ impl SyncClient {
             let body = json_body(&request)?;
             let answer: PushResponse = match self
                 .api
-                .call(Method::POST, url.clone(), Body::Json(body), progress)
+                .call(HttpMethod::Post, url.clone(), Body::Json(body), progress)
                 .await
             {
                 Ok(answer) => answer,
@@ -390,7 +412,7 @@ impl SyncClient {
             .map_err(PhotoOutcome::Stop)?;
         let mut status: PhotoUploadStatus = self
             .api
-            .call(Method::GET, status_url.clone(), Body::Empty, progress)
+            .call(HttpMethod::Get, status_url.clone(), Body::Empty, progress)
             .await
             .map_err(|e| photo_outcome(&sha, e))?;
         let total = file_len(&photo.path)
@@ -415,20 +437,25 @@ impl SyncClient {
                 ));
             }
             let offset = status.received;
-            let chunk = read_chunk(&photo.path, offset, self.config.photo_chunk_bytes)
-                .await
-                .map_err(|e| file_failure(&sha, &photo.path, &e))?;
-            let chunk_len = chunk.len() as u64;
-            let mut url = self
+            let chunk_len = (total - offset).min(self.config.photo_chunk_bytes.max(1));
+            let url = self
                 .api
-                .url(&format!("api/v1/photos/{sha}"))
+                .url_with_query(
+                    &format!("api/v1/photos/{sha}"),
+                    &[
+                        ("offset", &offset.to_string()),
+                        ("total", &total.to_string()),
+                    ],
+                )
                 .map_err(PhotoOutcome::Stop)?;
-            url.query_pairs_mut()
-                .append_pair("offset", &offset.to_string())
-                .append_pair("total", &total.to_string());
+            let part = Body::File {
+                path: photo.path.clone(),
+                offset,
+                length: chunk_len,
+            };
             match self
                 .api
-                .call::<PhotoUploadStatus>(Method::PUT, url, Body::Bytes(chunk), progress)
+                .call::<PhotoUploadStatus>(HttpMethod::Put, url, part, progress)
                 .await
             {
                 Ok(next) => {
@@ -442,7 +469,7 @@ impl SyncClient {
                     resyncs += 1;
                     status = self
                         .api
-                        .call(Method::GET, status_url.clone(), Body::Empty, progress)
+                        .call(HttpMethod::Get, status_url.clone(), Body::Empty, progress)
                         .await
                         .map_err(|e| photo_outcome(&sha, e))?;
                     continue;
@@ -483,17 +510,19 @@ impl SyncClient {
         let mut cursor = self.blocking(|s| s.cursor()).await?;
         progress.on_update(SyncUpdate::Pulling { pages: 0, cases: 0 });
         loop {
-            let mut url = self.api.url("api/v1/sync/pull")?;
-            {
-                let mut query = url.query_pairs_mut();
-                if let Some(cursor) = &cursor {
-                    query.append_pair("cursor", &cursor.0);
-                }
-                query.append_pair("limit", &self.config.pull_limit.max(1).to_string());
-            }
+            let limit = self.config.pull_limit.max(1).to_string();
+            let url = match &cursor {
+                Some(cursor) => self.api.url_with_query(
+                    "api/v1/sync/pull",
+                    &[("cursor", &cursor.0), ("limit", &limit)],
+                )?,
+                None => self
+                    .api
+                    .url_with_query("api/v1/sync/pull", &[("limit", &limit)])?,
+            };
             let page: PullResponse = self
                 .api
-                .call(Method::GET, url, Body::Empty, progress)
+                .call(HttpMethod::Get, url, Body::Empty, progress)
                 .await?;
             if page.protocol != PROTOCOL_VERSION {
                 return Err(SyncError::Protocol {
@@ -609,22 +638,12 @@ fn file_failure(sha256: &str, path: &std::path::Path, error: &std::io::Error) ->
     local_failure(sha256, code, format!("{}: {error}", path.display()))
 }
 
+/// The file's length (blocking I/O off the async threads; no `tokio::fs` in the phone library).
 async fn file_len(path: &std::path::Path) -> std::io::Result<u64> {
-    tokio::fs::metadata(path).await.map(|m| m.len())
-}
-
-/// Reads up to `max` bytes of the file from `offset` (blocking I/O off the async threads).
-async fn read_chunk(path: &std::path::Path, offset: u64, max: u64) -> std::io::Result<Vec<u8>> {
     let path = path.to_path_buf();
-    tokio::task::spawn_blocking(move || {
-        let mut file = std::fs::File::open(&path)?;
-        file.seek(SeekFrom::Start(offset))?;
-        let mut chunk = Vec::new();
-        file.take(max.max(1)).read_to_end(&mut chunk)?;
-        Ok(chunk)
-    })
-    .await
-    .map_err(std::io::Error::other)?
+    tokio::task::spawn_blocking(move || std::fs::metadata(path).map(|m| m.len()))
+        .await
+        .map_err(std::io::Error::other)?
 }
 
 #[cfg(test)]

@@ -1,19 +1,21 @@
-//! The HTTP side: one reqwest client, the device session (tokens), and [`Api::call`], which sends
-//! a request with bounded retries, refreshes an expired access token once, and classifies every
-//! answer into "done", "retry later" or "refused".
+//! The HTTP side: the app's [`HttpTransport`], the device session (tokens), and [`Api::call`],
+//! which sends a request with bounded retries, refreshes an expired access token once, and
+//! classifies every answer into "done", "retry later" or "refused".
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use reqwest::header::RETRY_AFTER;
-use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use super::SyncConfig;
 use super::error::SyncError;
-use super::progress::{SyncProgress, SyncUpdate};
+use super::progress::{PHOTO_FILE_UNREADABLE, SyncProgress, SyncUpdate};
 use super::retry::{RetryPolicy, parse_retry_after};
+use super::transport::{
+    HttpMethod, HttpRequest, HttpResponse, HttpTransport, RequestBody, TransportError,
+};
 use crate::protocol::{ApiError, RefreshRequest, RefreshResponse};
 
 /// A token. `Debug` and `Display` never show it; [`Secret::expose`] is the one way out.
@@ -77,84 +79,71 @@ enum Failure {
 
 /// The authenticated HTTP client of one device.
 pub(crate) struct Api {
-    http: reqwest::Client,
-    base: Url,
+    transport: Arc<dyn HttpTransport>,
+    /// The server root, always ending in `/`.
+    base: String,
     retry: RetryPolicy,
+    connect_timeout: Duration,
+    request_timeout: Duration,
     session: Mutex<Option<Session>>,
     /// One refresh at a time: each spends the refresh token it sends (the server rotates it),
     /// so two at once would send the same token twice.
     refreshing: tokio::sync::Mutex<()>,
 }
 
-/// A body to send; built anew for every attempt.
+/// A body to send; the request is built anew for every attempt.
 pub(crate) enum Body {
     Empty,
     Json(serde_json::Value),
-    /// A photo chunk (at most `SyncConfig::photo_chunk_bytes`), copied per attempt.
-    Bytes(Vec<u8>),
+    /// A photo part: `length` bytes of the file from `offset`, read by the transport.
+    File {
+        path: PathBuf,
+        offset: u64,
+        length: u64,
+    },
 }
 
-/// The device's TLS: rustls on the `ring` provider, verifying against the bundled Mozilla roots
-/// only, so nothing platform-specific has to be initialised on Android before the first request
-/// (see bindings/README.md). The provider is passed explicitly rather than installed process-wide:
-/// no global state, and it stays `ring` even when another crate in the same build enables
-/// aws-lc-rs. ALPN offers HTTP/1.1 only: the phone build has no HTTP/2.
-fn device_tls_config() -> Result<rustls::ClientConfig, SyncError> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add_parsable_certificates(webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().cloned());
-    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| SyncError::Config {
-        message: format!("TLS: {e}"),
-    })?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(config)
-}
+/// The core's own backstop over the transport's timeouts: a platform transport that never
+/// answers still ends the attempt (dropping its future cancels the request).
+const TIMEOUT_GRACE: Duration = Duration::from_secs(5);
 
 impl Api {
-    pub fn new(config: &SyncConfig) -> Result<Api, SyncError> {
-        // A trailing slash makes `join` keep a path prefix (`https://host/xuncha/`).
-        let with_slash = if config.base_url.ends_with('/') {
-            config.base_url.clone()
-        } else {
-            format!("{}/", config.base_url)
-        };
-        let base = Url::parse(&with_slash)
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
-            .ok_or_else(|| SyncError::Config {
-                message: format!(
-                    "base_url {:?} is not an absolute http(s) URL",
-                    config.base_url
-                ),
-            })?;
-        let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(device_tls_config()?)
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.request_timeout)
-            .user_agent(concat!("xuncha-core/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| SyncError::Config {
-                message: format!("HTTP client: {e}"),
-            })?;
+    pub fn new(config: &SyncConfig, transport: Arc<dyn HttpTransport>) -> Result<Api, SyncError> {
         Ok(Api {
-            http,
-            base,
+            transport,
+            base: base_url(&config.base_url)?,
             retry: config.retry.clone(),
+            connect_timeout: config.connect_timeout,
+            request_timeout: config.request_timeout,
             session: Mutex::new(None),
             refreshing: tokio::sync::Mutex::new(()),
         })
     }
 
     /// `path` relative to the server root, e.g. `api/v1/sync/push`.
-    pub fn url(&self, path: &str) -> Result<Url, SyncError> {
-        self.base.join(path).map_err(|e| SyncError::Config {
-            message: format!("URL {path}: {e}"),
-        })
+    pub fn url(&self, path: &str) -> Result<String, SyncError> {
+        let path = path.trim_start_matches('/');
+        if path
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '#')
+        {
+            return Err(SyncError::Config {
+                message: format!("URL path {path:?} is not usable"),
+            });
+        }
+        Ok(format!("{}{path}", self.base))
+    }
+
+    /// `path` with a query string, each value form-encoded.
+    pub fn url_with_query(&self, path: &str, pairs: &[(&str, &str)]) -> Result<String, SyncError> {
+        let mut url = self.url(path)?;
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        for (name, value) in pairs {
+            query.append_pair(name, value);
+        }
+        url.push('?');
+        url.push_str(&query.finish());
+        Ok(url)
     }
 
     pub fn set_session(&self, session: Option<Session>) {
@@ -187,8 +176,8 @@ impl Api {
     /// Sends without a token (enrol, refresh), with retries.
     pub async fn call_anonymous<T: DeserializeOwned>(
         &self,
-        method: Method,
-        url: Url,
+        method: HttpMethod,
+        url: String,
         body: Body,
         progress: &dyn SyncProgress,
     ) -> Result<T, SyncError> {
@@ -199,8 +188,8 @@ impl Api {
     /// Sends with the device's access token (refreshing it when needed), with retries.
     pub async fn call<T: DeserializeOwned>(
         &self,
-        method: Method,
-        url: Url,
+        method: HttpMethod,
+        url: String,
         body: Body,
         progress: &dyn SyncProgress,
     ) -> Result<T, SyncError> {
@@ -212,8 +201,8 @@ impl Api {
     /// waiting on (sign-out) rather than a background run.
     pub async fn call_impatient<T: DeserializeOwned>(
         &self,
-        method: Method,
-        url: Url,
+        method: HttpMethod,
+        url: String,
         body: Body,
         max_attempts: u32,
         progress: &dyn SyncProgress,
@@ -225,8 +214,8 @@ impl Api {
 
     async fn call_with<T: DeserializeOwned>(
         &self,
-        method: Method,
-        url: Url,
+        method: HttpMethod,
+        url: String,
         body: Body,
         authed: bool,
         max_attempts: u32,
@@ -245,10 +234,7 @@ impl Api {
                 None
             };
             attempt += 1;
-            let failure = match self
-                .attempt::<T>(&method, &url, &body, token.as_ref())
-                .await
-            {
+            let failure = match self.attempt::<T>(method, &url, &body, token.as_ref()).await {
                 Ok(value) => return Ok(value),
                 Err(failure) => failure,
             };
@@ -303,49 +289,67 @@ impl Api {
 
     async fn attempt<T: DeserializeOwned>(
         &self,
-        method: &Method,
-        url: &Url,
+        method: HttpMethod,
+        url: &str,
         body: &Body,
         token: Option<&Secret>,
     ) -> Result<T, Failure> {
-        let mut request = self.http.request(method.clone(), url.clone());
+        let mut headers = Vec::with_capacity(3);
+        headers.push(("accept".to_owned(), "application/json".to_owned()));
         if let Some(token) = token {
-            request = request.bearer_auth(token.expose());
+            headers.push((
+                "authorization".to_owned(),
+                format!("Bearer {}", token.expose()),
+            ));
         }
-        request = match body {
-            Body::Empty => request,
-            Body::Json(value) => request.json(value),
-            Body::Bytes(bytes) => request
-                .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-                .body(bytes.clone()),
+        let body = match body {
+            Body::Empty => RequestBody::Empty,
+            Body::Json(value) => {
+                headers.push(("content-type".to_owned(), "application/json".to_owned()));
+                RequestBody::Bytes(serde_json::to_vec(value).map_err(|e| {
+                    Failure::Fatal(SyncError::Protocol {
+                        message: format!("request body: {e}"),
+                    })
+                })?)
+            }
+            Body::File {
+                path,
+                offset,
+                length,
+            } => {
+                headers.push((
+                    "content-type".to_owned(),
+                    "application/octet-stream".to_owned(),
+                ));
+                RequestBody::File {
+                    path: path.clone(),
+                    offset: *offset,
+                    length: *length,
+                }
+            }
         };
-        let response = request.send().await.map_err(|e| transport_failure(&e))?;
-        let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_retry_after);
-        // A body cut off mid-way is a network failure like any other: try again.
-        let bytes = response.bytes().await.map_err(|e| transport_failure(&e))?;
-        if status.is_success() {
-            // 204 No Content (revoke) carries no JSON: it reads as `null`, i.e. `()`.
-            let json: &[u8] = if bytes.is_empty() && status == StatusCode::NO_CONTENT {
-                b"null"
-            } else {
-                &bytes
-            };
-            return serde_json::from_slice(json).map_err(|e| {
-                Failure::Fatal(SyncError::Protocol {
-                    message: format!("{url}: answer is not the expected JSON: {e}"),
-                })
-            });
-        }
-        let error: ApiError = serde_json::from_slice(&bytes).unwrap_or_else(|_| ApiError {
-            code: format!("HTTP_{}", status.as_u16()),
-            message: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
-        });
-        Err(classify(status, error, retry_after))
+        let request = HttpRequest {
+            method,
+            url: url.to_owned(),
+            headers,
+            body,
+            connect_timeout: self.connect_timeout,
+            timeout: self.request_timeout,
+        };
+        let backstop = self
+            .connect_timeout
+            .saturating_add(self.request_timeout)
+            .saturating_add(TIMEOUT_GRACE);
+        let response = match tokio::time::timeout(backstop, self.transport.send(request)).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(error)) => return Err(transport_failure(error)),
+            Err(_) => {
+                return Err(transport_failure(TransportError::Timeout {
+                    message: format!("no answer within {} s", backstop.as_secs()),
+                }));
+            }
+        };
+        answer(url, response)
     }
 
     /// Gets a fresh access token with the refresh token, with as many attempts as the call that
@@ -370,7 +374,7 @@ impl Api {
         })?;
         let url = self.url("api/v1/auth/refresh")?;
         let answer: RefreshResponse = Box::pin(self.call_with(
-            Method::POST,
+            HttpMethod::Post,
             url,
             Body::Json(body),
             false,
@@ -389,66 +393,112 @@ impl Api {
     }
 }
 
-fn transport_failure(error: &reqwest::Error) -> Failure {
-    if error.is_builder() {
-        return Failure::Fatal(SyncError::Config {
-            message: error.to_string(),
+/// Checks and normalises the server root: an absolute `http(s)` URL with a host, without query
+/// or fragment, ending in `/` so that paths append under a prefix (`https://host/xuncha/`).
+fn base_url(given: &str) -> Result<String, SyncError> {
+    let invalid = || SyncError::Config {
+        message: format!("base_url {given:?} is not an absolute http(s) URL"),
+    };
+    let lower = given.to_ascii_lowercase();
+    let rest = ["https://", "http://"]
+        .iter()
+        .find_map(|scheme| lower.starts_with(scheme).then(|| &given[scheme.len()..]))
+        .ok_or_else(invalid)?;
+    let host = rest.split('/').next().unwrap_or_default();
+    let usable = |c: char| !(c.is_whitespace() || c.is_control() || matches!(c, '?' | '#'));
+    if host.is_empty() || host.starts_with(':') || !given.chars().all(usable) {
+        return Err(invalid());
+    }
+    Ok(if given.ends_with('/') {
+        given.to_owned()
+    } else {
+        format!("{given}/")
+    })
+}
+
+/// Reads an answer: success bodies as JSON, errors as the server's `{code, message}`.
+fn answer<T: DeserializeOwned>(url: &str, response: HttpResponse) -> Result<T, Failure> {
+    let status = response.status;
+    let retry_after = response.header("retry-after").and_then(parse_retry_after);
+    if (200..300).contains(&status) {
+        // 204 No Content (revoke) carries no JSON: it reads as `null`, i.e. `()`.
+        let json: &[u8] = if response.body.is_empty() && status == 204 {
+            b"null"
+        } else {
+            &response.body
+        };
+        return serde_json::from_slice(json).map_err(|e| {
+            Failure::Fatal(SyncError::Protocol {
+                message: format!("{url}: answer is not the expected JSON: {e}"),
+            })
         });
     }
-    // Connect refused, DNS, timeout, connection reset, body cut short: all worth a retry.
-    let mut message = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    Failure::Transient {
-        status: None,
-        message,
-        retry_after: None,
+    let error: ApiError = serde_json::from_slice(&response.body).unwrap_or_else(|_| ApiError {
+        code: format!("HTTP_{status}"),
+        message: String::from_utf8_lossy(&response.body)
+            .chars()
+            .take(200)
+            .collect(),
+    });
+    Err(classify(status, error, retry_after))
+}
+
+/// No answer: connect refused, DNS, timeout, reset, TLS, body cut short are all worth a retry.
+/// A request the transport cannot send is a bug; an unreadable photo file is the photo's
+/// failure (reported with [`PHOTO_FILE_UNREADABLE`] and tried again next run).
+fn transport_failure(error: TransportError) -> Failure {
+    match error {
+        TransportError::InvalidRequest { message } => Failure::Fatal(SyncError::Config { message }),
+        TransportError::FileUnreadable { message } => Failure::Fatal(SyncError::Refused {
+            status: 0,
+            code: PHOTO_FILE_UNREADABLE.to_owned(),
+            message,
+        }),
+        other => Failure::Transient {
+            status: None,
+            message: other.to_string(),
+            retry_after: None,
+        },
     }
 }
 
-fn classify(status: StatusCode, error: ApiError, retry_after: Option<Duration>) -> Failure {
+fn classify(status: u16, error: ApiError, retry_after: Option<Duration>) -> Failure {
     let message = format!("{}: {}", error.code, error.message);
     match (status, error.code.as_str()) {
-        (StatusCode::UNAUTHORIZED, "TOKEN_INVALID") => Failure::TokenExpired,
-        (StatusCode::UNAUTHORIZED, "REFRESH_TOKEN_REUSED") => {
-            Failure::Fatal(SyncError::SessionRevoked {
-                code: error.code,
-                message: error.message,
-            })
-        }
-        (StatusCode::UNAUTHORIZED, _) => Failure::Fatal(SyncError::AuthRejected {
+        (401, "TOKEN_INVALID") => Failure::TokenExpired,
+        (401, "REFRESH_TOKEN_REUSED") => Failure::Fatal(SyncError::SessionRevoked {
+            code: error.code,
+            message: error.message,
+        }),
+        (401, _) => Failure::Fatal(SyncError::AuthRejected {
             code: error.code,
             message: error.message,
         }),
         // Too many wrong passwords for this account from here: retrying would only wait out
         // the lock behind the user's back; the app says how long (`Retry-After`).
-        (StatusCode::TOO_MANY_REQUESTS, "LOGIN_LOCKED") => Failure::Fatal(SyncError::Refused {
-            status: status.as_u16(),
+        (429, "LOGIN_LOCKED") => Failure::Fatal(SyncError::Refused {
+            status: status,
             code: error.code,
             message: error.message,
         }),
-        (StatusCode::TOO_MANY_REQUESTS, _) => Failure::Transient {
-            status: Some(status.as_u16()),
+        (429, _) => Failure::Transient {
+            status: Some(status),
             message,
             retry_after,
         },
         // Another request of ours still holds the upload on the server (e.g. after a timeout).
-        (StatusCode::CONFLICT, "UPLOAD_IN_PROGRESS") => Failure::Transient {
-            status: Some(status.as_u16()),
+        (409, "UPLOAD_IN_PROGRESS") => Failure::Transient {
+            status: Some(status),
             message,
             retry_after,
         },
-        (s, _) if s.is_server_error() => Failure::Transient {
-            status: Some(status.as_u16()),
+        (500..=599, _) => Failure::Transient {
+            status: Some(status),
             message,
             retry_after,
         },
         (s, _) => Failure::Fatal(SyncError::Refused {
-            status: s.as_u16(),
+            status: s,
             code: error.code,
             message: error.message,
         }),
@@ -466,43 +516,6 @@ mod tests {
             code: code.to_owned(),
             message: "m".to_owned(),
         }
-    }
-
-    #[test]
-    fn device_tls_uses_ring_and_every_bundled_root() {
-        let config = device_tls_config().unwrap();
-        let ring = rustls::crypto::ring::default_provider();
-        let suites = |p: &rustls::crypto::CryptoProvider| {
-            p.cipher_suites
-                .iter()
-                .map(|s| s.suite())
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(suites(config.crypto_provider()), suites(&ring));
-        assert_eq!(
-            format!("{:?}", config.crypto_provider().key_provider),
-            format!("{:?}", ring.key_provider)
-        );
-        assert_eq!(config.alpn_protocols, vec![b"http/1.1".to_vec()]);
-        assert!(!config.client_auth_cert_resolver.has_certs());
-        // Every bundled root parses into a trust anchor: none is silently dropped.
-        let mut roots = rustls::RootCertStore::empty();
-        let (added, ignored) = roots
-            .add_parsable_certificates(webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().cloned());
-        assert_eq!(ignored, 0);
-        assert!(added > 100, "{added} roots");
-    }
-
-    #[test]
-    fn the_device_client_builds_without_a_process_wide_provider() {
-        // reqwest with `rustls-no-provider` panics when building a client without a provider;
-        // the device client brings its own.
-        let config = SyncConfig::new("https://xuncha.example.cn/api/");
-        let api = Api::new(&config).unwrap();
-        assert_eq!(
-            api.url("v1/ping").unwrap().as_str(),
-            "https://xuncha.example.cn/api/v1/ping"
-        );
     }
 
     #[test]
@@ -525,55 +538,142 @@ mod tests {
     #[test]
     fn answers_are_classified() {
         assert!(matches!(
-            classify(StatusCode::UNAUTHORIZED, body("TOKEN_INVALID"), None),
+            classify(401, body("TOKEN_INVALID"), None),
             Failure::TokenExpired
         ));
         assert!(matches!(
-            classify(StatusCode::UNAUTHORIZED, body("REVOKED"), None),
+            classify(401, body("REVOKED"), None),
             Failure::Fatal(SyncError::AuthRejected { code, .. }) if code == "REVOKED"
         ));
         assert!(matches!(
-            classify(StatusCode::TOO_MANY_REQUESTS, body("LOGIN_LOCKED"), Some(Duration::from_secs(60))),
+            classify(429, body("LOGIN_LOCKED"), Some(Duration::from_secs(60))),
             Failure::Fatal(SyncError::Refused { status: 429, code, .. }) if code == "LOGIN_LOCKED"
         ));
         assert!(matches!(
-            classify(StatusCode::UNAUTHORIZED, body("REFRESH_TOKEN_REUSED"), None),
+            classify(401, body("REFRESH_TOKEN_REUSED"), None),
             Failure::Fatal(SyncError::SessionRevoked { code, .. }) if code == "REFRESH_TOKEN_REUSED"
         ));
         assert!(matches!(
-            classify(StatusCode::TOO_MANY_REQUESTS, body("RATE_LIMITED"), Some(Duration::from_secs(2))),
+            classify(429, body("RATE_LIMITED"), Some(Duration::from_secs(2))),
             Failure::Transient { status: Some(429), retry_after: Some(d), .. } if d == Duration::from_secs(2)
         ));
         assert!(matches!(
-            classify(StatusCode::SERVICE_UNAVAILABLE, body("HTTP_503"), None),
+            classify(503, body("HTTP_503"), None),
             Failure::Transient {
                 status: Some(503),
                 ..
             }
         ));
         assert!(matches!(
-            classify(StatusCode::CONFLICT, body("UPLOAD_IN_PROGRESS"), None),
+            classify(409, body("UPLOAD_IN_PROGRESS"), None),
             Failure::Transient { .. }
         ));
         assert!(matches!(
-            classify(StatusCode::UNPROCESSABLE_ENTITY, body("PHOTO_HASH_MISMATCH"), None),
+            classify(422, body("PHOTO_HASH_MISMATCH"), None),
             Failure::Fatal(SyncError::Refused { status: 422, code, .. }) if code == "PHOTO_HASH_MISMATCH"
         ));
     }
 
+    /// A transport for tests that never reaches a network.
+    struct Unreachable;
+
+    impl HttpTransport for Unreachable {
+        fn send(&self, _request: HttpRequest) -> super::super::transport::SendFuture<'_> {
+            Box::pin(async {
+                Err(TransportError::Network {
+                    message: "unreachable".to_owned(),
+                })
+            })
+        }
+    }
+
+    fn api(base: &str) -> Result<Api, SyncError> {
+        Api::new(&SyncConfig::new(base), Arc::new(Unreachable))
+    }
+
     #[test]
     fn base_url_must_be_absolute_http() {
-        for bad in ["", "ftp://x/", "not a url", "/relative"] {
-            let config = SyncConfig::new(bad);
-            assert!(
-                matches!(Api::new(&config), Err(SyncError::Config { .. })),
-                "{bad}"
-            );
+        for bad in [
+            "",
+            "ftp://x/",
+            "not a url",
+            "/relative",
+            "http://",
+            "https:///path",
+            "http://host/a b",
+            "http://host/?q=1",
+        ] {
+            assert!(matches!(api(bad), Err(SyncError::Config { .. })), "{bad}");
         }
-        let api = Api::new(&SyncConfig::new("http://127.0.0.1:8080/xuncha")).unwrap();
+        let api = api("http://127.0.0.1:8080/xuncha").unwrap();
         assert_eq!(
-            api.url("api/v1/sync/push").unwrap().as_str(),
+            api.url("api/v1/sync/push").unwrap(),
             "http://127.0.0.1:8080/xuncha/api/v1/sync/push"
         );
+        assert_eq!(
+            api.url_with_query(
+                "api/v1/sync/pull",
+                &[("cursor", "a+b/c=&d"), ("limit", "200")]
+            )
+            .unwrap(),
+            "http://127.0.0.1:8080/xuncha/api/v1/sync/pull?cursor=a%2Bb%2Fc%3D%26d&limit=200"
+        );
+        let api = super::base_url("HTTPS://xuncha.example.cn/api/").unwrap();
+        assert_eq!(api, "HTTPS://xuncha.example.cn/api/");
+    }
+
+    #[test]
+    fn transport_failures_keep_the_retry_rules() {
+        for transient in [
+            TransportError::Network {
+                message: "reset".to_owned(),
+            },
+            TransportError::Timeout {
+                message: "60 s".to_owned(),
+            },
+            TransportError::Tls {
+                message: "unknown issuer".to_owned(),
+            },
+            TransportError::Cancelled {
+                message: "suspended".to_owned(),
+            },
+        ] {
+            assert!(
+                matches!(
+                    transport_failure(transient.clone()),
+                    Failure::Transient { status: None, .. }
+                ),
+                "{transient}"
+            );
+        }
+        assert!(matches!(
+            transport_failure(TransportError::InvalidRequest {
+                message: "m".to_owned()
+            }),
+            Failure::Fatal(SyncError::Config { .. })
+        ));
+        assert!(matches!(
+            transport_failure(TransportError::FileUnreadable { message: "m".to_owned() }),
+            Failure::Fatal(SyncError::Refused { status: 0, code, .. }) if code == PHOTO_FILE_UNREADABLE
+        ));
+    }
+
+    #[test]
+    fn retry_after_is_read_from_any_header_case() {
+        let response = HttpResponse {
+            status: 503,
+            headers: vec![("Retry-After".to_owned(), "3".to_owned())],
+            body: br#"{"code":"MAINTENANCE","message":"m"}"#.to_vec(),
+        };
+        assert!(matches!(
+            answer::<()>("u", response),
+            Err(Failure::Transient { status: Some(503), retry_after: Some(d), .. }) if d == Duration::from_secs(3)
+        ));
+        let empty = HttpResponse {
+            status: 204,
+            headers: Vec::new(),
+            body: Vec::new(),
+        };
+        assert!(answer::<()>("u", empty).is_ok());
     }
 }

@@ -1,5 +1,7 @@
-//! The device's sync client (feature `device`): reqwest + tokio against the server's sync API
-//! (`protocol.rs` types on both ends).
+//! The device's sync client (feature `device`) against the server's sync API (`protocol.rs`
+//! types on both ends). It builds requests and reads answers; an [`HttpTransport`] moves the
+//! bytes: the app's platform HTTP stack on a phone (the `viaduct` pattern, see `transport.rs`),
+//! [`ReqwestTransport`] on desktop and in tests (feature `reqwest-transport`).
 //!
 //! One run ([`SyncClient::sync`]) does, in order:
 //! 1. **upload photos** resumably from their files: ask the server how many bytes it holds,
@@ -47,6 +49,7 @@ mod http;
 mod progress;
 mod retry;
 mod store_link;
+mod transport;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -64,6 +67,12 @@ pub use progress::{
     RejectedEvent, SyncProgress, SyncReport, SyncUpdate,
 };
 pub use retry::RetryPolicy;
+#[cfg(feature = "reqwest-transport")]
+pub use transport::ReqwestTransport;
+pub use transport::{
+    HttpMethod, HttpRequest, HttpResponse, HttpTransport, RequestBody, SendFuture, TransportError,
+    read_file_part,
+};
 
 /// Where and how to sync.
 #[derive(Debug, Clone, PartialEq, Eq)]

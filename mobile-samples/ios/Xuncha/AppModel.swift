@@ -34,6 +34,8 @@ final class AppModel: ObservableObject {
     static let syncTaskId = "cn.xuncha.app.sync"
 
     let client: XunchaClient
+    /// The library's HTTP goes through iOS's URLSession (photo parts in a background session).
+    let transport = URLSessionTransport()
     /// The device session lives in the Keychain; the Rust library keeps it in memory only.
     private let sessions = KeychainSessionStore()
     @Published var user: UserInfo?
@@ -51,7 +53,7 @@ final class AppModel: ObservableObject {
         let dir = FileManager.default.urls(for: .applicationSupportDirectory, in: .userDomainMask)[0]
         try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         do {
-            client = try XunchaClient(dbPath: dir.appendingPathComponent("xuncha.db").path)
+            client = try XunchaClient(dbPath: dir.appendingPathComponent("xuncha.db").path, transport: transport)
         } catch {
             // The store is the app: without it nothing can be saved. Show why and stop.
             fatalError("本地数据库无法打开：\(messageZh(error))")

@@ -64,6 +64,7 @@ struct CaptureView: View {
     @State private var photos: [String] = []
     @State private var routing: RoutingPreview?
     @State private var warnings: [CaptureWarning] = []
+    @State private var photoWarnings: [String] = []
     @State private var showCamera = false
     @State private var error: String?
     private let entries = catalog()
@@ -106,6 +107,11 @@ struct CaptureView: View {
         }
         .navigationTitle("上报 · \(estate.name)")
         .sheet(isPresented: $showCamera) { CameraPicker { photos.append($0) } }
+        .alert("已保存，请核对照片", isPresented: Binding(get: { !photoWarnings.isEmpty }, set: { if !$0 { photoWarnings = []; dismiss() } })) {
+            Button("知道了") { photoWarnings = []; dismiss() }
+        } message: {
+            Text(photoWarnings.joined(separator: "\n"))
+        }
         .onAppear { location.start() }
         .onDisappear { location.stop() }
         .task(id: "\(category?.code ?? "")|\(location.fix?.lat ?? 0)") { await refresh() }
@@ -113,7 +119,8 @@ struct CaptureView: View {
 
     @ViewBuilder private func warningRow(_ w: CaptureWarning) -> some View {
         switch w {
-        case let .lowGpsAccuracy(_, _, message), let .outsideEstate(_, _, _, message):
+        case let .lowGpsAccuracy(_, _, message), let .outsideEstate(_, _, _, message),
+             let .photoTakenEarlier(_, _, _, _, message), let .photoFarFromFix(_, _, _, message):
             Text(message).foregroundStyle(.orange)
         case let .possibleDuplicates(_, cases, message):
             VStack(alignment: .leading) {
@@ -141,7 +148,15 @@ struct CaptureView: View {
                 warnings = captured.warnings
                 model.changed()
                 Task { await model.syncNow() }
-                dismiss()
+                // Photo provenance (F3): a photo taken long before or far from the fix is shown
+                // to the inspector before leaving; the case is saved either way.
+                photoWarnings = captured.warnings.compactMap { w in
+                    switch w {
+                    case let .photoTakenEarlier(_, _, _, _, message), let .photoFarFromFix(_, _, _, message): return message
+                    default: return nil
+                    }
+                }
+                if photoWarnings.isEmpty { dismiss() }
             } catch { self.error = messageZh(error) }
         }
     }

@@ -45,6 +45,26 @@ class DemoServer private constructor(
         check(revoke.statusCode() == 204) { "revoke: ${revoke.statusCode()} ${revoke.body()}" }
     }
 
+    /** `GET path` as the civil-affairs admin, e.g. a photo's upload status: (status, body). */
+    fun adminGet(path: String): Pair<Int, String> {
+        val http = HttpClient.newHttpClient()
+        val enrol = http.send(
+            HttpRequest.newBuilder(URI.create("$url/api/v1/auth/enrol"))
+                .header("content-type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString("""{"username":"admin","password":"$password","device_name":"JUnit admin"}"""))
+                .build(),
+            HttpResponse.BodyHandlers.ofString(),
+        )
+        check(enrol.statusCode() == 200) { "admin enrol: ${enrol.statusCode()} ${enrol.body()}" }
+        val access = Regex("\"access_token\"\\s*:\\s*\"([^\"]+)\"").find(enrol.body())?.groupValues?.get(1)
+            ?: error("no access token in the admin's enrolment answer")
+        val answer = http.send(
+            HttpRequest.newBuilder(URI.create("$url$path")).header("authorization", "Bearer $access").GET().build(),
+            HttpResponse.BodyHandlers.ofString(),
+        )
+        return answer.statusCode() to answer.body()
+    }
+
     override fun close() {
         process.destroy()
         if (!process.waitFor(10, TimeUnit.SECONDS)) process.destroyForcibly()

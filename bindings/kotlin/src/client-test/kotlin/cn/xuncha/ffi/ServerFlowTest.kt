@@ -1,5 +1,6 @@
 package cn.xuncha.ffi
 
+import cn.xuncha.app.core.HttpUrlConnectionTransport
 import kotlinx.coroutines.runBlocking
 import org.junit.jupiter.api.AfterAll
 import org.junit.jupiter.api.Assertions.assertEquals
@@ -39,9 +40,10 @@ fun closedPortUrl(): String {
     return "http://127.0.0.1:$port"
 }
 
-fun newClient(): XunchaClient {
+/** A phone: its own database, the app's transport over `HttpURLConnection` (as on Android). */
+fun newClient(transport: HttpTransport = HttpUrlConnectionTransport()): XunchaClient {
     val dir = Files.createTempDirectory("xuncha-phone-").toFile()
-    return XunchaClient(File(dir, "xuncha.db").path)
+    return XunchaClient(File(dir, "xuncha.db").path, transport)
 }
 
 /**
@@ -137,7 +139,7 @@ class ServerFlowTest {
     fun `the session survives a restart through resume and no file holds the refresh token`() = runBlocking {
         val dir = Files.createTempDirectory("xuncha-phone-").toFile()
         val db = File(dir, "xuncha.db").path
-        val first = XunchaClient(db)
+        val first = XunchaClient(db, HttpUrlConnectionTransport())
         val session = first.enrol(server.url, "inspector.changchunli", server.password, "JUnit 重启")
         val token = session.refreshToken.expose()
         assertTrue(token.length >= 16, "a real token")
@@ -150,7 +152,7 @@ class ServerFlowTest {
         // A plain-text session file as older builds wrote it: deleted on open, signed out.
         val legacy = File(dir, "xuncha.session.json")
         legacy.writeText("""{"refresh_token":"$token"}""")
-        val second = XunchaClient(db)
+        val second = XunchaClient(db, HttpUrlConnectionTransport())
         assertFalse(legacy.exists(), "legacy session file not deleted")
         assertNull(second.currentUser())
         assertEquals("NOT_SIGNED_IN", assertThrows<XunchaException.Unauthenticated> { runBlocking { second.sync(null) } }.code)
@@ -293,6 +295,17 @@ class ServerFlowTest {
         }
         assertEquals("NOT_SIGNED_IN", e.code)
         assertNotNull(e.message)
+    }
+
+    @Test
+    fun `photo provenance limits start at the core's defaults and the app may set them`() {
+        val phone = newClient()
+        assertEquals(ProvenanceLimits(30u, 200.0), phone.provenanceLimits())
+        phone.setProvenanceLimits(ProvenanceLimits(120u, 500.0))
+        assertEquals(ProvenanceLimits(120u, 500.0), phone.provenanceLimits())
+        val e = assertThrows<XunchaException.InvalidInput> { phone.setProvenanceLimits(ProvenanceLimits(10u, -1.0)) }
+        assertEquals("INVALID_PROVENANCE_LIMITS", e.code)
+        assertEquals(ProvenanceLimits(120u, 500.0), phone.provenanceLimits())
     }
 
     @Test

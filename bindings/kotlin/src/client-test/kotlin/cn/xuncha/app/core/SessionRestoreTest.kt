@@ -55,7 +55,7 @@ class SessionRestoreTest {
     /** One phone's app folder: every "process start" opens a new client on the same database. */
     private class Phone {
         val dir: File = Files.createTempDirectory("xuncha-app-").toFile()
-        fun start(): XunchaClient = XunchaClient(File(dir, "xuncha.db").path)
+        fun start(): XunchaClient = XunchaClient(File(dir, "xuncha.db").path, HttpUrlConnectionTransport())
     }
 
     private suspend fun signIn(repository: XunchaRepository, username: String = "inspector.changchunli") {
@@ -69,7 +69,7 @@ class SessionRestoreTest {
 
     @Test
     fun `the codec round-trips a session and refuses damaged bytes`(): Unit = runBlocking {
-        val session = XunchaClient(File(Phone().dir, "x.db").path)
+        val session = XunchaClient(File(Phone().dir, "x.db").path, HttpUrlConnectionTransport())
             .enrol(server.url, "inspector.changchunli", server.password, "JUnit codec")
         val bytes = SessionCodec.encode(session)
         val decoded = SessionCodec.decode(bytes)

@@ -185,6 +185,19 @@ data class CaptureState(
 
     val duplicates: List<CaptureWarning.PossibleDuplicates>
         get() = warnings.filterIsInstance<CaptureWarning.PossibleDuplicates>()
+
+    /**
+     * Photo provenance warnings of the saved case (F3: a photo taken long before, or far from
+     * the fix). The screen shows them before leaving; the case is saved either way.
+     */
+    val photoWarnings: List<String>
+        get() = warnings.mapNotNull {
+            when (it) {
+                is CaptureWarning.PhotoTakenEarlier -> it.messageZh
+                is CaptureWarning.PhotoFarFromFix -> it.messageZh
+                else -> null
+            }
+        }
 }
 
 class CaptureViewModel(private val repository: XunchaRepository, private val scope: CoroutineScope) {

@@ -68,7 +68,17 @@ fun CaptureScreen(vm: CaptureViewModel, estateId: String, estates: EstateListVie
     LaunchedEffect(permissionsGranted) {
         if (permissionsGranted) fusedFixes(context).collect(vm::onLocation)
     }
-    LaunchedEffect(s.savedCaseId) { s.savedCaseId?.let(onSaved) }
+    // Photo provenance warnings (F3) are shown first; the case is saved already.
+    LaunchedEffect(s.savedCaseId) { if (s.photoWarnings.isEmpty()) s.savedCaseId?.let(onSaved) }
+    val saved = s.savedCaseId
+    if (saved != null && s.photoWarnings.isNotEmpty()) {
+        AlertDialog(
+            onDismissRequest = { onSaved(saved) },
+            title = { Text("已保存，请核对照片") },
+            text = { Column { s.photoWarnings.forEach { Text(it) } } },
+            confirmButton = { TextButton(onClick = { onSaved(saved) }) { Text("知道了") } },
+        )
+    }
 
     val camera = remember { LifecycleCameraController(context).apply { bindToLifecycle(lifecycle) } }
     var showDuplicates by remember { mutableStateOf(true) }
@@ -155,4 +165,6 @@ private fun warningText(w: CaptureWarning): String = when (w) {
     is CaptureWarning.LowGpsAccuracy -> w.messageZh
     is CaptureWarning.OutsideEstate -> w.messageZh
     is CaptureWarning.PossibleDuplicates -> w.messageZh
+    is CaptureWarning.PhotoTakenEarlier -> w.messageZh
+    is CaptureWarning.PhotoFarFromFix -> w.messageZh
 }
