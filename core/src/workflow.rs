@@ -323,6 +323,8 @@ pub enum WorkflowError {
     ReasonRequired { action: &'static str },
     #[error("字段 {field} 无效：{why}")]
     InvalidInput { field: &'static str, why: String },
+    #[error("照片 {short}… 尚未由您上传到服务器：请先上传照片（同步会先传照片），再提交该操作")]
+    PhotoNotReceived { short: String },
     #[error(
         "设备时间 {device_time} 比服务器时间 {server_time} 超前 {max_skew_minutes} 分钟以上：请校准手机时钟后重试"
     )]
@@ -355,10 +357,30 @@ impl WorkflowError {
             WorkflowError::MissingEvidence { .. } => "MISSING_EVIDENCE",
             WorkflowError::ReasonRequired { .. } => "REASON_REQUIRED",
             WorkflowError::InvalidInput { .. } => "INVALID_INPUT",
+            WorkflowError::PhotoNotReceived { .. } => PHOTO_NOT_RECEIVED,
             WorkflowError::DeviceTimeInFuture { .. } => "DEVICE_TIME_IN_FUTURE",
             WorkflowError::DeviceTimeBeforeReport { .. } => "DEVICE_TIME_BEFORE_REPORT",
             WorkflowError::DeviceTimeBeforePolicy { .. } => "DEVICE_TIME_BEFORE_POLICY",
         }
+    }
+}
+
+/// Code of [`WorkflowError::PhotoNotReceived`]: not final, the same event applies once the photo
+/// has arrived (the phone uploads photos before it pushes).
+pub const PHOTO_NOT_RECEIVED: &str = "PHOTO_NOT_RECEIVED";
+
+/// Evidence must exist before the action that cites it applies (DESIGN.md, case lifecycle): the
+/// first photo `event` cites that the receiver does not hold (`held` answers for one photo) is
+/// refused. The server calls it after [`apply`] with what it holds for the event's actor.
+pub fn require_received(
+    event: &Event,
+    held: impl Fn(&PhotoRef) -> bool,
+) -> Result<(), WorkflowError> {
+    match event.photos.iter().find(|photo| !held(photo)) {
+        Some(photo) => Err(WorkflowError::PhotoNotReceived {
+            short: photo.sha256.chars().take(12).collect(),
+        }),
+        None => Ok(()),
     }
 }
 

@@ -11,7 +11,8 @@ use xuncha_core::catalog::Category;
 use xuncha_core::geo::GpsFix;
 use xuncha_core::org::Role;
 use xuncha_core::workflow::{
-    Action, ActionKind, Actor, Case, CaseStatus, Event, PhotoKind, PhotoRef, allowed_actions, apply,
+    Action, ActionKind, Actor, Case, CaseStatus, Event, PhotoKind, PhotoRef, allowed_actions,
+    apply, require_received,
 };
 
 use CaseStatus as St;
@@ -115,6 +116,8 @@ struct Step {
     minutes: i64,
     /// How far the device's clock is off the server's (either way): it must not matter.
     skew_minutes: i64,
+    /// Whether the receiver holds the photo the event cites (uploaded before the push).
+    received: bool,
     /// Pick among the moves `allowed_actions` offers someone (else the raw kind/role/unit above),
     /// so sequences get deep into the lifecycle instead of bouncing off REPORTED.
     guide: Option<prop::sample::Index>,
@@ -140,19 +143,23 @@ fn step_strategy() -> impl Strategy<Value = Step> {
         (
             prop::option::weighted(0.7, any::<prop::sample::Index>()),
             -500_000i64..500_000,
+            prop::bool::weighted(0.85),
         ),
     )
         .prop_map(
-            |(kind, role, unit, photo, gps, reason, minutes, (guide, skew_minutes))| Step {
-                kind,
-                role,
-                unit,
-                photo,
-                gps,
-                reason,
-                minutes,
-                skew_minutes,
-                guide,
+            |(kind, role, unit, photo, gps, reason, minutes, (guide, skew_minutes, received))| {
+                Step {
+                    received,
+                    kind,
+                    role,
+                    unit,
+                    photo,
+                    gps,
+                    reason,
+                    minutes,
+                    skew_minutes,
+                    guide,
+                }
             },
         )
 }
@@ -321,7 +328,7 @@ proptest! {
         if first_report {
             steps.insert(0, Step { kind: ActionKind::Report, role: Role::Inspector, unit: 0,
                 photo: Some(PhotoKind::Before), gps: true, reason: true, minutes: 0, skew_minutes: 0,
-                guide: None });
+                received: true, guide: None });
         }
         for (n, step) in steps.iter().enumerate() {
             let step = &resolve_step(step, case.as_ref());
@@ -329,8 +336,13 @@ proptest! {
             let event = event_for(step, category, n, at);
             let before = case.as_ref().map(|c| c.status);
             let permitted = allowed_actions(case.as_ref(), &event.actor).contains(&step.kind);
-            match apply(case.as_ref(), &event) {
+            // As the server judges: the workflow, then the evidence it holds for the actor.
+            let judged = apply(case.as_ref(), &event)
+                .and_then(|next| require_received(&event, |_| step.received).map(|()| next));
+            match judged {
                 Ok(next) => {
+                    prop_assert!(event.photos.is_empty() || step.received,
+                        "applied an event citing a photo nobody uploaded");
                     let expected = spec_transition(before, step.kind, step.role, category);
                     prop_assert_eq!(Some(next.status), expected,
                         "{:?} fired {:?} from {:?}", step.role, step.kind, before);
@@ -348,14 +360,17 @@ proptest! {
                     // Refused events leave nothing behind, and say why with a known code.
                     prop_assert!(["ROLE_NOT_ALLOWED", "INVALID_STATE", "MISSING_EVIDENCE",
                         "REASON_REQUIRED", "NOT_ASSIGNEE", "CASE_EXISTS", "UNKNOWN_CASE",
-                        "DISSUASION_NOT_APPLICABLE", "DISSUASION_FIRST"].contains(&err.code()),
+                        "DISSUASION_NOT_APPLICABLE", "DISSUASION_FIRST", "PHOTO_NOT_RECEIVED"].contains(&err.code()),
                         "unexpected code {}", err.code());
                     prop_assert!(!err.to_string().is_empty());
                     if err.code() == "ROLE_NOT_ALLOWED" {
                         prop_assert!(!permitted);
                     }
                     let spec = spec_transition(before, step.kind, step.role, category);
-                    let needs_more = matches!(err.code(), "MISSING_EVIDENCE" | "REASON_REQUIRED" | "NOT_ASSIGNEE");
+                    let needs_more = matches!(err.code(), "MISSING_EVIDENCE" | "REASON_REQUIRED" | "NOT_ASSIGNEE" | "PHOTO_NOT_RECEIVED");
+                    if err.code() == "PHOTO_NOT_RECEIVED" {
+                        prop_assert!(!step.received && !event.photos.is_empty());
+                    }
                     prop_assert!(spec.is_none() || needs_more,
                         "{:?} {:?} from {:?} refused with {}", step.role, step.kind, before, err);
                 }

@@ -42,7 +42,7 @@ pub struct PhotoEvidence {
 
 /// Refusal code of an event citing a photo the server does not hold for its actor. Not stored
 /// as the event's final answer: the same event is judged again when pushed after its photo.
-pub const PHOTO_NOT_RECEIVED: &str = "PHOTO_NOT_RECEIVED";
+pub use xuncha_core::workflow::PHOTO_NOT_RECEIVED;
 /// Refusal code of a VERIFY whose GPS is neither inside the estate nor near the case.
 pub const VERIFY_LOCATION_OUTSIDE: &str = "VERIFY_LOCATION_OUTSIDE";
 
@@ -449,23 +449,17 @@ fn check_evidence(
     existing: &Existing,
 ) -> Option<domain::Refusal> {
     let catalog = &batch.catalog;
-    for photo in &event.photos {
-        let held = existing.photos.get(&photo.sha256).is_some_and(|evidence| {
+    let held = |photo: &xuncha_core::workflow::PhotoRef| {
+        existing.photos.get(&photo.sha256).is_some_and(|evidence| {
             evidence.uploaded_by_actor
                 || evidence
                     .cases
                     .iter()
                     .any(|row| access::can_see_case(user, catalog, row))
-        });
-        if !held {
-            let short = photo.sha256.get(..12).unwrap_or(&photo.sha256);
-            return Some(domain::Refusal::new(
-                PHOTO_NOT_RECEIVED,
-                format!(
-                    "照片 {short}… 尚未由您上传到服务器：请先上传照片（同步会先传照片），再提交该操作"
-                ),
-            ));
-        }
+        })
+    };
+    if let Err(refusal) = xuncha_core::workflow::require_received(event, held) {
+        return Some(domain::Refusal::new(refusal.code(), refusal.to_string()));
     }
     if matches!(event.action, Action::Verify)
         && let (Some(fix), Some(row)) = (&event.gps, current)

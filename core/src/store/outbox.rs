@@ -18,7 +18,7 @@ use crate::store::{Store, StoreError, id_from_blob, now, reference, to_ms};
 use crate::workflow::{Case, Event, apply};
 
 /// The server's code for an event citing a photo it does not hold for its actor.
-pub const PHOTO_NOT_RECEIVED: &str = "PHOTO_NOT_RECEIVED";
+pub use crate::workflow::PHOTO_NOT_RECEIVED;
 
 /// Pushes of one event after which a `PHOTO_NOT_RECEIVED` parks it instead of uploading its
 /// photos again.

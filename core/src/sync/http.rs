@@ -477,7 +477,7 @@ fn classify(status: u16, error: ApiError, retry_after: Option<Duration>) -> Fail
         // Too many wrong passwords for this account from here: retrying would only wait out
         // the lock behind the user's back; the app says how long (`Retry-After`).
         (429, "LOGIN_LOCKED") => Failure::Fatal(SyncError::Refused {
-            status: status,
+            status,
             code: error.code,
             message: error.message,
         }),
