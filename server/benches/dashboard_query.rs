@@ -20,7 +20,7 @@ use uuid::Uuid;
 use xuncha_core::workflow::{Action, Event};
 use xuncha_core::{Actor, Category, Role};
 use xuncha_server::access;
-use xuncha_server::dashboard::queue::QueueFilter;
+use xuncha_server::http::dashboard::queue::QueueFilter;
 use xuncha_server::domain::{Catalog, demo_catalog};
 use xuncha_server::storage::postgres::PostgresStorage;
 use xuncha_server::storage::sqlite::SqliteStorage;

@@ -163,7 +163,7 @@ pub fn router(state: AppState) -> Router {
             post(api::admin::disable_user),
         )
         .route("/api/v1/admin/audit/verify", get(api::admin::verify_audit))
-        .merge(crate::dashboard::router(&state))
+        .merge(crate::http::dashboard::router(&state))
         .merge(crate::open311::routes())
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)

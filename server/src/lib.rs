@@ -16,7 +16,7 @@
 //! - [`domain`]: the single integration point with `xuncha_core`'s workflow, routing and demo data.
 //! - [`photo_store`]: content-addressed photo files and re-encoding under limits.
 //! - [`api`]: HTTP handlers; [`openapi`]: the OpenAPI document; [`error`]: `{code, message}` errors.
-//! - [`dashboard`]: the street-office web dashboard (server-rendered pages under `/dashboard`).
+//! - [`http::dashboard`]: the street-office web dashboard (server-rendered pages under `/dashboard`).
 //! - [`demo`]: `serve --demo` seeding; [`app`]: state, router, start/shutdown.
 
 pub mod access;
@@ -27,10 +27,10 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod credentials;
-pub mod dashboard;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod http;
 pub mod ingest;
 pub mod open311;
 pub mod openapi;

@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use common::{Backend, TestServer, sha256};
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use xuncha_server::dashboard::session::token_from_cookie_header;
+use xuncha_server::http::dashboard::session::token_from_cookie_header;
 use xuncha_server::open311::Params;
 use xuncha_server::open311::requests::{NewRequest, Search};
 

@@ -45,10 +45,10 @@ pub const HEADERS: [&str; 27] = [
 ];
 
 /// One CSV field: quoted when it must be, and neutralised by the dashboard's formula guard
-/// ([`crate::dashboard::export::formula_safe`]) so a description typed by a resident cannot run
+/// ([`crate::http::dashboard::export::formula_safe`]) so a description typed by a resident cannot run
 /// as a spreadsheet formula.
 pub fn csv_field(value: &str) -> String {
-    let value = crate::dashboard::export::formula_safe(value);
+    let value = crate::http::dashboard::export::formula_safe(value);
     if value.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", value.replace('"', "\"\""))
     } else {

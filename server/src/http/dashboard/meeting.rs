@@ -167,7 +167,7 @@ pub fn render_agenda(
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::dashboard::fixtures::{at, case};
+    use crate::http::dashboard::fixtures::{at, case};
     use uuid::Uuid;
     use xuncha_core::{Actor, Category, Role};
 

@@ -14,7 +14,7 @@ use crate::app::AppState;
 const ACTION_FORM_OVERHEAD: usize = 64 * 1024;
 
 /// All `/dashboard/...` routes over the server's state; the server merges them with
-/// `.merge(crate::dashboard::router(&state))`. Browser sessions live in the router's extension.
+/// `.merge(crate::http::dashboard::router(&state))`. Browser sessions live in the router's extension.
 pub fn router(state: &AppState) -> Router<AppState> {
     let photo_limit = usize::try_from(state.config.limits.photo_bytes).unwrap_or(usize::MAX);
     Router::new()

@@ -428,7 +428,7 @@ pub fn queue_export(cases: &[&Case], names: &Names<'_>, now: DateTime<Utc>) -> T
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::dashboard::fixtures::{at, case, estate};
+    use crate::http::dashboard::fixtures::{at, case, estate};
     use chrono::Duration;
 
     fn sample() -> (Vec<Case>, Vec<Estate>) {

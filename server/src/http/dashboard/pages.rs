@@ -33,8 +33,8 @@ use crate::app::AppState;
 use crate::error::ApiError;
 use crate::photo_store;
 
-const CSS: &str = include_str!("../../assets/app.css");
-const JS: &str = include_str!("../../assets/app.js");
+const CSS: &str = include_str!("../../../assets/app.css");
+const JS: &str = include_str!("../../../assets/app.js");
 
 pub async fn asset_css() -> Response {
     asset(CSS, "text/css; charset=utf-8")

@@ -424,7 +424,7 @@ pub async fn create_estate(
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::dashboard::fixtures::estate;
+    use crate::http::dashboard::fixtures::estate;
 
     fn units() -> Vec<OrgUnit> {
         vec![

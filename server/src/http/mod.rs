@@ -1,0 +1,3 @@
+//! The HTTP layer: routers and handlers over the storage and policy layers.
+
+pub mod dashboard;
