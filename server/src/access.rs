@@ -37,6 +37,22 @@ pub fn can_see_case(user: &UserRecord, catalog: &Catalog, row: &CaseRow) -> bool
     }
 }
 
+/// The one photo-visibility rule (API and dashboard): the admin sees every photo, an uploader
+/// their own, everyone else a photo that a case they may see cites. `uploaded_by_user` and
+/// `citing_cases` are the storage's answers for this photo and user.
+pub fn can_see_photo(
+    user: &UserRecord,
+    catalog: &Catalog,
+    uploaded_by_user: bool,
+    citing_cases: &[CaseRow],
+) -> bool {
+    user.role == Role::Admin
+        || uploaded_by_user
+        || citing_cases
+            .iter()
+            .any(|row| can_see_case(user, catalog, row))
+}
+
 /// The cases [`can_see_case`] admits, as a storage query scope: the same arms, with the estate
 /// rule ([`can_see_estate`]) evaluated once per estate instead of once per case. A test checks
 /// that both agree on a mixed data set.

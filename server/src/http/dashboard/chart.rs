@@ -1,8 +1,6 @@
 //! Horizontal SVG bar charts for the KPI page. Plain SVG, printable, no script needed.
 
-use std::fmt::Write as _;
-
-use super::html::esc;
+use maud::{Markup, html};
 
 /// One bar: label and value. `None` means "no data" (e.g. a rate with a zero denominator) and is
 /// drawn as an empty row with a dash, not as zero.
@@ -32,8 +30,13 @@ fn format_value(value: f64, scale: Scale) -> String {
     }
 }
 
+/// A number to one decimal (SVG coordinates and lengths).
+fn px(v: f64) -> String {
+    format!("{v:.1}")
+}
+
 /// Renders a titled bar chart. Negative or non-finite values count as no data.
-pub fn bar_chart(title: &str, bars: &[Bar<'_>], scale: Scale) -> String {
+pub fn bar_chart(title: &str, bars: &[Bar<'_>], scale: Scale) -> Markup {
     let max = match scale {
         Scale::Rate => 1.0,
         Scale::Quantity(_) => bars
@@ -44,57 +47,37 @@ pub fn bar_chart(title: &str, bars: &[Bar<'_>], scale: Scale) -> String {
     };
     let height = 30.0 + ROW_H * bars.len().max(1) as f64;
     let width = LABEL_W + BAR_W + VALUE_W;
-    let mut svg = String::new();
-    let _ = write!(
-        svg,
-        "<figure class=\"chart\"><figcaption>{}</figcaption>\
-         <svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {width} {height}\" width=\"{width}\" \
-         height=\"{height}\" role=\"img\" aria-label=\"{}\">",
-        esc(title),
-        esc(title)
-    );
-    if bars.is_empty() {
-        svg.push_str("<text x=\"10\" y=\"20\">本季度无数据</text>");
-    }
-    for (i, bar) in bars.iter().enumerate() {
-        let y = 10.0 + ROW_H * i as f64;
-        let _ = write!(
-            svg,
-            "<text class=\"bar-label\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
-            LABEL_W - 8.0,
-            y + 15.0,
-            esc(bar.label)
-        );
-        let value = bar.value.filter(|v| v.is_finite() && *v >= 0.0);
-        match value {
-            Some(v) => {
-                let len = if max > 0.0 {
-                    (v / max).min(1.0) * BAR_W
-                } else {
-                    0.0
-                };
-                let _ = write!(
-                    svg,
-                    "<rect class=\"bar\" x=\"{LABEL_W}\" y=\"{y:.1}\" width=\"{len:.1}\" height=\"{:.1}\"/>\
-                     <text class=\"bar-value\" x=\"{:.1}\" y=\"{:.1}\">{}</text>",
-                    ROW_H - 6.0,
-                    LABEL_W + len + 6.0,
-                    y + 15.0,
-                    format_value(v, scale)
-                );
-            }
-            None => {
-                let _ = write!(
-                    svg,
-                    "<text class=\"bar-value\" x=\"{:.1}\" y=\"{:.1}\">—</text>",
-                    LABEL_W + 6.0,
-                    y + 15.0
-                );
+    html! {
+        figure.chart {
+            figcaption { (title) }
+            svg xmlns="http://www.w3.org/2000/svg" viewBox={ "0 0 " (width) " " (height) }
+                width=(width) height=(height) role="img" aria-label=(title) {
+                @if bars.is_empty() {
+                    text x="10" y="20" { "本季度无数据" }
+                }
+                @for (i, bar) in bars.iter().enumerate() {
+                    (bar_row(10.0 + ROW_H * i as f64, bar, max, scale))
+                }
             }
         }
     }
-    svg.push_str("</svg></figure>");
-    svg
+}
+
+fn bar_row(y: f64, bar: &Bar<'_>, max: f64, scale: Scale) -> Markup {
+    let value = bar.value.filter(|v| v.is_finite() && *v >= 0.0);
+    html! {
+        text.bar-label x=(px(LABEL_W - 8.0)) y=(px(y + 15.0)) text-anchor="end" { (bar.label) }
+        @match value {
+            Some(v) => {
+                @let len = if max > 0.0 { (v / max).min(1.0) * BAR_W } else { 0.0 };
+                rect.bar x=(LABEL_W) y=(px(y)) width=(px(len)) height=(px(ROW_H - 6.0)) {}
+                text.bar-value x=(px(LABEL_W + len + 6.0)) y=(px(y + 15.0)) { (format_value(v, scale)) }
+            }
+            None => {
+                text.bar-value x=(px(LABEL_W + 6.0)) y=(px(y + 15.0)) { "—" }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -121,7 +104,8 @@ mod tests {
                 },
             ],
             Scale::Rate,
-        );
+        )
+        .into_string();
         assert!(svg.contains("width=\"320.0\""));
         assert!(svg.contains("width=\"160.0\""));
         assert!(svg.contains("100.0%") && svg.contains("50.0%"));
@@ -145,13 +129,18 @@ mod tests {
                 },
             ],
             Scale::Quantity("小时"),
-        );
+        )
+        .into_string();
         assert!(svg.contains("width=\"320.0\"") && svg.contains("width=\"80.0\""));
         assert!(svg.contains("48.0 小时"));
     }
 
     #[test]
     fn empty_chart_says_no_data() {
-        assert!(bar_chart("x", &[], Scale::Rate).contains("本季度无数据"));
+        assert!(
+            bar_chart("x", &[], Scale::Rate)
+                .into_string()
+                .contains("本季度无数据")
+        );
     }
 }

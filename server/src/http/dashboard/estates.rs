@@ -3,19 +3,21 @@
 //! managing company (六(一)). Saved through `Storage::save_catalog`, which audits the change and
 //! bumps the estate's sequence number so phones pull it.
 
-use std::fmt::Write as _;
-
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Asia::Shanghai;
+use maud::{Markup, html};
 use serde::Deserialize;
 use xuncha_core::estate::{Estate, LampOwner, ManagementMode};
 use xuncha_core::geo::Geometry;
 use xuncha_core::{OrgUnit, Role, UnitType};
 
-use super::html::{csrf_field, esc, options};
-use super::web::{WebError, WebUser, storage_error, user_page};
+use super::error::{Forbidden, Missing, WebError};
+use super::layout::{NoticeKind, csrf_field, head_row, html_response, notice, options, page};
+use super::reader::ScopedReader;
+use super::web::WebUser;
 use crate::app::AppState;
 use crate::audit::AuditDraft;
 
@@ -253,101 +255,136 @@ fn require_admin(web: &WebUser) -> Result<(), WebError> {
     if web.user().role == Role::Admin {
         Ok(())
     } else {
-        Err(WebError::Forbidden("小区管理仅限民政部门管理员".into()))
+        Err(WebError::Forbidden(Forbidden::EstatesAdminOnly))
     }
 }
 
-fn management_fields(estate: Option<&Estate>, companies: &[(&str, &str)]) -> String {
+/// The example boundary the "add" form starts with.
+const BOUNDARY_EXAMPLE: &str = r#"{"type":"Polygon","coordinates":[[[117.19,39.11],[117.20,39.11],[117.20,39.12],[117.19,39.11]]]}"#;
+
+fn management_fields(estate: Option<&Estate>, companies: &[(&str, &str)]) -> Markup {
     let mode = estate.map_or("COMPANY", |e| mode_code(e.management_mode));
     let company = estate.and_then(|e| e.company_unit.as_deref()).unwrap_or("");
-    let company_opts: Vec<(&str, &str)> = std::iter::once(("", "（无）"))
-        .chain(companies.iter().copied())
-        .collect();
-    format!(
-        "<label>管理模式 <select name=\"management_mode\">{}</select></label> \
-         <label>管理服务企业 <select name=\"company_unit\">{}</select></label> \
-         <label>纳入日期 <input type=\"date\" name=\"entered_on\" value=\"{}\"></label> \
-         <label>退出日期 <input type=\"date\" name=\"exited_on\" value=\"{}\"></label> \
-         <label>退出原因 <input name=\"exit_reason\" maxlength=\"500\" value=\"{}\"></label>",
-        options(MODES.iter().map(|(_, c, n)| (*c, *n)), mode),
-        options(company_opts, company),
-        local_day(estate.and_then(|e| e.entered_at)),
-        local_day(estate.and_then(|e| e.exited_at)),
-        esc(estate.and_then(|e| e.exit_reason.as_deref()).unwrap_or("")),
-    )
+    let company_opts = std::iter::once(("", "（无）")).chain(companies.iter().copied());
+    html! {
+        label { "管理模式 " select name="management_mode" { (options(MODES.iter().map(|(_, c, n)| (*c, *n)), mode)) } }
+        " "
+        label { "管理服务企业 " select name="company_unit" { (options(company_opts, company)) } }
+        " "
+        label { "纳入日期 " input type="date" name="entered_on" value=(local_day(estate.and_then(|e| e.entered_at))); }
+        " "
+        label { "退出日期 " input type="date" name="exited_on" value=(local_day(estate.and_then(|e| e.exited_at))); }
+        " "
+        label { "退出原因 " input name="exit_reason" maxlength="500" value=(estate.and_then(|e| e.exit_reason.as_deref()).unwrap_or("")); }
+    }
 }
 
-fn render(web: &WebUser, estates: &[&Estate], units: &[OrgUnit], error: Option<&str>) -> Response {
+/// One estate's row with its edit form.
+fn estate_row(e: &Estate, units: &[OrgUnit], companies: &[(&str, &str)], csrf: &str) -> Markup {
+    let company = e
+        .company_unit
+        .as_deref()
+        .map(|id| {
+            units
+                .iter()
+                .find(|u| u.id == id)
+                .map_or(id, |u| u.name.as_str())
+        })
+        .unwrap_or_default();
+    html! {
+        tr data-estate=(e.id) {
+            td { (e.name) br; span.meta { (e.id) } }
+            td { (e.district) " " (e.street) " " (e.community) }
+            td { (mode_name(e.management_mode)) }
+            td { (company) }
+            td { (local_day(e.entered_at)) }
+            td {
+                @if e.exited_at.is_some() {
+                    (local_day(e.exited_at)) "（" (e.exit_reason.as_deref().unwrap_or("")) "）"
+                } @else {
+                    "在管"
+                }
+            }
+            td {
+                form method="post" action={ "/dashboard/estates/" (e.id) } class="estate-form" {
+                    (csrf_field(csrf))
+                    (management_fields(Some(e), companies))
+                    button type="submit" { "保存" }
+                }
+            }
+        }
+    }
+}
+
+/// The form that admits a new estate into long-term management.
+fn new_estate_form(companies: &[(&str, &str)], csrf: &str) -> Markup {
+    html! {
+        form method="post" action="/dashboard/estates" class="card" id="new-estate" {
+            (csrf_field(csrf))
+            label { "编号 " input name="id" required pattern="[a-z0-9_-]+"; } " "
+            label { "名称 " input name="name" required; } " "
+            label { "区 " input name="district" required; } " "
+            label { "街道 " input name="street" required; } " "
+            label { "社区 " input name="community" required; } " "
+            label {
+                "路灯产权 "
+                select name="lamp_owner" {
+                    option value="CITY" { "城市管理部门" }
+                    option value="STATE_GRID" { "国网电力" }
+                }
+            }
+            br;
+            (management_fields(None, companies))
+            br;
+            label {
+                "边界（GeoJSON Polygon，WGS-84）" br;
+                textarea name="boundary" rows="3" cols="80" required { (BOUNDARY_EXAMPLE) }
+            }
+            br;
+            button type="submit" { "纳入长效管理" }
+        }
+    }
+}
+
+/// The estates page, with an error message above it after a refused form.
+fn render(web: &WebUser, estates: &[&Estate], units: &[OrgUnit], error: Option<&str>) -> Markup {
     let companies: Vec<(&str, &str)> = units
         .iter()
         .filter(|u| u.unit_type == UnitType::ManagementCompany)
         .map(|u| (u.id.as_str(), u.name.as_str()))
         .collect();
-    let unit_name = |id: &str| {
-        units
-            .iter()
-            .find(|u| u.id == id)
-            .map_or(id.to_owned(), |u| u.name.clone())
+    let body = html! {
+        @if let Some(error) = error { (notice(NoticeKind::Error, error)) }
+        p.meta { "依据政策二(二)纳入长效管理、二(三)确定管理模式、二(四)退出长效管理。修改即时下发各终端并记入审计日志。" }
+        table id="estates" {
+            (head_row(&["小区", "区/街道/社区", "管理模式", "管理服务企业", "纳入", "退出（原因）", "修改"]))
+            tbody {
+                @for e in estates { (estate_row(e, units, &companies, &web.csrf_token)) }
+            }
+        }
+        h2 { "纳入新的小区" }
+        (new_estate_form(&companies, &web.csrf_token))
     };
-    let mut body = String::new();
-    if let Some(error) = error {
-        body.push_str(&super::html::notice(super::html::NoticeKind::Error, error));
-    }
-    body.push_str(
-        "<p class=\"meta\">依据政策二(二)纳入长效管理、二(三)确定管理模式、二(四)退出长效管理。修改即时下发各终端并记入审计日志。</p>\
-         <table id=\"estates\"><thead><tr><th>小区</th><th>区/街道/社区</th><th>管理模式</th><th>管理服务企业</th>\
-         <th>纳入</th><th>退出（原因）</th><th>修改</th></tr></thead><tbody>",
-    );
-    let csrf = csrf_field(&web.csrf_token);
-    for e in estates {
-        let _ = write!(
-            body,
-            "<tr data-estate=\"{id}\"><td>{name}<br><span class=\"meta\">{id}</span></td><td>{d} {s} {c}</td><td>{mode}</td>\
-             <td>{company}</td><td>{entered}</td><td>{exited}</td><td>\
-             <form method=\"post\" action=\"/dashboard/estates/{id}\" class=\"estate-form\">{csrf}{fields}\
-             <button type=\"submit\">保存</button></form></td></tr>",
-            id = esc(&e.id),
-            name = esc(&e.name),
-            d = esc(&e.district),
-            s = esc(&e.street),
-            c = esc(&e.community),
-            mode = mode_name(e.management_mode),
-            company = esc(&e.company_unit.as_deref().map(unit_name).unwrap_or_default()),
-            entered = local_day(e.entered_at),
-            exited = e.exited_at.map_or(String::from("在管"), |_| format!(
-                "{}（{}）",
-                local_day(e.exited_at),
-                esc(e.exit_reason.as_deref().unwrap_or(""))
-            )),
-            fields = management_fields(Some(e), &companies),
-        );
-    }
-    body.push_str("</tbody></table><h2>纳入新的小区</h2>");
-    let _ = write!(
-        body,
-        "<form method=\"post\" action=\"/dashboard/estates\" class=\"card\" id=\"new-estate\">{csrf}\
-         <label>编号 <input name=\"id\" required pattern=\"[a-z0-9_-]+\"></label> \
-         <label>名称 <input name=\"name\" required></label> <label>区 <input name=\"district\" required></label> \
-         <label>街道 <input name=\"street\" required></label> <label>社区 <input name=\"community\" required></label> \
-         <label>路灯产权 <select name=\"lamp_owner\"><option value=\"CITY\">城市管理部门</option>\
-         <option value=\"STATE_GRID\">国网电力</option></select></label><br>{fields}<br>\
-         <label>边界（GeoJSON Polygon，WGS-84）<br><textarea name=\"boundary\" rows=\"3\" cols=\"80\" required>\
-         {{\"type\":\"Polygon\",\"coordinates\":[[[117.19,39.11],[117.20,39.11],[117.20,39.12],[117.19,39.11]]]}}</textarea></label><br>\
-         <button type=\"submit\">纳入长效管理</button></form>",
-        fields = management_fields(None, &companies),
-    );
-    user_page(web, "小区管理（民政）", "/dashboard/estates", &body)
+    let frame = web.frame();
+    page("小区管理（民政）", "/dashboard/estates", Some(&frame), body)
 }
 
-pub async fn estates_page(
-    State(state): State<AppState>,
-    web: WebUser,
-) -> Result<Response, WebError> {
-    require_admin(&web)?;
-    let catalog = state.catalog();
-    let mut estates: Vec<&Estate> = catalog.estates.values().collect();
+/// Every estate of the catalog, by id (the admin sees all).
+fn all_estates(reader: &ScopedReader) -> Vec<&Estate> {
+    let mut estates: Vec<&Estate> = reader.catalog().estates.values().collect();
     estates.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(render(&web, &estates, &catalog.units, None))
+    estates
+}
+
+pub async fn estates_page(reader: ScopedReader) -> Result<Response, WebError> {
+    require_admin(reader.web())?;
+    let html = render(
+        reader.web(),
+        &all_estates(&reader),
+        &reader.catalog().units,
+        None,
+    );
+    Ok(html_response(html))
 }
 
 async fn save(
@@ -356,67 +393,67 @@ async fn save(
     estate: Estate,
     action: &str,
 ) -> Result<(), WebError> {
-    let app = &state;
     let audit = AuditDraft::new(action, "estate", estate.id.clone())
         .by(&web.user().id, web.user().role, Some(web.device_id()))
         .detail(serde_json::json!({
             "management_mode": estate.management_mode, "company_unit": estate.company_unit,
             "entered_at": estate.entered_at, "exited_at": estate.exited_at, "exit_reason": estate.exit_reason,
         }));
-    app.storage
+    state
+        .storage
         .save_catalog(vec![estate], Vec::new(), None, audit)
-        .await
-        .map_err(storage_error)?;
-    app.reload_catalog().await.map_err(storage_error)
+        .await?;
+    Ok(state.reload_catalog().await?)
 }
 
-fn form_error(state: &AppState, web: &WebUser, e: &EstateFormError) -> Response {
-    let catalog = state.catalog();
-    let mut estates: Vec<&Estate> = catalog.estates.values().collect();
-    estates.sort_by(|a, b| a.id.cmp(&b.id));
+fn form_error(reader: &ScopedReader, e: &EstateFormError) -> Response {
     let text = format!("{e}（{}）", e.code());
-    (
-        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-        render(web, &estates, &catalog.units, Some(&text)),
-    )
-        .into_response()
+    let html = render(
+        reader.web(),
+        &all_estates(reader),
+        &reader.catalog().units,
+        Some(&text),
+    );
+    (StatusCode::UNPROCESSABLE_ENTITY, html_response(html)).into_response()
 }
 
 pub async fn update_estate(
     State(state): State<AppState>,
-    web: WebUser,
+    reader: ScopedReader,
     Path(id): Path<String>,
     axum::Form(form): axum::Form<EstateForm>,
 ) -> Result<Response, WebError> {
+    let web = reader.web();
     web.check_csrf(&form.csrf)?;
-    require_admin(&web)?;
-    let catalog = state.catalog();
+    require_admin(web)?;
+    let catalog = reader.catalog();
     let mut estate = catalog
         .estates
         .get(&id)
         .cloned()
-        .ok_or_else(|| WebError::NotFound(format!("小区 {id}")))?;
+        .ok_or_else(|| WebError::NotFound(Missing::Estate(id.clone())))?;
     if let Err(e) = apply_management(&mut estate, &form, &catalog.units) {
-        return Ok(form_error(&state, &web, &e));
+        return Ok(form_error(&reader, &e));
     }
-    save(&state, &web, estate, "ESTATE_UPDATED").await?;
+    save(&state, web, estate, "ESTATE_UPDATED").await?;
     Ok(Redirect::to("/dashboard/estates").into_response())
 }
 
 pub async fn create_estate(
     State(state): State<AppState>,
-    web: WebUser,
+    reader: ScopedReader,
     axum::Form(form): axum::Form<EstateForm>,
 ) -> Result<Response, WebError> {
+    let web = reader.web();
     web.check_csrf(&form.csrf)?;
-    require_admin(&web)?;
-    let catalog = state.catalog();
+    require_admin(web)?;
+    let catalog = reader.catalog();
     let existing: Vec<&Estate> = catalog.estates.values().collect();
     let estate = match new_estate(&form, &existing, &catalog.units) {
         Ok(estate) => estate,
-        Err(e) => return Ok(form_error(&state, &web, &e)),
+        Err(e) => return Ok(form_error(&reader, &e)),
     };
-    save(&state, &web, estate, "ESTATE_ADMITTED").await?;
+    save(&state, web, estate, "ESTATE_ADMITTED").await?;
     Ok(Redirect::to("/dashboard/estates").into_response())
 }
 

@@ -1,7 +1,11 @@
 //! Tables the dashboard offers for download, as CSV (UTF-8 with BOM, so Excel on Chinese Windows
 //! opens it correctly) and as XLSX. One [`Table`] feeds both formats.
 
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use rust_xlsxwriter::{Format, Workbook, XlsxError};
+
+use super::error::{Internal, WebError};
 
 /// A cell: text or a number (numbers stay numeric in XLSX so sums and sorting work).
 #[derive(Debug, Clone, PartialEq)]
@@ -145,6 +149,43 @@ impl Table {
         sheet.set_freeze_panes(1, 0)?;
         Ok(workbook.save_to_buffer()?)
     }
+}
+
+/// A table as a CSV download named `file_stem.csv`.
+pub fn csv_download(table: &Table, file_stem: &str) -> Response {
+    download(
+        table.to_csv().into_bytes(),
+        "text/csv; charset=utf-8",
+        &format!("{file_stem}.csv"),
+    )
+}
+
+/// A table as an XLSX download named `file_stem.xlsx` (built off the async runtime).
+pub async fn xlsx_download(table: Table, file_stem: &str) -> Result<Response, WebError> {
+    let bytes = tokio::task::spawn_blocking(move || table.to_xlsx())
+        .await
+        .map_err(|_| Internal::ExportTask)?
+        .map_err(Internal::Export)?;
+    Ok(download(
+        bytes,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        &format!("{file_stem}.xlsx"),
+    ))
+}
+
+/// A file download with a UTF-8 file name (RFC 6266 `filename*`; our names hold no spaces, the
+/// one character form encoding writes differently from RFC 5987).
+fn download(bytes: Vec<u8>, content_type: &'static str, file_name: &str) -> Response {
+    let encoded: String = form_urlencoded::byte_serialize(file_name.as_bytes()).collect();
+    let disposition = format!("attachment; filename=\"export\"; filename*=UTF-8''{encoded}");
+    let mut resp = (StatusCode::OK, bytes).into_response();
+    let headers = resp.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
 }
 
 /// Integers without a decimal point; other numbers with up to 4 decimals.

@@ -5,12 +5,64 @@
 
 use std::fmt::Write as _;
 
+use axum::response::Response;
+use chrono::Utc;
+use maud::{Markup, html};
 use uuid::Uuid;
-use xuncha_core::CaseStatus;
 use xuncha_core::estate::Estate;
 use xuncha_core::geo::Geometry;
+use xuncha_core::{Case, CaseStatus};
 
-use super::html::esc;
+use super::error::WebError;
+use super::layout::{html_response, page};
+use super::reader::ScopedReader;
+
+/// The map page: the user's estates and their open cases.
+pub async fn map_page(reader: ScopedReader) -> Result<Response, WebError> {
+    let mut query = reader.query();
+    query.open = Some(true);
+    let rows = reader.all(query).await?;
+    let estates = reader.estates();
+    let now = Utc::now();
+    let open: Vec<&Case> = rows
+        .iter()
+        .map(|r| &r.case)
+        .filter(|c| c.status.is_open())
+        .collect();
+    let markers: Vec<Marker> = open
+        .iter()
+        .filter_map(|c| {
+            let g = c.location.as_ref()?;
+            Some(Marker {
+                case_id: c.id,
+                lat: g.lat,
+                lon: g.lon,
+                status: c.status,
+                overdue: c.is_overdue(now),
+                label: c.category.info().name_zh.to_owned(),
+            })
+        })
+        .collect();
+    let unlocated = open.len() - markers.len();
+    let mut statuses: Vec<CaseStatus> = open.iter().map(|c| c.status).collect();
+    statuses.sort_unstable();
+    statuses.dedup();
+    let body = html! {
+        p.meta {
+            (estates.len()) " 个小区，" (open.len()) " 个在办案件（" (unlocated)
+            " 个无定位未标注）。地图由本系统矢量数据绘制，坐标 WGS-84。"
+        }
+        (render_map(&estates, &markers, 960.0, 600.0))
+        (legend(&statuses))
+    };
+    let frame = reader.web().frame();
+    Ok(html_response(page(
+        "小区与案件地图",
+        "/dashboard/map",
+        Some(&frame),
+        body,
+    )))
+}
 
 /// One case on the map.
 pub struct Marker {
@@ -112,9 +164,41 @@ impl Projection {
     }
 }
 
+/// A coordinate on the canvas, to one decimal.
+fn px(v: f64) -> String {
+    format!("{v:.1}")
+}
+
+/// SVG path data for all rings of a boundary (outlines and holes).
+fn path_data(proj: &Projection, boundary: &Geometry) -> String {
+    let mut d = String::new();
+    for ring in all_rings(boundary) {
+        for (i, p) in ring.iter().enumerate() {
+            let (x, y) = proj.xy(p[1], p[0]);
+            let _ = write!(d, "{}{x:.1},{y:.1}", if i == 0 { "M" } else { "L" });
+        }
+        d.push('Z');
+    }
+    d
+}
+
+/// Where an estate's name goes: the mean of its first outer ring's vertices.
+fn label_point(estate: &Estate) -> Option<(f64, f64)> {
+    let ring = *outer_rings(&estate.boundary).first()?;
+    // A closed ring repeats its first vertex; count it once.
+    let open = match ring.split_last() {
+        Some((last, rest)) if Some(last) == rest.first() => rest,
+        _ => ring,
+    };
+    let n = open.len().max(1) as f64;
+    let lat = open.iter().map(|p| p[1]).sum::<f64>() / n;
+    let lon = open.iter().map(|p| p[0]).sum::<f64>() / n;
+    Some((lat, lon))
+}
+
 /// The SVG map: estate boundaries with names, then markers on top (overdue ones ringed in red),
 /// each marker linking to its case. Returns a placeholder text when there is nothing to draw.
-pub fn render_map(estates: &[Estate], markers: &[Marker], width: f64, height: f64) -> String {
+pub fn render_map(estates: &[Estate], markers: &[Marker], width: f64, height: f64) -> Markup {
     let mut points: Vec<(f64, f64)> = Vec::new();
     for estate in estates {
         for ring in outer_rings(&estate.boundary) {
@@ -123,91 +207,57 @@ pub fn render_map(estates: &[Estate], markers: &[Marker], width: f64, height: f6
     }
     points.extend(markers.iter().map(|m| (m.lat, m.lon)));
     let Some(proj) = Projection::fit(&points, width, height, 40.0) else {
-        return "<p class=\"empty\">没有可显示的小区或案件。</p>".to_string();
+        return html! { p.empty { "没有可显示的小区或案件。" } };
     };
-
-    let mut svg = String::new();
-    let _ = write!(
-        svg,
-        "<svg class=\"map\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {width} {height}\" \
-         width=\"{width}\" height=\"{height}\" role=\"img\" aria-label=\"小区与案件地图\">\
-         <rect width=\"100%\" height=\"100%\" fill=\"#f4f1ea\"/>"
-    );
-    for estate in estates {
-        let mut d = String::new();
-        for ring in all_rings(&estate.boundary) {
-            for (i, p) in ring.iter().enumerate() {
-                let (x, y) = proj.xy(p[1], p[0]);
-                let _ = write!(d, "{}{x:.1},{y:.1}", if i == 0 { "M" } else { "L" });
+    html! {
+        svg.map xmlns="http://www.w3.org/2000/svg" viewBox={ "0 0 " (width) " " (height) }
+            width=(width) height=(height) role="img" aria-label="小区与案件地图" {
+            rect width="100%" height="100%" fill="#f4f1ea" {}
+            @for estate in estates {
+                path class=(if estate.exited_at.is_some() { "estate exited" } else { "estate" })
+                    d=(path_data(&proj, &estate.boundary)) fill-rule="evenodd" {
+                    title { (estate.name) " · " (estate.street) " · " (estate.community) }
+                }
+                @if let Some((lat, lon)) = label_point(estate) {
+                    @let (x, y) = proj.xy(lat, lon);
+                    text.estate-label x=(px(x)) y=(px(y)) text-anchor="middle" { (estate.name) }
+                }
             }
-            d.push('Z');
-        }
-        let inactive = estate.exited_at.is_some();
-        let _ = write!(
-            svg,
-            "<path class=\"estate{}\" d=\"{d}\" fill-rule=\"evenodd\"><title>{}</title></path>",
-            if inactive { " exited" } else { "" },
-            esc(&format!(
-                "{} · {} · {}",
-                estate.name, estate.street, estate.community
-            ))
-        );
-        if let Some(ring) = outer_rings(&estate.boundary).first() {
-            // A closed ring repeats its first vertex; count it once.
-            let open = match ring.split_last() {
-                Some((last, rest)) if Some(last) == rest.first() => rest,
-                _ => ring,
-            };
-            let n = open.len().max(1) as f64;
-            let lat = open.iter().map(|p| p[1]).sum::<f64>() / n;
-            let lon = open.iter().map(|p| p[0]).sum::<f64>() / n;
-            let (x, y) = proj.xy(lat, lon);
-            let _ = write!(
-                svg,
-                "<text class=\"estate-label\" x=\"{x:.1}\" y=\"{y:.1}\" text-anchor=\"middle\">{}</text>",
-                esc(&estate.name)
-            );
+            @for marker in markers { (marker_dot(&proj, marker)) }
         }
     }
-    for marker in markers {
-        let (x, y) = proj.xy(marker.lat, marker.lon);
-        let stroke = if marker.overdue {
-            "stroke=\"#d62728\" stroke-width=\"3\""
-        } else {
-            "stroke=\"#ffffff\" stroke-width=\"1.5\""
-        };
-        let _ = write!(
-            svg,
-            "<a href=\"/dashboard/cases/{id}\"><circle class=\"marker\" data-status=\"{code}\" \
-             cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"7\" fill=\"{fill}\" {stroke}><title>{title}</title></circle></a>",
-            id = marker.case_id,
-            code = marker.status.code(),
-            fill = status_colour(marker.status),
-            title = esc(&format!(
-                "{} · {}{}",
-                marker.label,
-                marker.status.name_zh(),
-                if marker.overdue { " · 已超期" } else { "" }
-            )),
-        );
+}
+
+fn marker_dot(proj: &Projection, marker: &Marker) -> Markup {
+    let (x, y) = proj.xy(marker.lat, marker.lon);
+    let (stroke, stroke_width) = if marker.overdue {
+        ("#d62728", "3")
+    } else {
+        ("#ffffff", "1.5")
+    };
+    html! {
+        a href={ "/dashboard/cases/" (marker.case_id) } {
+            circle.marker data-status=(marker.status.code()) cx=(px(x)) cy=(px(y)) r="7"
+                fill=(status_colour(marker.status)) stroke=(stroke) stroke-width=(stroke_width) {
+                title {
+                    (marker.label) " · " (marker.status.name_zh())
+                    @if marker.overdue { " · 已超期" }
+                }
+            }
+        }
     }
-    svg.push_str("</svg>");
-    svg
 }
 
 /// The colour legend under the map.
-pub fn legend(statuses: &[CaseStatus]) -> String {
-    let mut out = String::from("<ul class=\"legend\">");
-    for status in statuses {
-        let _ = write!(
-            out,
-            "<li><span class=\"dot\" style=\"background:{}\"></span>{}</li>",
-            status_colour(*status),
-            status.name_zh()
-        );
+pub fn legend(statuses: &[CaseStatus]) -> Markup {
+    html! {
+        ul.legend {
+            @for status in statuses {
+                li { span.dot style={ "background:" (status_colour(*status)) } {} (status.name_zh()) }
+            }
+            li { span.dot.overdue {} "红圈 = 已超期" }
+        }
     }
-    out.push_str("<li><span class=\"dot overdue\"></span>红圈 = 已超期</li></ul>");
-    out
 }
 
 #[cfg(test)]
@@ -277,7 +327,7 @@ mod tests {
                 label: "south-east".into(),
             },
         ];
-        let svg = render_map(&estates, &markers, 800.0, 500.0);
+        let svg = render_map(&estates, &markers, 800.0, 500.0).into_string();
         let xs = numbers_after(&svg, "cx=\"");
         let ys = numbers_after(&svg, "cy=\"");
         assert_eq!(xs.len(), 2);
@@ -297,7 +347,11 @@ mod tests {
 
     #[test]
     fn empty_map_says_so() {
-        assert!(render_map(&[], &[], 800.0, 500.0).contains("没有可显示"));
+        assert!(
+            render_map(&[], &[], 800.0, 500.0)
+                .into_string()
+                .contains("没有可显示")
+        );
     }
 
     #[test]
@@ -310,7 +364,7 @@ mod tests {
             overdue: false,
             label: String::new(),
         }];
-        let svg = render_map(&[], &markers, 800.0, 500.0);
+        let svg = render_map(&[], &markers, 800.0, 500.0).into_string();
         assert_eq!(numbers_after(&svg, "cx=\""), vec![400.0]);
         assert_eq!(numbers_after(&svg, "cy=\""), vec![250.0]);
     }

@@ -6,15 +6,83 @@
 //! COMMENT is never minutes, whatever its note says: older builds marked minutes with a note
 //! prefix, and such comments stay readable as plain comments.
 
-use std::fmt::Write as _;
-
+use axum::extract::State;
+use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
+use maud::{Markup, html};
+use serde::Deserialize;
 use xuncha_core::time::format_local;
 use xuncha_core::workflow::{Action, Event};
-use xuncha_core::{Case, CaseStatus};
+use xuncha_core::{Case, CaseStatus, Role};
 
-use super::html::{csrf_field, esc, options};
-use super::queue::{Names, current_deadline, is_overdue, status_badge};
+use super::error::{BadInput, Forbidden, WebError};
+use super::layout::{csrf_field, head_row, html_response, options, page, status_badge};
+use super::queue::{Names, current_deadline, is_overdue};
+use super::reader::ScopedReader;
+use super::web::submit_event;
+use crate::app::AppState;
+
+pub async fn meeting_page(reader: ScopedReader) -> Result<Response, WebError> {
+    // The agenda draws only on open cases; events are read for the cases on it.
+    let mut query = reader.query();
+    query.open = Some(true);
+    let now = Utc::now();
+    let mut rows = reader.all(query).await?;
+    rows.retain(|r| !agenda_reasons(&r.case, now).is_empty());
+    let events = reader.events_of(&rows).await?;
+    let cases: Vec<Case> = rows.into_iter().map(|r| r.case).collect();
+    let estates = reader.estates();
+    let names = Names::new(&estates, &reader.catalog().units);
+    let items = agenda(&cases, now);
+    let web = reader.web();
+    let can_record = web.user().role == Role::StreetOffice;
+    let csrf = can_record.then_some(web.csrf_token.as_str());
+    let body = render_agenda(&items, &events, &names, now, csrf);
+    let frame = web.frame();
+    Ok(html_response(page(
+        "联席会议议程",
+        "/dashboard/meeting",
+        Some(&frame),
+        body,
+    )))
+}
+
+#[derive(Deserialize)]
+pub struct MinutesForm {
+    #[serde(default)]
+    csrf: String,
+    case_id: String,
+    unit_id: String,
+    text: String,
+}
+
+pub async fn record_minutes(
+    State(state): State<AppState>,
+    reader: ScopedReader,
+    axum::Form(form): axum::Form<MinutesForm>,
+) -> Result<Response, WebError> {
+    let web = reader.web();
+    web.check_csrf(&form.csrf)?;
+    if web.user().role != Role::StreetOffice {
+        return Err(WebError::Forbidden(Forbidden::MinutesStreetOfficeOnly));
+    }
+    let text = form.text.trim();
+    if text.is_empty() || text.chars().count() > MAX_MINUTES_CHARS {
+        return Err(BadInput::MinutesText(MAX_MINUTES_CHARS).into());
+    }
+    if reader.catalog().unit(&form.unit_id).is_none() {
+        return Err(BadInput::UnknownUnit(form.unit_id).into());
+    }
+    let (row, _) = reader.case(&form.case_id).await?;
+    let minutes = Action::Minutes {
+        unit_id: form.unit_id.clone(),
+        text: text.to_owned(),
+    };
+    match submit_event(&state, web, row.case.id, minutes, Vec::new(), None).await? {
+        Ok(_) => Ok(Redirect::to("/dashboard/meeting").into_response()),
+        Err(refusal) => Err(BadInput::MinutesRefused(refusal).into()),
+    }
+}
 
 /// Why a case is on the agenda.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,25 +149,15 @@ pub fn parse_minutes(event: &Event) -> Option<(&str, &str)> {
 /// Limits on what a minutes form may carry.
 pub const MAX_MINUTES_CHARS: usize = 2000;
 
-/// The agenda page body: a printable table, each case with its recorded minutes and (for the
-/// street office) a form to record more.
+/// The agenda page body: a printable table, each case with its recorded minutes and, when a
+/// CSRF token is given (the street office), a form to record more.
 pub fn render_agenda(
     items: &[(&Case, Vec<AgendaReason>)],
     events: &[Event],
     names: &Names<'_>,
     now: DateTime<Utc>,
-    can_record: bool,
-    csrf_token: &str,
-) -> String {
-    let mut out = format!(
-        "<p class=\"meta\">依据《天津市人民政府办公厅关于进一步加强本市旧楼区提升改造后长效管理的意见》三(三)5，由街道办事处组织，议题为本辖区超期、退回、返工案件，纪要由街道办事处整理保管。\
-         生成时间 {}（北京时间）。<button type=\"button\" class=\"no-print\" data-print=\"1\">打印议程</button></p>",
-        format_local(now)
-    );
-    if items.is_empty() {
-        out.push_str("<p class=\"empty\">当前没有需要提交联席会议的案件。</p>");
-        return out;
-    }
+    record_csrf: Option<&str>,
+) -> Markup {
     let unit_choices: Vec<(&str, &str)> = names
         .units
         .values()
@@ -107,60 +165,82 @@ pub fn render_agenda(
         .collect::<std::collections::BTreeMap<_, _>>()
         .into_iter()
         .collect();
-    out.push_str(
-        "<table class=\"agenda\" id=\"agenda\"><thead><tr><th>序号</th><th>案件</th><th>状态</th>\
-         <th>列入原因</th><th>责任单位</th><th>期限</th><th>会议纪要</th></tr></thead><tbody>",
-    );
-    for (i, (case, reasons)) in items.iter().enumerate() {
-        let reasons_zh: Vec<&str> = reasons.iter().map(|r| r.name_zh()).collect();
-        let mut minutes = String::new();
-        for event in events.iter().filter(|e| e.case_id == case.id) {
-            if let Some((unit_id, text)) = parse_minutes(event) {
-                let _ = write!(
-                    minutes,
-                    "<li><b>{}</b>：{} <span class=\"meta\">（{}，{}）</span></li>",
-                    esc(names.unit(unit_id)),
-                    esc(text),
-                    esc(&event.actor.user_id),
-                    format_local(event.effective_time())
-                );
+    html! {
+        p.meta {
+            "依据《天津市人民政府办公厅关于进一步加强本市旧楼区提升改造后长效管理的意见》三(三)5，由街道办事处组织，议题为本辖区超期、退回、返工案件，纪要由街道办事处整理保管。"
+            "生成时间 " (format_local(now)) "（北京时间）。"
+            button type="button" class="no-print" data-print="1" { "打印议程" }
+        }
+        @if items.is_empty() {
+            p.empty { "当前没有需要提交联席会议的案件。" }
+        } @else {
+            table.agenda id="agenda" {
+                (head_row(&["序号", "案件", "状态", "列入原因", "责任单位", "期限", "会议纪要"]))
+                tbody {
+                    @for (i, (case, reasons)) in items.iter().enumerate() {
+                        (agenda_row(i + 1, case, reasons, events, names, &unit_choices, record_csrf))
+                    }
+                }
             }
         }
-        let form = if can_record {
-            format!(
-                "<form method=\"post\" action=\"/dashboard/meeting/minutes\" class=\"minutes no-print\">{csrf}\
-                 <input type=\"hidden\" name=\"case_id\" value=\"{id}\">\
-                 <select name=\"unit_id\" required><option value=\"\">成员单位…</option>{units}</select>\
-                 <textarea name=\"text\" rows=\"2\" maxlength=\"{MAX_MINUTES_CHARS}\" required placeholder=\"议定事项\"></textarea>\
-                 <button type=\"submit\">记录纪要</button></form>",
-                csrf = csrf_field(csrf_token),
-                id = case.id,
-                units = options(
-                    unit_choices.iter().copied(),
-                    case.assigned_unit.as_deref().unwrap_or("")
-                ),
-            )
-        } else {
-            String::new()
-        };
-        let _ = write!(
-            out,
-            "<tr><td>{n}</td><td><a href=\"/dashboard/cases/{id}\">{category}</a><br>{estate} {place}</td>\
-             <td>{badge}</td><td>{reasons}</td><td>{unit}</td><td>{due}</td>\
-             <td><ul class=\"minutes-list\">{minutes}</ul>{form}</td></tr>",
-            n = i + 1,
-            id = case.id,
-            category = esc(case.category.info().name_zh),
-            estate = esc(names.estate(&case.estate_id)),
-            place = esc(case.building.as_deref().unwrap_or("")),
-            badge = status_badge(case.status),
-            reasons = reasons_zh.join("、"),
-            unit = esc(case.assigned_unit.as_deref().map_or("", |u| names.unit(u))),
-            due = current_deadline(case).map(format_local).unwrap_or_default(),
-        );
     }
-    out.push_str("</tbody></table>");
-    out
+}
+
+fn agenda_row(
+    n: usize,
+    case: &Case,
+    reasons: &[AgendaReason],
+    events: &[Event],
+    names: &Names<'_>,
+    unit_choices: &[(&str, &str)],
+    record_csrf: Option<&str>,
+) -> Markup {
+    let reasons_zh: Vec<&str> = reasons.iter().map(|r| r.name_zh()).collect();
+    html! {
+        tr {
+            td { (n) }
+            td {
+                a href={ "/dashboard/cases/" (case.id) } { (case.category.info().name_zh) }
+                br;
+                (names.estate(&case.estate_id)) " " (case.building.as_deref().unwrap_or(""))
+            }
+            td { (status_badge(case.status)) }
+            td { (reasons_zh.join("、")) }
+            td { (case.assigned_unit.as_deref().map_or("", |u| names.unit(u))) }
+            td { (current_deadline(case).map(format_local).unwrap_or_default()) }
+            td {
+                ul.minutes-list {
+                    @for event in events.iter().filter(|e| e.case_id == case.id) {
+                        @if let Some((unit_id, text)) = parse_minutes(event) {
+                            li {
+                                b { (names.unit(unit_id)) } "：" (text) " "
+                                span.meta { "（" (event.actor.user_id) "，" (format_local(event.effective_time())) "）" }
+                            }
+                        }
+                    }
+                }
+                @if let Some(csrf) = record_csrf {
+                    (minutes_form(case, unit_choices, csrf))
+                }
+            }
+        }
+    }
+}
+
+/// The street office's form to record minutes against one case.
+fn minutes_form(case: &Case, unit_choices: &[(&str, &str)], csrf: &str) -> Markup {
+    html! {
+        form method="post" action="/dashboard/meeting/minutes" class="minutes no-print" {
+            (csrf_field(csrf))
+            input type="hidden" name="case_id" value=(case.id);
+            select name="unit_id" required {
+                option value="" { "成员单位…" }
+                (options(unit_choices.iter().copied(), case.assigned_unit.as_deref().unwrap_or("")))
+            }
+            textarea name="text" rows="2" maxlength=(MAX_MINUTES_CHARS) required placeholder="议定事项" {}
+            button type="submit" { "记录纪要" }
+        }
+    }
 }
 
 #[cfg(test)]

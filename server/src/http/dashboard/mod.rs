@@ -1,17 +1,26 @@
 //! The street-office dashboard: server-rendered pages in Chinese for street offices, departments
 //! and the civil-affairs admin (issue 6). Everything it shows or changes goes through the same
 //! authorization and ingest code as the sync API; this module only renders and collects forms.
+//!
+//! One module per page, each with its handlers and its view: [`login`], [`queue`], [`case`],
+//! [`map`], [`meeting`], [`kpi`], [`estates`]. Shared pieces: [`layout`] (page frame and small
+//! components, maud), [`chart`] (SVG bar charts), [`export`] (CSV/XLSX), [`reader`] (the
+//! [`reader::ScopedReader`] every page reads through), [`web`] (the signed-in user and the
+//! write path), [`session`] (browser sessions and cookies), [`error`] (typed page errors),
+//! [`routes`] (the router).
 
+pub mod case;
 pub mod chart;
+pub mod error;
 pub mod estates;
 pub mod export;
-pub mod html;
-pub mod kpi_page;
-pub mod kpi_view;
+pub mod kpi;
+pub mod layout;
+pub mod login;
 pub mod map;
 pub mod meeting;
-pub mod pages;
 pub mod queue;
+pub mod reader;
 pub mod routes;
 pub mod session;
 pub mod web;

@@ -1,22 +1,113 @@
-//! The case queue: filters from the query string, sorting by deadline, counts per status, and
-//! the table/CSV/XLSX views of the same rows. Works on cases the caller may already see; it
-//! never widens visibility.
+//! The case queue page: filters from the query string, sorting by deadline, counts per status,
+//! and the table/CSV/XLSX views of the same rows. Reads through the user's [`ScopedReader`], so
+//! a filter only ever narrows what the user may see.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
 
+use axum::extract::Query;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Days, NaiveDate, TimeDelta, TimeZone, Utc};
 use chrono_tz::Asia::Shanghai;
+use maud::{Markup, html};
 use serde::Deserialize;
 use xuncha_core::estate::Estate;
 use xuncha_core::org::OrgUnit;
 use xuncha_core::time::format_local;
 use xuncha_core::{Case, CaseStatus, Category};
 
-use super::export::{Cell, Table};
-use super::html::{esc, options, url_encode};
-use super::map::status_colour;
+use super::error::{BadInput, WebError};
+use super::export::{Cell, Table, csv_download, xlsx_download};
+use super::layout::{
+    NoticeKind, head_row, html_response, notice, options, overdue_flag, page, status_badge,
+};
+use super::reader::ScopedReader;
 use crate::storage::{CaseCursor, CaseQuery, CaseScope, CaseSort};
+
+/// Cases per queue page.
+const QUEUE_PAGE: usize = 200;
+
+const TITLE: &str = "案件队列";
+const PATH: &str = "/dashboard/cases";
+
+pub async fn queue_page(
+    reader: ScopedReader,
+    Query(filter): Query<QueueFilter>,
+) -> Result<Response, WebError> {
+    let estates = reader.estates();
+    let units = &reader.catalog().units;
+    let names = Names::new(&estates, units);
+    let now = Utc::now();
+    let form = filter_form(&filter, &estates, units);
+    let frame = reader.web().frame();
+    let mut query = match filter.to_query(reader.scope(), &estates, now) {
+        Ok(query) => query,
+        Err(e) => {
+            let body = html! {
+                (form)
+                (notice(NoticeKind::Error, &BadInput::Filter(e).to_string()))
+            };
+            let html = page(TITLE, PATH, Some(&frame), body);
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, html_response(html)).into_response());
+        }
+    };
+    query.limit = QUEUE_PAGE;
+    let page_rows = reader.page(query).await?;
+    let counts = page_rows
+        .counts
+        .iter()
+        .filter_map(|(code, n)| Some((CaseStatus::from_code(code)?, *n as usize)))
+        .collect();
+    let qs = filter.query_string();
+    let cases: Vec<&Case> = page_rows.rows.iter().map(|r| &r.case).collect();
+    let body = html! {
+        (form)
+        (counts_bar(&counts, page_rows.total() as usize))
+        p.exports {
+            "导出当前列表："
+            a href={ "/dashboard/cases.csv?" (qs) } id="export-csv" { "CSV" }
+            a href={ "/dashboard/cases.xlsx?" (qs) } id="export-xlsx" { "Excel (XLSX)" }
+        }
+        (queue_table(&cases, &names, now))
+        @if let Some(next) = &page_rows.next {
+            p.pager {
+                a id="next-page" href={ "/dashboard/cases?" (filter.query_string_after(&next.encode())) } { "下一页" }
+            }
+        }
+    };
+    Ok(html_response(page(TITLE, PATH, Some(&frame), body)))
+}
+
+/// The whole filtered list (every page) as an export table.
+async fn export_table(reader: &ScopedReader, filter: &QueueFilter) -> Result<Table, WebError> {
+    let estates = reader.estates();
+    let names = Names::new(&estates, &reader.catalog().units);
+    let now = Utc::now();
+    let mut query = filter
+        .to_query(reader.scope(), &estates, now)
+        .map_err(BadInput::Filter)?;
+    // An export is the whole list, whatever page the screen was on.
+    query.after = None;
+    let rows = reader.all(query).await?;
+    let cases: Vec<&Case> = rows.iter().map(|r| &r.case).collect();
+    Ok(queue_export(&cases, &names, now))
+}
+
+pub async fn queue_csv(
+    reader: ScopedReader,
+    Query(filter): Query<QueueFilter>,
+) -> Result<Response, WebError> {
+    let table = export_table(&reader, &filter).await?;
+    Ok(csv_download(&table, "案件清单"))
+}
+
+pub async fn queue_xlsx(
+    reader: ScopedReader,
+    Query(filter): Query<QueueFilter>,
+) -> Result<Response, WebError> {
+    let table = export_table(&reader, &filter).await?;
+    xlsx_download(table, "案件清单").await
+}
 
 /// Query-string filters. Empty strings mean "any" (that is what an untouched `<select>` sends).
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -179,9 +270,9 @@ impl QueueFilter {
         Ok(out)
     }
 
-    /// The same filter as a query string (for export links).
-    pub fn query_string(&self) -> String {
-        let pairs = [
+    /// The non-empty filter fields (without the page position).
+    fn pairs(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [
             ("status", &self.status),
             ("category", &self.category),
             ("estate", &self.estate),
@@ -192,13 +283,25 @@ impl QueueFilter {
             ("to", &self.to),
             ("scope", &self.scope),
             ("q", &self.q),
-        ];
-        pairs
-            .iter()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(k, v)| format!("{k}={}", url_encode(v)))
-            .collect::<Vec<_>>()
-            .join("&")
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (k, v.as_str()))
+    }
+
+    /// The same filter as a query string (for export links).
+    pub fn query_string(&self) -> String {
+        form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(self.pairs())
+            .finish()
+    }
+
+    /// The filter's query string continued after `cursor` (the next page's link).
+    pub fn query_string_after(&self, cursor: &str) -> String {
+        form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(self.pairs())
+            .append_pair("after", cursor)
+            .finish()
     }
 }
 
@@ -240,128 +343,103 @@ impl<'a> Names<'a> {
     }
 }
 
-/// Status badge with the map's colour.
-pub fn status_badge(status: CaseStatus) -> String {
-    format!(
-        "<span class=\"badge\" data-status=\"{}\" style=\"background:{}\">{}</span>",
-        status.code(),
-        status_colour(status),
-        status.name_zh()
-    )
-}
-
 /// The filter form. Choices come from what the user can see.
-pub fn filter_form(filter: &QueueFilter, estates: &[Estate], units: &[OrgUnit]) -> String {
-    let statuses: Vec<(&str, &str)> = std::iter::once(("", "全部状态"))
-        .chain(CaseStatus::ALL.iter().map(|s| (s.code(), s.name_zh())))
-        .collect();
-    let categories: Vec<(&str, &str)> = std::iter::once(("", "全部类别"))
-        .chain(Category::ALL.iter().map(|c| (c.code(), c.info().name_zh)))
-        .collect();
-    let estate_opts: Vec<(&str, &str)> = std::iter::once(("", "全部小区"))
-        .chain(estates.iter().map(|e| (e.id.as_str(), e.name.as_str())))
-        .collect();
+pub fn filter_form(filter: &QueueFilter, estates: &[Estate], units: &[OrgUnit]) -> Markup {
+    let statuses = std::iter::once(("", "全部状态"))
+        .chain(CaseStatus::ALL.iter().map(|s| (s.code(), s.name_zh())));
+    let categories = std::iter::once(("", "全部类别"))
+        .chain(Category::ALL.iter().map(|c| (c.code(), c.info().name_zh)));
+    let estate_opts = std::iter::once(("", "全部小区"))
+        .chain(estates.iter().map(|e| (e.id.as_str(), e.name.as_str())));
     let mut communities: Vec<&str> = estates.iter().map(|e| e.community.as_str()).collect();
     communities.sort_unstable();
     communities.dedup();
-    let community_opts: Vec<(&str, &str)> = std::iter::once(("", "全部社区"))
-        .chain(communities.iter().map(|c| (*c, *c)))
-        .collect();
-    let unit_opts: Vec<(&str, &str)> = std::iter::once(("", "全部责任单位"))
-        .chain(units.iter().map(|u| (u.id.as_str(), u.name.as_str())))
-        .collect();
+    let community_opts =
+        std::iter::once(("", "全部社区")).chain(communities.iter().map(|c| (*c, *c)));
+    let unit_opts = std::iter::once(("", "全部责任单位"))
+        .chain(units.iter().map(|u| (u.id.as_str(), u.name.as_str())));
     let overdue_opts = [("", "不限超期"), ("1", "仅超期"), ("0", "未超期")];
     let scope_opts = [("", "在办案件"), ("all", "含已结案/作废")];
-    format!(
-        "<form method=\"get\" action=\"/dashboard/cases\" class=\"filters\" id=\"filters\">\
-         <label>状态 <select name=\"status\">{}</select></label>\
-         <label>类别 <select name=\"category\">{}</select></label>\
-         <label>小区 <select name=\"estate\">{}</select></label>\
-         <label>社区 <select name=\"community\">{}</select></label>\
-         <label>责任单位 <select name=\"unit\">{}</select></label>\
-         <label>超期 <select name=\"overdue\">{}</select></label>\
-         <label>上报日期 <input type=\"date\" name=\"from\" value=\"{}\"> 至 \
-         <input type=\"date\" name=\"to\" value=\"{}\"></label>\
-         <label>范围 <select name=\"scope\">{}</select></label>\
-         <button type=\"submit\" id=\"apply-filter\">筛选</button> <a href=\"/dashboard/cases\">清除</a></form>",
-        options(statuses, &filter.status),
-        options(categories, &filter.category),
-        options(estate_opts, &filter.estate),
-        options(community_opts, &filter.community),
-        options(unit_opts, &filter.unit),
-        options(overdue_opts, &filter.overdue),
-        esc(&filter.from),
-        esc(&filter.to),
-        options(scope_opts, &filter.scope),
-    )
+    html! {
+        form method="get" action="/dashboard/cases" class="filters" id="filters" {
+            label { "状态 " select name="status" { (options(statuses, &filter.status)) } }
+            label { "类别 " select name="category" { (options(categories, &filter.category)) } }
+            label { "小区 " select name="estate" { (options(estate_opts, &filter.estate)) } }
+            label { "社区 " select name="community" { (options(community_opts, &filter.community)) } }
+            label { "责任单位 " select name="unit" { (options(unit_opts, &filter.unit)) } }
+            label { "超期 " select name="overdue" { (options(overdue_opts, &filter.overdue)) } }
+            label {
+                "上报日期 " input type="date" name="from" value=(filter.from);
+                " 至 " input type="date" name="to" value=(filter.to);
+            }
+            label { "范围 " select name="scope" { (options(scope_opts, &filter.scope)) } }
+            button type="submit" id="apply-filter" { "筛选" }
+            " "
+            a href="/dashboard/cases" { "清除" }
+        }
+    }
 }
 
 /// Status count chips; each links to the queue filtered by that status.
-pub fn counts_bar(counts: &BTreeMap<CaseStatus, usize>, total: usize) -> String {
-    let mut out = format!("<ul class=\"counts\"><li>合计 <b id=\"count-total\">{total}</b></li>");
-    for (status, n) in counts {
-        let _ = write!(
-            out,
-            "<li><a href=\"/dashboard/cases?status={code}\">{badge} <b id=\"count-{code}\">{n}</b></a></li>",
-            code = status.code(),
-            badge = status_badge(*status),
-        );
+pub fn counts_bar(counts: &BTreeMap<CaseStatus, usize>, total: usize) -> Markup {
+    html! {
+        ul.counts {
+            li { "合计 " b id="count-total" { (total) } }
+            @for (status, n) in counts {
+                li {
+                    a href={ "/dashboard/cases?status=" (status.code()) } {
+                        (status_badge(*status)) " " b id={ "count-" (status.code()) } { (n) }
+                    }
+                }
+            }
+        }
     }
-    out.push_str("</ul>");
-    out
 }
 
 /// Whom the case waits for, as a small label under its status (`等待居委会劝阻或上报`).
-pub fn waiting_label(case: &Case, names: &Names<'_>) -> String {
-    case.waiting_for().map_or(String::new(), |w| {
-        format!(
-            "<br><span class=\"waiting\" data-waiting=\"{}\">{}</span>",
-            w.code(),
-            esc(&w.text_zh(|id| names.unit(id).to_owned()))
-        )
-    })
+pub fn waiting_label(case: &Case, names: &Names<'_>) -> Markup {
+    html! {
+        @if let Some(w) = case.waiting_for() {
+            br;
+            span.waiting data-waiting=(w.code()) { (w.text_zh(|id| names.unit(id).to_owned())) }
+        }
+    }
 }
 
 /// The queue table.
-pub fn queue_table(cases: &[&Case], names: &Names<'_>, now: DateTime<Utc>) -> String {
+pub fn queue_table(cases: &[&Case], names: &Names<'_>, now: DateTime<Utc>) -> Markup {
     if cases.is_empty() {
-        return "<p class=\"empty\">没有符合条件的案件。</p>".to_string();
+        return html! { p.empty { "没有符合条件的案件。" } };
     }
-    let mut out = String::from(
-        "<table class=\"queue\" id=\"queue\"><thead><tr><th>上报时间</th><th>类别</th><th>小区</th>\
-         <th>位置</th><th>状态</th><th>责任单位</th><th>期限</th></tr></thead><tbody>",
-    );
-    for case in cases {
-        let overdue = is_overdue(case, now);
-        let deadline = current_deadline(case).map(format_local).unwrap_or_default();
-        let place = [case.building.as_deref(), case.unit_no.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" ");
-        let _ = write!(
-            out,
-            "<tr data-case=\"{id}\"{row_class}><td><a href=\"/dashboard/cases/{id}\">{reported}</a></td>\
-             <td>{category}</td><td>{estate}</td><td>{place}</td><td>{badge}{waiting}</td><td>{unit}</td>\
-             <td>{deadline}{flag}</td></tr>",
-            waiting = waiting_label(case, names),
-            id = case.id,
-            row_class = if overdue { " class=\"overdue\"" } else { "" },
-            reported = format_local(case.reported_at),
-            category = esc(case.category.info().name_zh),
-            estate = esc(names.estate(&case.estate_id)),
-            place = esc(&place),
-            badge = status_badge(case.status),
-            unit = esc(case.assigned_unit.as_deref().map_or("", |u| names.unit(u))),
-            flag = if overdue {
-                " <span class=\"overdue-flag\">已超期</span>"
-            } else {
-                ""
-            },
-        );
+    html! {
+        table.queue id="queue" {
+            (head_row(&["上报时间", "类别", "小区", "位置", "状态", "责任单位", "期限"]))
+            tbody { @for case in cases { (queue_row(case, names, now)) } }
+        }
     }
-    out.push_str("</tbody></table>");
-    out
+}
+
+fn queue_row(case: &Case, names: &Names<'_>, now: DateTime<Utc>) -> Markup {
+    let overdue = is_overdue(case, now);
+    let place = [case.building.as_deref(), case.unit_no.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    html! {
+        tr data-case=(case.id) class=[overdue.then_some("overdue")] {
+            td { a href={ "/dashboard/cases/" (case.id) } { (format_local(case.reported_at)) } }
+            td { (case.category.info().name_zh) }
+            td { (names.estate(&case.estate_id)) }
+            td { (place) }
+            td { (status_badge(case.status)) (waiting_label(case, names)) }
+            td { (case.assigned_unit.as_deref().map_or("", |u| names.unit(u))) }
+            td {
+                (current_deadline(case).map(format_local).unwrap_or_default())
+                (overdue_flag(overdue))
+            }
+        }
+    }
 }
 
 /// The queue as an export table (same rows and order as on screen).
@@ -594,7 +672,7 @@ mod tests {
         let rows = QueueFilter::default()
             .apply(&cases, &names.estates, now)
             .unwrap();
-        let html = queue_table(&rows, &names, now);
+        let html = queue_table(&rows, &names, now).into_string();
         assert_eq!(html.matches("class=\"overdue\"").count(), 2);
         assert!(html.contains("changchunli小区"));
         let table = queue_export(&rows, &names, now);

@@ -1,49 +1,56 @@
-//! The dashboard's routes, merged into the server's router by one line in `app::router`.
+//! The dashboard's routes, merged into the server's router by one line in `app::router`, and the
+//! two local assets (no CDN: the CSP allows only this origin).
 
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 
 use super::session::SessionStore;
-use super::{estates, kpi_page, pages};
+use super::{case, estates, kpi, login, map, meeting, queue};
 use crate::app::AppState;
 
 /// Form fields besides the photo in an action form.
 const ACTION_FORM_OVERHEAD: usize = 64 * 1024;
 
+const CSS: &str = include_str!("../../../assets/app.css");
+const JS: &str = include_str!("../../../assets/app.js");
+
 /// All `/dashboard/...` routes over the server's state; the server merges them with
-/// `.merge(crate::http::dashboard::router(&state))`. Browser sessions live in the router's extension.
+/// `.merge(crate::http::dashboard::router(&state))`. Browser sessions live in the router's
+/// extension.
 pub fn router(state: &AppState) -> Router<AppState> {
     let photo_limit = usize::try_from(state.config.limits.photo_bytes).unwrap_or(usize::MAX);
     Router::new()
-        .route("/dashboard", get(pages::home))
-        .route("/dashboard/", get(pages::home))
-        .route("/dashboard/assets/app.css", get(pages::asset_css))
-        .route("/dashboard/assets/app.js", get(pages::asset_js))
+        .route("/dashboard", get(home))
+        .route("/dashboard/", get(home))
+        .route("/dashboard/assets/app.css", get(asset_css))
+        .route("/dashboard/assets/app.js", get(asset_js))
         .route(
             "/dashboard/login",
-            get(pages::login_form).post(pages::login),
+            get(login::login_form).post(login::login),
         )
-        .route("/dashboard/logout", post(pages::logout))
-        .route("/dashboard/cases", get(pages::queue_page))
-        .route("/dashboard/cases.csv", get(pages::queue_csv))
-        .route("/dashboard/cases.xlsx", get(pages::queue_xlsx))
-        .route("/dashboard/cases/{id}", get(pages::case_page))
+        .route("/dashboard/logout", post(login::logout))
+        .route("/dashboard/cases", get(queue::queue_page))
+        .route("/dashboard/cases.csv", get(queue::queue_csv))
+        .route("/dashboard/cases.xlsx", get(queue::queue_xlsx))
+        .route("/dashboard/cases/{id}", get(case::case_page))
         .route(
             "/dashboard/cases/{id}/actions",
-            post(pages::case_action).layer(DefaultBodyLimit::max(
+            post(case::case_action).layer(DefaultBodyLimit::max(
                 photo_limit.saturating_add(ACTION_FORM_OVERHEAD),
             )),
         )
-        .route("/dashboard/photos/{sha256}", get(pages::photo))
-        .route("/dashboard/map", get(pages::map_page))
-        .route("/dashboard/kpi", get(kpi_page::kpi_page))
-        .route("/dashboard/kpi.csv", get(kpi_page::kpi_csv))
-        .route("/dashboard/kpi.xlsx", get(kpi_page::kpi_xlsx))
-        .route("/dashboard/meeting", get(pages::meeting_page))
-        .route("/dashboard/meeting/minutes", post(pages::record_minutes))
+        .route("/dashboard/photos/{sha256}", get(case::photo))
+        .route("/dashboard/map", get(map::map_page))
+        .route("/dashboard/kpi", get(kpi::kpi_page))
+        .route("/dashboard/kpi.csv", get(kpi::kpi_csv))
+        .route("/dashboard/kpi.xlsx", get(kpi::kpi_xlsx))
+        .route("/dashboard/meeting", get(meeting::meeting_page))
+        .route("/dashboard/meeting/minutes", post(meeting::record_minutes))
         .route(
             "/dashboard/estates",
             get(estates::estates_page).post(estates::create_estate),
@@ -52,4 +59,27 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .layer(Extension(Arc::new(SessionStore::new(
             state.config.auth.sessions_per_user,
         ))))
+}
+
+async fn home() -> Redirect {
+    Redirect::to("/dashboard/cases")
+}
+
+async fn asset_css() -> Response {
+    asset(CSS, "text/css; charset=utf-8")
+}
+
+async fn asset_js() -> Response {
+    asset(JS, "text/javascript; charset=utf-8")
+}
+
+fn asset(body: &'static str, content_type: &'static str) -> Response {
+    let mut resp = body.into_response();
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    resp
 }

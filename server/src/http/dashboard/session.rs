@@ -8,8 +8,12 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
 
 /// Cookie name. `__Host-` would demand Secure, which plain-HTTP intranet deployments lack.
 pub const COOKIE_NAME: &str = "xuncha_session";
@@ -25,18 +29,23 @@ pub const DEFAULT_SESSIONS_PER_USER: usize = 20;
 /// The pre-session cookie of the sign-in form (double-submit CSRF token).
 pub const LOGIN_CSRF_COOKIE: &str = "xuncha_login_csrf";
 
+/// How long the sign-in form's CSRF cookie lives.
+const LOGIN_CSRF_SECONDS: i64 = 3600;
+
+/// One browser session: whose it is, the device row it acts under (created at sign-in, so the
+/// audit log names the web session and revoking the device signs the browser out), its CSRF
+/// token and its lifetime.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Session {
+pub struct BrowserSession {
     pub user_id: String,
-    /// Whose session it is: the per-user cap counts by this.
-    pub owner: String,
-    pub csrf_token: String,
+    pub device_id: Uuid,
+    pub csrf: String,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
 
 pub struct SessionStore {
-    by_hash: Mutex<HashMap<String, Session>>,
+    by_hash: Mutex<HashMap<String, BrowserSession>>,
     per_user: usize,
 }
 
@@ -59,11 +68,7 @@ fn token_hash(token: &str) -> String {
 
 /// Constant-time comparison for CSRF tokens.
 pub fn tokens_equal(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
 impl SessionStore {
@@ -75,25 +80,20 @@ impl SessionStore {
         }
     }
 
-    /// Starts a session owned by `user_id`; returns the cookie token (never stored) and the session.
-    pub fn create(&self, user_id: &str, now: DateTime<Utc>) -> (String, Session) {
-        self.create_for(user_id, user_id, now)
-    }
-
-    /// Starts a session whose stored key is `session_user` and whose owner (for the per-user
-    /// cap) is `owner`. Expired sessions are swept first; then, while the owner already holds
-    /// the cap, the owner's oldest session ends.
-    pub fn create_for(
+    /// Starts a session of `user_id` acting under the device row `device_id`; returns the cookie
+    /// token (never stored) and the session. Expired sessions are swept first; then, while the
+    /// user already holds the cap, the user's oldest session ends.
+    pub fn create(
         &self,
-        session_user: &str,
-        owner: &str,
+        user_id: &str,
+        device_id: Uuid,
         now: DateTime<Utc>,
-    ) -> (String, Session) {
+    ) -> (String, BrowserSession) {
         let token = random_token();
-        let session = Session {
-            user_id: session_user.to_string(),
-            owner: owner.to_string(),
-            csrf_token: random_token(),
+        let session = BrowserSession {
+            user_id: user_id.to_string(),
+            device_id,
+            csrf: random_token(),
             created_at: now,
             expires_at: now + IDLE_TIMEOUT,
         };
@@ -101,7 +101,7 @@ impl SessionStore {
         map.retain(|_, s| s.expires_at > now);
         let mut mine: Vec<(DateTime<Utc>, String)> = map
             .iter()
-            .filter(|(_, s)| s.owner == owner)
+            .filter(|(_, s)| s.user_id == user_id)
             .map(|(k, s)| (s.created_at, k.clone()))
             .collect();
         if mine.len() >= self.per_user {
@@ -126,7 +126,7 @@ impl SessionStore {
 
     /// The live session for a cookie token, with its expiry slid forward; `None` if unknown or
     /// expired (an expired one is removed).
-    pub fn touch(&self, token: &str, now: DateTime<Utc>) -> Option<Session> {
+    pub fn touch(&self, token: &str, now: DateTime<Utc>) -> Option<BrowserSession> {
         let key = token_hash(token);
         let mut map = self.by_hash.lock().unwrap_or_else(|e| e.into_inner());
         match map.get_mut(&key) {
@@ -150,7 +150,7 @@ impl SessionStore {
     /// Ends every session of a user (after revocation or a password change).
     pub fn remove_user(&self, user_id: &str) {
         let mut map = self.by_hash.lock().unwrap_or_else(|e| e.into_inner());
-        map.retain(|_, s| s.user_id != user_id && s.owner != user_id);
+        map.retain(|_, s| s.user_id != user_id);
     }
 
     #[cfg(test)]
@@ -160,39 +160,58 @@ impl SessionStore {
     }
 }
 
-/// The session cookie as a `Set-Cookie` value: HttpOnly, SameSite=Strict, path-scoped.
-pub fn set_cookie(token: &str, secure: bool) -> String {
-    format!(
-        "{COOKIE_NAME}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
-        IDLE_TIMEOUT.num_seconds(),
-        if secure { "; Secure" } else { "" }
-    )
+fn max_age(seconds: i64) -> cookie::time::Duration {
+    cookie::time::Duration::seconds(seconds)
 }
 
-/// Clears the session cookie.
-pub fn clear_cookie() -> String {
-    format!("{COOKIE_NAME}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
+/// The session cookie: HttpOnly, SameSite=Strict, path `/`, Secure behind HTTPS.
+pub fn session_cookie(token: String, secure: bool) -> Cookie<'static> {
+    Cookie::build((COOKIE_NAME, token))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .max_age(max_age(IDLE_TIMEOUT.num_seconds()))
+        .secure(secure)
+        .build()
+}
+
+/// What `CookieJar::remove` needs to clear the session cookie (same name and path).
+pub fn session_cookie_removal() -> Cookie<'static> {
+    Cookie::build((COOKIE_NAME, ""))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .build()
 }
 
 /// The sign-in form's CSRF cookie: scoped to the form's path, an hour long.
-pub fn login_csrf_cookie(token: &str, secure: bool) -> String {
-    format!(
-        "{LOGIN_CSRF_COOKIE}={token}; Path=/dashboard/login; HttpOnly; SameSite=Strict; Max-Age=3600{}",
-        if secure { "; Secure" } else { "" }
-    )
+pub fn login_csrf_cookie(token: String, secure: bool) -> Cookie<'static> {
+    Cookie::build((LOGIN_CSRF_COOKIE, token))
+        .path("/dashboard/login")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .max_age(max_age(LOGIN_CSRF_SECONDS))
+        .secure(secure)
+        .build()
 }
 
-/// A cookie's value by name in a `Cookie` request header.
-pub fn cookie_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
-    header.split(';').find_map(|pair| {
-        let (n, value) = pair.trim().split_once('=')?;
-        (n == name && !value.is_empty()).then_some(value)
-    })
+/// A non-empty cookie value by name.
+pub fn cookie_value(jar: &CookieJar, name: &str) -> Option<String> {
+    jar.get(name)
+        .map(|c| c.value().to_owned())
+        .filter(|v| !v.is_empty())
 }
 
-/// Finds our cookie in a `Cookie` request header.
-pub fn token_from_cookie_header(header: &str) -> Option<&str> {
-    cookie_value(header, COOKIE_NAME)
+/// The session token in a request's cookies.
+pub fn session_token(jar: &CookieJar) -> Option<String> {
+    cookie_value(jar, COOKIE_NAME)
+}
+
+/// Finds our cookie in one `Cookie` request header (the jar's own parsing).
+pub fn token_from_cookie_header(header: &str) -> Option<String> {
+    let mut headers = HeaderMap::new();
+    headers.insert(header::COOKIE, HeaderValue::from_str(header).ok()?);
+    session_token(&CookieJar::from_headers(&headers))
 }
 
 #[cfg(test)]
@@ -204,11 +223,11 @@ mod tests {
     fn only_the_hash_is_stored_and_the_token_finds_the_session() {
         let store = SessionStore::default();
         let now = Utc::now();
-        let (token, session) = store.create("u1", now);
+        let (token, session) = store.create("u1", Uuid::nil(), now);
         assert_eq!(token.len(), 64);
         assert!(!store.stored_keys().contains(&token));
         assert_eq!(store.touch(&token, now).unwrap().user_id, "u1");
-        assert_ne!(session.csrf_token, token);
+        assert_ne!(session.csrf, token);
         assert!(store.touch("nope", now).is_none());
     }
 
@@ -216,7 +235,7 @@ mod tests {
     fn sessions_expire_and_slide() {
         let store = SessionStore::default();
         let now = Utc::now();
-        let (token, _) = store.create("u1", now);
+        let (token, _) = store.create("u1", Uuid::nil(), now);
         let later = now + IDLE_TIMEOUT - Duration::minutes(1);
         assert!(store.touch(&token, later).is_some());
         // Slid forward from `later`, so still alive past the original expiry.
@@ -232,9 +251,9 @@ mod tests {
     fn logout_and_revocation_end_sessions() {
         let store = SessionStore::default();
         let now = Utc::now();
-        let (a, _) = store.create("u1", now);
-        let (b, _) = store.create("u1", now);
-        let (c, _) = store.create("u2", now);
+        let (a, _) = store.create("u1", Uuid::nil(), now);
+        let (b, _) = store.create("u1", Uuid::nil(), now);
+        let (c, _) = store.create("u2", Uuid::nil(), now);
         store.remove(&a);
         assert!(store.touch(&a, now).is_none());
         store.remove_user("u1");
@@ -246,10 +265,14 @@ mod tests {
     fn a_user_past_the_cap_loses_only_their_own_oldest_session() {
         let store = SessionStore::new(3);
         let now = Utc::now();
-        let (office, _) = store.create("street.office", now);
+        let (office, _) = store.create("street.office", Uuid::nil(), now);
         let mut mine = Vec::new();
         for i in 0..50 {
-            mine.push(store.create("flooder", now + Duration::seconds(i)).0);
+            mine.push(
+                store
+                    .create("flooder", Uuid::nil(), now + Duration::seconds(i))
+                    .0,
+            );
         }
         assert!(
             store.touch(&office, now).is_some(),
@@ -267,10 +290,10 @@ mod tests {
     fn cookie_parsing_and_flags() {
         assert_eq!(
             token_from_cookie_header("a=1; xuncha_session=abc; b=2"),
-            Some("abc")
+            Some("abc".to_owned())
         );
         assert_eq!(token_from_cookie_header("xuncha_session="), None);
-        let c = set_cookie("t", false);
+        let c = session_cookie("t".into(), false).to_string();
         assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict") && !c.contains("Secure"));
         assert!(
             tokens_equal("abc", "abc") && !tokens_equal("abc", "abd") && !tokens_equal("a", "ab")

@@ -1,0 +1,198 @@
+//! How a dashboard request can end other than with its page: typed causes, each rendered as a
+//! Chinese error page with its status and stable code (sign-in redirects instead).
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::html;
+
+use super::export::ExportError;
+use super::layout::{NoticeKind, html_response, notice, page};
+use super::queue::FilterError;
+use crate::error::ApiError;
+use crate::storage::StorageError;
+
+/// Errors a dashboard page can end in.
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    #[error("请先登录")]
+    SignIn,
+    #[error("表单已过期或来源不明（CSRF 校验失败），请刷新页面后重试")]
+    Csrf,
+    #[error("无权查看或操作：{0}")]
+    Forbidden(Forbidden),
+    #[error("未找到：{0}")]
+    NotFound(Missing),
+    #[error("{0}")]
+    BadInput(BadInput),
+    #[error("服务器内部错误：{0}")]
+    Internal(Internal),
+}
+
+/// What the user may not see or do.
+#[derive(Debug, thiserror::Error)]
+pub enum Forbidden {
+    #[error("案件 {0} 不在您的管辖或派遣范围内")]
+    CaseOutOfScope(String),
+    #[error("联席会议纪要由街道办事处记录")]
+    MinutesStreetOfficeOnly,
+    #[error("小区管理仅限民政部门管理员")]
+    EstatesAdminOnly,
+    /// A refusal of the shared API code (`ApiError::ObjectForbidden`).
+    #[error("{what} {id}")]
+    Object { what: &'static str, id: String },
+}
+
+/// What was not found.
+#[derive(Debug, thiserror::Error)]
+pub enum Missing {
+    #[error("案件 {0}")]
+    Case(String),
+    #[error("照片 {0}")]
+    Photo(String),
+    #[error("小区 {0}")]
+    Estate(String),
+    /// From the shared API code (`ApiError::NotFound`).
+    #[error("{what} {id}")]
+    Object { what: &'static str, id: String },
+}
+
+/// A form or query the dashboard cannot act on, said in the user's words.
+#[derive(Debug, thiserror::Error)]
+pub enum BadInput {
+    #[error("{0}（{code}）", code = .0.code())]
+    Filter(FilterError),
+    #[error("季度格式应为 2026Q4：{0}")]
+    Quarter(String),
+    #[error("未知的统计口径 {0}")]
+    KpiGroup(String),
+    #[error("表单无法读取：{0}")]
+    Form(#[from] axum::extract::multipart::MultipartError),
+    #[error("照片超过 {0} 字节上限")]
+    PhotoTooLarge(u64),
+    #[error("字段 {0} 过长")]
+    FieldTooLong(String),
+    #[error("未知操作 {0}")]
+    UnknownAction(String),
+    #[error("核查结案须在现场用手机拍照并定位后提交，网页端不能核查 (VERIFY_ON_SITE_ONLY)")]
+    VerifyOnSite,
+    #[error("联席会议纪要在联席会议页面记录（须选择成员单位）")]
+    MinutesOnMeetingPage,
+    #[error("纪要内容不能为空，且不超过 {0} 字")]
+    MinutesText(usize),
+    #[error("未知的成员单位 {0}")]
+    UnknownUnit(String),
+    #[error("纪要未记录：{0}")]
+    MinutesRefused(Refusal),
+    /// A photo the shared photo code refused (not JPEG, too many pixels, …).
+    #[error("{0}")]
+    Photo(ApiError),
+}
+
+/// The workflow or authorization refused an event sent through ingest: its wire code and message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}（{code}）")]
+pub struct Refusal {
+    pub code: String,
+    pub message: String,
+}
+
+/// A failure that is not the user's doing.
+#[derive(Debug, thiserror::Error)]
+pub enum Internal {
+    #[error("存储失败（{code}）", code = .0.code())]
+    Storage(StorageError),
+    #[error("dashboard session store missing")]
+    SessionStoreMissing,
+    #[error("ingest returned no result")]
+    NoIngestResult,
+    #[error("export task failed")]
+    ExportTask,
+    #[error("{0}（{code}）", code = .0.code())]
+    Export(ExportError),
+    #[error("照片文件无法读取：{0}")]
+    PhotoFile(std::io::Error),
+    #[error("{0}")]
+    Api(ApiError),
+}
+
+impl WebError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            WebError::SignIn => "SIGN_IN_REQUIRED",
+            WebError::Csrf => "CSRF_FAILED",
+            WebError::Forbidden(_) => "OBJECT_FORBIDDEN",
+            WebError::NotFound(_) => "NOT_FOUND",
+            WebError::BadInput(_) => "BAD_INPUT",
+            WebError::Internal(_) => "INTERNAL",
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            WebError::SignIn => StatusCode::SEE_OTHER,
+            WebError::Csrf | WebError::Forbidden(_) => StatusCode::FORBIDDEN,
+            WebError::NotFound(_) => StatusCode::NOT_FOUND,
+            WebError::BadInput(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// The dashboard's reading of the shared code's errors. Matches on today's `ApiError` variants;
+/// when the server's errors become per-seam enums, only this function changes.
+pub fn from_api(e: ApiError) -> WebError {
+    match e {
+        ApiError::NotFound { what, id } => WebError::NotFound(Missing::Object { what, id }),
+        ApiError::ObjectForbidden { what, id } => {
+            WebError::Forbidden(Forbidden::Object { what, id })
+        }
+        ApiError::Storage(inner) => inner.into(),
+        photo @ (ApiError::PhotoAddress
+        | ApiError::PhotoTooLarge { .. }
+        | ApiError::PhotoHashMismatch { .. }
+        | ApiError::PhotoTooManyPixels { .. }
+        | ApiError::PhotoUndecodable(_)
+        | ApiError::PhotoIncomplete { .. }
+        | ApiError::PhotoEmpty) => WebError::BadInput(BadInput::Photo(photo)),
+        other => WebError::Internal(Internal::Api(other)),
+    }
+}
+
+impl From<ApiError> for WebError {
+    fn from(e: ApiError) -> WebError {
+        from_api(e)
+    }
+}
+
+impl From<StorageError> for WebError {
+    fn from(e: StorageError) -> WebError {
+        tracing::error!(code = e.code(), error = %e, "dashboard storage failure");
+        WebError::Internal(Internal::Storage(e))
+    }
+}
+
+impl From<BadInput> for WebError {
+    fn from(e: BadInput) -> WebError {
+        WebError::BadInput(e)
+    }
+}
+
+impl From<Internal> for WebError {
+    fn from(e: Internal) -> WebError {
+        WebError::Internal(e)
+    }
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        if matches!(self, WebError::SignIn) {
+            return Redirect::to("/dashboard/login").into_response();
+        }
+        let body = html! {
+            (notice(NoticeKind::Error, &self.to_string()))
+            p { a href="/dashboard/cases" { "返回案件队列" } }
+            p.meta { "错误代码 " (self.code()) }
+        };
+        (self.status(), html_response(page("出错了", "", None, body))).into_response()
+    }
+}

@@ -1,0 +1,176 @@
+//! The page frame and the small pieces every page shares: header with navigation, flash notices,
+//! the CSRF field, `<select>` options, table heads and status badges. Built with maud, which
+//! escapes every value it is given; only `Markup` (already built by maud) passes through as HTML.
+
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use maud::{DOCTYPE, Markup, html};
+use xuncha_core::CaseStatus;
+
+use super::map::status_colour;
+
+/// The navigation entries; `admin_only` ones are shown to the civil-affairs admin only.
+pub const NAV: [(&str, &str, bool); 5] = [
+    ("/dashboard/cases", "案件队列", false),
+    ("/dashboard/map", "地图", false),
+    ("/dashboard/kpi", "考核评价", false),
+    ("/dashboard/meeting", "联席会议", false),
+    ("/dashboard/estates", "小区管理", true),
+];
+
+/// The Content-Security-Policy of every page: local assets only, no inline script.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'; form-action 'self'";
+
+/// Who is signed in, as the page frame shows it.
+pub struct FrameUser<'a> {
+    pub display_name: &'a str,
+    pub role_zh: &'a str,
+    pub unit_name: &'a str,
+    pub is_admin: bool,
+    pub csrf_token: &'a str,
+}
+
+/// A whole HTML document: header with navigation (when signed in), the title, then `body`.
+pub fn page(title: &str, active: &str, user: Option<&FrameUser<'_>>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="zh-CN" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · 巡查 老旧小区长效管理" }
+                link rel="stylesheet" href="/dashboard/assets/app.css";
+                script src="/dashboard/assets/app.js" defer {}
+            }
+            body {
+                header.top {
+                    span.brand { "巡查 · 旧楼区长效管理" }
+                    @if let Some(user) = user {
+                        (nav(user, active))
+                        span.who { (user.display_name) " · " (user.role_zh) " · " (user.unit_name) }
+                        form method="post" action="/dashboard/logout" class="inline" {
+                            (csrf_field(user.csrf_token))
+                            button type="submit" class="link" { "退出" }
+                        }
+                    }
+                }
+                main {
+                    h1 { (title) }
+                    (body)
+                }
+            }
+        }
+    }
+}
+
+fn nav(user: &FrameUser<'_>, active: &str) -> Markup {
+    html! {
+        nav {
+            @for (href, label, admin_only) in NAV {
+                @if !admin_only || user.is_admin {
+                    a href=(href) class=[(href == active).then_some("active")] { (label) }
+                }
+            }
+        }
+    }
+}
+
+/// The hidden CSRF field every POST form carries.
+pub fn csrf_field(token: &str) -> Markup {
+    html! { input type="hidden" name="csrf" value=(token); }
+}
+
+/// `<option>` list; `selected` is compared with each value.
+pub fn options<'a>(items: impl IntoIterator<Item = (&'a str, &'a str)>, selected: &str) -> Markup {
+    html! {
+        @for (value, label) in items {
+            option value=(value) selected[value == selected] { (label) }
+        }
+    }
+}
+
+/// A table's head row.
+pub fn head_row(headers: &[&str]) -> Markup {
+    html! { thead { tr { @for h in headers { th { (h) } } } } }
+}
+
+/// Status badge with the map's colour.
+pub fn status_badge(status: CaseStatus) -> Markup {
+    html! {
+        span.badge data-status=(status.code()) style={ "background:" (status_colour(status)) } {
+            (status.name_zh())
+        }
+    }
+}
+
+/// The red "overdue" flag after a deadline or status.
+pub fn overdue_flag(overdue: bool) -> Markup {
+    html! { @if overdue { " " span.overdue-flag { "已超期" } } }
+}
+
+/// A short message box (errors from the workflow, confirmations).
+pub fn notice(kind: NoticeKind, text: &str) -> Markup {
+    let class = match kind {
+        NoticeKind::Error => "notice error",
+        NoticeKind::Info => "notice info",
+    };
+    html! { p class=(class) role="status" { (text) } }
+}
+
+/// A flash message shown above a page's content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoticeKind {
+    Error,
+    Info,
+}
+
+/// An HTML response with the security headers every dashboard page carries.
+pub fn html_response(markup: Markup) -> Response {
+    let mut resp = markup.into_response();
+    let headers = resp.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert("referrer-policy", HeaderValue::from_static("same-origin"));
+    resp
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_hides_admin_nav_from_others_and_escapes_user() {
+        let user = FrameUser {
+            display_name: "<b>王</b>",
+            role_zh: "街道办事处",
+            unit_name: "南营门街道办事处",
+            is_admin: false,
+            csrf_token: "tok",
+        };
+        let html = page(
+            "案件队列",
+            "/dashboard/cases",
+            Some(&user),
+            html! { p { "x" } },
+        )
+        .into_string();
+        assert!(html.contains("&lt;b&gt;王&lt;/b&gt;"));
+        assert!(!html.contains("/dashboard/estates"));
+        assert!(html.contains("class=\"active\">案件队列"));
+        assert!(html.contains("name=\"csrf\" value=\"tok\""));
+    }
+
+    #[test]
+    fn values_are_escaped_in_text_and_attributes() {
+        let html = options([("\"x\"", "<script>alert('x') & y</script>")], "").into_string();
+        assert_eq!(
+            html,
+            "<option value=\"&quot;x&quot;\">&lt;script&gt;alert('x') &amp; y&lt;/script&gt;</option>"
+        );
+    }
+}

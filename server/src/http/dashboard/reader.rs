@@ -1,0 +1,165 @@
+//! [`ScopedReader`]: what a dashboard handler reads through. It holds the storage handle and the
+//! signed-in user's access scope and offers only queries filtered by [`access::case_scope`],
+//! per-object checks by [`access::can_see_case`] (refusals audited like the API's) and
+//! [`access::can_see_photo`]. Handlers get no raw storage to read from, so visibility is a
+//! matter of types, not of remembering a filter.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use chrono::Utc;
+use uuid::Uuid;
+use xuncha_core::Estate;
+use xuncha_core::workflow::Event;
+
+use super::error::{Forbidden, Internal, Missing, WebError};
+use super::web::WebUser;
+use crate::access;
+use crate::app::AppState;
+use crate::domain::Catalog;
+use crate::photo_store;
+use crate::storage::{CasePage, CaseQuery, CaseRow, CaseScope, UserRecord};
+
+/// Reads scoped to the signed-in user; extracted per request after [`WebUser`].
+pub struct ScopedReader {
+    state: AppState,
+    web: WebUser,
+    catalog: Arc<Catalog>,
+    scope: CaseScope,
+}
+
+impl FromRequestParts<AppState> for ScopedReader {
+    type Rejection = WebError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let web = WebUser::from_request_parts(parts, state).await?;
+        let catalog = state.catalog();
+        let scope = access::case_scope(web.user(), &catalog);
+        Ok(ScopedReader {
+            state: state.clone(),
+            web,
+            catalog,
+            scope,
+        })
+    }
+}
+
+impl ScopedReader {
+    /// The signed-in user (frame, CSRF token, actor for writes).
+    pub fn web(&self) -> &WebUser {
+        &self.web
+    }
+
+    pub fn user(&self) -> &UserRecord {
+        self.web.user()
+    }
+
+    /// The catalog as of this request (units, estates, routing).
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
+    }
+
+    /// The user's case scope, for building queries (every read below enforces it again).
+    pub fn scope(&self) -> CaseScope {
+        self.scope.clone()
+    }
+
+    /// A query over every case the user may see, to narrow.
+    pub fn query(&self) -> CaseQuery {
+        CaseQuery::new(self.scope(), Utc::now())
+    }
+
+    /// The estates [`access::can_see_estate`] allows, by id.
+    pub fn estates(&self) -> Vec<Estate> {
+        let mut estates: Vec<Estate> = self
+            .catalog
+            .estates
+            .values()
+            .filter(|e| access::can_see_estate(self.user(), &self.catalog, e))
+            .cloned()
+            .collect();
+        estates.sort_by(|a, b| a.id.cmp(&b.id));
+        estates
+    }
+
+    /// One page of `query`, inside the user's scope whatever scope the query names.
+    pub async fn page(&self, mut query: CaseQuery) -> Result<CasePage, WebError> {
+        query.scope = self.scope();
+        Ok(self.state.storage.query_cases(query).await?)
+    }
+
+    /// Every case matching `query` inside the user's scope (exports, map, KPI).
+    pub async fn all(&self, mut query: CaseQuery) -> Result<Vec<CaseRow>, WebError> {
+        query.scope = self.scope();
+        Ok(crate::storage::query_all(self.state.storage.as_ref(), query).await?)
+    }
+
+    /// The events of those `rows` the user may see.
+    pub async fn events_of(&self, rows: &[CaseRow]) -> Result<Vec<Event>, WebError> {
+        let ids: Vec<Uuid> = rows
+            .iter()
+            .filter(|r| access::can_see_case(self.user(), &self.catalog, r))
+            .map(|r| r.case.id)
+            .collect();
+        Ok(self.state.storage.events_of_cases(ids).await?)
+    }
+
+    /// One case the user may see, with its events; a refusal is audited like the API's.
+    pub async fn case(&self, id: &str) -> Result<(CaseRow, Vec<Event>), WebError> {
+        let not_found = || WebError::NotFound(Missing::Case(id.to_owned()));
+        let case_id = Uuid::parse_str(id).map_err(|_| not_found())?;
+        let (row, events) = self
+            .state
+            .storage
+            .case_with_events(case_id)
+            .await?
+            .ok_or_else(not_found)?;
+        if !access::can_see_case(self.user(), &self.catalog, &row) {
+            self.state.deny(&self.web.authed, "case", id).await?;
+            return Err(WebError::Forbidden(Forbidden::CaseOutOfScope(
+                id.to_owned(),
+            )));
+        }
+        Ok((row, events))
+    }
+
+    /// A stored photo's bytes, for users [`access::can_see_photo`] admits; to anyone else it
+    /// answers like an unknown photo (audited).
+    pub async fn photo(&self, sha: &str) -> Result<Vec<u8>, WebError> {
+        let missing = || WebError::NotFound(Missing::Photo(sha.to_owned()));
+        if !photo_store::is_sha256_hex(sha) {
+            return Err(missing());
+        }
+        let storage = &self.state.storage;
+        storage.photo(sha.to_owned()).await?.ok_or_else(missing)?;
+        // The API's reading of the rule: the same storage answers, then access::can_see_photo.
+        if !crate::api::photos::may_read_photo(&self.state, self.user(), sha).await? {
+            self.state.deny(&self.web.authed, "photo", sha).await?;
+            return Err(missing());
+        }
+        tokio::fs::read(self.state.photos.final_path(sha))
+            .await
+            .map_err(|e| WebError::Internal(Internal::PhotoFile(e)))
+    }
+
+    /// Display names of user ids (actors on a timeline); unknown ids show as themselves.
+    pub async fn user_names(&self, ids: Vec<String>) -> HashMap<String, String> {
+        let mut out = HashMap::new();
+        for id in ids {
+            if out.contains_key(&id) {
+                continue;
+            }
+            let name = match self.state.storage.user_by_id(id.clone()).await {
+                Ok(Some(user)) => user.display_name,
+                _ => id.clone(),
+            };
+            out.insert(id, name);
+        }
+        out
+    }
+}
