@@ -3,8 +3,11 @@
 //!
 //! Module map:
 //! - [`config`]: defaults → TOML file → env (wins); limits.
-//! - [`storage`]: the [`storage::Storage`] trait, [`storage::sqlite`] and [`storage::postgres`]
-//!   backends, migrations per backend in `storage/migrations/`.
+//! - [`model`]: plain records (users, devices, stored cases and their routing decision, change
+//!   pages, photo records, the case query) shared by every layer.
+//! - [`storage`]: the [`storage::Storage`] trait, its operations and statements written once
+//!   ([`storage::ops`], [`storage::sql`], [`storage::row`]), the thin [`storage::sqlite`] and
+//!   [`storage::postgres`] backends, migrations per backend in `storage/migrations/`.
 //! - [`ingest`]: push decisions shared by both backends (idempotency, authorization, workflow,
 //!   routing, sequence numbers, audit entries).
 //! - [`access`]: per-object authorization rules.
@@ -31,6 +34,7 @@ pub mod dashboard;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod model;
 pub mod ingest;
 pub mod open311;
 pub mod openapi;

@@ -1,14 +1,20 @@
 //! One storage trait, two backends: embedded SQLite ([`sqlite`], the default) and PostgreSQL
-//! ([`postgres`]). Backends only read and write rows; every decision (workflow, routing,
-//! idempotency, audit hashing, change sequence numbers) is made by shared code ([`crate::ingest`],
-//! [`crate::audit`]) inside the backend's write transaction, so both behave identically.
+//! ([`postgres`]). Every operation is written once ([`ops`], over the [`ops::Tx`] trait) with
+//! one set of statements ([`sql`]) and one row decoding ([`row`]); the backends hold only
+//! connections, transactions, the head lock and their migrations. Every decision (workflow,
+//! routing, idempotency, audit hashing, refresh tokens, lockout) is made by shared code
+//! ([`crate::ingest`], [`crate::audit`], [`crate::credentials`]) inside the write transaction,
+//! so both backends behave identically. The records passed in and out live in [`crate::model`].
 //!
 //! Every write transaction first locks the single `sync_head` row (SQLite: the one writer task;
 //! PostgreSQL: `SELECT … FOR UPDATE`), which serialises change sequence numbers and the audit chain
 //! in commit order: a pull cursor never skips a change that commits later with a lower number.
 
 pub mod case_query;
+pub mod ops;
 pub mod postgres;
+pub mod row;
+pub mod sql;
 pub mod sqlite;
 
 use std::future::Future;
@@ -16,16 +22,20 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use xuncha_core::protocol::EventResult;
-use xuncha_core::workflow::{Case, Event};
-use xuncha_core::{Estate, OrgUnit, Role};
+use xuncha_core::workflow::Event;
+use xuncha_core::{Estate, OrgUnit};
 
 use crate::audit::{AuditDraft, AuditRow};
 pub use crate::credentials::{LockoutPolicy, TokenRefresh};
 use crate::domain::Catalog;
 pub use case_query::{CaseCursor, CasePage, CaseQuery, CaseScope, CaseSort};
+// The records moved to `crate::model`; re-exported so callers elsewhere keep compiling.
+pub use crate::model::{
+    CaseRow, ChangePage, DeviceRecord, NewDevice, PhotoRecord, RefreshOutcome, Session,
+    UserRecord,
+};
 
 pub type StorageFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StorageError>> + Send + 'a>>;
 
@@ -68,98 +78,6 @@ impl StorageError {
             StorageError::AuditKey(_) => "AUDIT_KEY",
         }
     }
-}
-
-/// A person who can sign in. The password hash is an argon2 PHC string.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UserRecord {
-    pub id: String,
-    pub username: String,
-    pub display_name: String,
-    pub role: Role,
-    pub unit_id: String,
-    #[serde(skip_serializing)]
-    pub password_hash: String,
-    pub disabled: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeviceRecord {
-    pub id: Uuid,
-    pub user_id: String,
-    pub name: String,
-    pub revoked: bool,
-}
-
-/// A new device with its first access token; both tokens as SHA-256 hashes.
-#[derive(Debug, Clone)]
-pub struct NewDevice {
-    pub id: Uuid,
-    pub user_id: String,
-    pub name: String,
-    pub refresh_hash: String,
-    pub access_hash: String,
-    pub access_expires_at: DateTime<Utc>,
-    /// Active (not revoked) devices the user may keep; beyond it the oldest are revoked, each
-    /// with a `DEVICE_EVICTED` audit entry. 0 = no cap. Other users' devices are never touched.
-    pub max_active_per_user: usize,
-}
-
-/// Who is behind an access token, read fresh on every request so revocation applies at once.
-#[derive(Debug, Clone)]
-pub struct Session {
-    pub user: UserRecord,
-    pub device: DeviceRecord,
-    pub access_expires_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RefreshOutcome {
-    Refreshed(UserRecord),
-    /// Unknown device or wrong refresh token.
-    Invalid,
-    /// Device or user revoked.
-    Revoked,
-    /// A spent refresh token came back: the device is now revoked (audited).
-    Reused,
-}
-
-/// A case as stored: the folded case plus what the server adds at ingest.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CaseRow {
-    pub case: Case,
-    /// The routing decision made when the case was reported.
-    pub routing: Option<serde_json::Value>,
-    /// Every unit the case was ever dispatched to (department visibility).
-    pub dispatched_units: Vec<String>,
-    /// Change sequence number of its latest change.
-    pub seq: i64,
-}
-
-/// A stored photo, keyed by the SHA-256 the device uploaded under (the one events reference).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PhotoRecord {
-    pub sha256: String,
-    /// SHA-256 of the re-encoded, metadata-free file the server keeps.
-    pub stored_sha256: String,
-    pub bytes: u64,
-    pub width: u32,
-    pub height: u32,
-    pub uploaded_by: String,
-    pub device_id: Uuid,
-}
-
-/// Everything changed after a cursor, unfiltered; [`crate::api::sync`] filters by visibility.
-#[derive(Debug, Clone, Default)]
-pub struct ChangePage {
-    pub cases: Vec<CaseRow>,
-    /// Events of those cases with a sequence number above the cursor, oldest first.
-    pub events: Vec<Event>,
-    pub estates: Vec<Estate>,
-    pub units: Vec<OrgUnit>,
-    pub routing_rules: Option<String>,
-    pub next_cursor: i64,
-    pub has_more: bool,
 }
 
 /// One push, as the ingest planner needs it. The actor comes from the session, never the body.
