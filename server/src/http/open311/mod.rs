@@ -27,16 +27,16 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{any, get};
 
-use crate::app::AppState;
-use crate::auth::Authed;
-use crate::error::ApiError;
+use crate::http::app::AppState;
+use crate::http::auth::Authed;
+use crate::http::error::ApiError;
 use error::Open311Error;
 use format::{Document, Format, Record, Value};
 
 /// Where the GeoReport v2 endpoint lives, relative to the server root.
 pub const BASE_PATH: &str = "/open311/v2";
 
-/// The Open311 routes, merged into [`crate::app::router`].
+/// The Open311 routes, merged into [`crate::http::app::router`].
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/open311/discovery.json", get(discovery_json))
@@ -148,9 +148,9 @@ pub async fn caller(
     };
     // The sync API's extractor, so both APIs check tokens, revocation and rate limits alike.
     let mut builder = Request::builder().header(header::AUTHORIZATION, authorization);
-    if let Some(peer) = headers.get(crate::throttle::PEER_HEADER) {
+    if let Some(peer) = headers.get(crate::http::throttle::PEER_HEADER) {
         // Token guessing counts against the caller's address (issue 11).
-        builder = builder.header(crate::throttle::PEER_HEADER, peer.clone());
+        builder = builder.header(crate::http::throttle::PEER_HEADER, peer.clone());
     }
     let (mut parts, ()) = builder
         .body(())
