@@ -11,7 +11,7 @@ use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{MethodRouter, get, post, put};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -146,33 +146,61 @@ async fn security_headers(request: Request<axum::body::Body>, next: Next) -> Res
     response
 }
 
-/// All routes. Later helpers add theirs (Open311, dashboard) by merging routers onto this one.
-pub fn router(state: AppState) -> Router {
-    let request_id = HeaderName::from_static("x-request-id");
-    let router = Router::new()
-        .route("/healthz", get(healthz))
-        .route("/api/openapi.json", get(openapi::document))
-        .route("/api/v1/auth/enrol", post(api::auth::enrol))
-        .route("/api/v1/auth/refresh", post(api::auth::refresh))
-        .route("/api/v1/auth/revoke", post(api::auth::revoke_self))
-        .route("/api/v1/me", get(api::auth::me))
-        .route("/api/v1/sync/push", post(api::sync::push))
-        .route("/api/v1/sync/pull", get(api::sync::pull))
-        .route("/api/v1/cases/{id}", get(api::sync::get_case))
-        .route("/api/v1/photos/{sha256}/status", get(api::photos::status))
-        .route(
-            "/api/v1/photos/{sha256}",
-            put(api::photos::upload).get(api::photos::download),
-        )
-        .route(
+/// The JSON API's operations as (method, path, handler): the router is built from this table,
+/// and a test compares it (with [`crate::http::open311::operations`]) to the operations the
+/// OpenAPI document describes ([`crate::http::openapi::ROUTES`]).
+pub fn api_operations() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
+    vec![
+        ("get", "/healthz", get(healthz)),
+        ("get", "/api/openapi.json", get(openapi::document)),
+        ("post", "/api/v1/auth/enrol", post(api::auth::enrol)),
+        ("post", "/api/v1/auth/refresh", post(api::auth::refresh)),
+        ("post", "/api/v1/auth/revoke", post(api::auth::revoke_self)),
+        ("get", "/api/v1/me", get(api::auth::me)),
+        ("post", "/api/v1/sync/push", post(api::sync::push)),
+        ("get", "/api/v1/sync/pull", get(api::sync::pull)),
+        ("get", "/api/v1/cases/{id}", get(api::sync::get_case)),
+        (
+            "get",
+            "/api/v1/photos/{sha256}/status",
+            get(api::photos::status),
+        ),
+        ("put", "/api/v1/photos/{sha256}", put(api::photos::upload)),
+        ("get", "/api/v1/photos/{sha256}", get(api::photos::download)),
+        (
+            "post",
             "/api/v1/admin/devices/{id}/revoke",
             post(api::admin::revoke_device),
-        )
-        .route(
+        ),
+        (
+            "post",
             "/api/v1/admin/users/{id}/disable",
             post(api::admin::disable_user),
-        )
-        .route("/api/v1/admin/audit/verify", get(api::admin::verify_audit))
+        ),
+        (
+            "get",
+            "/api/v1/admin/audit/verify",
+            get(api::admin::verify_audit),
+        ),
+    ]
+}
+
+/// Registers `operations` on `router` (two methods of one path merge into one route).
+pub fn with_operations<S: Clone + Send + Sync + 'static>(
+    router: Router<S>,
+    operations: Vec<(&'static str, &'static str, MethodRouter<S>)>,
+) -> Router<S> {
+    operations
+        .into_iter()
+        .fold(router, |router, (_, path, handler)| {
+            router.route(path, handler)
+        })
+}
+
+/// All routes: the API's, the dashboard's and Open311's.
+pub fn router(state: AppState) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    let router = with_operations(Router::new(), api_operations())
         .merge(crate::dashboard::router(&state))
         .merge(crate::http::open311::routes())
         .fallback(route_not_found)

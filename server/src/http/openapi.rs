@@ -49,7 +49,8 @@ fn schema_ref<T: ToSchema>() -> Value {
     json!({ "$ref": format!("#/components/schemas/{}", T::name()) })
 }
 
-/// Every path and method the server answers, as the router registers them.
+/// Every path and method of the API and Open311, as the router registers them (a test compares
+/// this list with `app::api_operations` and `open311::operations`, which the router is built from).
 pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/healthz"),
     ("get", "/api/openapi.json"),
@@ -276,6 +277,19 @@ mod tests {
                 .sum()
         });
         assert_eq!(documented, ROUTES.len());
+    }
+
+    #[test]
+    fn the_router_registers_exactly_the_documented_operations() {
+        let mut registered: Vec<(&str, &str)> = crate::http::app::api_operations()
+            .into_iter()
+            .chain(crate::http::open311::operations())
+            .map(|(method, path, _)| (method, path))
+            .collect();
+        let mut documented: Vec<(&str, &str)> = ROUTES.to_vec();
+        registered.sort_unstable();
+        documented.sort_unstable();
+        assert_eq!(registered, documented);
     }
 
     fn refs(value: &Value, found: &mut Vec<String>) {

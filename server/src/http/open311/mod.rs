@@ -25,7 +25,7 @@ use axum::extract::{FromRequestParts, State};
 use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{any, get};
+use axum::routing::{MethodRouter, any, get, post};
 
 use crate::http::app::AppState;
 use crate::http::auth::Authed;
@@ -36,24 +36,39 @@ use format::{Document, Format, Record, Value};
 /// Where the GeoReport v2 endpoint lives, relative to the server root.
 pub const BASE_PATH: &str = "/open311/v2";
 
-/// The Open311 routes, merged into [`crate::http::app::router`].
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/open311/discovery.json", get(discovery_json))
-        .route("/open311/discovery.xml", get(discovery_xml))
-        .route("/open311/v2/services.json", get(services::list_json))
-        .route("/open311/v2/services.xml", get(services::list_xml))
-        .route("/open311/v2/services/{file}", get(services::definition))
-        .route(
+/// The GeoReport v2 operations as (method, path, handler), documented in the OpenAPI document.
+pub fn operations() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
+    vec![
+        ("get", "/open311/discovery.json", get(discovery_json)),
+        ("get", "/open311/discovery.xml", get(discovery_xml)),
+        ("get", "/open311/v2/services.json", get(services::list_json)),
+        ("get", "/open311/v2/services.xml", get(services::list_xml)),
+        (
+            "get",
+            "/open311/v2/services/{file}",
+            get(services::definition),
+        ),
+        ("get", "/open311/v2/requests.json", get(requests::list_json)),
+        (
+            "post",
             "/open311/v2/requests.json",
-            get(requests::list_json).post(requests::create_json),
-        )
-        .route(
+            post(requests::create_json),
+        ),
+        ("get", "/open311/v2/requests.xml", get(requests::list_xml)),
+        (
+            "post",
             "/open311/v2/requests.xml",
-            get(requests::list_xml).post(requests::create_xml),
-        )
-        .route("/open311/v2/requests/{file}", get(requests::one))
-        .route("/open311/v2/tokens/{file}", get(requests::token))
+            post(requests::create_xml),
+        ),
+        ("get", "/open311/v2/requests/{file}", get(requests::one)),
+        ("get", "/open311/v2/tokens/{file}", get(requests::token)),
+    ]
+}
+
+/// The Open311 routes, merged into [`crate::http::app::router`]: [`operations`] and a GeoReport
+/// not-found for anything else under `/open311/`.
+pub fn routes() -> Router<AppState> {
+    crate::http::app::with_operations(Router::new(), operations())
         .route("/open311/{*rest}", any(not_found))
         .layer(middleware::from_fn(refuse_api_key_in_query))
 }
