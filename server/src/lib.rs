@@ -4,7 +4,8 @@
 //! Layers, one way (`scripts/check-layers.sh` fails on an upward import):
 //!
 //! ```text
-//!   cli/, demo, main, lib       entry points; may import anything
+//!   cli/, demo, start, main     entry points (start: open storage, seed demo, serve); may
+//!                               import anything
 //!   http/                       axum: state and routers, api/, open311/, dashboard, errors → status
 //!   storage/                    the Storage trait, SQLite and PostgreSQL backends, photo files
 //!   policy/                     decisions: access, ingest planning, audit chain, credentials, catalog
