@@ -1,10 +1,13 @@
 //! Plain records the server passes between its layers: users and devices, stored cases with
-//! their routing decision, change pages, photo records and the case query. No I/O, no
-//! decisions: this module imports only `xuncha_core`, std, serde, chrono and uuid, and every
-//! other layer (policy, storage, http) may import it.
+//! their typed routing decision, the write head, change pages, photo records and the case query
+//! with its visibility scope. No I/O and no decisions beyond reading a record's own fields: this
+//! module imports only `xuncha_core`, std, serde, chrono and uuid, and every other layer
+//! (policy, storage, http) may import it.
 
 pub mod query;
 pub mod routing;
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -113,4 +116,59 @@ impl CaseRow {
     pub fn routed(&self) -> Option<RoutedCase> {
         self.routing.as_ref().and_then(RoutedCase::from_stored)
     }
+
+    /// The units involved in the case: every unit it was dispatched to, then the supervisor and
+    /// co-responsible units of its routing decision (department visibility).
+    pub fn involved_units(&self) -> Vec<String> {
+        IndexColumns::units_of(&self.dispatched_units, self.routing.as_ref())
+    }
+}
+
+/// The single-row head every write transaction locks: change sequence and audit chain tip.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Head {
+    pub change_seq: i64,
+    pub audit_seq: i64,
+    pub audit_hash: String,
+    /// The audit chain's key: not a column; the storage sets it from its own key (which is never
+    /// stored in the database). `None` only for a storage opened without one.
+    pub audit_key: Option<AuditKey>,
+}
+
+impl Head {
+    pub fn next_change(&mut self) -> i64 {
+        self.change_seq += 1;
+        self.change_seq
+    }
+}
+
+/// The server secret that keys the audit chain. Never stored in the database, never printed.
+/// Loading and hashing with it: `policy::audit`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AuditKey(Arc<[u8]>);
+
+impl AuditKey {
+    pub fn from_bytes(bytes: &[u8]) -> AuditKey {
+        AuditKey(Arc::from(bytes))
+    }
+
+    pub(crate) fn secret(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for AuditKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuditKey(***)")
+    }
+}
+
+/// An account `--demo` created, printed for the person trying the server.
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoAccount {
+    pub username: String,
+    pub password: String,
+    pub role: Role,
+    pub unit_id: String,
+    pub unit_name: String,
 }

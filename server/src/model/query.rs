@@ -24,7 +24,7 @@ pub enum CaseScope {
     /// Cases of these estates (inspector, committee, company staff, street office).
     Estates(Vec<String>),
     /// Cases this unit is involved in (department): ever dispatched to it, or naming it as the
-    /// supervisor or a co-responsible unit in their routing decision ([`IndexColumns::units_of`]).
+    /// supervisor or a co-responsible unit in their routing decision ([`CaseRow::involved_units`]).
     InvolvesUnit(String),
 }
 
@@ -34,9 +34,7 @@ impl CaseScope {
         match self {
             CaseScope::All => true,
             CaseScope::Estates(ids) => ids.contains(&row.case.estate_id),
-            CaseScope::InvolvesUnit(unit) => {
-                IndexColumns::units_of(&row.dispatched_units, row.routing.as_ref()).contains(unit)
-            }
+            CaseScope::InvolvesUnit(unit) => row.involved_units().contains(unit),
         }
     }
 }

@@ -19,17 +19,16 @@ use super::case_query::{self, CasePage, CaseQuery, IndexColumns};
 use super::row::{FromRow, Json, One, Row, case_at, user_at};
 use super::sql::{self, SqlValue, params};
 use super::{Head, IngestBatch, StorageError};
-use crate::audit::{self, AuditDraft, AuditRow};
-use crate::credentials::{
+use crate::model::{
+    CaseRow, ChangePage, DeviceRecord, NewDevice, PhotoRecord, RefreshOutcome, Session, UserRecord,
+};
+use crate::policy::audit::{self, AuditDraft, AuditRow};
+use crate::policy::catalog::Catalog;
+use crate::policy::credentials::{
     LockoutPolicy, RefreshStep, SpentToken, TokenRefresh, decide_refresh, eviction_audit,
     reuse_audit,
 };
-use crate::domain::Catalog;
-use crate::ingest;
-use crate::model::{
-    CaseRow, ChangePage, DeviceRecord, NewDevice, PhotoRecord, RefreshOutcome, Session,
-    UserRecord,
-};
+use crate::policy::ingest;
 
 /// A connection or transaction of either backend. Statements come from [`sql`].
 pub trait Tx {
@@ -153,10 +152,16 @@ pub async fn audit_log<T: Tx>(tx: &T) -> Result<(Vec<AuditRow>, Head), StorageEr
 
 pub async fn load_catalog<T: Tx>(tx: &T) -> Result<Catalog, StorageError> {
     let mut catalog = Catalog::default();
-    for One(Json(estate)) in tx.query::<One<Json<Estate>>>(sql::SELECT_ESTATES, &[]).await? {
+    for One(Json(estate)) in tx
+        .query::<One<Json<Estate>>>(sql::SELECT_ESTATES, &[])
+        .await?
+    {
         catalog.estates.insert(estate.id.clone(), estate);
     }
-    for One(Json(unit)) in tx.query::<One<Json<OrgUnit>>>(sql::SELECT_UNITS, &[]).await? {
+    for One(Json(unit)) in tx
+        .query::<One<Json<OrgUnit>>>(sql::SELECT_UNITS, &[])
+        .await?
+    {
         catalog.units.push(unit);
     }
     catalog.routing_rules = one::<_, One<String>>(tx, sql::SELECT_ROUTING_RULES, &[])
@@ -176,7 +181,12 @@ pub async fn save_catalog<T: Tx>(
     let mut rows = Vec::new();
     for estate in &estates {
         let body = serde_json::to_value(estate)?;
-        rows.push((sql::SELECT_ESTATE_BODY, sql::UPSERT_ESTATE, &estate.id, body));
+        rows.push((
+            sql::SELECT_ESTATE_BODY,
+            sql::UPSERT_ESTATE,
+            &estate.id,
+            body,
+        ));
     }
     for unit in &units {
         let body = serde_json::to_value(unit)?;
@@ -219,8 +229,7 @@ pub async fn create_user<T: Tx>(
     audit: AuditDraft,
 ) -> Result<(), StorageError> {
     let exists =
-        one::<_, One<String>>(tx, sql::SELECT_USER_ID_BY_USERNAME, params![&user.username])
-            .await?;
+        one::<_, One<String>>(tx, sql::SELECT_USER_ID_BY_USERNAME, params![&user.username]).await?;
     if exists.is_some() {
         return Err(StorageError::UserExists(user.username));
     }
@@ -598,7 +607,11 @@ pub async fn ingest<T: Tx>(
 }
 
 /// Indexes a case under every unit it involves ([`IndexColumns::units_of`]).
-async fn write_case_units<T: Tx>(tx: &T, case_id: Uuid, units: &[String]) -> Result<(), StorageError> {
+async fn write_case_units<T: Tx>(
+    tx: &T,
+    case_id: Uuid,
+    units: &[String],
+) -> Result<(), StorageError> {
     for unit in units {
         tx.execute(sql::INSERT_CASE_UNIT, params![unit, case_id])
             .await?;
@@ -712,7 +725,10 @@ pub async fn case_with_events<T: Tx>(
     let events: Vec<One<Json<Event>>> = tx
         .query(sql::SELECT_EVENTS_OF_CASE, params![case_id])
         .await?;
-    Ok(Some((row, events.into_iter().map(|One(Json(e))| e).collect())))
+    Ok(Some((
+        row,
+        events.into_iter().map(|One(Json(e))| e).collect(),
+    )))
 }
 
 /// One page of the case query and its per-status counts, read in the caller's snapshot.
@@ -829,12 +845,9 @@ pub async fn login_lock<T: Tx>(
     client: String,
     now: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>, StorageError> {
-    let until = one::<_, One<Option<DateTime<Utc>>>>(
-        tx,
-        sql::SELECT_LOGIN_LOCK,
-        params![username, client],
-    )
-    .await?;
+    let until =
+        one::<_, One<Option<DateTime<Utc>>>>(tx, sql::SELECT_LOGIN_LOCK, params![username, client])
+            .await?;
     Ok(until.and_then(|One(until)| until).filter(|t| *t > now))
 }
 
@@ -847,12 +860,8 @@ pub async fn login_failed<T: Tx>(
     policy: LockoutPolicy,
     audit: AuditDraft,
 ) -> Result<Option<DateTime<Utc>>, StorageError> {
-    let previous: Option<(u32, DateTime<Utc>)> = one(
-        tx,
-        sql::SELECT_LOGIN_FAILURES,
-        params![&username, &client],
-    )
-    .await?;
+    let previous: Option<(u32, DateTime<Utc>)> =
+        one(tx, sql::SELECT_LOGIN_FAILURES, params![&username, &client]).await?;
     let failures = policy.next_failures(previous, now);
     let locked_until = policy.lock_until(failures, now);
     tx.execute(

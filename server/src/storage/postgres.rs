@@ -23,8 +23,8 @@ use super::{
     CaseRow, ChangePage, DeviceRecord, Head, IngestBatch, LockoutPolicy, NewDevice, PhotoRecord,
     RefreshOutcome, Session, Storage, StorageError, StorageFuture, TokenRefresh, UserRecord,
 };
-use crate::audit::{AuditDraft, AuditKey, AuditRow};
-use crate::domain::Catalog;
+use crate::policy::audit::{AuditDraft, AuditKey, AuditRow};
+use crate::policy::catalog::Catalog;
 
 const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("migrations/postgres/0001_init.sql")),
@@ -355,7 +355,9 @@ impl Storage for PostgresStorage {
     }
 
     fn revoke_device(&self, device_id: Uuid, audit: AuditDraft) -> StorageFuture<'_, bool> {
-        write_op!(self, |tx, head| ops::revoke_device(tx, head, device_id, audit))
+        write_op!(self, |tx, head| ops::revoke_device(
+            tx, head, device_id, audit
+        ))
     }
 
     fn ingest(&self, batch: IngestBatch) -> StorageFuture<'_, Vec<EventResult>> {
@@ -441,7 +443,9 @@ impl Storage for PostgresStorage {
     }
 
     fn unlock_login(&self, username: String, audit: AuditDraft) -> StorageFuture<'_, u64> {
-        write_op!(self, |tx, head| ops::unlock_login(tx, head, username, audit))
+        write_op!(self, |tx, head| ops::unlock_login(
+            tx, head, username, audit
+        ))
     }
 
     fn append_audit(&self, audit: AuditDraft) -> StorageFuture<'_, ()> {
@@ -458,4 +462,3 @@ impl Storage for PostgresStorage {
         })
     }
 }
-

@@ -14,8 +14,8 @@ use uuid::Uuid;
 
 use super::StorageError;
 use super::sql::SqlValue;
-use crate::audit::AuditRow;
 use crate::model::{CaseRow, DeviceRecord, PhotoRecord, UserRecord};
+use crate::policy::audit::AuditRow;
 
 /// A timestamp as stored.
 pub(crate) fn ts(at: DateTime<Utc>) -> String {

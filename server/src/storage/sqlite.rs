@@ -25,8 +25,8 @@ use super::{
     CaseRow, ChangePage, DeviceRecord, Head, IngestBatch, LockoutPolicy, NewDevice, PhotoRecord,
     RefreshOutcome, Session, Storage, StorageError, StorageFuture, TokenRefresh, UserRecord,
 };
-use crate::audit::{AuditDraft, AuditKey, AuditRow};
-use crate::domain::Catalog;
+use crate::policy::audit::{AuditDraft, AuditKey, AuditRow};
+use crate::policy::catalog::Catalog;
 
 const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("migrations/sqlite/0001_init.sql")),
@@ -121,7 +121,11 @@ fn rows<R: FromRow>(
 }
 
 impl SqliteTx<'_> {
-    fn query_now<R: FromRow>(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<R>, StorageError> {
+    fn query_now<R: FromRow>(
+        &self,
+        sql: &str,
+        params: &[SqlValue],
+    ) -> Result<Vec<R>, StorageError> {
         rows(&mut *self.0.prepare_cached(sql)?, params)
     }
 
@@ -359,11 +363,10 @@ impl SqliteStorage {
     /// Runs a shared write operation in the writer's transaction.
     async fn write_op<T: Send + 'static>(
         &self,
-        op: impl for<'c> FnOnce(&SqliteTx<'c>, &mut Head) -> Result<T, StorageError>
-        + Send
-        + 'static,
+        op: impl for<'c> FnOnce(&SqliteTx<'c>, &mut Head) -> Result<T, StorageError> + Send + 'static,
     ) -> Result<T, StorageError> {
-        self.write(move |conn, head| op(&SqliteTx(conn), head)).await
+        self.write(move |conn, head| op(&SqliteTx(conn), head))
+            .await
     }
 
     /// Runs a shared read operation on a pooled connection.
@@ -509,9 +512,11 @@ impl Storage for SqliteStorage {
         uploaded_before: DateTime<Utc>,
         audit: AuditDraft,
     ) -> StorageFuture<'_, Vec<String>> {
-        Box::pin(self.write_op(move |tx, head| {
-            run_now(ops::sweep_photos(tx, head, uploaded_before, audit))
-        }))
+        Box::pin(
+            self.write_op(move |tx, head| {
+                run_now(ops::sweep_photos(tx, head, uploaded_before, audit))
+            }),
+        )
     }
 
     fn login_lock(
@@ -539,7 +544,9 @@ impl Storage for SqliteStorage {
     }
 
     fn login_succeeded(&self, username: String, client: String) -> StorageFuture<'_, ()> {
-        Box::pin(self.write_op(move |tx, _head| run_now(ops::login_succeeded(tx, username, client))))
+        Box::pin(
+            self.write_op(move |tx, _head| run_now(ops::login_succeeded(tx, username, client))),
+        )
     }
 
     fn unlock_login(&self, username: String, audit: AuditDraft) -> StorageFuture<'_, u64> {
@@ -561,4 +568,3 @@ impl Storage for SqliteStorage {
         }))
     }
 }
-
