@@ -35,7 +35,9 @@ wire_enum! {
 
 /// An estate and everything routing needs to know about it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Estate {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub id: EstateId,
     pub name: String,
     /// District (区), e.g. `河西区`.
@@ -47,9 +49,11 @@ pub struct Estate {
     pub management_mode: ManagementMode,
     /// The managing company (for COMPANY mode; may be a nearby company for a scattered estate, 六(一)).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub company_unit: Option<UnitId>,
     /// The property owner unit (for OWNER_SELF mode, and for repairs the owner pays for).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub owner_unit: Option<UnitId>,
     /// A small scattered estate that cannot be enclosed, managed by the company of a nearby
     /// estate (六(一)); routing cites that in the legal basis.
@@ -59,6 +63,7 @@ pub struct Estate {
     pub lamp_owner: LampOwner,
     /// Designated elevator maintainer (三(三)7), if the estate has elevators.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub elevator_maintainer: Option<UnitId>,
     /// When the estate entered long-term management (二(二)).
     #[serde(default)]
@@ -69,6 +74,7 @@ pub struct Estate {
     #[serde(default)]
     pub exit_reason: Option<String>,
     /// Boundary as a GeoJSON geometry (Polygon or MultiPolygon), WGS-84 [lon, lat].
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub boundary: Geometry,
     /// Building labels, e.g. `1号楼`.
     #[serde(default)]

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// A position fix from the phone, WGS-84.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GpsFix {
     pub lat: f64,
     pub lon: f64,

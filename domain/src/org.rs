@@ -64,7 +64,9 @@ pub type UnitId = String;
 
 /// One concrete organisation: 河西区城市管理委员会, 南营门街道办事处, 长春里社区居委会, a company …
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrgUnit {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub id: UnitId,
     pub name: String,
     pub unit_type: UnitType,

@@ -13,6 +13,7 @@ pub const PROTOCOL_VERSION: u32 = 1;
 
 /// `POST /api/v1/sync/push`: a batch of events from the outbox, oldest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushRequest {
     pub protocol: u32,
     pub events: Vec<Event>,
@@ -20,11 +21,13 @@ pub struct PushRequest {
 
 /// One result per pushed event, in request order. One bad event never blocks the rest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushResponse {
     pub results: Vec<EventResult>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EventResult {
     pub event_id: Uuid,
     #[serde(flatten)]
@@ -34,6 +37,7 @@ pub struct EventResult {
 /// What happened to one pushed event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "SCREAMING_SNAKE_CASE")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum EventOutcome {
     /// Stored now; the case as it stands after the event.
     Applied { case: Box<Case> },
@@ -49,6 +53,7 @@ pub enum EventOutcome {
 
 /// Metadata of a stored photo (the re-encoded JPEG).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PhotoMeta {
     pub sha256: String,
     pub bytes: u64,
@@ -58,6 +63,7 @@ pub struct PhotoMeta {
 
 /// `GET /api/v1/photos/{sha256}/status`: how much of an upload the server already holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PhotoUploadStatus {
     pub sha256: String,
     /// Bytes received so far; send the rest from this offset.
@@ -69,10 +75,12 @@ pub struct PhotoUploadStatus {
 /// An opaque position in the server's change feed. Clients store it and send it back.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Cursor(pub String);
 
 /// `GET /api/v1/sync/pull?cursor=…&limit=…`: what changed that the user may see.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PullResponse {
     pub protocol: u32,
     /// Cases changed since the cursor, as they stand now.
@@ -95,6 +103,7 @@ pub struct PullResponse {
 
 /// The one error body every API error uses: `{code, message}` with a stable machine code.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiError {
     pub code: String,
     pub message: String,
@@ -102,6 +111,7 @@ pub struct ApiError {
 
 /// `POST /api/v1/auth/enrol`: sign in and bind this device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrolRequest {
     pub username: String,
     pub password: String,
@@ -111,6 +121,7 @@ pub struct EnrolRequest {
 
 /// Tokens are shown once; the server keeps only their hashes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrolResponse {
     pub device_id: Uuid,
     pub access_token: String,
@@ -121,12 +132,14 @@ pub struct EnrolResponse {
 
 /// `POST /api/v1/auth/refresh`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RefreshRequest {
     pub device_id: Uuid,
     pub refresh_token: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RefreshResponse {
     pub access_token: String,
     pub access_expires_in_s: u64,
@@ -139,6 +152,7 @@ pub struct RefreshResponse {
 
 /// The signed-in user as the device needs it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserInfo {
     pub user_id: String,
     pub username: String,

@@ -15,6 +15,7 @@ macro_rules! wire_enum {
             Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
             serde::Serialize, serde::Deserialize,
         )]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         pub enum $name {
             $( $(#[$variant_meta])* #[serde(rename = $code)] $variant, )+
         }

@@ -53,10 +53,12 @@ impl CaseStatus {
 /// What an event does to its case. The payload travels on the wire tagged by `kind`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "SCREAMING_SNAKE_CASE")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Action {
     /// Creates the case.
     Report {
         category: Category,
+        #[cfg_attr(feature = "openapi", schema(value_type = String))]
         estate_id: EstateId,
         #[serde(default)]
         building: Option<String>,
@@ -73,7 +75,10 @@ pub enum Action {
     /// Residents' committee hands it to the street office (三(四)).
     Escalate,
     /// Street office sends it to a concrete unit.
-    Dispatch { unit_id: UnitId },
+    Dispatch {
+        #[cfg_attr(feature = "openapi", schema(value_type = String))]
+        unit_id: UnitId,
+    },
     /// The assigned unit takes it.
     Accept,
     /// The assigned unit says it is not theirs.
@@ -91,7 +96,11 @@ pub enum Action {
     /// Joint-meeting minutes (联席会议纪要, 三(三)5): what the meeting agreed for a member unit
     /// on this case. Only the street office of the case's street writes them (the server checks
     /// the street); no state change.
-    Minutes { unit_id: UnitId, text: String },
+    Minutes {
+        #[cfg_attr(feature = "openapi", schema(value_type = String))]
+        unit_id: UnitId,
+        text: String,
+    },
 }
 
 wire_enum! {
@@ -154,10 +163,12 @@ impl Action {
 /// Who fired an event. On the server this is taken from the authenticated session, never trusted
 /// from the body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Actor {
     pub user_id: String,
     pub role: Role,
     /// The org unit the user acts for (community, company, street office, department …).
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub unit_id: UnitId,
 }
 
@@ -175,6 +186,7 @@ wire_enum! {
 
 /// A photo by content address. The bytes travel separately (resumable upload).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PhotoRef {
     /// Lower-case hex SHA-256 of the stored (re-encoded) JPEG.
     pub sha256: String,
@@ -183,10 +195,13 @@ pub struct PhotoRef {
 
 /// One thing that happened to a case. Ids are made on the device (UUIDv7) so uploads are idempotent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Event {
     pub id: Uuid,
     pub case_id: Uuid,
     pub action: Action,
+    /// Who fired it. The server ignores what a pushed body says here and records the signed-in
+    /// user (from the access token) instead.
     pub actor: Actor,
     /// When the device says it happened.
     pub device_time: DateTime<Utc>,
@@ -210,9 +225,11 @@ impl Event {
 
 /// The current state of a case, folded from its events by [`apply`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Case {
     pub id: Uuid,
     pub category: Category,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub estate_id: EstateId,
     #[serde(default)]
     pub building: Option<String>,
@@ -235,6 +252,7 @@ pub struct Case {
     pub reported_device_time: Option<DateTime<Utc>>,
     /// The concrete unit the case is dispatched to, while it is.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub assigned_unit: Option<UnitId>,
     #[serde(default)]
     pub escalated_at: Option<DateTime<Utc>>,

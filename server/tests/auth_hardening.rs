@@ -211,7 +211,7 @@ async fn wrong_passwords_lock_the_account_for_that_address_only(backend: Backend
     let lifted = storage
         .unlock_login(
             user.to_owned(),
-            xuncha_server::audit::AuditDraft::new("LOGIN_UNLOCKED", "user", user),
+            xuncha_server::policy::audit::AuditDraft::new("LOGIN_UNLOCKED", "user", user),
         )
         .await
         .unwrap();

@@ -14,8 +14,8 @@ use uuid::Uuid;
 use xuncha_core::protocol::EventOutcome;
 use xuncha_core::workflow::{Action, Event};
 use xuncha_core::{Actor, CaseStatus, Category, Role};
-use xuncha_server::access;
-use xuncha_server::domain::{Catalog, demo_catalog};
+use xuncha_server::policy::access;
+use xuncha_server::policy::catalog::{Catalog, demo_catalog};
 use xuncha_server::storage::postgres::PostgresStorage;
 use xuncha_server::storage::sqlite::SqliteStorage;
 use xuncha_server::storage::{

@@ -332,7 +332,7 @@ async fn estates_import_reports_bad_features_by_index_and_imports_good_files() {
         "the import adds, it does not replace"
     );
     let placed =
-        xuncha_server::open311::place::locate(&catalog, 39.121, 117.201, chrono::Utc::now())
+        xuncha_server::http::open311::place::locate(&catalog, 39.121, 117.201, chrono::Utc::now())
             .unwrap();
     assert_eq!(placed.id, "xinli");
     server.shutdown().await.unwrap();

@@ -452,7 +452,7 @@ async fn malformed_requests_get_json_errors_on_every_route(backend: Backend) {
         ("post", "/dashboard/estates/{id}"),
     ];
     // Routes that end the session (revoke, logout) go last so the others run signed in.
-    let mut routes: Vec<&(&str, &str)> = xuncha_server::openapi::ROUTES
+    let mut routes: Vec<&(&str, &str)> = xuncha_server::http::openapi::ROUTES
         .iter()
         .chain(dashboard)
         .collect();

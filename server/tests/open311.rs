@@ -274,7 +274,7 @@ async fn round_trip(backend: Backend) {
         .find(|e| e.id == "changchunli")
         .unwrap();
     let (centre_lat, centre_long) =
-        xuncha_server::open311::public::estate_centre(&changchunli).unwrap();
+        xuncha_server::http::open311::public::estate_centre(&changchunli).unwrap();
     assert_eq!(request["lat"], centre_lat);
     assert_eq!(request["long"], centre_long);
     assert_eq!(request["address_id"], "changchunli");
@@ -490,7 +490,7 @@ async fn round_trip(backend: Backend) {
         rows.iter()
             .any(|r| r.entry.contains("EVENT_APPLIED") && r.entry.contains(&id))
     );
-    assert!(xuncha_server::audit::verify(&rows, &head).is_intact());
+    assert!(xuncha_server::policy::audit::verify(&rows, &head).is_intact());
     server.stop().await;
 }
 

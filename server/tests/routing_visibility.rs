@@ -25,12 +25,18 @@ async fn department(t: &TestServer, username: &str, unit_id: &str) {
                 display_name: username.into(),
                 role: Role::Department,
                 unit_id: unit_id.into(),
-                password_hash: xuncha_server::auth::hash_password(DEMO_PASSWORD.into())
-                    .await
-                    .unwrap(),
+                password_hash: xuncha_server::policy::passwords::hash_password(
+                    DEMO_PASSWORD.into(),
+                )
+                .await
+                .unwrap(),
                 disabled: false,
             },
-            xuncha_server::audit::AuditDraft::new("USER_CREATED", "user", format!("u-{username}")),
+            xuncha_server::policy::audit::AuditDraft::new(
+                "USER_CREATED",
+                "user",
+                format!("u-{username}"),
+            ),
         )
         .await
         .unwrap();

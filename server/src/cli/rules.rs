@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use xuncha_core::catalog::Category;
 use xuncha_core::routing::{RoutingRules, UnitDirectory, route};
 
-use crate::domain::Catalog;
+use crate::policy::catalog::Catalog;
 
 /// The parsed rules and a one-line summary, else `file:line: message [CODE]`.
 pub fn check(text: &str, file_name: &str) -> Result<(RoutingRules, String), String> {

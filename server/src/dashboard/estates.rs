@@ -16,8 +16,8 @@ use xuncha_core::{OrgUnit, Role, UnitType};
 
 use super::html::{csrf_field, esc, options};
 use super::web::{WebError, WebUser, storage_error, user_page};
-use crate::app::AppState;
-use crate::audit::AuditDraft;
+use crate::http::app::AppState;
+use crate::policy::audit::AuditDraft;
 
 pub const MODES: [(ManagementMode, &str, &str); 3] = [
     (ManagementMode::Company, "COMPANY", "社会化服务公司"),

@@ -15,7 +15,7 @@ use xuncha_core::kpi::{self, KpiGroup, KpiRow, Quarter};
 
 use super::kpi_view::{GROUPS, KpiLine, QuarterArg, kpi_charts, kpi_export, kpi_table};
 use super::web::{WebError, WebUser, download, load_visible, query_all, scoped_query, user_page};
-use crate::app::AppState;
+use crate::http::app::AppState;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]

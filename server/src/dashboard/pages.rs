@@ -1,6 +1,6 @@
 //! The dashboard's pages and form handlers. Reads go through the storage case query scoped by
-//! [`crate::access::case_scope`] ([`super::web::load_visible`], [`super::web::query_all`]) /
-//! [`super::web::load_case`] (per-object authorization of [`crate::access`]); writes go through
+//! [`crate::policy::access::case_scope`] ([`super::web::load_visible`], [`super::web::query_all`]) /
+//! [`super::web::load_case`] (per-object authorization of [`crate::policy::access`]); writes go through
 //! [`super::web::submit_event`] (the sync API's ingest) or `Storage::save_catalog` (estates).
 
 use std::fmt::Write as _;
@@ -28,10 +28,10 @@ use super::web::{
     register_web_device, session_user, storage_error, submit_event, user_names, user_page,
     visible_estates,
 };
-use crate::access;
-use crate::app::AppState;
-use crate::error::ApiError;
-use crate::photo_store;
+use crate::http::app::AppState;
+use crate::http::error::ApiError;
+use crate::policy::access;
+use crate::storage::photo_files;
 
 const CSS: &str = include_str!("../../assets/app.css");
 const JS: &str = include_str!("../../assets/app.js");
@@ -103,7 +103,7 @@ pub struct LoginForm {
 pub async fn login(
     State(state): State<AppState>,
     Extension(sessions): Extension<Arc<SessionStore>>,
-    ip: crate::throttle::ClientIp,
+    ip: crate::http::throttle::ClientIp,
     headers: HeaderMap,
     axum::Form(form): axum::Form<LoginForm>,
 ) -> Result<Response, WebError> {
@@ -127,7 +127,7 @@ pub async fn login(
     if username.is_empty() || username.chars().count() > 100 || form.password.len() > 200 {
         return Ok(refuse(StatusCode::UNAUTHORIZED, "用户名或密码格式不正确"));
     }
-    let outcome = crate::api::auth::check_password(
+    let outcome = crate::http::api::auth::check_password(
         app,
         ip,
         &username,
@@ -137,16 +137,16 @@ pub async fn login(
     )
     .await;
     let user = match outcome {
-        Ok(crate::api::auth::SignIn::Ok(user)) => user,
-        Ok(crate::api::auth::SignIn::Refused) => {
+        Ok(crate::http::api::auth::SignIn::Ok(user)) => user,
+        Ok(crate::http::api::auth::SignIn::Refused) => {
             return Ok(refuse(StatusCode::UNAUTHORIZED, "用户名或密码错误"));
         }
-        Ok(crate::api::auth::SignIn::Locked { retry_after_s }) => {
+        Ok(crate::http::api::auth::SignIn::Locked { retry_after_s }) => {
             let mut resp = refuse(
                 StatusCode::TOO_MANY_REQUESTS,
                 &format!(
                     "该账号在本机登录失败次数过多，已暂时锁定，请在 {} 后再试（LOGIN_LOCKED）",
-                    crate::credentials::wait_zh(retry_after_s)
+                    crate::policy::credentials::wait_zh(retry_after_s)
                 ),
             );
             if let Ok(v) = HeaderValue::from_str(&retry_after_s.to_string()) {
@@ -162,7 +162,7 @@ pub async fn login(
                 status,
                 &format!(
                     "登录请求过多，请在 {} 后再试（{}）",
-                    crate::credentials::wait_zh(retry_after_s),
+                    crate::policy::credentials::wait_zh(retry_after_s),
                     e.code()
                 ),
             );
@@ -532,8 +532,8 @@ async fn render_case(
     // Actions.
     let suggested = routing_owner(row.routing.as_ref());
     // The 派往 select lists only the units the server would accept (routing + unit directory).
-    let targets =
-        crate::domain::dispatch_targets(&catalog, case).unwrap_or_else(|| catalog.units.clone());
+    let targets = crate::policy::catalog::dispatch_targets(&catalog, case)
+        .unwrap_or_else(|| catalog.units.clone());
     body.push_str(&actions_card(case, web, &targets, suggested.as_deref()));
     // Mini map.
     if let Some(estate) = estate {
@@ -759,7 +759,7 @@ async fn read_action_form(
 /// Stores an uploaded photo the way the API does (re-encoded under the limits, content-addressed,
 /// recorded with an audit entry) and returns its address.
 async fn store_photo(state: &AppState, web: &WebUser, bytes: Vec<u8>) -> Result<String, WebError> {
-    let sha = photo_store::sha256_bytes(&bytes);
+    let sha = photo_files::sha256_bytes(&bytes);
     match state
         .storage
         .photo(sha.clone())
@@ -768,10 +768,20 @@ async fn store_photo(state: &AppState, web: &WebUser, bytes: Vec<u8>) -> Result<
     {
         // Stored before: this user presented its bytes, so it is theirs to cite too.
         Some(stored) => {
-            photo_store::record_received(state, &web.authed.0, stored, "dashboard").await?;
+            photo_files::record_received(&state.photo_files(), &web.authed.0, stored, "dashboard")
+                .await
+                .map_err(ApiError::from)?;
         }
         None => {
-            photo_store::store_received(state, &web.authed.0, &sha, bytes, "dashboard").await?;
+            photo_files::store_received(
+                &state.photo_files(),
+                &web.authed.0,
+                &sha,
+                bytes,
+                "dashboard",
+            )
+            .await
+            .map_err(ApiError::from)?;
         }
     }
     Ok(sha)
@@ -865,7 +875,7 @@ pub async fn photo(
     Path(sha): Path<String>,
 ) -> Result<Response, WebError> {
     let app = &state;
-    if !photo_store::is_sha256_hex(&sha) {
+    if !photo_files::is_sha256_hex(&sha) {
         return Err(WebError::NotFound(format!("照片 {sha}")));
     }
     app.storage
@@ -873,7 +883,7 @@ pub async fn photo(
         .await
         .map_err(storage_error)?
         .ok_or_else(|| WebError::NotFound(format!("照片 {sha}")))?;
-    let allowed = crate::api::photos::may_read_photo(app, web.user(), &sha).await?;
+    let allowed = crate::http::api::photos::may_read_photo(app, web.user(), &sha).await?;
     if !allowed {
         // Audited, but answered like an unknown photo (the API's rule).
         app.deny(&web.authed, "photo", &sha).await?;

@@ -8,7 +8,7 @@ use axum::{Extension, Router};
 
 use super::session::SessionStore;
 use super::{estates, kpi_page, pages};
-use crate::app::AppState;
+use crate::http::app::AppState;
 
 /// Form fields besides the photo in an action form.
 const ACTION_FORM_OVERHEAD: usize = 64 * 1024;

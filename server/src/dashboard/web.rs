@@ -1,6 +1,6 @@
 //! HTTP side of the dashboard: the signed-in user extractor (cookie session → the same
 //! `UserRecord` the API uses), CSRF checks, data loading through the storage case query scoped by
-//! [`crate::access::case_scope`], and the
+//! [`crate::policy::access::case_scope`], and the
 //! write path, which builds an [`Event`] and sends it through `Storage::ingest` exactly like a
 //! phone's push (same workflow, routing, idempotency and audit).
 
@@ -19,13 +19,13 @@ use xuncha_core::{Actor, Case, Estate, OrgUnit, Role};
 
 use super::html::{FrameUser, NoticeKind, esc, notice, page};
 use super::session::{self, SessionStore, tokens_equal};
-use crate::access;
-use crate::app::AppState;
-use crate::audit::AuditDraft;
-use crate::auth::Authed;
-use crate::domain::Catalog;
-use crate::error::ApiError;
-use crate::ingest;
+use crate::http::app::AppState;
+use crate::http::auth::Authed;
+use crate::http::error::ApiError;
+use crate::policy::access;
+use crate::policy::audit::AuditDraft;
+use crate::policy::catalog::Catalog;
+use crate::policy::ingest;
 use crate::storage::{CaseQuery, CaseRow, DeviceRecord, IngestBatch, Session, UserRecord};
 
 /// A signed-in dashboard user, re-read from storage on every request.
@@ -409,8 +409,8 @@ pub async fn register_web_device(
                 id,
                 user_id: user.id.clone(),
                 name: name.clone(),
-                refresh_hash: crate::auth::token_hash(&session::random_token()),
-                access_hash: crate::auth::token_hash(&session::random_token()),
+                refresh_hash: crate::policy::passwords::token_hash(&session::random_token()),
+                access_hash: crate::policy::passwords::token_hash(&session::random_token()),
                 access_expires_at: Utc::now(),
                 max_active_per_user: state.config.auth.sessions_per_user,
             },

@@ -1,8 +1,8 @@
 //! The case query behind the dashboard and Open311 searches: filters, sort and keyset paging over
 //! the indexed columns of `cases` (migration 0002), written once as SQL for both backends.
 //!
-//! Visibility comes in as a [`CaseScope`] built by [`crate::access::case_scope`] from the same
-//! rule as [`crate::access::can_see_case`]; this module never decides who sees what.
+//! Visibility comes in as a [`CaseScope`] built by [`crate::policy::access::case_scope`] from the same
+//! rule as [`crate::policy::access::can_see_case`]; this module never decides who sees what.
 
 use std::collections::BTreeMap;
 
@@ -15,29 +15,7 @@ use super::CaseRow;
 /// The sort key of a case with no running deadline: after every real deadline.
 pub const NO_DUE: i64 = i64::MAX;
 
-/// Which cases a caller may see, as the query needs it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CaseScope {
-    All,
-    /// Cases of these estates (inspector, committee, company staff, street office).
-    Estates(Vec<String>),
-    /// Cases this unit is involved in (department): ever dispatched to it, or naming it as the
-    /// supervisor or a co-responsible unit in their routing decision ([`IndexColumns::units_of`]).
-    InvolvesUnit(String),
-}
-
-impl CaseScope {
-    /// Whether the scope admits a stored row (the in-memory form of the SQL filter).
-    pub fn admits(&self, row: &CaseRow) -> bool {
-        match self {
-            CaseScope::All => true,
-            CaseScope::Estates(ids) => ids.contains(&row.case.estate_id),
-            CaseScope::InvolvesUnit(unit) => {
-                IndexColumns::units_of(&row.dispatched_units, row.routing.as_ref()).contains(unit)
-            }
-        }
-    }
-}
+pub use crate::model::CaseScope;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum CaseSort {
@@ -237,24 +215,7 @@ impl IndexColumns {
         dispatched_units: &[String],
         routing: Option<&serde_json::Value>,
     ) -> Vec<String> {
-        let mut units: Vec<String> = dispatched_units.to_vec();
-        let id =
-            |unit: &serde_json::Value| unit.get("id").and_then(|v| v.as_str()).map(str::to_owned);
-        if let Some(routing) = routing {
-            let supervisor = routing.get("supervisor").and_then(id);
-            let co_responsible = routing
-                .get("co_responsible")
-                .and_then(|v| v.as_array())
-                .into_iter()
-                .flatten()
-                .filter_map(id);
-            for unit in supervisor.into_iter().chain(co_responsible) {
-                if !units.contains(&unit) {
-                    units.push(unit);
-                }
-            }
-        }
-        units
+        crate::model::involved_units(dispatched_units, routing)
     }
 }
 

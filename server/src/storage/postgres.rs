@@ -1,7 +1,7 @@
 //! PostgreSQL backend (tokio-postgres + deadpool). Each write is one transaction that first locks
 //! the `sync_head` row (`FOR UPDATE`), so change sequence numbers and the audit chain follow commit
-//! order even with many concurrent pushes. The decisions are the shared ones ([`crate::ingest`],
-//! [`crate::audit`]); this file only reads and writes rows.
+//! order even with many concurrent pushes. The decisions are the shared ones ([`crate::policy::ingest`],
+//! [`crate::policy::audit`]); this file only reads and writes rows.
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Transaction};
@@ -17,10 +17,10 @@ use super::{
     CaseRow, ChangePage, DeviceRecord, Head, IngestBatch, LockoutPolicy, NewDevice, PhotoRecord,
     RefreshOutcome, Session, Storage, StorageError, StorageFuture, TokenRefresh, UserRecord,
 };
-use crate::audit::{self, AuditDraft, AuditKey, AuditRow};
-use crate::credentials::{RefreshStep, SpentToken, decide_refresh};
-use crate::domain::Catalog;
-use crate::ingest;
+use crate::policy::audit::{self, AuditDraft, AuditKey, AuditRow};
+use crate::policy::catalog::Catalog;
+use crate::policy::credentials::{RefreshStep, SpentToken, decide_refresh};
+use crate::policy::ingest;
 
 const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("migrations/postgres/0001_init.sql")),
@@ -725,7 +725,7 @@ impl Storage for PostgresStorage {
                     insert_audit(
                         &tx,
                         &mut head,
-                        crate::credentials::eviction_audit(&old, &device.user_id),
+                        crate::policy::credentials::eviction_audit(&old, &device.user_id),
                     )
                     .await?;
                 }
@@ -816,7 +816,7 @@ impl Storage for PostgresStorage {
                     insert_audit(
                         &tx,
                         &mut head,
-                        crate::credentials::reuse_audit(refresh.device_id),
+                        crate::policy::credentials::reuse_audit(refresh.device_id),
                     )
                     .await?;
                     RefreshOutcome::Reused

@@ -20,10 +20,10 @@ use super::{
     CaseRow, ChangePage, DeviceRecord, Head, IngestBatch, LockoutPolicy, NewDevice, PhotoRecord,
     RefreshOutcome, Session, Storage, StorageError, StorageFuture, TokenRefresh, UserRecord,
 };
-use crate::audit::{self, AuditDraft, AuditKey, AuditRow};
-use crate::credentials::{RefreshStep, SpentToken, decide_refresh};
-use crate::domain::Catalog;
-use crate::ingest;
+use crate::policy::audit::{self, AuditDraft, AuditKey, AuditRow};
+use crate::policy::catalog::Catalog;
+use crate::policy::credentials::{RefreshStep, SpentToken, decide_refresh};
+use crate::policy::ingest;
 
 const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("migrations/sqlite/0001_init.sql")),
@@ -892,7 +892,7 @@ impl Storage for SqliteStorage {
                         "UPDATE devices SET revoked_at = ?1 WHERE id = ?2",
                         params![ts(now), old],
                     )?;
-                    insert_audit(conn, head, crate::credentials::eviction_audit(&old, &device.user_id))?;
+                    insert_audit(conn, head, crate::policy::credentials::eviction_audit(&old, &device.user_id))?;
                 }
             }
             Ok(())
@@ -974,7 +974,7 @@ impl Storage for SqliteStorage {
                         "UPDATE devices SET revoked_at = COALESCE(revoked_at, ?1) WHERE id = ?2",
                         params![ts(refresh.now), id],
                     )?;
-                    insert_audit(conn, head, crate::credentials::reuse_audit(refresh.device_id))?;
+                    insert_audit(conn, head, crate::policy::credentials::reuse_audit(refresh.device_id))?;
                     Ok(RefreshOutcome::Reused)
                 }
                 RefreshStep::Rotate => {

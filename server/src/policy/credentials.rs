@@ -4,8 +4,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::audit::AuditDraft;
 use crate::config::AuthLimits;
+use crate::policy::audit::AuditDraft;
 
 /// What an audit row keeps of a username someone typed: at most this many characters.
 pub const AUDIT_USERNAME_CHARS: usize = 64;

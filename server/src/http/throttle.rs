@@ -23,14 +23,14 @@ use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
 use tokio::sync::Semaphore;
 
 use crate::config::AuthLimits;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// The client address of a request (the TCP peer). Requests that did not come through the
 /// server's listener (none in production) share the unspecified address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientIp(pub IpAddr);
 
-/// The peer address as [`crate::serve`] stamps it on every request (any value a client sent
+/// The peer address as [`crate::http::serve`] stamps it on every request (any value a client sent
 /// under this name is replaced), for code that rebuilds a request from its headers (Open311's
 /// `caller` copies it along with `Authorization`).
 pub const PEER_HEADER: &str = "x-xuncha-peer";
@@ -117,7 +117,7 @@ impl Workers {
                         let Ok(check) = next else {
                             return;
                         };
-                        let ok = crate::auth::verify_password_in(
+                        let ok = crate::policy::passwords::verify_password_in(
                             &check.password,
                             &check.stored,
                             &mut memory,

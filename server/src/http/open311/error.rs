@@ -6,7 +6,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::format::{Document, Format, Record, Value};
-use crate::error::ApiError;
+use crate::http::error::{ApiError, refusal_status};
+use crate::policy::refusal::RefusalKind;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Open311Error {
@@ -36,8 +37,13 @@ pub enum Open311Error {
         "api_key is not accepted in the query string (it would be logged); send it as `Authorization: Bearer`, `X-Api-Key` or in the POST body (请勿把密钥放在网址中)"
     )]
     ApiKeyInQuery,
+    /// Ingest refused the report; the code and message as the push result gave them.
     #[error("{message}")]
-    Refused { code: String, message: String },
+    Refused {
+        code: String,
+        kind: RefusalKind,
+        message: String,
+    },
     #[error("{0}")]
     Api(#[from] ApiError),
 }
@@ -73,12 +79,7 @@ impl Open311Error {
             | Open311Error::ApiKeyInQuery
             | Open311Error::OutsideManagedEstates { .. } => StatusCode::BAD_REQUEST,
             Open311Error::UnsupportedContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Open311Error::Refused { code, .. }
-                if code.ends_with("_FORBIDDEN") || code == "ROLE_NOT_ALLOWED" =>
-            {
-                StatusCode::FORBIDDEN
-            }
-            Open311Error::Refused { .. } => StatusCode::BAD_REQUEST,
+            Open311Error::Refused { kind, .. } => refusal_status(*kind),
             // GeoReport v2: a missing or invalid api_key is a 403.
             Open311Error::Api(
                 ApiError::Unauthenticated | ApiError::TokenInvalid | ApiError::Revoked,

@@ -1,14 +1,15 @@
-//! The one place the server calls the shared domain core: the workflow (`apply`), routing
+//! The live catalog and the one place the server calls the shared domain core: the workflow (`apply`), routing
 //! (`route`) and the demo data loaders, so the phone and the server decide with the same code.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use serde::Serialize;
 use xuncha_core::OrgUnit;
 use xuncha_core::estate::{Estate, EstateId};
 use xuncha_core::routing::{RoutingRules, UnitDirectory};
 use xuncha_core::workflow::{Case, Event};
+
+use crate::policy::refusal::{CatalogError, Refusal, RouteError};
 
 /// Estates, the unit directory and the routing rules as the server currently holds them.
 #[derive(Debug, Clone, Default)]
@@ -28,7 +29,7 @@ impl Catalog {
 
     /// The parsed routing rules and unit directory, parsed once per catalog version: the server
     /// shares one `Arc<Catalog>` until the catalog changes, and a changed catalog is a new value.
-    pub fn router(&self) -> &Result<Router, Refusal> {
+    pub fn router(&self) -> &Result<Router, CatalogError> {
         self.router_cache.0.get_or_init(|| Router::new(self))
     }
 }
@@ -36,7 +37,7 @@ impl Catalog {
 /// A catalog's parsed router. Cloning a catalog drops it (the clone may be edited before use),
 /// so a cached router always belongs to the fields of the catalog holding it.
 #[derive(Default)]
-pub struct RouterCache(OnceLock<Result<Router, Refusal>>);
+pub struct RouterCache(OnceLock<Result<Router, CatalogError>>);
 
 impl Clone for RouterCache {
     fn clone(&self) -> RouterCache {
@@ -55,25 +56,9 @@ impl std::fmt::Debug for RouterCache {
     }
 }
 
-/// Why the workflow refused an event; `code` is the core's stable `WorkflowError::code()`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Refusal {
-    pub code: String,
-    pub message: String,
-}
-
-impl Refusal {
-    pub fn new(code: &str, message: impl Into<String>) -> Refusal {
-        Refusal {
-            code: code.to_owned(),
-            message: message.into(),
-        }
-    }
-}
-
 /// Validates `event` against the case as it stands and returns the case after it.
 pub fn apply(case: Option<&Case>, event: &Event) -> Result<Case, Refusal> {
-    xuncha_core::workflow::apply(case, event).map_err(|e| Refusal::new(e.code(), e.to_string()))
+    Ok(xuncha_core::workflow::apply(case, event)?)
 }
 
 /// The parsed routing rules and unit directory of a catalog (see [`Catalog::router`]).
@@ -83,14 +68,12 @@ pub struct Router {
 }
 
 impl Router {
-    pub fn new(catalog: &Catalog) -> Result<Router, Refusal> {
+    pub fn new(catalog: &Catalog) -> Result<Router, CatalogError> {
         let rules = match &catalog.routing_rules {
             Some(text) => RoutingRules::parse(text, "routing-rules.toml"),
             None => RoutingRules::builtin(),
-        }
-        .map_err(|e| Refusal::new(e.code(), e.to_string()))?;
-        let directory = UnitDirectory::from_units(catalog.units.clone())
-            .map_err(|e| Refusal::new(e.code(), e.to_string()))?;
+        }?;
+        let directory = UnitDirectory::from_units(catalog.units.clone())?;
         Ok(Router { rules, directory })
     }
 
@@ -99,9 +82,7 @@ impl Router {
     pub fn route(&self, case: &Case, estate: &Estate) -> serde_json::Value {
         match xuncha_core::routing::route(&self.rules, &self.directory, case.category, estate) {
             Ok(decision) => serde_json::to_value(decision).unwrap_or(serde_json::Value::Null),
-            Err(e) => {
-                serde_json::json!({ "error": { "code": e.code(), "message": e.to_string() } })
-            }
+            Err(e) => RouteError::from(e).to_json(),
         }
     }
 }
@@ -130,11 +111,9 @@ pub fn dispatch_targets(catalog: &Catalog, case: &Case) -> Option<Vec<OrgUnit>> 
 }
 
 /// Demo estates, unit directory and routing rules (three Tianjin areas, `core/data/demo/`).
-pub fn demo_catalog() -> Result<Catalog, Refusal> {
-    let directory =
-        xuncha_core::demo::units().map_err(|e| Refusal::new(e.code(), e.to_string()))?;
-    let estates =
-        xuncha_core::demo::estates().map_err(|e| Refusal::new(e.code(), e.to_string()))?;
+pub fn demo_catalog() -> Result<Catalog, CatalogError> {
+    let directory = xuncha_core::demo::units()?;
+    let estates = xuncha_core::demo::estates()?;
     Ok(Catalog {
         estates: estates.into_iter().map(|e| (e.id.clone(), e)).collect(),
         units: directory.units().to_vec(),
@@ -151,8 +130,8 @@ mod tests {
     #[test]
     fn router_is_parsed_once_per_catalog_and_not_carried_into_clones() {
         let catalog = demo_catalog().unwrap();
-        let first: *const Result<Router, Refusal> = catalog.router();
-        let second: *const Result<Router, Refusal> = catalog.router();
+        let first: *const Result<Router, CatalogError> = catalog.router();
+        let second: *const Result<Router, CatalogError> = catalog.router();
         assert!(
             std::ptr::eq(first, second),
             "the second call reuses the parsed router"
@@ -171,7 +150,7 @@ mod tests {
             .as_ref()
             .err()
             .expect("broken rules are refused");
-        assert_eq!(refusal.code, "MALFORMED_TOML");
+        assert_eq!(refusal.code(), "MALFORMED_TOML");
         assert!(
             catalog.router().is_ok(),
             "{:?}",

@@ -6,10 +6,10 @@ use axum::http::StatusCode;
 use uuid::Uuid;
 use xuncha_core::Role;
 
-use crate::app::AppState;
-use crate::audit::{self, AuditDraft, AuditReport};
-use crate::auth::Authed;
-use crate::error::{ApiError, ApiResult};
+use crate::http::app::AppState;
+use crate::http::auth::Authed;
+use crate::http::error::{ApiError, ApiResult};
+use crate::policy::audit::{self, AuditDraft, AuditReport};
 
 async fn require_admin(
     state: &AppState,

@@ -15,12 +15,12 @@ use tokio::io::AsyncWriteExt;
 use xuncha_core::Role;
 use xuncha_core::protocol::PhotoUploadStatus;
 
-use crate::access;
-use crate::app::AppState;
-use crate::auth::Authed;
-use crate::error::{ApiError, ApiResult};
-use crate::photo_store::{self, is_sha256_hex};
+use crate::http::app::AppState;
+use crate::http::auth::Authed;
+use crate::http::error::{ApiError, ApiResult};
+use crate::policy::access;
 use crate::storage::PhotoRecord;
+use crate::storage::photo_files::{self, is_sha256_hex};
 
 fn check_address(sha: &str) -> Result<(), ApiError> {
     if is_sha256_hex(sha) {
@@ -140,7 +140,7 @@ pub async fn upload(
     // Same key the sweep checks: the user's folder and the address.
     let key = format!(
         "{}/{sha}",
-        crate::photo_store::PhotoStore::user_key(&user_id)
+        crate::storage::photo_files::PhotoStore::user_key(&user_id)
     );
     {
         let mut busy = state
@@ -272,7 +272,7 @@ async fn finish_upload(
     let expected = sha.to_owned();
     let path = partial.clone();
     let bytes = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
-        let (actual, bytes) = photo_store::sha256_file(&path)
+        let (actual, bytes) = photo_files::sha256_file(&path)
             .map_err(|e| ApiError::Internal(format!("photo store: {e}")))?;
         if actual != expected {
             return Err(ApiError::PhotoHashMismatch { expected, actual });
@@ -283,8 +283,12 @@ async fn finish_upload(
     .map_err(|_| ApiError::Internal("photo task failed".to_owned()))??;
     // Stored before from someone else's upload: these bytes prove this user holds it too.
     let record = match state.storage.photo(sha.to_owned()).await? {
-        Some(stored) => photo_store::record_received(state, &authed.0, stored, "api").await?,
-        None => photo_store::store_received(state, &authed.0, sha, bytes, "api").await?,
+        Some(stored) => {
+            photo_files::record_received(&state.photo_files(), &authed.0, stored, "api").await?
+        }
+        None => {
+            photo_files::store_received(&state.photo_files(), &authed.0, sha, bytes, "api").await?
+        }
     };
     let _ = tokio::fs::remove_file(&partial).await;
     Ok(record)

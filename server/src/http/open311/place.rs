@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use xuncha_core::Estate;
 
-use crate::domain::Catalog;
+use crate::policy::catalog::Catalog;
 
 /// An estate is managed from its entry until it exits long-term management (policy 二(四)).
 pub fn is_managed(estate: &Estate, now: DateTime<Utc>) -> bool {

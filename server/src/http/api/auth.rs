@@ -3,20 +3,21 @@
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use chrono::{Duration, Utc};
 use xuncha_core::protocol::{
     EnrolRequest, EnrolResponse, RefreshRequest, RefreshResponse, UserInfo,
 };
 
 use super::read_json;
-use crate::app::AppState;
-use crate::audit::AuditDraft;
-use crate::auth::{self, ACCESS_PREFIX, Authed, REFRESH_PREFIX};
-use crate::credentials;
-use crate::error::{ApiError, ApiResult};
+use crate::http::app::AppState;
+use crate::http::auth::Authed;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::throttle::ClientIp;
+use crate::policy::audit::AuditDraft;
+use crate::policy::credentials;
+use crate::policy::passwords::{self, ACCESS_PREFIX, REFRESH_PREFIX};
 use crate::storage::{LockoutPolicy, NewDevice, RefreshOutcome, TokenRefresh, UserRecord};
-use crate::throttle::ClientIp;
 
 pub fn user_info(user: &UserRecord) -> UserInfo {
     UserInfo {
@@ -44,7 +45,7 @@ pub enum SignIn {
 }
 
 /// The one password check behind every sign-in form: per-address limit, per-account-and-address
-/// lockout, bounded argon2 work ([`crate::throttle`]), the failure's audit entry (with the
+/// lockout, bounded argon2 work ([`crate::http::throttle`]), the failure's audit entry (with the
 /// username cut, [`credentials::audit_username`]) and the lockout bookkeeping.
 pub async fn check_password(
     state: &AppState,
@@ -112,11 +113,9 @@ pub async fn check_password(
 pub async fn enrol(
     State(state): State<AppState>,
     ip: ClientIp,
-    headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Json<EnrolResponse>> {
-    let request: EnrolRequest =
-        read_json(&headers, body, state.config.limits.auth_body_bytes).await?;
+    let request: EnrolRequest = read_json(body, state.config.limits.auth_body_bytes).await?;
     let device_name = request.device_name.trim().to_owned();
     if device_name.is_empty() || device_name.chars().count() > 100 {
         return Err(ApiError::BadRequest(
@@ -141,8 +140,8 @@ pub async fn enrol(
         SignIn::Locked { retry_after_s } => return Err(ApiError::LoginLocked { retry_after_s }),
     };
     let device_id = xuncha_core::ids::new_id();
-    let access_token = auth::new_token(ACCESS_PREFIX);
-    let refresh_token = auth::new_token(REFRESH_PREFIX);
+    let access_token = passwords::new_token(ACCESS_PREFIX);
+    let refresh_token = passwords::new_token(REFRESH_PREFIX);
     let ttl = state.config.access_token_ttl_s;
     state
         .storage
@@ -151,8 +150,8 @@ pub async fn enrol(
                 id: device_id,
                 user_id: user.id.clone(),
                 name: device_name.clone(),
-                refresh_hash: auth::token_hash(&refresh_token),
-                access_hash: auth::token_hash(&access_token),
+                refresh_hash: passwords::token_hash(&refresh_token),
+                access_hash: passwords::token_hash(&access_token),
                 access_expires_at: Utc::now()
                     + Duration::seconds(i64::try_from(ttl).unwrap_or(3600)),
                 max_active_per_user: state.config.auth.sessions_per_user,
@@ -178,26 +177,24 @@ pub async fn enrol(
 pub async fn refresh(
     State(state): State<AppState>,
     ip: ClientIp,
-    headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Json<RefreshResponse>> {
-    let request: RefreshRequest =
-        read_json(&headers, body, state.config.limits.auth_body_bytes).await?;
+    let request: RefreshRequest = read_json(body, state.config.limits.auth_body_bytes).await?;
     state.throttle.attempt(ip)?;
     state
         .limiter
         .check(&format!("refresh:{}", request.device_id))?;
-    let access_token = auth::new_token(ACCESS_PREFIX);
-    let refresh_token = auth::new_token(REFRESH_PREFIX);
+    let access_token = passwords::new_token(ACCESS_PREFIX);
+    let refresh_token = passwords::new_token(REFRESH_PREFIX);
     let ttl = state.config.access_token_ttl_s;
     let now = Utc::now();
     let outcome = state
         .storage
         .refresh_access(TokenRefresh {
             device_id: request.device_id,
-            presented_hash: auth::token_hash(&request.refresh_token),
-            new_refresh_hash: auth::token_hash(&refresh_token),
-            access_hash: auth::token_hash(&access_token),
+            presented_hash: passwords::token_hash(&request.refresh_token),
+            new_refresh_hash: passwords::token_hash(&refresh_token),
+            access_hash: passwords::token_hash(&access_token),
             access_expires_at: now + Duration::seconds(i64::try_from(ttl).unwrap_or(3600)),
             now,
             grace: Duration::seconds(

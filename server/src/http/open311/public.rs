@@ -15,7 +15,7 @@ use xuncha_core::geo::Geometry;
 use xuncha_core::workflow::CaseStatus;
 
 /// The residents' text of every status, compiled in.
-pub const STATUS_NOTES_TOML: &str = include_str!("../../data/open311-public-status.toml");
+pub const STATUS_NOTES_TOML: &str = include_str!("../../../data/open311-public-status.toml");
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

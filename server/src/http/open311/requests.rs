@@ -21,10 +21,11 @@ use xuncha_core::workflow::{Action, Case, CaseStatus, Event};
 use super::error::Open311Error;
 use super::format::{Document, Format, Record, Value};
 use super::{Params, caller, place, public};
-use crate::access;
-use crate::app::AppState;
-use crate::domain::Catalog;
-use crate::ingest;
+use crate::http::app::AppState;
+use crate::policy::access;
+use crate::policy::catalog::Catalog;
+use crate::policy::ingest;
+use crate::policy::refusal::RefusalKind;
 use crate::storage::{CaseQuery, CaseRow, CaseScope, CaseSort, IngestBatch};
 
 /// Largest POST body: a description of at most [`MAX_DESCRIPTION_CHARS`] plus the other fields.
@@ -519,14 +520,16 @@ async fn create(
             content_type.to_owned(),
         ));
     }
-    let bytes = crate::api::read_body(&headers, body, MAX_POST_BYTES).await?;
+    let bytes = crate::http::api::body_bytes(body, MAX_POST_BYTES).await?;
     let mut form = Params::default();
     form.extend_form(&bytes);
     let mut params = Params::from_query(query.as_deref());
     params.extend_form(&bytes);
     let authed = caller(&state, &headers, &form)
         .await?
-        .ok_or(Open311Error::Api(crate::error::ApiError::Unauthenticated))?;
+        .ok_or(Open311Error::Api(
+            crate::http::error::ApiError::Unauthenticated,
+        ))?;
     let request = NewRequest::from_params(&params)?;
     let catalog = state.catalog();
     let now = ingest::now();
@@ -575,10 +578,14 @@ async fn create(
     match results.into_iter().next().map(|r| r.outcome) {
         Some(EventOutcome::Applied { .. } | EventOutcome::Duplicate { .. }) => {}
         Some(EventOutcome::Rejected { code, message }) => {
-            return Err(Open311Error::Refused { code, message });
+            return Err(Open311Error::Refused {
+                kind: RefusalKind::of_code(&code),
+                code,
+                message,
+            });
         }
         None => {
-            return Err(Open311Error::Api(crate::error::ApiError::Internal(
+            return Err(Open311Error::Api(crate::http::error::ApiError::Internal(
                 "ingest returned no result".to_owned(),
             )));
         }

@@ -3,29 +3,30 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{MethodRouter, get, post, put};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
 use tower_http::trace::TraceLayer;
 
-use crate::api;
-use crate::auth::RateLimiter;
 use crate::config::Config;
-use crate::demo::{self, DemoAccount};
-use crate::domain::Catalog;
-use crate::error::ApiError;
-use crate::openapi;
-use crate::photo_store::PhotoStore;
-use crate::storage::{self, Storage, StorageError};
+use crate::http::api;
+use crate::http::auth::RateLimiter;
+use crate::http::error::ApiError;
+use crate::http::openapi;
+use crate::model::DemoAccount;
+use crate::policy::catalog::Catalog;
+use crate::storage::photo_files::{PhotoFiles, PhotoStore};
+use crate::storage::{Storage, StorageError};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -34,8 +35,9 @@ pub struct AppState {
     pub photos: Arc<PhotoStore>,
     pub limiter: Arc<RateLimiter>,
     /// Bounds on password checks and credential attempts (issue 11).
-    pub throttle: Arc<crate::throttle::Throttle>,
-    catalog: Arc<RwLock<Arc<Catalog>>>,
+    pub throttle: Arc<crate::http::throttle::Throttle>,
+    /// Replaced whole on reload; readers keep the version they loaded.
+    catalog: Arc<ArcSwap<Catalog>>,
     pub uploads_in_progress: Arc<Mutex<HashSet<String>>>,
     /// Verified against when a username is unknown, so both cases cost one argon2 run.
     pub dummy_password_hash: Arc<str>,
@@ -44,16 +46,24 @@ pub struct AppState {
 impl AppState {
     /// The estates, units and routing rules in force.
     pub fn catalog(&self) -> Arc<Catalog> {
-        self.catalog.read().map(|c| c.clone()).unwrap_or_default()
+        self.catalog.load_full()
     }
 
     /// Reloads the catalog from storage (after an import).
     pub async fn reload_catalog(&self) -> Result<(), StorageError> {
-        let fresh = Arc::new(self.storage.load_catalog().await?);
-        if let Ok(mut current) = self.catalog.write() {
-            *current = fresh;
-        }
+        let fresh = self.storage.load_catalog().await?;
+        self.catalog.store(Arc::new(fresh));
         Ok(())
+    }
+
+    /// What the photo-file operations need, from this state.
+    pub fn photo_files(&self) -> PhotoFiles {
+        PhotoFiles {
+            storage: self.storage.clone(),
+            store: self.photos.clone(),
+            config: self.config.clone(),
+            uploads_in_progress: self.uploads_in_progress.clone(),
+        }
     }
 }
 
@@ -71,7 +81,7 @@ pub enum StartError {
     #[error("demo data: {0}")]
     Demo(String),
     #[error("password hashing: {0}")]
-    Password(#[from] crate::auth::PasswordError),
+    Password(#[from] crate::policy::passwords::PasswordError),
 }
 
 impl StartError {
@@ -136,35 +146,63 @@ async fn security_headers(request: Request<axum::body::Body>, next: Next) -> Res
     response
 }
 
-/// All routes. Later helpers add theirs (Open311, dashboard) by merging routers onto this one.
-pub fn router(state: AppState) -> Router {
-    let request_id = HeaderName::from_static("x-request-id");
-    let router = Router::new()
-        .route("/healthz", get(healthz))
-        .route("/api/openapi.json", get(openapi::document))
-        .route("/api/v1/auth/enrol", post(api::auth::enrol))
-        .route("/api/v1/auth/refresh", post(api::auth::refresh))
-        .route("/api/v1/auth/revoke", post(api::auth::revoke_self))
-        .route("/api/v1/me", get(api::auth::me))
-        .route("/api/v1/sync/push", post(api::sync::push))
-        .route("/api/v1/sync/pull", get(api::sync::pull))
-        .route("/api/v1/cases/{id}", get(api::sync::get_case))
-        .route("/api/v1/photos/{sha256}/status", get(api::photos::status))
-        .route(
-            "/api/v1/photos/{sha256}",
-            put(api::photos::upload).get(api::photos::download),
-        )
-        .route(
+/// The JSON API's operations as (method, path, handler): the router is built from this table,
+/// and a test compares it (with [`crate::http::open311::operations`]) to the operations the
+/// OpenAPI document describes ([`crate::http::openapi::ROUTES`]).
+pub fn api_operations() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
+    vec![
+        ("get", "/healthz", get(healthz)),
+        ("get", "/api/openapi.json", get(openapi::document)),
+        ("post", "/api/v1/auth/enrol", post(api::auth::enrol)),
+        ("post", "/api/v1/auth/refresh", post(api::auth::refresh)),
+        ("post", "/api/v1/auth/revoke", post(api::auth::revoke_self)),
+        ("get", "/api/v1/me", get(api::auth::me)),
+        ("post", "/api/v1/sync/push", post(api::sync::push)),
+        ("get", "/api/v1/sync/pull", get(api::sync::pull)),
+        ("get", "/api/v1/cases/{id}", get(api::sync::get_case)),
+        (
+            "get",
+            "/api/v1/photos/{sha256}/status",
+            get(api::photos::status),
+        ),
+        ("put", "/api/v1/photos/{sha256}", put(api::photos::upload)),
+        ("get", "/api/v1/photos/{sha256}", get(api::photos::download)),
+        (
+            "post",
             "/api/v1/admin/devices/{id}/revoke",
             post(api::admin::revoke_device),
-        )
-        .route(
+        ),
+        (
+            "post",
             "/api/v1/admin/users/{id}/disable",
             post(api::admin::disable_user),
-        )
-        .route("/api/v1/admin/audit/verify", get(api::admin::verify_audit))
+        ),
+        (
+            "get",
+            "/api/v1/admin/audit/verify",
+            get(api::admin::verify_audit),
+        ),
+    ]
+}
+
+/// Registers `operations` on `router` (two methods of one path merge into one route).
+pub fn with_operations<S: Clone + Send + Sync + 'static>(
+    router: Router<S>,
+    operations: Vec<(&'static str, &'static str, MethodRouter<S>)>,
+) -> Router<S> {
+    operations
+        .into_iter()
+        .fold(router, |router, (_, path, handler)| {
+            router.route(path, handler)
+        })
+}
+
+/// All routes: the API's, the dashboard's and Open311's.
+pub fn router(state: AppState) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    let router = with_operations(Router::new(), api_operations())
         .merge(crate::dashboard::router(&state))
-        .merge(crate::open311::routes())
+        .merge(crate::http::open311::routes())
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);
@@ -347,28 +385,21 @@ impl RunningServer {
 }
 
 impl Server {
-    /// Opens storage (running migrations), seeds demo data if asked, binds and serves.
-    pub async fn start(config: Config) -> Result<RunningServer, StartError> {
-        let storage = storage::open(&config).await?;
-        Server::start_with_storage(config, storage).await
-    }
-
-    pub async fn start_with_storage(
+    /// Binds and serves on opened (and, with `--demo`, seeded) storage. `Server::start`
+    /// (`crate::start`, above this layer) opens the storage and seeds the demo data first.
+    pub async fn serve(
         config: Config,
         storage: Arc<dyn Storage>,
+        demo_accounts: Vec<DemoAccount>,
     ) -> Result<RunningServer, StartError> {
         let photos = PhotoStore::new(config.photo_dir()).map_err(StartError::Photos)?;
-        let demo_accounts = if config.demo {
-            demo::seed(storage.as_ref()).await?
-        } else {
-            Vec::new()
-        };
         let catalog = storage.load_catalog().await?;
-        let dummy_password_hash: Arc<str> = crate::auth::hash_password("xuncha-dummy".to_owned())
-            .await?
-            .into();
+        let dummy_password_hash: Arc<str> =
+            crate::policy::passwords::hash_password("xuncha-dummy".to_owned())
+                .await?
+                .into();
         let state = AppState {
-            throttle: Arc::new(crate::throttle::Throttle::new(&config.auth)),
+            throttle: Arc::new(crate::http::throttle::Throttle::new(&config.auth)),
             limiter: Arc::new(RateLimiter::new(
                 config.limits.requests_per_second,
                 config.limits.request_burst,
@@ -376,13 +407,15 @@ impl Server {
             config: Arc::new(config),
             storage,
             photos: Arc::new(photos),
-            catalog: Arc::new(RwLock::new(Arc::new(catalog))),
+            catalog: Arc::new(ArcSwap::from_pointee(catalog)),
             uploads_in_progress: Arc::new(Mutex::new(HashSet::new())),
             dummy_password_hash,
         };
         // Unfinished uploads left by a crash or a vanished client, and photos nobody cited:
         // once now, then every `sweep_interval_s` (issue 11 item 7).
-        if let Err(error) = crate::photo_store::sweep(&state, chrono::Utc::now()).await {
+        if let Err(error) =
+            crate::storage::photo_files::sweep(&state.photo_files(), chrono::Utc::now()).await
+        {
             tracing::warn!(%error, "startup photo sweep failed");
         }
         let sweeper = {
@@ -393,7 +426,9 @@ impl Server {
                     tokio::time::interval_at(tokio::time::Instant::now() + every, every);
                 loop {
                     ticks.tick().await;
-                    if let Err(error) = crate::photo_store::sweep(&state, chrono::Utc::now()).await
+                    if let Err(error) =
+                        crate::storage::photo_files::sweep(&state.photo_files(), chrono::Utc::now())
+                            .await
                     {
                         tracing::warn!(%error, "photo sweep failed");
                     }
@@ -410,7 +445,7 @@ impl Server {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let app = router(state.clone());
         let connections = state.config.connections.clone();
-        let task = tokio::spawn(crate::serve::serve(
+        let task = tokio::spawn(crate::http::serve::serve(
             listener,
             app,
             connections,

@@ -5,6 +5,7 @@
 //! is done before the transaction, so the single writer spends its time on decisions and rows.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
@@ -12,10 +13,26 @@ use uuid::Uuid;
 use xuncha_core::protocol::{EventOutcome, EventResult};
 use xuncha_core::workflow::{Action, Event};
 
-use crate::access;
-use crate::audit::{self, AuditDraft, AuditRow};
-use crate::domain;
-use crate::storage::{CaseRow, Head, IngestBatch, UserRecord};
+use crate::model::{CaseRow, Head};
+use crate::policy::access::{self, Viewer};
+use crate::policy::audit::{self, AuditDraft, AuditRow};
+use crate::policy::catalog::{self, Catalog};
+use crate::policy::refusal::{Refusal, RefusalKind, RouteError};
+
+/// One push, as the ingest planner needs it. The actor comes from the session, never the body.
+#[derive(Debug, Clone)]
+pub struct IngestBatch {
+    pub actor: xuncha_core::Actor,
+    pub device_id: Uuid,
+    pub events: Vec<Event>,
+    pub catalog: Arc<Catalog>,
+    pub now: DateTime<Utc>,
+    /// How far a device time may run ahead of `now` before the event is refused
+    /// (`DEVICE_TIME_IN_FUTURE`); the config's `limits.max_device_clock_skew_s`.
+    pub max_device_skew: chrono::TimeDelta,
+    /// `Config::verify_max_distance_m`: how far a VERIFY may stand from the case outside the estate.
+    pub verify_max_distance_m: f64,
+}
 
 /// What the backend read for this batch.
 #[derive(Debug, Default)]
@@ -40,11 +57,11 @@ pub struct PhotoEvidence {
     pub cases: Vec<CaseRow>,
 }
 
+/// Refusal code of a VERIFY whose GPS is neither inside the estate nor near the case.
+pub use crate::policy::refusal::VERIFY_LOCATION_OUTSIDE;
 /// Refusal code of an event citing a photo the server does not hold for its actor. Not stored
 /// as the event's final answer: the same event is judged again when pushed after its photo.
 pub use xuncha_core::workflow::PHOTO_NOT_RECEIVED;
-/// Refusal code of a VERIFY whose GPS is neither inside the estate nor near the case.
-pub const VERIFY_LOCATION_OUTSIDE: &str = "VERIFY_LOCATION_OUTSIDE";
 
 #[derive(Debug, Clone)]
 pub struct NewEventRow {
@@ -75,7 +92,7 @@ pub struct PreparedBatch {
     pub verify_max_distance_m: f64,
     pub device_id: Uuid,
     pub events: Vec<PreparedEvent>,
-    pub catalog: std::sync::Arc<crate::domain::Catalog>,
+    pub catalog: Arc<Catalog>,
     pub now: DateTime<Utc>,
     /// How far a device time may run ahead of `now` (config `limits.max_device_clock_skew_s`).
     pub max_device_skew: chrono::TimeDelta,
@@ -172,20 +189,12 @@ pub fn plan(
 ) -> Result<IngestPlan, serde_json::Error> {
     let mut plan = IngestPlan::default();
     let mut changed: Vec<Uuid> = Vec::new();
-    let user = UserRecord {
-        id: batch.actor.user_id.clone(),
-        username: String::new(),
-        display_name: String::new(),
-        role: batch.actor.role,
-        unit_id: batch.actor.unit_id.clone(),
-        password_hash: String::new(),
-        disabled: false,
-    };
+    let viewer = Viewer::from(&batch.actor);
     for prepared in &batch.events {
         let event = &prepared.event;
         let outcome = decide(
             batch,
-            &user,
+            viewer,
             prepared,
             &mut existing,
             head,
@@ -214,7 +223,7 @@ fn rejected(code: &str, message: impl Into<String>) -> EventOutcome {
 #[allow(clippy::too_many_arguments)]
 fn decide(
     batch: &PreparedBatch,
-    user: &UserRecord,
+    viewer: Viewer<'_>,
     prepared: &PreparedEvent,
     existing: &mut Existing,
     head: &mut Head,
@@ -254,19 +263,19 @@ fn decide(
         batch.now,
         batch.max_device_skew,
     )
-    .map_err(|e| domain::Refusal::new(e.code(), e.to_string()));
+    .map_err(Refusal::from);
     // A refused device time is not written into the audit row's time column (it may be a year
     // no database holds); the refusal message carries it.
     let device_time_ok = clock.is_ok();
     let denial = match clock {
         Err(refusal) => Some(refusal),
-        Ok(()) => authorize(batch, user, event, current),
+        Ok(()) => authorize(batch, viewer, event, current),
     };
     let applied =
         match denial {
             Some(refusal) => Err(refusal),
-            None => domain::apply(current.map(|row| &row.case), event).and_then(|case| {
-                match check_evidence(batch, user, event, current, existing) {
+            None => catalog::apply(current.map(|row| &row.case), event).and_then(|case| {
+                match check_evidence(batch, viewer, event, current, existing) {
                     Some(refusal) => Err(refusal),
                     None => Ok(case),
                 }
@@ -285,35 +294,34 @@ fn decide(
     let case = match applied {
         Ok(case) => case,
         Err(refusal) => {
-            let action = if refusal.code.ends_with("_FORBIDDEN") {
+            let kind = refusal.kind();
+            let action = if kind == RefusalKind::AccessDenied {
                 "ACCESS_DENIED"
             } else {
                 "EVENT_REJECTED"
             };
+            let (code, message) = (refusal.code(), refusal.to_string());
             plan.audit.push(audit::seal(
                 head,
                 draft(action).detail(serde_json::json!({
-                    "case_id": event.case_id, "kind": event.action.kind(), "code": refusal.code,
+                    "case_id": event.case_id, "kind": event.action.kind(), "code": code,
                 })),
                 batch.now,
             )?);
-            if refusal.code != PHOTO_NOT_RECEIVED {
+            // A photo not yet received is judged again when the event comes back after it.
+            if kind != RefusalKind::NotYet {
                 plan.rejections.push(RejectionRow {
                     event_id: event.id,
                     body_hash: hash.to_owned(),
-                    code: refusal.code.clone(),
-                    message: refusal.message.clone(),
+                    code: code.to_owned(),
+                    message: message.clone(),
                 });
                 existing.rejected.insert(
                     event.id,
-                    (
-                        hash.to_owned(),
-                        refusal.code.clone(),
-                        refusal.message.clone(),
-                    ),
+                    (hash.to_owned(), code.to_owned(), message.clone()),
                 );
             }
-            return Ok(rejected(&refusal.code, refusal.message));
+            return Ok(rejected(code, message));
         }
     };
 
@@ -324,7 +332,7 @@ fn decide(
             let routing = batch.catalog.estates.get(&case.estate_id).map(|estate| {
                 match batch.catalog.router() {
                     Ok(router) => router.route(&case, estate),
-                    Err(refusal) => serde_json::json!({ "error": refusal }),
+                    Err(e) => RouteError::from(e.clone()).to_json(),
                 }
             });
             CaseRow {
@@ -374,60 +382,41 @@ fn decide(
 /// Object-level checks before the workflow sees the event.
 fn authorize(
     batch: &PreparedBatch,
-    user: &UserRecord,
+    viewer: Viewer<'_>,
     event: &Event,
     current: Option<&CaseRow>,
-) -> Option<domain::Refusal> {
+) -> Option<Refusal> {
     let catalog = &batch.catalog;
     if let Action::Report { estate_id, .. } = &event.action
         && current.is_none()
     {
         return match catalog.estates.get(estate_id) {
-            None => Some(domain::Refusal::new(
-                "UNKNOWN_ESTATE",
-                format!("no estate {estate_id}"),
-            )),
-            Some(estate) if !access::can_see_estate(user, catalog, estate) => {
-                Some(domain::Refusal::new(
-                    "ESTATE_FORBIDDEN",
-                    format!("estate {estate_id} is outside this user's area"),
-                ))
+            None => Some(Refusal::UnknownEstate(estate_id.clone())),
+            Some(estate) if !access::can_see_estate(viewer, catalog, estate) => {
+                Some(Refusal::EstateForbidden(estate_id.clone()))
             }
             Some(_) => None,
         };
     }
     if let Some(row) = current
-        && !access::can_see_case(user, catalog, row)
+        && !access::can_see_case(viewer, catalog, row)
     {
-        return Some(domain::Refusal::new(
-            "CASE_FORBIDDEN",
-            "the case is outside this user's area",
-        ));
+        return Some(Refusal::CaseForbidden);
     }
     if let Action::Dispatch { unit_id } = &event.action {
         if catalog.unit(unit_id).is_none() {
-            return Some(domain::Refusal::new(
-                "UNKNOWN_UNIT",
-                format!("no unit {unit_id}"),
-            ));
+            return Some(Refusal::UnknownUnit(unit_id.clone()));
         }
         // Only the units routing and the directory allow for this estate (issue 10 item 6).
         if let Some(row) = current
-            && let Some(targets) = domain::dispatch_targets(catalog, &row.case)
+            && let Some(targets) = catalog::dispatch_targets(catalog, &row.case)
             && !targets.iter().any(|u| &u.id == unit_id)
         {
-            return Some(domain::Refusal::new(
-                "DISPATCH_TARGET_NOT_ALLOWED",
-                format!(
-                    "不能派往 {unit_id}：该单位不负责旧楼区 {} 的此类案件（可派往：{}）",
-                    row.case.estate_id,
-                    targets
-                        .iter()
-                        .map(|u| u.id.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            ));
+            return Some(Refusal::DispatchTargetNotAllowed {
+                unit_id: unit_id.clone(),
+                estate_id: row.case.estate_id.clone(),
+                allowed: targets.into_iter().map(|u| u.id).collect(),
+            });
         }
     }
     None
@@ -443,11 +432,11 @@ fn authorize(
 ///   case's reported location (`geo::verification_place_ok`); otherwise `VERIFY_LOCATION_OUTSIDE`.
 fn check_evidence(
     batch: &PreparedBatch,
-    user: &UserRecord,
+    viewer: Viewer<'_>,
     event: &Event,
     current: Option<&CaseRow>,
     existing: &Existing,
-) -> Option<domain::Refusal> {
+) -> Option<Refusal> {
     let catalog = &batch.catalog;
     let held = |photo: &xuncha_core::workflow::PhotoRef| {
         existing.photos.get(&photo.sha256).is_some_and(|evidence| {
@@ -455,11 +444,11 @@ fn check_evidence(
                 || evidence
                     .cases
                     .iter()
-                    .any(|row| access::can_see_case(user, catalog, row))
+                    .any(|row| access::can_see_case(viewer, catalog, row))
         })
     };
     if let Err(refusal) = xuncha_core::workflow::require_received(event, held) {
-        return Some(domain::Refusal::new(refusal.code(), refusal.to_string()));
+        return Some(refusal.into());
     }
     if matches!(event.action, Action::Verify)
         && let (Some(fix), Some(row)) = (&event.gps, current)
@@ -472,13 +461,12 @@ fn check_evidence(
             fix,
             max,
         ) {
-            return Some(domain::Refusal::new(
-                VERIFY_LOCATION_OUTSIDE,
-                format!(
-                    "现场核查的定位 ({:.5}, {:.5}) 不在{}范围内，也不在案件位置 {max:.0} 米以内：请到现场核查",
-                    fix.lat, fix.lon, estate.name
-                ),
-            ));
+            return Some(Refusal::VerifyLocationOutside {
+                lat: fix.lat,
+                lon: fix.lon,
+                estate_name: estate.name.clone(),
+                max_m: max,
+            });
         }
     }
     None

@@ -25,35 +25,50 @@ use axum::extract::{FromRequestParts, State};
 use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{any, get};
+use axum::routing::{MethodRouter, any, get, post};
 
-use crate::app::AppState;
-use crate::auth::Authed;
-use crate::error::ApiError;
+use crate::http::app::AppState;
+use crate::http::auth::Authed;
+use crate::http::error::ApiError;
 use error::Open311Error;
 use format::{Document, Format, Record, Value};
 
 /// Where the GeoReport v2 endpoint lives, relative to the server root.
 pub const BASE_PATH: &str = "/open311/v2";
 
-/// The Open311 routes, merged into [`crate::app::router`].
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/open311/discovery.json", get(discovery_json))
-        .route("/open311/discovery.xml", get(discovery_xml))
-        .route("/open311/v2/services.json", get(services::list_json))
-        .route("/open311/v2/services.xml", get(services::list_xml))
-        .route("/open311/v2/services/{file}", get(services::definition))
-        .route(
+/// The GeoReport v2 operations as (method, path, handler), documented in the OpenAPI document.
+pub fn operations() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
+    vec![
+        ("get", "/open311/discovery.json", get(discovery_json)),
+        ("get", "/open311/discovery.xml", get(discovery_xml)),
+        ("get", "/open311/v2/services.json", get(services::list_json)),
+        ("get", "/open311/v2/services.xml", get(services::list_xml)),
+        (
+            "get",
+            "/open311/v2/services/{file}",
+            get(services::definition),
+        ),
+        ("get", "/open311/v2/requests.json", get(requests::list_json)),
+        (
+            "post",
             "/open311/v2/requests.json",
-            get(requests::list_json).post(requests::create_json),
-        )
-        .route(
+            post(requests::create_json),
+        ),
+        ("get", "/open311/v2/requests.xml", get(requests::list_xml)),
+        (
+            "post",
             "/open311/v2/requests.xml",
-            get(requests::list_xml).post(requests::create_xml),
-        )
-        .route("/open311/v2/requests/{file}", get(requests::one))
-        .route("/open311/v2/tokens/{file}", get(requests::token))
+            post(requests::create_xml),
+        ),
+        ("get", "/open311/v2/requests/{file}", get(requests::one)),
+        ("get", "/open311/v2/tokens/{file}", get(requests::token)),
+    ]
+}
+
+/// The Open311 routes, merged into [`crate::http::app::router`]: [`operations`] and a GeoReport
+/// not-found for anything else under `/open311/`.
+pub fn routes() -> Router<AppState> {
+    crate::http::app::with_operations(Router::new(), operations())
         .route("/open311/{*rest}", any(not_found))
         .layer(middleware::from_fn(refuse_api_key_in_query))
 }
@@ -148,9 +163,9 @@ pub async fn caller(
     };
     // The sync API's extractor, so both APIs check tokens, revocation and rate limits alike.
     let mut builder = Request::builder().header(header::AUTHORIZATION, authorization);
-    if let Some(peer) = headers.get(crate::throttle::PEER_HEADER) {
+    if let Some(peer) = headers.get(crate::http::throttle::PEER_HEADER) {
         // Token guessing counts against the caller's address (issue 11).
-        builder = builder.header(crate::throttle::PEER_HEADER, peer.clone());
+        builder = builder.header(crate::http::throttle::PEER_HEADER, peer.clone());
     }
     let (mut parts, ()) = builder
         .body(())

@@ -12,7 +12,6 @@
 //! elsewhere (`xuncha-server audit checkpoint`, `audit verify --checkpoint <line>`).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use hmac::{Hmac, KeyInit, Mac};
@@ -22,7 +21,8 @@ use uuid::Uuid;
 use xuncha_core::Role;
 use xuncha_core::geo::GpsFix;
 
-use crate::storage::Head;
+pub use crate::model::AuditKey;
+use crate::model::Head;
 
 /// Hash that precedes the first entry.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -36,16 +36,6 @@ pub const ENV_AUDIT_KEY: &str = "XUNCHA_AUDIT_KEY";
 pub const KEY_FILE: &str = "audit.key";
 /// Shortest key accepted from the environment.
 const MIN_KEY_CHARS: usize = 32;
-
-/// The server secret that keys the audit chain. Never stored in the database, never printed.
-#[derive(Clone, PartialEq, Eq)]
-pub struct AuditKey(Arc<[u8]>);
-
-impl std::fmt::Debug for AuditKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("AuditKey(***)")
-    }
-}
 
 /// Why the audit key cannot be had.
 #[derive(Debug, thiserror::Error)]
@@ -72,10 +62,6 @@ impl AuditKeyError {
 }
 
 impl AuditKey {
-    pub fn from_bytes(bytes: &[u8]) -> AuditKey {
-        AuditKey(Arc::from(bytes))
-    }
-
     /// The key from `env_value` (the value of [`ENV_AUDIT_KEY`], if set), else from
     /// `<data_dir>/audit.key`, created (32 random bytes in hex, mode 0600) when missing.
     pub fn load(data_dir: &Path, env_value: Option<String>) -> Result<AuditKey, AuditKeyError> {
@@ -112,7 +98,7 @@ impl AuditKey {
 
     fn mac(&self, parts: &[&[u8]]) -> String {
         // HMAC takes keys of any length, so this never fails; the empty fallback never matches.
-        match <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0) {
+        match <Hmac<Sha256> as KeyInit>::new_from_slice(self.secret()) {
             Ok(mut mac) => {
                 for part in parts {
                     mac.update(part);
@@ -253,20 +239,21 @@ pub fn seal(
 }
 
 /// Result of checking the chain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AuditReport {
     pub entries: usize,
     /// `None` when the whole chain is intact.
     pub problem: Option<AuditProblem>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AuditProblem {
     /// Sequence number where the chain first breaks.
     pub seq: i64,
     /// Stable code: `SEQ_GAP`, `SEQ_MISMATCH`, `PREV_HASH`, `HASH`, `HEAD`, `NO_KEY` (keyed
     /// entries but no key to check them), `DOWNGRADE` (an unkeyed entry after a keyed one),
     /// `CHECKPOINT` (the log disagrees with a checkpoint).
+    #[schema(value_type = String)]
     pub code: &'static str,
     pub message: String,
 }

@@ -5,15 +5,45 @@
 //! (`xuncha_core::photo::process_bytes`). [`sweep`] removes stale and finished `.part` files and
 //! photos that no applied event cites (issue 11 item 7, issue 10 item 7).
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use crate::app::AppState;
-use crate::audit::AuditDraft;
-use crate::error::ApiError;
-use crate::storage::{PhotoRecord, Session};
+use crate::config::Config;
+use crate::policy::audit::AuditDraft;
+use crate::storage::{PhotoRecord, Session, Storage, StorageError};
+
+/// Why a photo could not be stored, re-encoded or swept.
+#[derive(Debug, thiserror::Error)]
+pub enum PhotoFileError {
+    #[error("photo has {pixels} pixels, more than the limit of {limit}")]
+    TooManyPixels { pixels: u64, limit: u64 },
+    #[error("photo could not be decoded as JPEG: {0}")]
+    Undecodable(String),
+    /// The core's pipeline failed on its own side (I/O, encoder, options): not the photo's fault.
+    #[error("{0}")]
+    Pipeline(String),
+    #[error("photo store: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0} task failed")]
+    Task(&'static str),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// What the photo-file operations need: the database, the folder, the limits and the uploads
+/// in progress (left alone by [`sweep`]). Built by the HTTP state (`AppState::photo_files`).
+#[derive(Clone)]
+pub struct PhotoFiles {
+    pub storage: Arc<dyn Storage>,
+    pub store: Arc<PhotoStore>,
+    pub config: Arc<Config>,
+    /// `<user key>/<sha>` of the uploads being appended to right now.
+    pub uploads_in_progress: Arc<Mutex<HashSet<String>>>,
+}
 
 pub struct PhotoStore {
     root: PathBuf,
@@ -108,7 +138,7 @@ pub fn sha256_bytes(bytes: &[u8]) -> String {
 /// Decodes under the pixel and memory limits (dimensions read from the header before any pixel is
 /// decoded) and re-encodes without metadata, long edge at most `max_edge`: the core's photo
 /// pipeline, the same one the phone runs.
-pub fn reencode(bytes: &[u8], max_pixels: u64, max_edge: u32) -> Result<Reencoded, ApiError> {
+pub fn reencode(bytes: &[u8], max_pixels: u64, max_edge: u32) -> Result<Reencoded, PhotoFileError> {
     use xuncha_core::photo::{PhotoError, PhotoOptions, process_bytes};
     let options = PhotoOptions {
         max_pixels,
@@ -126,14 +156,14 @@ pub fn reencode(bytes: &[u8], max_pixels: u64, max_edge: u32) -> Result<Reencode
             width,
             height,
             max_pixels,
-        }) => Err(ApiError::PhotoTooManyPixels {
+        }) => Err(PhotoFileError::TooManyPixels {
             pixels: u64::from(width) * u64::from(height),
             limit: max_pixels,
         }),
         Err(
             e @ (PhotoError::Io { .. } | PhotoError::Encode(_) | PhotoError::InvalidOptions(_)),
-        ) => Err(ApiError::Internal(format!("{}: {e}", e.code()))),
-        Err(e) => Err(ApiError::PhotoUndecodable(format!("{}: {e}", e.code()))),
+        ) => Err(PhotoFileError::Pipeline(format!("{}: {e}", e.code()))),
+        Err(e) => Err(PhotoFileError::Undecodable(format!("{}: {e}", e.code()))),
     }
 }
 
@@ -142,25 +172,23 @@ pub fn reencode(bytes: &[u8], max_pixels: u64, max_edge: u32) -> Result<Reencode
 /// the caller), are re-encoded under the limits off the async threads, stored by that address,
 /// and recorded with a `PHOTO_STORED` audit entry naming the uploader and `source`.
 pub async fn store_received(
-    state: &AppState,
+    files: &PhotoFiles,
     session: &Session,
     sha: &str,
     original: Vec<u8>,
     source: &'static str,
-) -> Result<PhotoRecord, ApiError> {
-    let limits = state.config.limits.clone();
-    let photos = state.photos.clone();
+) -> Result<PhotoRecord, PhotoFileError> {
+    let limits = files.config.limits.clone();
+    let photos = files.store.clone();
     let address = sha.to_owned();
     let received = original.len() as u64;
-    let reencoded = tokio::task::spawn_blocking(move || -> Result<Reencoded, ApiError> {
+    let reencoded = tokio::task::spawn_blocking(move || -> Result<Reencoded, PhotoFileError> {
         let reencoded = reencode(&original, limits.photo_pixels, limits.photo_max_edge)?;
-        photos
-            .store_final(&address, &reencoded.bytes)
-            .map_err(|e| ApiError::Internal(format!("photo store: {e}")))?;
+        photos.store_final(&address, &reencoded.bytes)?;
         Ok(reencoded)
     })
     .await
-    .map_err(|_| ApiError::Internal("photo task failed".to_owned()))??;
+    .map_err(|_| PhotoFileError::Task("photo"))??;
     let record = PhotoRecord {
         sha256: sha.to_owned(),
         stored_sha256: sha256_bytes(&reencoded.bytes),
@@ -170,17 +198,17 @@ pub async fn store_received(
         uploaded_by: session.user.id.clone(),
         device_id: session.device.id,
     };
-    record_received(state, session, record, source).await
+    record_received(files, session, record, source).await
 }
 
 /// Records `record` as received from `session`'s user: a new photo row, or one more uploader of
 /// a photo stored before (they proved they hold its bytes).
 pub async fn record_received(
-    state: &AppState,
+    files: &PhotoFiles,
     session: &Session,
     mut record: PhotoRecord,
     source: &'static str,
-) -> Result<PhotoRecord, ApiError> {
+) -> Result<PhotoRecord, PhotoFileError> {
     record.uploaded_by = session.user.id.clone();
     record.device_id = session.device.id;
     let sha = record.sha256.clone();
@@ -193,7 +221,7 @@ pub async fn record_received(
             "stored_sha256": record.stored_sha256,
             "source": source,
         }));
-    state.storage.insert_photo(record.clone(), audit).await?;
+    files.storage.insert_photo(record.clone(), audit).await?;
     Ok(record)
 }
 
@@ -213,18 +241,17 @@ pub struct SweepReport {
 ///   left alone;
 /// - photos uploaded more than `unreferenced_photo_expiry_s` ago that no applied event cites
 ///   (e.g. the only event citing them was refused): their rows, then their files.
-pub async fn sweep(state: &AppState, now: DateTime<Utc>) -> Result<SweepReport, ApiError> {
-    let limits = state.config.uploads.clone();
-    let root = state.photos.root.join("partial");
+pub async fn sweep(files: &PhotoFiles, now: DateTime<Utc>) -> Result<SweepReport, PhotoFileError> {
+    let limits = files.config.uploads.clone();
+    let root = files.store.root.join("partial");
     let expiry = std::time::Duration::from_secs(limits.part_expiry_s);
     let listed = tokio::task::spawn_blocking(move || list_parts(&root))
         .await
-        .map_err(|_| ApiError::Internal("sweep task failed".to_owned()))?
-        .map_err(|e| ApiError::Internal(format!("photo store: {e}")))?;
+        .map_err(|_| PhotoFileError::Task("sweep"))??;
     let mut report = SweepReport::default();
     for part in listed {
         let busy = match &part.user_key {
-            Some(key) => state
+            Some(key) => files
                 .uploads_in_progress
                 .lock()
                 .map(|set| set.contains(&format!("{key}/{}", part.sha)))
@@ -241,7 +268,7 @@ pub async fn sweep(state: &AppState, now: DateTime<Utc>) -> Result<SweepReport, 
             .unwrap_or(false);
         let remove = part.user_key.is_none()
             || expired
-            || state.storage.photo(part.sha.clone()).await?.is_some();
+            || files.storage.photo(part.sha.clone()).await?.is_some();
         if remove {
             match tokio::fs::remove_file(&part.path).await {
                 Ok(()) => report.parts_removed += 1,
@@ -258,13 +285,13 @@ pub async fn sweep(state: &AppState, now: DateTime<Utc>) -> Result<SweepReport, 
     .and_then(|age| now.checked_sub_signed(age))
     .unwrap_or(DateTime::<Utc>::MIN_UTC);
     let audit = AuditDraft::new("PHOTOS_SWEPT", "photo", "unreferenced".to_owned());
-    report.photos_removed = state.storage.sweep_photos(cutoff, audit).await?;
+    report.photos_removed = files.storage.sweep_photos(cutoff, audit).await?;
     for sha in &report.photos_removed {
         // Uploaded again since the rows went: keep the file the new row needs.
-        if state.storage.photo(sha.clone()).await?.is_some() {
+        if files.storage.photo(sha.clone()).await?.is_some() {
             continue;
         }
-        match tokio::fs::remove_file(state.photos.final_path(sha)).await {
+        match tokio::fs::remove_file(files.store.final_path(sha)).await {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => tracing::warn!(%sha, error = %e, "sweep: photo file not removed"),

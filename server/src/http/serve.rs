@@ -7,7 +7,7 @@
 //! - `idle_timeout_ms`: a connection on which nothing is read or written for that long is closed
 //!   (a client that stops reading its answer).
 //!
-//! Each request carries the peer address as `ConnectInfo<SocketAddr>` ([`crate::throttle::ClientIp`]).
+//! Each request carries the peer address as `ConnectInfo<SocketAddr>` ([`crate::http::throttle::ClientIp`]).
 
 use std::future::Future;
 use std::io;
@@ -178,7 +178,7 @@ pub async fn serve(
                 if let Ok(peer) = axum::http::HeaderValue::from_str(&remote.ip().to_string()) {
                     request
                         .headers_mut()
-                        .insert(crate::throttle::PEER_HEADER, peer);
+                        .insert(crate::http::throttle::PEER_HEADER, peer);
                 }
                 let mut app = app.clone();
                 async move { app.call(request.map(axum::body::Body::new)).await }

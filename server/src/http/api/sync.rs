@@ -3,7 +3,6 @@
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use xuncha_core::protocol::{
@@ -11,13 +10,13 @@ use xuncha_core::protocol::{
 };
 use xuncha_core::workflow::{Action, Case, Event};
 
-use super::read_body;
-use crate::access;
-use crate::app::AppState;
-use crate::audit::AuditDraft;
-use crate::auth::Authed;
-use crate::error::{ApiError, ApiResult};
-use crate::ingest;
+use super::body_bytes;
+use crate::http::app::AppState;
+use crate::http::auth::Authed;
+use crate::http::error::{ApiError, ApiResult};
+use crate::policy::access;
+use crate::policy::audit::AuditDraft;
+use crate::policy::ingest;
 use crate::storage::IngestBatch;
 
 /// The push body with each event still raw, so one malformed event is rejected on its own.
@@ -84,11 +83,10 @@ fn parse_push(bytes: &[u8]) -> Result<ParsedPush, ApiError> {
 pub async fn push(
     State(state): State<AppState>,
     authed: Authed,
-    headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Json<PushResponse>> {
     let limits = &state.config.limits;
-    let bytes = read_body(&headers, body, limits.push_body_bytes).await?;
+    let bytes = body_bytes(body, limits.push_body_bytes).await?;
     // Parsing a whole batch is CPU work of up to the body limit: off the async threads.
     let ParsedPush {
         protocol,
@@ -197,9 +195,10 @@ pub async fn pull(
 }
 
 /// One case with its routing decision and full event history.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CaseDetail {
     pub case: Case,
+    /// The routing decision made at ingest.
     pub routing: Option<serde_json::Value>,
     pub dispatched_units: Vec<String>,
     pub events: Vec<Event>,

@@ -1,0 +1,12 @@
+//! HTTP: application state and routers ([`app`]), the connection loop ([`serve`]), the one
+//! error table ([`error`]), the sync API ([`api`]), Open311 ([`open311`]), the generated OpenAPI
+//! document ([`openapi`]), the session extractor and rate limits ([`auth`], [`throttle`]).
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod error;
+pub mod open311;
+pub mod openapi;
+pub mod serve;
+pub mod throttle;
