@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::{Backend, TestServer, event, jpeg, jpeg_claiming, outcome, report, sha256};
+use common::{
+    Backend, TestServer, both_backends, event, jpeg, jpeg_claiming, outcome, report, sha256,
+};
 use serde_json::{Value, json};
 use uuid::Uuid;
 use xuncha_core::protocol::EventOutcome;

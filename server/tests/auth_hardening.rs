@@ -9,7 +9,7 @@ mod common;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use common::{Backend, TestServer};
+use common::{Backend, TestServer, both_backends};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use xuncha_server::demo::DEMO_PASSWORD;

@@ -22,7 +22,7 @@ use xuncha_server::storage::{
     CaseQuery, CaseRow, CaseScope, CaseSort, IngestBatch, Storage, UserRecord,
 };
 
-use common::{Backend, create_database};
+use common::{Backend, both_backends, create_database};
 
 /// A named narrowing of a query, for the filter table.
 type Narrow = Box<dyn Fn(&mut CaseQuery)>;

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Backend, TestServer, event, jpeg, outcome, report, sha256};
+use common::{Backend, TestServer, both_backends, event, jpeg, outcome, report, sha256};
 use serde_json::{Value, json};
 use uuid::Uuid;
 use xuncha_server::Server;

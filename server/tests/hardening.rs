@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Backend, TestServer, event, outcome, report};
+use common::{Backend, TestServer, both_backends, event, outcome, report};
 use serde_json::{Value, json};
 use uuid::Uuid;
 

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Backend, Phone, TestServer, access_token, api_get, changchunli_fix};
+use common::{Backend, Phone, TestServer, access_token, api_get, both_backends, changchunli_fix};
 use xuncha_core::capture::CaseDraft;
 use xuncha_core::catalog::Category;
 use xuncha_core::sync::{NoProgress, SyncReport};

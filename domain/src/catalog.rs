@@ -1,7 +1,7 @@
 //! The case categories of DESIGN.md, from the policy (津政办发〔2020〕 old-estate long-term management).
 //! Codes are stable API: SCREAMING_SNAKE strings on the wire, enum variants here and in Kotlin/Swift.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 wire_enum! {
     /// What kind of problem a case is about.
@@ -35,13 +35,13 @@ wire_enum! {
     }
 }
 
-/// Behaviour of residents (dissuasion may fix it), a facility fault, or a complaint about service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum CategoryGroup {
-    Behaviour,
-    Facility,
-    Service,
+wire_enum! {
+    /// Behaviour of residents (dissuasion may fix it), a facility fault, or a complaint about service.
+    pub enum CategoryGroup {
+        Behaviour = "BEHAVIOUR",
+        Facility = "FACILITY",
+        Service = "SERVICE",
+    }
 }
 
 /// An article of 天津市文明行为促进条例 that names the enforcing body for a behaviour.
@@ -112,7 +112,7 @@ macro_rules! entry {
 /// Deadlines follow the digital-city-management habit: urgent safety faults (gas, elevator, wiring,
 /// fire) are dispatched within hours; behaviour cases get a day to dispatch after dissuasion failed.
 #[rustfmt::skip]
-static CATALOG: [CategoryInfo; 26] = [
+static CATALOG: [CategoryInfo; Category::ALL.len()] = [
     entry!(C::IllegalStructure, "私搭乱建", "Illegal structure", B, &["三(一)4", "三(五)2"], civility(67, "城市管理部门"), true, 24, 15),
     entry!(C::SmallAds, "非法张贴小广告", "Illegal small ads", B, &["三(一)4", "三(五)2"], civility(65, "城市管理部门"), true, 24, 3),
     entry!(C::PoultryPigeons, "饲养家禽家畜、违规饲养鸽子", "Poultry, livestock or pigeons", B, &["三(一)4"], civility(70, "城市管理部门"), true, 24, 7),

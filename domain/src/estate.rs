@@ -9,29 +9,28 @@ use crate::org::UnitId;
 /// Stable id of an estate, e.g. `changchunli`.
 pub type EstateId = String;
 
-/// How the estate is managed (policy 二(三)).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum ManagementMode {
-    /// 社会化服务公司: a management company serves the estate.
-    Company,
-    /// 产权人自行管理: the property owner manages it.
-    OwnerSelf,
-    /// 居委会牵头居民自治: residents manage it, led by the residents' committee.
-    ResidentSelf,
+wire_enum! {
+    /// How the estate is managed (policy 二(三)).
+    pub enum ManagementMode {
+        /// 社会化服务公司: a management company serves the estate.
+        Company = "COMPANY",
+        /// 产权人自行管理: the property owner manages it.
+        OwnerSelf = "OWNER_SELF",
+        /// 居委会牵头居民自治: residents manage it, led by the residents' committee.
+        ResidentSelf = "RESIDENT_SELF",
+    }
 }
 
-/// Who owns the estate's street lamps: decides STREET_LIGHT routing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum LampOwner {
-    /// City lighting (城市管理部门).
-    #[default]
-    City,
-    /// The grid company (国网电力).
-    StateGrid,
+wire_enum! {
+    /// Who owns the estate's street lamps: decides STREET_LIGHT routing.
+    #[derive(Default)]
+    pub enum LampOwner {
+        /// City lighting (城市管理部门).
+        #[default]
+        City = "CITY",
+        /// The grid company (国网电力).
+        StateGrid = "STATE_GRID",
+    }
 }
 
 /// An estate and everything routing needs to know about it.

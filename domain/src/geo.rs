@@ -26,12 +26,6 @@ pub enum Geometry {
     MultiPolygon(Vec<Vec<Vec<[f64; 2]>>>),
 }
 
-use crate::catalog::Category;
-use crate::workflow::Case;
-
-/// Radius within which an open case of the same category counts as a possible duplicate.
-pub const DEFAULT_DUPLICATE_RADIUS_M: f64 = 50.0;
-
 /// Mean Earth radius (IUGG), metres.
 const EARTH_RADIUS_M: f64 = 6_371_008.8;
 
@@ -174,28 +168,6 @@ pub fn verification_place_ok(
                 && at.lon.is_finite()
                 && haversine_m(at.lat, at.lon, fix.lat, fix.lon) <= max_distance_m
         })
-}
-
-/// Open cases of `category` reported within `radius_m` of a point, nearest first. Cases without a
-/// location are never duplicates of anything.
-pub fn possible_duplicates<'a>(
-    cases: impl IntoIterator<Item = &'a Case>,
-    category: Category,
-    lat: f64,
-    lon: f64,
-    radius_m: f64,
-) -> Vec<&'a Case> {
-    let mut near: Vec<(f64, &Case)> = cases
-        .into_iter()
-        .filter(|c| c.category == category && c.status.is_open())
-        .filter_map(|c| {
-            let at = c.location.as_ref()?;
-            let d = haversine_m(lat, lon, at.lat, at.lon);
-            (d <= radius_m).then_some((d, c))
-        })
-        .collect();
-    near.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.id.cmp(&b.1.id)));
-    near.into_iter().map(|(_, c)| c).collect()
 }
 
 #[cfg(test)]
@@ -418,62 +390,5 @@ mod tests {
                 );
             }
         }
-    }
-
-    fn case_at(n: u128, category: Category, lat: f64, lon: f64) -> Case {
-        use crate::org::Role;
-        use crate::workflow::{Action, Actor, Event, apply};
-        let event = Event {
-            id: uuid::Uuid::from_u128(1000 + n),
-            case_id: uuid::Uuid::from_u128(n),
-            action: Action::Report {
-                category,
-                estate_id: "pingshandao".into(),
-                building: None,
-                unit_no: None,
-                location_note: None,
-                description: None,
-            },
-            actor: Actor {
-                user_id: "i".into(),
-                role: Role::Inspector,
-                unit_id: "c".into(),
-            },
-            device_time: chrono::DateTime::UNIX_EPOCH,
-            server_time: None,
-            gps: Some(GpsFix {
-                lat,
-                lon,
-                accuracy_m: Some(5.0),
-                provider: None,
-            }),
-            photos: vec![],
-            note: None,
-        };
-        apply(None, &event).unwrap()
-    }
-
-    #[test]
-    fn duplicates_are_open_same_category_within_radius_nearest_first() {
-        let (lat, lon) = (39.0980, 117.2120);
-        let metres_north = |m: f64| lat + m / 111_195.0;
-        let far = case_at(1, Category::GroundLock, metres_north(40.0), lon);
-        let near = case_at(2, Category::GroundLock, metres_north(10.0), lon);
-        let outside = case_at(3, Category::GroundLock, metres_north(60.0), lon);
-        let other_category = case_at(4, Category::SmallAds, metres_north(5.0), lon);
-        let mut closed = case_at(5, Category::GroundLock, metres_north(1.0), lon);
-        closed.status = crate::workflow::CaseStatus::Closed;
-        let mut unlocated = case_at(6, Category::GroundLock, lat, lon);
-        unlocated.location = None;
-        let all = [far, near, outside, other_category, closed, unlocated];
-        let found = possible_duplicates(
-            &all,
-            Category::GroundLock,
-            lat,
-            lon,
-            DEFAULT_DUPLICATE_RADIUS_M,
-        );
-        let ids: Vec<u128> = found.iter().map(|c| c.id.as_u128()).collect();
-        assert_eq!(ids, [2, 1]);
     }
 }

@@ -172,17 +172,16 @@ pub struct Actor {
     pub unit_id: UnitId,
 }
 
-/// What a photo shows in the case's story.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum PhotoKind {
-    /// Evidence of the problem.
-    Before,
-    /// The fix, attached when handling.
-    After,
-    /// Taken on site when verifying.
-    Verification,
+wire_enum! {
+    /// What a photo shows in the case's story.
+    pub enum PhotoKind {
+        /// Evidence of the problem.
+        Before = "BEFORE",
+        /// The fix, attached when handling.
+        After = "AFTER",
+        /// Taken on site when verifying.
+        Verification = "VERIFICATION",
+    }
 }
 
 /// A photo by content address. The bytes travel separately (resumable upload).
@@ -972,7 +971,7 @@ mod tests {
 
     fn ev(action: Action, who: Actor, at: DateTime<Utc>) -> Event {
         Event {
-            id: crate::ids::new_id(),
+            id: Uuid::now_v7(),
             case_id: Uuid::from_u128(42),
             action,
             actor: who,

@@ -8,7 +8,7 @@ const ESTATES_JSON: &str = include_str!("../data/demo/estates.json");
 
 /// The demo estates file could not be read (only possible if the embedded file was edited badly).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("core/data/demo/estates.json:{line}:{column}: {message}")]
+#[error("domain/data/demo/estates.json:{line}:{column}: {message}")]
 pub struct DemoDataError {
     pub line: usize,
     pub column: usize,
@@ -21,12 +21,12 @@ impl DemoDataError {
     }
 }
 
-/// The demo unit directory (`core/data/demo/units.toml`).
+/// The demo unit directory (`domain/data/demo/units.toml`).
 pub fn units() -> Result<UnitDirectory, RulesError> {
     UnitDirectory::builtin_demo()
 }
 
-/// The demo estates (`core/data/demo/estates.json`): 长春里 (`changchunli`), 平山道小区
+/// The demo estates (`domain/data/demo/estates.json`): 长春里 (`changchunli`), 平山道小区
 /// (`pingshandao`), 鹤园北里 (`heyuanbeili`).
 pub fn estates() -> Result<Vec<Estate>, DemoDataError> {
     serde_json::from_str(ESTATES_JSON).map_err(|e| DemoDataError {

@@ -1,7 +1,6 @@
 //! A tiny HTTP/1.1 proxy on 127.0.0.1 that forwards each request to the server and can lose the
 //! answer: the server has done the work, the client never hears of it (the kernel here has no
 //! netem, so faults are injected at the application level).
-#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! The texts the routing rules quote, and the check that every quote is verbatim.
 //!
-//! - [`Source::Policy`]: the 2020 policy, whole, as published (`core/data/policy/
+//! - [`Source::Policy`]: the 2020 policy, whole, as published (`domain/data/policy/
 //!   tianjin-old-estates-2020.txt`, a copy of `../shared/policy/tianjin-old-estates-2020.txt`).
 //!   Sections are cited as `三(一)4` (part 三, item （一）, point 4．), `三(四)`, `六(五)`.
 //! - [`Source::FireProtectionLaw`], [`Source::CivilityRegulation`]: excerpts of the other laws the
@@ -400,7 +400,7 @@ mod tests {
         match std::fs::read_to_string(shared) {
             Ok(text) => assert_eq!(
                 text, POLICY_TEXT,
-                "core/data/policy copy differs from {shared}"
+                "domain/data/policy copy differs from {shared}"
             ),
             Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::NotFound, "{shared}: {e}"),
         }
