@@ -25,6 +25,9 @@ echo "== cargo fmt / clippy"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 
+echo "== server layers: no upward imports"
+bash scripts/check-layers.sh
+
 echo "== Rust tests (SQLite and PostgreSQL, browser tests included)"
 cargo test --workspace
 

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
-use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use xuncha_core::capture::{self, CaseDraft as CoreDraft, EventDraft};
@@ -320,6 +319,21 @@ pub enum PhotoUploadState {
     Refused,
 }
 
+impl From<store::CasePhotoView> for CasePhoto {
+    fn from(photo: store::CasePhotoView) -> Self {
+        CasePhoto {
+            uploaded: photo.uploaded(),
+            sha256: photo.sha256,
+            kind: photo.kind,
+            path: photo.path.as_deref().map(path_string),
+            thumbnail_path: photo.thumbnail_path.as_deref().map(path_string),
+            upload_state: photo.upload_state.into(),
+            refusal_code: photo.refusal.as_ref().map(|r| r.code.clone()),
+            refusal_message: photo.refusal.map(|r| r.message),
+        }
+    }
+}
+
 impl From<store::PhotoUploadState> for PhotoUploadState {
     fn from(state: store::PhotoUploadState) -> Self {
         match state {
@@ -341,6 +355,18 @@ pub struct CaseListItem {
     pub photos_uploaded: u32,
     /// Photos the server refused (shown as "1 张照片被服务器拒收").
     pub photos_refused: u32,
+}
+
+impl From<store::CaseListView> for CaseListItem {
+    fn from(item: store::CaseListView) -> Self {
+        CaseListItem {
+            case: item.case.into(),
+            unsynced_changes: item.unsynced_changes,
+            photos_total: item.photos_total,
+            photos_uploaded: item.photos_uploaded,
+            photos_refused: item.photos_refused,
+        }
+    }
 }
 
 /// A page of cases, newest report first.
@@ -393,6 +419,25 @@ pub struct TimelineEntry {
     pub reject_message: Option<String>,
 }
 
+impl From<store::TimelineView> for TimelineEntry {
+    fn from(view: store::TimelineView) -> Self {
+        let entry = view.entry;
+        TimelineEntry {
+            event_id: entry.event.id.to_string(),
+            action: ActionDetail::from(&entry.event.action),
+            actor: entry.event.actor.into(),
+            device_time: entry.event.device_time.into(),
+            server_time: entry.event.server_time.map(SystemTime::from),
+            gps: entry.event.gps.map(GpsFix::from),
+            note: entry.event.note,
+            photos: view.photos.into_iter().map(CasePhoto::from).collect(),
+            sync_state: entry.sync_state.into(),
+            reject_code: entry.reject_code,
+            reject_message: entry.reject_message,
+        }
+    }
+}
+
 /// Everything the case screen shows.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct CaseDetail {
@@ -413,6 +458,18 @@ pub struct OutboxCounts {
     pub photos_pending: u32,
     /// Photos the server refused; not counted in `photos_pending` (they are not sent again).
     pub photos_refused: u32,
+}
+
+impl From<store::SyncBadge> for OutboxCounts {
+    fn from(badge: store::SyncBadge) -> Self {
+        OutboxCounts {
+            pending: badge.pending,
+            in_flight: badge.in_flight,
+            rejected: badge.rejected,
+            photos_pending: badge.photos_pending,
+            photos_refused: badge.photos_refused,
+        }
+    }
 }
 
 /// Who is signed in, in memory only: the core's sync client (holding the tokens) and the user.
@@ -451,53 +508,6 @@ impl XunchaClient {
             user_id: user.user_id.clone(),
             role: user.role,
             unit_id: user.unit_id.clone(),
-        })
-    }
-
-    fn case_photos(&self, refs: &[workflow::PhotoRef]) -> Result<Vec<CasePhoto>, XunchaError> {
-        refs.iter()
-            .map(|photo| {
-                let stored = self.inner.photo(&photo.sha256)?;
-                // A photo this phone does not hold came from the server: it has it.
-                let state = stored
-                    .as_ref()
-                    .map_or(PhotoUploadState::Uploaded, |(_, state)| {
-                        PhotoUploadState::from(*state)
-                    });
-                let refusal = match state {
-                    PhotoUploadState::Refused => self.inner.photo_refusal(&photo.sha256)?,
-                    _ => None,
-                };
-                Ok(CasePhoto {
-                    sha256: photo.sha256.clone(),
-                    kind: photo.kind,
-                    path: stored.as_ref().map(|(record, _)| path_string(&record.path)),
-                    thumbnail_path: stored
-                        .as_ref()
-                        .map(|(record, _)| path_string(&record.thumbnail_path)),
-                    uploaded: state == PhotoUploadState::Uploaded,
-                    upload_state: state,
-                    refusal_code: refusal.as_ref().map(|r| r.code.clone()),
-                    refusal_message: refusal.map(|r| r.message),
-                })
-            })
-            .collect()
-    }
-
-    fn list_item(&self, item: store::CaseListItem) -> Result<CaseListItem, XunchaError> {
-        let photos = self.case_photos(&item.case.photos)?;
-        let local: Vec<&CasePhoto> = photos.iter().filter(|p| p.path.is_some()).collect();
-        Ok(CaseListItem {
-            photos_total: count(local.len()),
-            photos_uploaded: count(local.iter().filter(|p| p.uploaded).count()),
-            photos_refused: count(
-                local
-                    .iter()
-                    .filter(|p| p.upload_state == PhotoUploadState::Refused)
-                    .count(),
-            ),
-            unsynced_changes: item.unsynced_changes,
-            case: item.case.into(),
         })
     }
 }
@@ -687,19 +697,15 @@ impl XunchaClient {
             statuses: filter.statuses,
             categories: filter.categories,
             estate_ids: filter.estate_ids,
-            overdue_at: filter.overdue_only.then(|| to_utc(SystemTime::now())),
+            overdue_at: store::overdue_now(filter.overdue_only),
             text: filter.text,
         };
         let token = page_token.map(PageToken);
         let page = self
             .inner
-            .list_cases(&core_filter, page_size, token.as_ref())?;
+            .list_case_views(&core_filter, page_size, token.as_ref())?;
         Ok(CasePage {
-            items: page
-                .items
-                .into_iter()
-                .map(|item| self.list_item(item))
-                .collect::<Result<_, _>>()?,
+            items: page.items.into_iter().map(CaseListItem::from).collect(),
             next_page_token: page.next.map(|t| t.0),
         })
     }
@@ -707,62 +713,26 @@ impl XunchaClient {
     /// The case screen: the case, its timeline with sync states, photos and allowed actions.
     pub fn case_detail(&self, case_id: String) -> Result<CaseDetail, XunchaError> {
         let id = parse_case_id(&case_id)?;
-        let case = self.inner.case(id)?.ok_or_else(|| {
+        let actor = self.actor().ok();
+        let detail = self.inner.case_detail(id, actor.as_ref())?.ok_or_else(|| {
             XunchaError::not_found("UNKNOWN_CASE", format!("no case {case_id} on this phone"))
         })?;
-        let allowed_actions = match self.actor() {
-            Ok(actor) => workflow::allowed_actions(Some(&case), &actor),
-            Err(_) => Vec::new(),
-        };
-        let events = self.inner.case_events(id)?;
-        let unsynced_changes = count(
-            events
-                .iter()
-                .filter(|e| {
-                    matches!(
-                        e.sync_state,
-                        store::EventSyncState::Pending | store::EventSyncState::InFlight
-                    )
-                })
-                .count(),
-        );
-        let timeline = events
-            .into_iter()
-            .map(|entry| {
-                Ok(TimelineEntry {
-                    event_id: entry.event.id.to_string(),
-                    action: ActionDetail::from(&entry.event.action),
-                    actor: entry.event.actor.into(),
-                    device_time: entry.event.device_time.into(),
-                    server_time: entry.event.server_time.map(SystemTime::from),
-                    gps: entry.event.gps.map(GpsFix::from),
-                    note: entry.event.note,
-                    photos: self.case_photos(&entry.event.photos)?,
-                    sync_state: entry.sync_state.into(),
-                    reject_code: entry.reject_code,
-                    reject_message: entry.reject_message,
-                })
-            })
-            .collect::<Result<Vec<_>, XunchaError>>()?;
         Ok(CaseDetail {
-            photos: self.case_photos(&case.photos)?,
-            case: case.into(),
-            timeline,
-            allowed_actions,
-            unsynced_changes,
+            case: detail.case.into(),
+            timeline: detail
+                .timeline
+                .into_iter()
+                .map(TimelineEntry::from)
+                .collect(),
+            allowed_actions: detail.allowed_actions,
+            photos: detail.photos.into_iter().map(CasePhoto::from).collect(),
+            unsynced_changes: detail.unsynced_changes,
         })
     }
 
     /// Counts for the sync badge.
     pub fn outbox_counts(&self) -> Result<OutboxCounts, XunchaError> {
-        let counts = self.inner.outbox_counts()?;
-        Ok(OutboxCounts {
-            pending: counts.pending,
-            in_flight: counts.in_flight,
-            rejected: counts.rejected,
-            photos_pending: count(self.inner.pending_photos()?.len()),
-            photos_refused: self.inner.refused_photo_count()?,
-        })
+        Ok(self.inner.sync_badge()?.into())
     }
 
     /// Puts a photo the server refused back in the upload queue for the next sync. Useful only
@@ -878,10 +848,6 @@ fn path_string(path: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
 
-fn count(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
-}
-
 fn poisoned() -> XunchaError {
     XunchaError::Storage {
         code: "POISONED".to_owned(),
@@ -894,11 +860,6 @@ fn parse_case_id(id: &str) -> Result<Uuid, XunchaError> {
     Uuid::try_parse(id).map_err(|_| {
         XunchaError::invalid("INVALID_CASE_ID", format!("{id:?} is not a case id (UUID)"))
     })
-}
-
-/// `SystemTime` from the foreign side back to UTC.
-fn to_utc(at: SystemTime) -> DateTime<Utc> {
-    DateTime::<Utc>::from(at)
 }
 
 #[cfg(test)]

@@ -4,7 +4,6 @@
 
 use std::time::SystemTime;
 
-use chrono::Utc;
 use xuncha_core::geo;
 use xuncha_core::workflow::{self, Action};
 
@@ -192,7 +191,7 @@ pub struct Case {
 
 impl From<workflow::Case> for Case {
     fn from(case: workflow::Case) -> Self {
-        let overdue = case.is_overdue(Utc::now());
+        let overdue = xuncha_core::store::is_overdue_now(&case);
         Case {
             id: case.id.to_string(),
             category: case.category,

@@ -56,7 +56,7 @@ fn capture(c: &mut Criterion) {
             n += 1;
             // Spread over a grid ~110 m apart so the duplicate check sees a realistic few cases.
             let draft = CaseDraft {
-                category: Category::ALL[(n % 26) as usize],
+                category: Category::ALL[n as usize % Category::ALL.len()],
                 estate_id: "changchunli".into(),
                 building: Some("3号楼".into()),
                 unit_no: Some("2单元".into()),
@@ -92,7 +92,7 @@ fn seeded_store(dir: &std::path::Path) -> Store {
             id: Uuid::now_v7(),
             case_id: Uuid::now_v7(),
             action: Action::Report {
-                category: Category::ALL[i % 26],
+                category: Category::ALL[i % Category::ALL.len()],
                 estate_id: estate.into(),
                 building: Some(format!("{}号楼", i % 12 + 1)),
                 unit_no: Some(format!("{}单元", i % 4 + 1)),

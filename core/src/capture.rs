@@ -531,10 +531,10 @@ fn warnings(conn: &Connection, draft: &CaseDraft) -> Result<Vec<CaptureWarning>>
             containing_estate_name: containing.map(|e| e.name),
         });
     }
-    let duplicates = nearby_open_cases(conn, draft.category, fix, geo::DEFAULT_DUPLICATE_RADIUS_M)?;
+    let duplicates = nearby_open_cases(conn, draft.category, fix, DEFAULT_DUPLICATE_RADIUS_M)?;
     if !duplicates.is_empty() {
         warnings.push(CaptureWarning::PossibleDuplicates {
-            radius_m: geo::DEFAULT_DUPLICATE_RADIUS_M,
+            radius_m: DEFAULT_DUPLICATE_RADIUS_M,
             cases: duplicates,
         });
     }
@@ -577,6 +577,31 @@ pub fn photo_provenance(
     warnings
 }
 
+/// Radius within which an open case of the same category counts as a possible duplicate.
+pub const DEFAULT_DUPLICATE_RADIUS_M: f64 = 50.0;
+
+/// Open cases of `category` reported within `radius_m` of a point, nearest first. Cases without a
+/// location are never duplicates of anything.
+pub fn possible_duplicates<'a>(
+    cases: impl IntoIterator<Item = &'a Case>,
+    category: Category,
+    lat: f64,
+    lon: f64,
+    radius_m: f64,
+) -> Vec<&'a Case> {
+    let mut near: Vec<(f64, &Case)> = cases
+        .into_iter()
+        .filter(|c| c.category == category && c.status.is_open())
+        .filter_map(|c| {
+            let at = c.location.as_ref()?;
+            let d = geo::haversine_m(lat, lon, at.lat, at.lon);
+            (d <= radius_m).then_some((d, c))
+        })
+        .collect();
+    near.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.id.cmp(&b.1.id)));
+    near.into_iter().map(|(_, c)| c).collect()
+}
+
 /// Open cases of `category` within `radius_m` of the fix, nearest first.
 fn nearby_open_cases(
     conn: &Connection,
@@ -593,7 +618,7 @@ fn nearby_open_cases(
         (fix.lon - dlon, fix.lon + dlon),
     )?;
     let mut found: Vec<DuplicateCandidate> =
-        geo::possible_duplicates(&candidates, category, fix.lat, fix.lon, radius_m)
+        possible_duplicates(&candidates, category, fix.lat, fix.lon, radius_m)
             .into_iter()
             .map(|case| {
                 let distance_m = case.location.as_ref().map_or(f64::INFINITY, |l| {
@@ -707,5 +732,69 @@ mod provenance_tests {
         let without_fix = photo_provenance(&photos, None, now, &strict);
         assert_eq!(without_fix.len(), 1);
         assert_eq!(without_fix[0].code(), "PHOTO_TAKEN_EARLIER");
+    }
+}
+
+#[cfg(test)]
+mod duplicate_tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    fn case_at(n: u128, category: Category, lat: f64, lon: f64) -> Case {
+        use crate::org::Role;
+        use crate::workflow::{Action, Actor, Event, apply};
+        let event = Event {
+            id: uuid::Uuid::from_u128(1000 + n),
+            case_id: uuid::Uuid::from_u128(n),
+            action: Action::Report {
+                category,
+                estate_id: "pingshandao".into(),
+                building: None,
+                unit_no: None,
+                location_note: None,
+                description: None,
+            },
+            actor: Actor {
+                user_id: "i".into(),
+                role: Role::Inspector,
+                unit_id: "c".into(),
+            },
+            device_time: chrono::DateTime::UNIX_EPOCH,
+            server_time: None,
+            gps: Some(GpsFix {
+                lat,
+                lon,
+                accuracy_m: Some(5.0),
+                provider: None,
+            }),
+            photos: vec![],
+            note: None,
+        };
+        apply(None, &event).unwrap()
+    }
+
+    #[test]
+    fn duplicates_are_open_same_category_within_radius_nearest_first() {
+        let (lat, lon) = (39.0980, 117.2120);
+        let metres_north = |m: f64| lat + m / 111_195.0;
+        let far = case_at(1, Category::GroundLock, metres_north(40.0), lon);
+        let near = case_at(2, Category::GroundLock, metres_north(10.0), lon);
+        let outside = case_at(3, Category::GroundLock, metres_north(60.0), lon);
+        let other_category = case_at(4, Category::SmallAds, metres_north(5.0), lon);
+        let mut closed = case_at(5, Category::GroundLock, metres_north(1.0), lon);
+        closed.status = crate::workflow::CaseStatus::Closed;
+        let mut unlocated = case_at(6, Category::GroundLock, lat, lon);
+        unlocated.location = None;
+        let all = [far, near, outside, other_category, closed, unlocated];
+        let found = possible_duplicates(
+            &all,
+            Category::GroundLock,
+            lat,
+            lon,
+            DEFAULT_DUPLICATE_RADIUS_M,
+        );
+        let ids: Vec<u128> = found.iter().map(|c| c.id.as_u128()).collect();
+        assert_eq!(ids, [2, 1]);
     }
 }

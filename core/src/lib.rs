@@ -1,28 +1,19 @@
 //! Xuncha (巡查) shared core.
 //!
-//! The pure domain comes first and does no I/O (no SQLite, no network, no image decoding, no clock
-//! reads except where a caller passes `now`): [`catalog`], [`org`], [`estate`], [`routing`],
-//! [`workflow`], [`kpi`], [`geo`], [`protocol`], [`ids`], [`time`]. The phone and the server run
-//! these modules unchanged, so the phone refuses exactly what the server would.
+//! The pure domain lives in the `xuncha-domain` crate (no I/O, enforced by its dependencies) and
+//! is re-exported here under the same paths: [`catalog`], [`org`], [`estate`], [`routing`],
+//! [`workflow`], [`kpi`], [`geo`], [`protocol`], [`policy`], [`time`], [`demo`]. The phone and the
+//! server run these modules unchanged, so the phone refuses exactly what the server would.
 //!
-//! The device side sits behind features: [`photo`] (feature `photo`, also used by the server) and
-//! the SQLite store, capture API and sync client (feature `device`).
+//! This crate adds [`ids`] (new UUIDv7 ids: a clock and randomness read) and the device side
+//! behind features: [`photo`] (feature `photo`, also used by the server) and the SQLite store,
+//! capture API and sync client (feature `device`).
 
-#[macro_use]
-mod wire_enum;
+pub use xuncha_domain::{
+    catalog, demo, estate, geo, kpi, org, policy, protocol, routing, time, workflow,
+};
 
-pub mod catalog;
-pub mod demo;
-pub mod estate;
-pub mod geo;
 pub mod ids;
-pub mod kpi;
-pub mod org;
-pub mod policy;
-pub mod protocol;
-pub mod routing;
-pub mod time;
-pub mod workflow;
 
 #[cfg(feature = "photo")]
 pub mod photo;

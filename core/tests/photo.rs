@@ -710,7 +710,6 @@ fn refused(bytes: &[u8], opts: &PhotoOptions) -> &'static str {
     let out_dir = dir.path().join("photos");
     let error = photo::process_file(&input, &out_dir, opts).unwrap_err();
     assert!(files_under(&out_dir).is_empty(), "{error}: nothing stored");
-    assert!(!error.to_string().is_empty());
     error.code()
 }
 

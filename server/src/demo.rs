@@ -3,27 +3,19 @@
 //! routed to (`unit.<unit id>`, role by unit type), so any demo case can be walked to its close.
 //! Idempotent: existing accounts are kept.
 
-use serde::Serialize;
 use xuncha_core::{OrgUnit, Role, UnitType};
 
-use crate::app::StartError;
-use crate::audit::AuditDraft;
-use crate::auth;
 use crate::cli::users::role_for_unit_type;
-use crate::domain;
+use crate::http::app::StartError;
+use crate::policy::audit::AuditDraft;
+use crate::policy::catalog::{Catalog, demo_catalog};
+use crate::policy::passwords;
 use crate::storage::{Storage, StorageError, UserRecord};
 
 /// Password of every demo account (printed at start; demo data only).
 pub const DEMO_PASSWORD: &str = "xuncha-demo-2026";
 
-#[derive(Debug, Clone, Serialize)]
-pub struct DemoAccount {
-    pub username: String,
-    pub password: String,
-    pub role: Role,
-    pub unit_id: String,
-    pub unit_name: String,
-}
+pub use crate::model::DemoAccount;
 
 struct Wanted {
     username: &'static str,
@@ -86,7 +78,7 @@ const WANTED: &[Wanted] = &[
     },
 ];
 
-fn find_unit<'a>(catalog: &'a domain::Catalog, wanted: &Wanted) -> Option<&'a OrgUnit> {
+fn find_unit<'a>(catalog: &'a Catalog, wanted: &Wanted) -> Option<&'a OrgUnit> {
     if wanted.unit_type == UnitType::ManagementCompany {
         let company = catalog.estates.get(wanted.area)?.company_unit.as_deref()?;
         return catalog.unit(company);
@@ -101,7 +93,7 @@ fn find_unit<'a>(catalog: &'a domain::Catalog, wanted: &Wanted) -> Option<&'a Or
 }
 
 pub async fn seed(storage: &dyn Storage) -> Result<Vec<DemoAccount>, StartError> {
-    let catalog = domain::demo_catalog().map_err(|e| StartError::Demo(e.message))?;
+    let catalog = demo_catalog().map_err(|e| StartError::Demo(e.to_string()))?;
     let mut estates: Vec<_> = catalog.estates.values().cloned().collect();
     estates.sort_by(|a, b| a.id.cmp(&b.id));
     storage
@@ -144,7 +136,7 @@ pub async fn seed(storage: &dyn Storage) -> Result<Vec<DemoAccount>, StartError>
             let hash = match &password_hash {
                 Some(hash) => hash.clone(),
                 None => {
-                    let hash = auth::hash_password(DEMO_PASSWORD.to_owned()).await?;
+                    let hash = passwords::hash_password(DEMO_PASSWORD.to_owned()).await?;
                     password_hash = Some(hash.clone());
                     hash
                 }
@@ -179,7 +171,7 @@ pub async fn seed(storage: &dyn Storage) -> Result<Vec<DemoAccount>, StartError>
 /// Every unit a demo case can be routed to (the routed owner of every category at every demo
 /// estate), plus each demo estate's street office and residents' committee (who escalate,
 /// dispatch and verify there), sorted by id.
-fn routable_units(catalog: &domain::Catalog) -> Vec<OrgUnit> {
+fn routable_units(catalog: &Catalog) -> Vec<OrgUnit> {
     let mut units: Vec<OrgUnit> = Vec::new();
     let Ok(router) = catalog.router() else {
         return units;

@@ -1,43 +1,28 @@
 //! Xuncha sync server as a library: the binary (`main.rs`), the tests and later extensions
-//! (Open311, CLI, dashboard) all build on [`app::Server`] and [`app::router`].
+//! (Open311, CLI, dashboard) all build on [`http::app::Server`] and [`http::app::router`].
 //!
-//! Module map:
-//! - [`config`]: defaults → TOML file → env (wins); limits.
-//! - [`storage`]: the [`storage::Storage`] trait, [`storage::sqlite`] and [`storage::postgres`]
-//!   backends, migrations per backend in `storage/migrations/`.
-//! - [`ingest`]: push decisions shared by both backends (idempotency, authorization, workflow,
-//!   routing, sequence numbers, audit entries).
-//! - [`access`]: per-object authorization rules.
-//! - [`auth`]: passwords, tokens, the per-request session extractor, rate limits.
-//! - [`credentials`]: refresh-token rotation and reuse, sign-in lockout (shared by both backends);
-//!   [`throttle`]: bounded argon2 work, per-address and global limits; [`serve`]: the connection
-//!   loop with its timeouts and connection cap.
-//! - [`audit`]: the hash-chained audit log and its verifier.
-//! - [`domain`]: the single integration point with `xuncha_core`'s workflow, routing and demo data.
-//! - [`photo_store`]: content-addressed photo files and re-encoding under limits.
-//! - [`api`]: HTTP handlers; [`openapi`]: the OpenAPI document; [`error`]: `{code, message}` errors.
-//! - [`http::dashboard`]: the street-office web dashboard (server-rendered pages under `/dashboard`).
-//! - [`demo`]: `serve --demo` seeding; [`app`]: state, router, start/shutdown.
+//! Layers, one way (`scripts/check-layers.sh` fails on an upward import):
+//!
+//! ```text
+//!   cli/, demo, start, main     entry points (start: open storage, seed demo, serve); may
+//!                               import anything
+//!   http/                       axum: state and routers, api/, open311/, dashboard, errors → status
+//!   storage/                    the Storage trait, SQLite and PostgreSQL backends, photo files
+//!   policy/                     decisions: access, ingest planning, audit chain, credentials, catalog
+//!   model/                      plain records shared by the layers above
+//!   xuncha_core                 the shared domain core (workflow, routing, protocol)
+//! ```
+//!
+//! [`config`] is plain data (defaults → TOML file → env) and may be read by every layer.
 
-pub mod access;
-pub mod api;
-pub mod app;
-pub mod audit;
-pub mod auth;
 pub mod cli;
 pub mod config;
-pub mod credentials;
 pub mod demo;
-pub mod domain;
-pub mod error;
 pub mod http;
-pub mod ingest;
-pub mod open311;
-pub mod openapi;
-pub mod photo_store;
-pub mod serve;
+pub mod model;
+pub mod policy;
+pub mod start;
 pub mod storage;
-pub mod throttle;
 
-pub use app::{RunningServer, Server};
 pub use config::Config;
+pub use http::app::{RunningServer, Server};

@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::{Backend, TestServer, event, jpeg, jpeg_claiming, outcome, report, sha256};
+use common::{
+    Backend, TestServer, both_backends, event, jpeg, jpeg_claiming, outcome, report, sha256,
+};
 use serde_json::{Value, json};
 use uuid::Uuid;
 use xuncha_core::protocol::EventOutcome;
@@ -752,6 +754,68 @@ async fn limits_answer_with_codes(backend: Backend) {
         .json()
         .await
         .unwrap();
-    assert_eq!(spec["openapi"], "3.0.3");
+    assert_eq!(spec["openapi"], "3.1.0");
     assert!(spec["paths"]["/api/v1/sync/push"]["post"].is_object());
+}
+
+/// The generated OpenAPI document, served as JSON with the key schemas, and the router answering
+/// every operation it documents (no `ROUTE_NOT_FOUND`, no 405): document and router cannot part.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_document_matches_the_router() {
+    let t = TestServer::start(Backend::Sqlite).await;
+    let text = t
+        .http
+        .get(t.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let spec: Value = serde_json::from_str(&text).expect("the document is JSON");
+    for schema in [
+        "Case",
+        "Event",
+        "Actor",
+        "Action",
+        "PushRequest",
+        "PushResponse",
+        "PullResponse",
+        "CaseDetail",
+        "EnrolRequest",
+        "EnrolResponse",
+        "AuditReport",
+    ] {
+        assert!(
+            spec["components"]["schemas"][schema].is_object(),
+            "schema {schema} missing"
+        );
+    }
+    let paths = spec["paths"].as_object().expect("paths");
+    let mut checked = 0;
+    for (path, operations) in paths {
+        let filled = path
+            .replace("{id}", "00000000-0000-0000-0000-000000000000")
+            .replace("{sha256}", &"0".repeat(64))
+            .replace("{file}", "x.json");
+        for method in operations.as_object().expect("operations").keys() {
+            let url = t.url(&filled);
+            let request = match method.as_str() {
+                "get" => t.http.get(url),
+                "post" => t.http.post(url),
+                "put" => t.http.put(url),
+                other => panic!("undocumented method {other}"),
+            };
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let body = response.text().await.unwrap();
+            assert_ne!(status, 405, "{method} {path} is not routed: {body}");
+            assert!(
+                !body.contains("ROUTE_NOT_FOUND"),
+                "{method} {path} is not routed: {status} {body}"
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, xuncha_server::http::openapi::ROUTES.len());
 }

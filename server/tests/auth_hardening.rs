@@ -9,7 +9,7 @@ mod common;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use common::{Backend, TestServer};
+use common::{Backend, TestServer, both_backends};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use xuncha_server::demo::DEMO_PASSWORD;
@@ -211,7 +211,7 @@ async fn wrong_passwords_lock_the_account_for_that_address_only(backend: Backend
     let lifted = storage
         .unlock_login(
             user.to_owned(),
-            xuncha_server::audit::AuditDraft::new("LOGIN_UNLOCKED", "user", user),
+            xuncha_server::policy::audit::AuditDraft::new("LOGIN_UNLOCKED", "user", user),
         )
         .await
         .unwrap();

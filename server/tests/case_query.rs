@@ -14,15 +14,15 @@ use uuid::Uuid;
 use xuncha_core::protocol::EventOutcome;
 use xuncha_core::workflow::{Action, Event};
 use xuncha_core::{Actor, CaseStatus, Category, Role};
-use xuncha_server::access;
-use xuncha_server::domain::{Catalog, demo_catalog};
+use xuncha_server::policy::access;
+use xuncha_server::policy::catalog::{Catalog, demo_catalog};
 use xuncha_server::storage::postgres::PostgresStorage;
 use xuncha_server::storage::sqlite::SqliteStorage;
 use xuncha_server::storage::{
     CaseQuery, CaseRow, CaseScope, CaseSort, IngestBatch, Storage, UserRecord,
 };
 
-use common::{Backend, create_database};
+use common::{Backend, both_backends, create_database};
 
 /// A named narrowing of a query, for the filter table.
 type Narrow = Box<dyn Fn(&mut CaseQuery)>;

@@ -815,12 +815,14 @@ async fn a_department_cannot_open_another_departments_case_by_url() {
                 display_name: "河西区城市管理".into(),
                 role: Role::Department,
                 unit_id: city_management(&server, "河西区"),
-                password_hash: xuncha_server::auth::hash_password(DEMO_PASSWORD.into())
-                    .await
-                    .unwrap(),
+                password_hash: xuncha_server::policy::passwords::hash_password(
+                    DEMO_PASSWORD.into(),
+                )
+                .await
+                .unwrap(),
                 disabled: false,
             },
-            xuncha_server::audit::AuditDraft::new("USER_CREATED", "user", "u-hexi-city"),
+            xuncha_server::policy::audit::AuditDraft::new("USER_CREATED", "user", "u-hexi-city"),
         )
         .await
         .unwrap();

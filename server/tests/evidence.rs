@@ -4,11 +4,11 @@
 
 mod common;
 
-use common::{Backend, TestServer, event, jpeg, outcome, report, sha256};
+use common::{Backend, TestServer, both_backends, event, jpeg, outcome, report, sha256};
 use serde_json::{Value, json};
 use uuid::Uuid;
 use xuncha_server::Server;
-use xuncha_server::photo_store::{self, PhotoStore};
+use xuncha_server::storage::photo_files::{self, PhotoStore};
 
 both_backends!(
     actions_apply_only_with_the_actors_own_received_photos,
@@ -399,7 +399,7 @@ async fn sweeps_remove_stale_parts_and_photos_no_applied_event_cites(backend: Ba
     let fresh_part = state.photos.partial_path(&user_id, &fresh);
     assert!(fresh_part.exists());
 
-    let report = photo_store::sweep(&state, chrono::Utc::now())
+    let report = photo_files::sweep(&state.photo_files(), chrono::Utc::now())
         .await
         .unwrap();
     assert_eq!(report.photos_removed, vec![refused_photo.clone()]);

@@ -15,8 +15,8 @@ use common::{Backend, TestServer, sha256};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use xuncha_server::http::dashboard::session::token_from_cookie_header;
-use xuncha_server::open311::Params;
-use xuncha_server::open311::requests::{NewRequest, Search};
+use xuncha_server::http::open311::Params;
+use xuncha_server::http::open311::requests::{NewRequest, Search};
 
 /// One server for all cases of this file, on its own runtime.
 struct Shared {

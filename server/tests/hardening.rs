@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Backend, TestServer, event, outcome, report};
+use common::{Backend, TestServer, both_backends, event, outcome, report};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -452,7 +452,7 @@ async fn malformed_requests_get_json_errors_on_every_route(backend: Backend) {
         ("post", "/dashboard/estates/{id}"),
     ];
     // Routes that end the session (revoke, logout) go last so the others run signed in.
-    let mut routes: Vec<&(&str, &str)> = xuncha_server::openapi::ROUTES
+    let mut routes: Vec<&(&str, &str)> = xuncha_server::http::openapi::ROUTES
         .iter()
         .chain(dashboard)
         .collect();

@@ -14,7 +14,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Duration, Utc};
-use common::{Backend, TestServer, event, outcome, report};
+use common::{Backend, TestServer, both_backends, event, outcome, report};
 use serde_json::{Value, json};
 use uuid::Uuid;
 use xuncha_core::estate::{Estate, LampOwner, ManagementMode};

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Backend, TestServer, event, outcome, report};
+use common::{Backend, TestServer, both_backends, event, outcome, report};
 use serde_json::{Value, json};
 use uuid::Uuid;
 use xuncha_core::Role;
@@ -25,12 +25,18 @@ async fn department(t: &TestServer, username: &str, unit_id: &str) {
                 display_name: username.into(),
                 role: Role::Department,
                 unit_id: unit_id.into(),
-                password_hash: xuncha_server::auth::hash_password(DEMO_PASSWORD.into())
-                    .await
-                    .unwrap(),
+                password_hash: xuncha_server::policy::passwords::hash_password(
+                    DEMO_PASSWORD.into(),
+                )
+                .await
+                .unwrap(),
                 disabled: false,
             },
-            xuncha_server::audit::AuditDraft::new("USER_CREATED", "user", format!("u-{username}")),
+            xuncha_server::policy::audit::AuditDraft::new(
+                "USER_CREATED",
+                "user",
+                format!("u-{username}"),
+            ),
         )
         .await
         .unwrap();

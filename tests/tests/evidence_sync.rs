@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Backend, Phone, TestServer, access_token, api_get, changchunli_fix};
+use common::{Backend, Phone, TestServer, access_token, api_get, both_backends, changchunli_fix};
 use xuncha_core::capture::CaseDraft;
 use xuncha_core::catalog::Category;
 use xuncha_core::sync::{NoProgress, SyncReport};
@@ -93,9 +93,10 @@ async fn a_photo_the_server_lost_is_uploaded_again_before_its_event(backend: Bac
         .unwrap();
     assert_eq!(report.photos_uploaded, 1);
     let state = server.server.as_ref().unwrap().state().clone();
-    let swept = xuncha_server::photo_store::sweep(&state, chrono::Utc::now())
-        .await
-        .unwrap();
+    let swept =
+        xuncha_server::storage::photo_files::sweep(&state.photo_files(), chrono::Utc::now())
+            .await
+            .unwrap();
     assert_eq!(swept.photos_removed, vec![photo.sha256.clone()]);
 
     // The push meets PHOTO_NOT_RECEIVED: the event stays in the outbox, the photo goes back in

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Backend, Phone, access_token, changchunli_fix};
+use common::{Backend, Phone, access_token, both_backends, changchunli_fix};
 use uuid::Uuid;
 use xuncha_core::capture::CaseDraft;
 use xuncha_core::catalog::Category;

@@ -7,7 +7,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{Backend, TestServer, changchunli_fix, quick_retries};
+use common::{Backend, TestServer, both_backends, changchunli_fix, quick_retries};
 use xuncha_core::capture::CaseDraft;
 use xuncha_core::catalog::Category;
 use xuncha_core::store::Store;

@@ -10,8 +10,8 @@ use std::sync::atomic::Ordering;
 
 use common::proxy::Proxy;
 use common::{
-    Backend, Phone, Recorder, TestServer, access_token, changchunli_fix, jpeg, jpeg_claiming,
-    server_events, sha256,
+    Backend, Phone, Recorder, TestServer, access_token, both_backends, changchunli_fix, jpeg,
+    jpeg_claiming, server_events, sha256,
 };
 use uuid::Uuid;
 use xuncha_core::capture::{CaseDraft, EventDraft};

@@ -4,7 +4,10 @@
 
 mod common;
 
-use common::{Backend, Phone, TestServer, access_token, api_get, changchunli_fix, server_events};
+use common::{
+    Backend, Phone, TestServer, access_token, api_get, both_backends, changchunli_fix,
+    server_events,
+};
 use xuncha_core::capture::{CaseDraft, EventDraft};
 use xuncha_core::catalog::Category;
 use xuncha_core::store::PhotoRecord;

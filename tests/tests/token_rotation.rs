@@ -8,7 +8,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{Backend, TestServer, quick_retries};
+use common::{Backend, TestServer, both_backends, quick_retries};
 use xuncha_core::store::Store;
 use xuncha_core::sync::{NoProgress, SyncClient, SyncConfig, SyncError};
 use xuncha_server::demo::DEMO_PASSWORD;

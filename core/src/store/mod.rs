@@ -18,7 +18,8 @@
 //! Code map: [`error`] (public `StoreError` over the rich internal error), `schema/migrations`
 //! (the `user_version` migrator), `cases` (case rows, listing and search), `outbox` (events and the
 //! sync-client API), `photos` (photo rows and upload progress), `reference` (estates, unit
-//! directory and routing rules cached from the server).
+//! directory and routing rules cached from the server), `view` (what the phone's screens show:
+//! photo upload states, photo counts, unsynced changes, the sync badge).
 
 pub(crate) mod cases;
 pub mod error;
@@ -26,6 +27,7 @@ pub(crate) mod outbox;
 pub(crate) mod photos;
 pub(crate) mod reference;
 pub(crate) mod schema;
+pub(crate) mod view;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -39,6 +41,10 @@ pub use cases::{CaseFilter, CaseListItem, CasePage, PageToken};
 pub use error::StoreError;
 pub use outbox::{EventSyncState, OutboxCounts, OutboxEvent, PullSummary};
 pub use photos::{PendingPhoto, PhotoRecord, PhotoRefusal, PhotoUploadState};
+pub use view::{
+    CaseDetailView, CaseListView, CasePhotoView, CaseViewPage, SyncBadge, TimelineView,
+    is_overdue_now, overdue_now,
+};
 
 use error::{Error, Result};
 use schema::migrations;

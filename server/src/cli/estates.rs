@@ -10,8 +10,8 @@ use xuncha_core::Estate;
 use xuncha_core::estate::ManagementMode;
 
 use super::CliError;
-use crate::audit::AuditDraft;
-use crate::domain::Catalog;
+use crate::policy::audit::AuditDraft;
+use crate::policy::catalog::Catalog;
 use crate::storage::Storage;
 
 /// Checks the rings of a GeoJSON geometry object and names the first bad position.

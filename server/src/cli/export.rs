@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use xuncha_core::time::format_local;
 
 use super::CliError;
-use crate::domain::Catalog;
-use crate::open311::requests::agency_responsible;
+use crate::http::open311::requests::agency_responsible;
+use crate::policy::catalog::Catalog;
 use crate::storage::{CaseQuery, CaseScope, CaseSort, query_all};
 use crate::storage::{CaseRow, Storage};
 

@@ -16,8 +16,8 @@ use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 
-use crate::audit;
 use crate::config::{Config, ConfigError};
+use crate::policy::audit;
 use crate::storage::{self, Storage, StorageError};
 
 /// Where the data lives, exactly as for `serve`.
@@ -186,7 +186,7 @@ pub enum CliError {
     #[error("the audit chain is broken at entry {seq} ({code})")]
     AuditBroken { seq: i64, code: &'static str },
     #[error("password hashing: {0}")]
-    Password(#[from] crate::auth::PasswordError),
+    Password(#[from] crate::policy::passwords::PasswordError),
 }
 
 impl CliError {
@@ -248,10 +248,10 @@ pub async fn run(command: AdminCommand) -> Result<(), CliError> {
             let lifted = store
                 .unlock_login(
                     username.clone(),
-                    crate::audit::AuditDraft::new(
+                    crate::policy::audit::AuditDraft::new(
                         "LOGIN_UNLOCKED",
                         "user",
-                        crate::credentials::audit_username(&username),
+                        crate::policy::credentials::audit_username(&username),
                     ),
                 )
                 .await?;

@@ -6,8 +6,8 @@ use std::path::Path;
 use xuncha_core::{Role, UnitType};
 
 use super::CliError;
-use crate::audit::AuditDraft;
-use crate::auth;
+use crate::policy::audit::AuditDraft;
+use crate::policy::passwords;
 use crate::storage::{Storage, UserRecord};
 
 /// Shortest password accepted.
@@ -159,7 +159,7 @@ pub async fn add(
             .unwrap_or_else(|| username.to_owned()),
         role,
         unit_id: unit.id.clone(),
-        password_hash: auth::hash_password(password).await?,
+        password_hash: passwords::hash_password(password).await?,
         disabled: false,
     };
     let audit =

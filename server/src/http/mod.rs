@@ -1,3 +1,14 @@
-//! The HTTP layer: routers and handlers over the storage and policy layers.
+//! HTTP: application state and routers ([`app`]), the connection loop ([`serve`]), the one
+//! error table ([`error`]), the sync API ([`api`]), Open311 ([`open311`]), the street-office
+//! dashboard ([`dashboard`]), the generated OpenAPI document ([`openapi`]), the session extractor
+//! and rate limits ([`auth`], [`throttle`]).
 
+pub mod api;
+pub mod app;
+pub mod auth;
 pub mod dashboard;
+pub mod error;
+pub mod open311;
+pub mod openapi;
+pub mod serve;
+pub mod throttle;

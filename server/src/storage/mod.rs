@@ -1,14 +1,21 @@
 //! One storage trait, two backends: embedded SQLite ([`sqlite`], the default) and PostgreSQL
-//! ([`postgres`]). Backends only read and write rows; every decision (workflow, routing,
-//! idempotency, audit hashing, change sequence numbers) is made by shared code ([`crate::ingest`],
-//! [`crate::audit`]) inside the backend's write transaction, so both behave identically.
+//! ([`postgres`]). Every operation is written once ([`ops`], over the [`ops::Tx`] trait) with
+//! one set of statements ([`sql`]) and one row decoding ([`row`]); the backends hold only
+//! connections, transactions, the head lock and their migrations. Every decision (workflow,
+//! routing, idempotency, audit hashing, refresh tokens, lockout) is made by shared code
+//! ([`crate::policy::ingest`], [`crate::policy::audit`], [`crate::policy::credentials`]) inside the write transaction,
+//! so both backends behave identically. The records passed in and out live in [`crate::model`].
 //!
 //! Every write transaction first locks the single `sync_head` row (SQLite: the one writer task;
 //! PostgreSQL: `SELECT … FOR UPDATE`), which serialises change sequence numbers and the audit chain
 //! in commit order: a pull cursor never skips a change that commits later with a lower number.
 
 pub mod case_query;
+pub mod ops;
+pub mod photo_files;
 pub mod postgres;
+pub mod row;
+pub mod sql;
 pub mod sqlite;
 
 use std::future::Future;
@@ -16,16 +23,21 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use xuncha_core::protocol::EventResult;
-use xuncha_core::workflow::{Case, Event};
-use xuncha_core::{Estate, OrgUnit, Role};
+use xuncha_core::workflow::Event;
+use xuncha_core::{Estate, OrgUnit};
 
-use crate::audit::{AuditDraft, AuditRow};
-pub use crate::credentials::{LockoutPolicy, TokenRefresh};
-use crate::domain::Catalog;
+use crate::policy::audit::{AuditDraft, AuditRow};
+use crate::policy::catalog::Catalog;
+pub use crate::policy::credentials::{LockoutPolicy, TokenRefresh};
 pub use case_query::{CaseCursor, CasePage, CaseQuery, CaseScope, CaseSort};
+// The records moved to `crate::model`; re-exported so callers elsewhere keep compiling.
+pub use crate::model::{
+    CaseRow, ChangePage, DeviceRecord, Head, NewDevice, PhotoRecord, RefreshOutcome, Session,
+    UserRecord,
+};
+pub use crate::policy::ingest::IngestBatch;
 
 pub type StorageFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StorageError>> + Send + 'a>>;
 
@@ -70,131 +82,6 @@ impl StorageError {
     }
 }
 
-/// A person who can sign in. The password hash is an argon2 PHC string.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UserRecord {
-    pub id: String,
-    pub username: String,
-    pub display_name: String,
-    pub role: Role,
-    pub unit_id: String,
-    #[serde(skip_serializing)]
-    pub password_hash: String,
-    pub disabled: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeviceRecord {
-    pub id: Uuid,
-    pub user_id: String,
-    pub name: String,
-    pub revoked: bool,
-}
-
-/// A new device with its first access token; both tokens as SHA-256 hashes.
-#[derive(Debug, Clone)]
-pub struct NewDevice {
-    pub id: Uuid,
-    pub user_id: String,
-    pub name: String,
-    pub refresh_hash: String,
-    pub access_hash: String,
-    pub access_expires_at: DateTime<Utc>,
-    /// Active (not revoked) devices the user may keep; beyond it the oldest are revoked, each
-    /// with a `DEVICE_EVICTED` audit entry. 0 = no cap. Other users' devices are never touched.
-    pub max_active_per_user: usize,
-}
-
-/// Who is behind an access token, read fresh on every request so revocation applies at once.
-#[derive(Debug, Clone)]
-pub struct Session {
-    pub user: UserRecord,
-    pub device: DeviceRecord,
-    pub access_expires_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RefreshOutcome {
-    Refreshed(UserRecord),
-    /// Unknown device or wrong refresh token.
-    Invalid,
-    /// Device or user revoked.
-    Revoked,
-    /// A spent refresh token came back: the device is now revoked (audited).
-    Reused,
-}
-
-/// A case as stored: the folded case plus what the server adds at ingest.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CaseRow {
-    pub case: Case,
-    /// The routing decision made when the case was reported.
-    pub routing: Option<serde_json::Value>,
-    /// Every unit the case was ever dispatched to (department visibility).
-    pub dispatched_units: Vec<String>,
-    /// Change sequence number of its latest change.
-    pub seq: i64,
-}
-
-/// A stored photo, keyed by the SHA-256 the device uploaded under (the one events reference).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PhotoRecord {
-    pub sha256: String,
-    /// SHA-256 of the re-encoded, metadata-free file the server keeps.
-    pub stored_sha256: String,
-    pub bytes: u64,
-    pub width: u32,
-    pub height: u32,
-    pub uploaded_by: String,
-    pub device_id: Uuid,
-}
-
-/// Everything changed after a cursor, unfiltered; [`crate::api::sync`] filters by visibility.
-#[derive(Debug, Clone, Default)]
-pub struct ChangePage {
-    pub cases: Vec<CaseRow>,
-    /// Events of those cases with a sequence number above the cursor, oldest first.
-    pub events: Vec<Event>,
-    pub estates: Vec<Estate>,
-    pub units: Vec<OrgUnit>,
-    pub routing_rules: Option<String>,
-    pub next_cursor: i64,
-    pub has_more: bool,
-}
-
-/// One push, as the ingest planner needs it. The actor comes from the session, never the body.
-#[derive(Debug, Clone)]
-pub struct IngestBatch {
-    pub actor: xuncha_core::Actor,
-    pub device_id: Uuid,
-    pub events: Vec<Event>,
-    pub catalog: Arc<Catalog>,
-    pub now: DateTime<Utc>,
-    /// How far a device time may run ahead of `now` before the event is refused
-    /// (`DEVICE_TIME_IN_FUTURE`); the config's `limits.max_device_clock_skew_s`.
-    pub max_device_skew: chrono::TimeDelta,
-    /// `Config::verify_max_distance_m`: how far a VERIFY may stand from the case outside the estate.
-    pub verify_max_distance_m: f64,
-}
-
-/// The single-row head every write transaction locks: change sequence and audit chain tip.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Head {
-    pub change_seq: i64,
-    pub audit_seq: i64,
-    pub audit_hash: String,
-    /// The audit chain's key: not a column; the storage sets it from its own key (which is never
-    /// stored in the database). `None` only for a storage opened without one.
-    pub audit_key: Option<crate::audit::AuditKey>,
-}
-
-impl Head {
-    pub fn next_change(&mut self) -> i64 {
-        self.change_seq += 1;
-        self.change_seq
-    }
-}
-
 /// Backend-independent storage. Every write that changes state appends its audit entry in the
 /// same transaction.
 pub trait Storage: Send + Sync + 'static {
@@ -225,7 +112,7 @@ pub trait Storage: Send + Sync + 'static {
     fn create_device(&self, device: NewDevice, audit: AuditDraft) -> StorageFuture<'_, ()>;
     fn device(&self, device_id: Uuid) -> StorageFuture<'_, Option<DeviceRecord>>;
     /// Checks the presented refresh token against the device and, by
-    /// [`crate::credentials::decide_refresh`], rotates it (the presented one is kept as spent)
+    /// [`crate::policy::credentials::decide_refresh`], rotates it (the presented one is kept as spent)
     /// and stores the new access token, or revokes the device when a spent token comes back.
     fn refresh_access(&self, refresh: TokenRefresh) -> StorageFuture<'_, RefreshOutcome>;
     fn session(&self, access_hash: String) -> StorageFuture<'_, Option<Session>>;
@@ -267,7 +154,7 @@ pub trait Storage: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> StorageFuture<'_, Option<DateTime<Utc>>>;
     /// Records a failed sign-in (with its audit entry) and returns the lock now in force, by
-    /// [`crate::credentials::LockoutPolicy`]. Stale rows of other accounts are swept.
+    /// [`crate::policy::credentials::LockoutPolicy`]. Stale rows of other accounts are swept.
     fn login_failed(
         &self,
         username: String,
@@ -282,7 +169,7 @@ pub trait Storage: Send + Sync + 'static {
     fn unlock_login(&self, username: String, audit: AuditDraft) -> StorageFuture<'_, u64>;
 
     fn append_audit(&self, audit: AuditDraft) -> StorageFuture<'_, ()>;
-    /// The whole audit log in sequence order and the head, for [`crate::audit::verify`].
+    /// The whole audit log in sequence order and the head, for [`crate::policy::audit::verify`].
     fn audit_log(&self) -> StorageFuture<'_, (Vec<AuditRow>, Head)>;
 }
 
@@ -309,9 +196,9 @@ pub async fn query_all(
 /// Opens the backend the configuration asks for and runs its migrations.
 pub async fn open(config: &crate::config::Config) -> Result<Arc<dyn Storage>, StorageError> {
     // The audit key lives outside the database: the environment or a file in the data folder.
-    let audit_key = crate::audit::AuditKey::load(
+    let audit_key = crate::policy::audit::AuditKey::load(
         &config.data_dir,
-        std::env::var(crate::audit::ENV_AUDIT_KEY).ok(),
+        std::env::var(crate::policy::audit::ENV_AUDIT_KEY).ok(),
     )
     .map_err(|e| StorageError::AuditKey(e.to_string()))?;
     match &config.database_url {

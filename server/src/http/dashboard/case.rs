@@ -22,8 +22,9 @@ use super::map::{Marker, render_map};
 use super::meeting::parse_minutes;
 use super::reader::ScopedReader;
 use super::web::{WebUser, store_photo, submit_event};
-use crate::app::AppState;
-use crate::domain::Catalog;
+use crate::http::app::AppState;
+use crate::model::{RoutedCase, RoutedUnit};
+use crate::policy::catalog::Catalog;
 use crate::storage::CaseRow;
 
 #[derive(Deserialize, Default)]
@@ -69,7 +70,7 @@ async fn render_case(
                 (view.timeline(&events, &names))
             }
             div {
-                (routing_card(row.routing.as_ref(), view.today()))
+                (routing_card(row.routing.is_some(), row.routed().as_ref(), view.today()))
                 (view.actions(reader.web()))
                 (view.location())
             }
@@ -254,11 +255,9 @@ impl CaseView<'_> {
     fn actions(&self, web: &WebUser) -> Markup {
         let case = self.case();
         let allowed = super::allowed_actions(case, &web.actor());
-        let suggested = StoredRouting::read(self.row.routing.as_ref())
-            .owner
-            .map(|o| o.id);
+        let suggested = self.row.routed().map(|r| r.owner.id);
         // The 派往 select lists only the units the server would accept (routing + unit directory).
-        let targets = crate::domain::dispatch_targets(self.catalog, case)
+        let targets = crate::policy::catalog::dispatch_targets(self.catalog, case)
             .unwrap_or_else(|| self.catalog.units.clone());
         html! {
             section.card.actions id="actions" {
@@ -373,43 +372,6 @@ fn action_fields(kind: ActionKind, targets: &[OrgUnit], suggested: Option<&str>)
     }
 }
 
-/// A unit as the stored routing decision names it.
-#[derive(Debug, Clone, Default, Deserialize)]
-struct RoutedUnit {
-    #[serde(default)]
-    id: String,
-    #[serde(default)]
-    name: String,
-}
-
-/// The routing decision stored with a case (the core's `RoutingDecision` as JSON), decoded once
-/// into types. Cases routed before rules carried a version lack the version, dates and
-/// supervisor; those stay `None`.
-#[derive(Debug, Clone, Default, Deserialize)]
-struct StoredRouting {
-    owner: Option<RoutedUnit>,
-    supervisor: Option<RoutedUnit>,
-    #[serde(default)]
-    first_on_site: Vec<RoutedUnit>,
-    #[serde(default)]
-    co_responsible: Vec<RoutedUnit>,
-    #[serde(default)]
-    escalation_chain: Vec<RoutedUnit>,
-    legal_basis: Option<String>,
-    rules_version: Option<u64>,
-    rules_effective_from: Option<NaiveDate>,
-    rules_effective_until: Option<NaiveDate>,
-}
-
-impl StoredRouting {
-    /// The decision stored with a case; an unreadable one shows as empty, never as an error page.
-    fn read(routing: Option<&serde_json::Value>) -> StoredRouting {
-        routing
-            .and_then(|r| serde_json::from_value(r.clone()).ok())
-            .unwrap_or_default()
-    }
-}
-
 /// Unit names joined by 、, or a dash.
 fn unit_list(units: &[RoutedUnit]) -> String {
     let names: Vec<&str> = units
@@ -426,9 +388,12 @@ fn unit_list(units: &[RoutedUnit]) -> String {
 
 /// The routing decision stored at ingest: who does the work, who supervises, who shares the duty,
 /// and the legal basis with the rules version it was routed under (a warning once the rules'
-/// source document is past its validity on `today`, Beijing date).
-fn routing_card(routing: Option<&serde_json::Value>, today: NaiveDate) -> Markup {
-    if routing.is_none() {
+/// source document is past its validity on `today`, Beijing date). `stored` says whether the case
+/// has a routing column at all (none when its estate was not in the catalog); `routed` is that
+/// column read through [`CaseRow::routed`] (`None` when the rules could not route it: the card
+/// then shows dashes, as before).
+fn routing_card(stored: bool, routed: Option<&RoutedCase>, today: NaiveDate) -> Markup {
+    if !stored {
         return html! {
             section.card {
                 h2 { "分派建议" }
@@ -436,24 +401,42 @@ fn routing_card(routing: Option<&serde_json::Value>, today: NaiveDate) -> Markup
             }
         };
     }
-    let r = StoredRouting::read(routing);
-    let name = |u: &Option<RoutedUnit>| u.as_ref().map_or("—", |u| u.name.as_str()).to_owned();
+    let dash = |text: &str| {
+        if text.is_empty() {
+            "—".to_owned()
+        } else {
+            text.to_owned()
+        }
+    };
+    let owner = dash(routed.map_or("", |r| r.owner.name.as_str()));
+    let supervisor = dash(
+        routed
+            .and_then(|r| r.supervisor.as_ref())
+            .map_or("", |u| u.name.as_str()),
+    );
+    let units = |pick: fn(&RoutedCase) -> &[RoutedUnit]| {
+        routed.map_or_else(|| "—".to_owned(), |r| unit_list(pick(r)))
+    };
     // Cases routed before rules carried a version show none (rules version 1 had no source dates).
-    let version = match (r.rules_version, r.rules_effective_from) {
+    let version = match (
+        routed.and_then(|r| r.rules_version),
+        routed.and_then(|r| r.rules_effective_from),
+    ) {
         (Some(v), Some(from)) => format!("（规则版本 {v}，{from} 起施行）"),
         (Some(v), None) => format!("（规则版本 {v}）"),
         _ => "（规则版本未记录：上报于规则记录版本之前）".to_owned(),
     };
-    let basis = r.legal_basis.as_deref().unwrap_or("—");
+    let basis = dash(routed.map_or("", |r| r.legal_basis.as_str()));
+    let until = routed.and_then(|r| r.rules_effective_until);
     html! {
         section.card id="routing" {
             h2 { "分派建议（上报时按规则计算）" }
             dl.facts {
-                dt { "责任单位" } dd id="routing-owner" { (name(&r.owner)) }
-                dt { "监管单位" } dd id="routing-supervisor" { (name(&r.supervisor)) }
-                dt { "先期处置" } dd { (unit_list(&r.first_on_site)) }
-                dt { "协同单位" } dd id="routing-co" { (unit_list(&r.co_responsible)) }
-                dt { "逐级上报" } dd { (unit_list(&r.escalation_chain)) }
+                dt { "责任单位" } dd id="routing-owner" { (owner) }
+                dt { "监管单位" } dd id="routing-supervisor" { (supervisor) }
+                dt { "先期处置" } dd { (units(|r| &r.first_on_site)) }
+                dt { "协同单位" } dd id="routing-co" { (units(|r| &r.co_responsible)) }
+                dt { "逐级上报" } dd { (units(|r| &r.escalation_chain)) }
                 dt { "依据" }
                 dd id="routing-basis" {
                     @for (i, line) in basis.split('\n').enumerate() {
@@ -464,7 +447,7 @@ fn routing_card(routing: Option<&serde_json::Value>, today: NaiveDate) -> Markup
                     span.meta id="rules-version" { (version) }
                 }
             }
-            @if let Some(until) = r.rules_effective_until.filter(|until| today > *until) {
+            @if let Some(until) = until.filter(|until| today > *until) {
                 p.notice.error role="status" id="rules-expired" {
                     "注意 [RULES_EXPIRED]：本案依据的政策有效期至 " (until)
                     "，已过期；请民政部门核实现行政策并更新分派规则。"
@@ -621,11 +604,16 @@ mod tests {
         serde_json::to_value(decision).unwrap()
     }
 
+    /// The card for a stored routing column, read the way the page reads it.
+    fn routing_card_of(stored: &serde_json::Value, today: NaiveDate) -> Markup {
+        routing_card(true, RoutedCase::from_stored(stored).as_ref(), today)
+    }
+
     #[test]
     fn routing_card_shows_supervisor_rules_version_and_expiry() {
         let day = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
         let routing = decision();
-        let html = routing_card(Some(&routing), day(2025, 8, 5)).into_string();
+        let html = routing_card_of(&routing, day(2025, 8, 5)).into_string();
         assert!(html.contains("和平区市场监督管理局"), "{html}");
         assert!(html.contains("（规则版本 2，2020-08-06 起施行）"), "{html}");
         assert!(
@@ -637,7 +625,7 @@ mod tests {
             !html.contains("rules-expired"),
             "still in force on its last day"
         );
-        let html = routing_card(Some(&routing), day(2025, 8, 6)).into_string();
+        let html = routing_card_of(&routing, day(2025, 8, 6)).into_string();
         assert!(html.contains("id=\"rules-expired\""), "{html}");
         assert!(html.contains("有效期至 2025-08-05"), "{html}");
 
@@ -651,7 +639,7 @@ mod tests {
         ] {
             old.as_object_mut().unwrap().remove(key);
         }
-        let html = routing_card(Some(&old), day(2026, 1, 1)).into_string();
+        let html = routing_card_of(&old, day(2026, 1, 1)).into_string();
         assert!(html.contains("规则版本未记录"), "{html}");
         assert!(!html.contains("rules-expired"));
     }

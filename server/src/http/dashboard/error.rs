@@ -8,7 +8,7 @@ use maud::html;
 use super::export::ExportError;
 use super::layout::{NoticeKind, html_response, notice, page};
 use super::queue::FilterError;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::storage::StorageError;
 
 /// Errors a dashboard page can end in.
@@ -138,8 +138,8 @@ impl WebError {
     }
 }
 
-/// The dashboard's reading of the shared code's errors. Matches on today's `ApiError` variants;
-/// when the server's errors become per-seam enums, only this function changes.
+/// The dashboard's reading of the shared code's errors, by variant and by the error table's
+/// typed questions (`ApiError::is_photo_input`), never by message text.
 pub fn from_api(e: ApiError) -> WebError {
     match e {
         ApiError::NotFound { what, id } => WebError::NotFound(Missing::Object { what, id }),
@@ -147,13 +147,7 @@ pub fn from_api(e: ApiError) -> WebError {
             WebError::Forbidden(Forbidden::Object { what, id })
         }
         ApiError::Storage(inner) => inner.into(),
-        photo @ (ApiError::PhotoAddress
-        | ApiError::PhotoTooLarge { .. }
-        | ApiError::PhotoHashMismatch { .. }
-        | ApiError::PhotoTooManyPixels { .. }
-        | ApiError::PhotoUndecodable(_)
-        | ApiError::PhotoIncomplete { .. }
-        | ApiError::PhotoEmpty) => WebError::BadInput(BadInput::Photo(photo)),
+        photo if photo.is_photo_input() => WebError::BadInput(BadInput::Photo(photo)),
         other => WebError::Internal(Internal::Api(other)),
     }
 }

@@ -18,8 +18,8 @@ use super::error::{Forbidden, Missing, WebError};
 use super::layout::{NoticeKind, csrf_field, head_row, html_response, notice, options, page};
 use super::reader::ScopedReader;
 use super::web::WebUser;
-use crate::app::AppState;
-use crate::audit::AuditDraft;
+use crate::http::app::AppState;
+use crate::policy::audit::AuditDraft;
 
 pub const MODES: [(ManagementMode, &str, &str); 3] = [
     (ManagementMode::Company, "COMPANY", "社会化服务公司"),

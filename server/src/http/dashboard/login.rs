@@ -17,9 +17,9 @@ use super::error::WebError;
 use super::layout::{NoticeKind, csrf_field, html_response, notice, page};
 use super::session::{self, SessionStore};
 use super::web::{WebUser, register_web_device};
-use crate::api::auth::{SignIn, check_password};
-use crate::app::AppState;
-use crate::error::ApiError;
+use crate::http::api::auth::{SignIn, check_password};
+use crate::http::app::AppState;
+use crate::http::error::ApiError;
 
 fn login_view(message: Option<&str>, csrf: &str) -> Markup {
     let body = html! {
@@ -68,7 +68,7 @@ pub struct LoginForm {
 pub async fn login(
     State(state): State<AppState>,
     Extension(sessions): Extension<Arc<SessionStore>>,
-    ip: crate::throttle::ClientIp,
+    ip: crate::http::throttle::ClientIp,
     headers: HeaderMap,
     jar: CookieJar,
     axum::Form(form): axum::Form<LoginForm>,
@@ -101,7 +101,7 @@ pub async fn login(
         Ok(SignIn::Locked { retry_after_s }) => {
             let message = format!(
                 "该账号在本机登录失败次数过多，已暂时锁定，请在 {} 后再试（LOGIN_LOCKED）",
-                crate::credentials::wait_zh(retry_after_s)
+                crate::policy::credentials::wait_zh(retry_after_s)
             );
             return Ok(wait_response(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -115,7 +115,7 @@ pub async fn login(
         ) => {
             let message = format!(
                 "登录请求过多，请在 {} 后再试（{}）",
-                crate::credentials::wait_zh(retry_after_s),
+                crate::policy::credentials::wait_zh(retry_after_s),
                 e.code()
             );
             return Ok(wait_response(e.status(), &message, retry_after_s, secure));

@@ -20,7 +20,7 @@ use super::layout::{csrf_field, head_row, html_response, options, page, status_b
 use super::queue::{Names, current_deadline, is_overdue};
 use super::reader::ScopedReader;
 use super::web::submit_event;
-use crate::app::AppState;
+use crate::http::app::AppState;
 
 pub async fn meeting_page(reader: ScopedReader) -> Result<Response, WebError> {
     // The agenda draws only on open cases; events are read for the cases on it.

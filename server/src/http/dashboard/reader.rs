@@ -16,10 +16,10 @@ use xuncha_core::workflow::Event;
 
 use super::error::{Forbidden, Internal, Missing, WebError};
 use super::web::WebUser;
-use crate::access;
-use crate::app::AppState;
-use crate::domain::Catalog;
-use crate::photo_store;
+use crate::http::app::AppState;
+use crate::policy::access;
+use crate::policy::catalog::Catalog;
+use crate::storage::photo_files;
 use crate::storage::{CasePage, CaseQuery, CaseRow, CaseScope, UserRecord};
 
 /// Reads scoped to the signed-in user; extracted per request after [`WebUser`].
@@ -132,13 +132,13 @@ impl ScopedReader {
     /// answers like an unknown photo (audited).
     pub async fn photo(&self, sha: &str) -> Result<Vec<u8>, WebError> {
         let missing = || WebError::NotFound(Missing::Photo(sha.to_owned()));
-        if !photo_store::is_sha256_hex(sha) {
+        if !photo_files::is_sha256_hex(sha) {
             return Err(missing());
         }
         let storage = &self.state.storage;
         storage.photo(sha.to_owned()).await?.ok_or_else(missing)?;
         // The API's reading of the rule: the same storage answers, then access::can_see_photo.
-        if !crate::api::photos::may_read_photo(&self.state, self.user(), sha).await? {
+        if !crate::http::api::photos::may_read_photo(&self.state, self.user(), sha).await? {
             self.state.deny(&self.web.authed, "photo", sha).await?;
             return Err(missing());
         }

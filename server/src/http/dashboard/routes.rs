@@ -11,7 +11,7 @@ use axum::{Extension, Router};
 
 use super::session::SessionStore;
 use super::{case, estates, kpi, login, map, meeting, queue};
-use crate::app::AppState;
+use crate::http::app::AppState;
 
 /// Form fields besides the photo in an action form.
 const ACTION_FORM_OVERHEAD: usize = 64 * 1024;

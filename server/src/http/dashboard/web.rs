@@ -17,11 +17,12 @@ use xuncha_core::{Actor, Case, Role};
 use super::error::{Internal, Refusal, WebError};
 use super::layout::FrameUser;
 use super::session::{self, SessionStore, tokens_equal};
-use crate::app::AppState;
-use crate::audit::AuditDraft;
-use crate::auth::Authed;
-use crate::ingest;
-use crate::photo_store;
+use crate::http::app::AppState;
+use crate::http::auth::Authed;
+use crate::http::error::ApiError;
+use crate::policy::audit::AuditDraft;
+use crate::policy::ingest;
+use crate::storage::photo_files;
 use crate::storage::{DeviceRecord, IngestBatch, Session, UserRecord};
 
 /// A signed-in dashboard user, re-read from storage on every request.
@@ -155,14 +156,24 @@ pub async fn store_photo(
     web: &WebUser,
     bytes: Vec<u8>,
 ) -> Result<String, WebError> {
-    let sha = photo_store::sha256_bytes(&bytes);
+    let sha = photo_files::sha256_bytes(&bytes);
     match state.storage.photo(sha.clone()).await? {
         // Stored before: this user presented its bytes, so it is theirs to cite too.
         Some(stored) => {
-            photo_store::record_received(state, &web.authed.0, stored, "dashboard").await?;
+            photo_files::record_received(&state.photo_files(), &web.authed.0, stored, "dashboard")
+                .await
+                .map_err(ApiError::from)?;
         }
         None => {
-            photo_store::store_received(state, &web.authed.0, &sha, bytes, "dashboard").await?;
+            photo_files::store_received(
+                &state.photo_files(),
+                &web.authed.0,
+                &sha,
+                bytes,
+                "dashboard",
+            )
+            .await
+            .map_err(ApiError::from)?;
         }
     }
     Ok(sha)
@@ -188,8 +199,8 @@ pub async fn register_web_device(
                 id,
                 user_id: user.id.clone(),
                 name: name.clone(),
-                refresh_hash: crate::auth::token_hash(&session::random_token()),
-                access_hash: crate::auth::token_hash(&session::random_token()),
+                refresh_hash: crate::policy::passwords::token_hash(&session::random_token()),
+                access_hash: crate::policy::passwords::token_hash(&session::random_token()),
                 access_expires_at: Utc::now(),
                 max_active_per_user: state.config.auth.sessions_per_user,
             },
