@@ -650,8 +650,9 @@ pub async fn backfill_index_columns<T: Tx>(tx: &T) -> Result<(), StorageError> {
 
 /// Re-derives `case_units` (dispatched, supervisor and co-responsible units) for every stored case.
 pub async fn backfill_case_units<T: Tx>(tx: &T) -> Result<(), StorageError> {
-    let rows: Vec<(Uuid, Option<Json<serde_json::Value>>, Json<Vec<String>>)> =
-        tx.query(sql::SELECT_ALL_CASE_ROUTING, &[]).await?;
+    /// Case id, stored routing decision (if any), units it was dispatched to.
+    type RoutingRow = (Uuid, Option<Json<serde_json::Value>>, Json<Vec<String>>);
+    let rows: Vec<RoutingRow> = tx.query(sql::SELECT_ALL_CASE_ROUTING, &[]).await?;
     let count = rows.len();
     for (id, routing, Json(units)) in rows {
         let routing = routing.map(|Json(r)| r);

@@ -4,8 +4,6 @@
 //! ones ([`super::ops`], [`super::sql`]); this file holds the pool, transactions, the head lock
 //! and the migrations.
 
-use std::future::Future;
-
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Transaction};
 use tokio_postgres::NoTls;
@@ -99,51 +97,43 @@ fn refs(params: &[SqlValue]) -> Vec<&(dyn ToSql + Sync)> {
 }
 
 impl Tx for PgTx<'_, '_> {
-    fn query<R: FromRow + Send>(
+    async fn query<R: FromRow + Send>(
         &self,
         sql: &str,
         params: &[SqlValue],
-    ) -> impl Future<Output = Result<Vec<R>, StorageError>> + Send {
-        async move { decode(self.run_query(sql, &refs(params), true).await?) }
+    ) -> Result<Vec<R>, StorageError> {
+        decode(self.run_query(sql, &refs(params), true).await?)
     }
 
-    fn execute(
-        &self,
-        sql: &str,
-        params: &[SqlValue],
-    ) -> impl Future<Output = Result<u64, StorageError>> + Send {
-        async move {
-            let params = refs(params);
-            Ok(match self {
-                PgTx::Client(c) => c.execute(&c.prepare_cached(sql).await?, &params).await?,
-                PgTx::Tx(t) => t.execute(&t.prepare_cached(sql).await?, &params).await?,
-            })
-        }
+    async fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<u64, StorageError> {
+        let params = refs(params);
+        Ok(match self {
+            PgTx::Client(c) => c.execute(&c.prepare_cached(sql).await?, &params).await?,
+            PgTx::Tx(t) => t.execute(&t.prepare_cached(sql).await?, &params).await?,
+        })
     }
 
-    fn query_list<R: FromRow + Send>(
+    async fn query_list<R: FromRow + Send>(
         &self,
         sql: &str,
         params: &[SqlValue],
         list: &[String],
-    ) -> impl Future<Output = Result<Vec<R>, StorageError>> + Send {
-        async move {
-            if list.is_empty() {
-                return Ok(Vec::new());
-            }
-            let text = with_list(sql, params.len());
-            let mut bound = refs(params);
-            bound.push(&list);
-            decode(self.run_query(&text, &bound, true).await?)
+    ) -> Result<Vec<R>, StorageError> {
+        if list.is_empty() {
+            return Ok(Vec::new());
         }
+        let text = with_list(sql, params.len());
+        let mut bound = refs(params);
+        bound.push(&list);
+        decode(self.run_query(&text, &bound, true).await?)
     }
 
-    fn query_generated<R: FromRow + Send>(
+    async fn query_generated<R: FromRow + Send>(
         &self,
         sql: &str,
         params: &[SqlValue],
-    ) -> impl Future<Output = Result<Vec<R>, StorageError>> + Send {
-        async move { decode(self.run_query(sql, &refs(params), false).await?) }
+    ) -> Result<Vec<R>, StorageError> {
+        decode(self.run_query(sql, &refs(params), false).await?)
     }
 }
 
