@@ -695,6 +695,21 @@ mod tests {
         );
     }
 
+    /// Replaces the old hand-written `url_encode` test: reserved characters and UTF-8 in a
+    /// search box survive the link (form encoding writes a space as `+`).
+    #[test]
+    fn query_string_encodes_utf8_and_reserved() {
+        let f = QueueFilter {
+            q: "a b&c=长".into(),
+            ..Default::default()
+        };
+        assert_eq!(f.query_string(), "q=a+b%26c%3D%E9%95%BF");
+        assert_eq!(
+            f.query_string_after("x/y"),
+            "q=a+b%26c%3D%E9%95%BF&after=x%2Fy"
+        );
+    }
+
     #[test]
     fn filter_becomes_a_scoped_storage_query() {
         let (_, estates) = sample();
