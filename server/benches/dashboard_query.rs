@@ -43,15 +43,15 @@ fn env_usize(name: &str, default: usize) -> usize {
 /// The demo catalog plus 99 copies of 平山道小区 (another district and street), so the city has
 /// 100 estates and the street office's one holds 1 % of the cases.
 fn city_catalog() -> Catalog {
-    let mut catalog = demo_catalog().unwrap();
-    let template = catalog.estates["pingshandao"].clone();
+    let (mut estates, units, rules) = demo_catalog().unwrap().into_parts();
+    let template = estates["pingshandao"].clone();
     for n in 0..OTHER_ESTATES {
         let mut estate = template.clone();
         estate.id = format!("estate-{n:03}");
         estate.name = format!("小区{n:03}");
-        catalog.estates.insert(estate.id.clone(), estate);
+        estates.insert(estate.id.clone(), estate);
     }
-    catalog
+    Catalog::new(estates, units, rules)
 }
 
 fn committee(unit: &str) -> Actor {

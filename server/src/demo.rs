@@ -80,10 +80,14 @@ const WANTED: &[Wanted] = &[
 
 fn find_unit<'a>(catalog: &'a Catalog, wanted: &Wanted) -> Option<&'a OrgUnit> {
     if wanted.unit_type == UnitType::ManagementCompany {
-        let company = catalog.estates.get(wanted.area)?.company_unit.as_deref()?;
+        let company = catalog
+            .estates()
+            .get(wanted.area)?
+            .company_unit
+            .as_deref()?;
         return catalog.unit(company);
     }
-    catalog.units.iter().find(|u| {
+    catalog.units().iter().find(|u| {
         u.unit_type == wanted.unit_type
             && (wanted.area.is_empty()
                 || u.community.as_deref() == Some(wanted.area)
@@ -94,13 +98,13 @@ fn find_unit<'a>(catalog: &'a Catalog, wanted: &Wanted) -> Option<&'a OrgUnit> {
 
 pub async fn seed(storage: &dyn Storage) -> Result<Vec<DemoAccount>, StartError> {
     let catalog = demo_catalog().map_err(|e| StartError::Demo(e.to_string()))?;
-    let mut estates: Vec<_> = catalog.estates.values().cloned().collect();
+    let mut estates: Vec<_> = catalog.estates().values().cloned().collect();
     estates.sort_by(|a, b| a.id.cmp(&b.id));
     storage
         .save_catalog(
             estates,
-            catalog.units.clone(),
-            catalog.routing_rules.clone(),
+            catalog.units().to_vec(),
+            catalog.routing_rules().map(str::to_owned),
             AuditDraft::new("CATALOG_IMPORTED", "catalog", "demo"),
         )
         .await?;
@@ -176,7 +180,7 @@ fn routable_units(catalog: &Catalog) -> Vec<OrgUnit> {
     let Ok(router) = catalog.router() else {
         return units;
     };
-    let mut estates: Vec<&xuncha_core::Estate> = catalog.estates.values().collect();
+    let mut estates: Vec<&xuncha_core::Estate> = catalog.estates().values().collect();
     estates.sort_by(|a, b| a.id.cmp(&b.id));
     for estate in estates {
         for category in xuncha_core::Category::ALL {
@@ -184,7 +188,7 @@ fn routable_units(catalog: &Catalog) -> Vec<OrgUnit> {
                 units.push(owner);
             }
         }
-        for unit in catalog.units.iter().filter(|u| {
+        for unit in catalog.units().iter().filter(|u| {
             (u.unit_type == UnitType::StreetOffice
                 && u.street.as_deref() == Some(estate.street.as_str()))
                 || (u.unit_type == UnitType::ResidentsCommittee

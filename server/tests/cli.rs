@@ -75,7 +75,10 @@ async fn demo_data(data: &Path) -> (String, String) {
         .unwrap()
         .id
         .clone();
-    let company = catalog.estates["changchunli"].company_unit.clone().unwrap();
+    let company = catalog.estates()["changchunli"]
+        .company_unit
+        .clone()
+        .unwrap();
     server.shutdown().await.unwrap();
     (committee, company)
 }
@@ -326,9 +329,12 @@ async fn estates_import_reports_bad_features_by_index_and_imports_good_files() {
     // The server loads them, and Open311 now places a point inside 新里 in it.
     let server = start(dir.path(), false).await;
     let catalog = server.state().catalog();
-    assert_eq!(catalog.estates["xinli"].buildings, vec!["1号楼".to_owned()]);
+    assert_eq!(
+        catalog.estates()["xinli"].buildings,
+        vec!["1号楼".to_owned()]
+    );
     assert!(
-        catalog.estates.contains_key("changchunli"),
+        catalog.estates().contains_key("changchunli"),
         "the import adds, it does not replace"
     );
     let placed =

@@ -952,7 +952,7 @@ async fn admin_records_an_estate_leaving_management_and_the_street_office_record
     let server = start_server(data.path()).await;
     let base = base(&server);
     let seeded = seed(&server).await;
-    let company = server.state().catalog().estates["changchunli"]
+    let company = server.state().catalog().estates()["changchunli"]
         .company_unit
         .clone()
         .unwrap();
@@ -974,7 +974,7 @@ async fn admin_records_an_estate_leaving_management_and_the_street_office_record
     assert_eq!(status, 422);
     assert!(html.contains("EXIT_REASON_REQUIRED"));
     assert!(
-        server.state().catalog().estates["changchunli"]
+        server.state().catalog().estates()["changchunli"]
             .exited_at
             .is_none()
     );
@@ -983,7 +983,7 @@ async fn admin_records_an_estate_leaving_management_and_the_street_office_record
         .post_form("/dashboard/estates/changchunli", &fields)
         .await;
     assert_eq!((status, location.as_str()), (303, "/dashboard/estates"));
-    let estate = server.state().catalog().estates["changchunli"].clone();
+    let estate = server.state().catalog().estates()["changchunli"].clone();
     assert_eq!(
         estate.exit_reason.as_deref(),
         Some("纳入城市更新片区，移交属地统一管理")

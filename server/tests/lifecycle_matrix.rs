@@ -161,7 +161,7 @@ async fn account(
 async fn import_missing_modes(t: &TestServer) {
     let state = t.server.as_ref().unwrap().state();
     let catalog = state.catalog();
-    let base = |id: &str| catalog.estates.get(id).unwrap().clone();
+    let base = |id: &str| catalog.estates().get(id).unwrap().clone();
     let variants = [
         (
             "changchunli",
@@ -256,7 +256,7 @@ async fn every_category_and_mode_reaches_closed(backend: Backend) {
     import_missing_modes(&t).await;
     let catalog = t.server.as_ref().unwrap().state().catalog();
     let mut accounts = t.server.as_ref().unwrap().demo_accounts().to_vec();
-    let mut estates: Vec<Estate> = catalog.estates.values().cloned().collect();
+    let mut estates: Vec<Estate> = catalog.estates().values().cloned().collect();
     estates.sort_by(|a, b| a.id.cmp(&b.id));
     let combos: BTreeSet<(String, String)> = estates
         .iter()
@@ -881,8 +881,8 @@ async fn the_demo_has_an_account_for_every_routed_unit() {
     let catalog = server.state().catalog();
     let accounts = server.demo_accounts();
     let rules = xuncha_core::routing::RoutingRules::builtin().unwrap();
-    let dir = xuncha_core::routing::UnitDirectory::from_units(catalog.units.clone()).unwrap();
-    for estate in catalog.estates.values() {
+    let dir = xuncha_core::routing::UnitDirectory::from_units(catalog.units().to_vec()).unwrap();
+    for estate in catalog.estates().values() {
         for category in Category::ALL {
             let owner = xuncha_core::routing::route(&rules, &dir, category, estate)
                 .unwrap()

@@ -231,8 +231,7 @@ mod tests {
     use super::*;
 
     fn catalog() -> Catalog {
-        let mut catalog = Catalog::default();
-        catalog.units.push(xuncha_core::OrgUnit {
+        let company = xuncha_core::OrgUnit {
             id: "company.a".to_owned(),
             name: "甲物业".to_owned(),
             unit_type: xuncha_core::UnitType::ManagementCompany,
@@ -240,8 +239,8 @@ mod tests {
             street: None,
             community: None,
             operator: false,
-        });
-        catalog
+        };
+        Catalog::new(Default::default(), vec![company], None)
     }
 
     fn feature(id: &str, ring: Value) -> Value {

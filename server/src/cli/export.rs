@@ -62,7 +62,7 @@ fn time(at: Option<DateTime<Utc>>) -> String {
 
 pub fn case_row(row: &CaseRow, catalog: &Catalog) -> Vec<String> {
     let case = &row.case;
-    let estate = catalog.estates.get(&case.estate_id);
+    let estate = catalog.estates().get(&case.estate_id);
     let from_estate = |pick: fn(&xuncha_core::Estate) -> &String| {
         estate.map(|e| pick(e).clone()).unwrap_or_default()
     };

@@ -312,7 +312,7 @@ pub async fn run(command: AdminCommand) -> Result<(), CliError> {
                 }
                 println!(
                     "{name}: ok ({summary}; all {} stored estates routable)",
-                    catalog.estates.len()
+                    catalog.estates().len()
                 );
             } else {
                 println!("{name}: ok ({summary})");

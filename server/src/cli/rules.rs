@@ -45,11 +45,11 @@ pub fn expiry_warning(rules: &RoutingRules, today: NaiveDate) -> Option<String> 
 
 /// Every (estate, category) the rules cannot route with the stored directory, one line each.
 pub fn check_against(rules: &RoutingRules, catalog: &Catalog, file_name: &str) -> Vec<String> {
-    let directory = match UnitDirectory::from_units(catalog.units.clone()) {
+    let directory = match UnitDirectory::from_units(catalog.units().to_vec()) {
         Ok(directory) => directory,
         Err(e) => return vec![format!("stored unit directory: {e} [{}]", e.code())],
     };
-    let mut estates: Vec<_> = catalog.estates.values().collect();
+    let mut estates: Vec<_> = catalog.estates().values().collect();
     estates.sort_by(|a, b| a.id.cmp(&b.id));
     let mut problems = Vec::new();
     for estate in estates {
@@ -99,16 +99,15 @@ mod tests {
     }
 
     fn demo_catalog() -> Catalog {
-        Catalog {
-            estates: xuncha_core::demo::estates()
+        Catalog::new(
+            xuncha_core::demo::estates()
                 .unwrap()
                 .into_iter()
                 .map(|e| (e.id.clone(), e))
                 .collect(),
-            units: xuncha_core::demo::units().unwrap().units().to_vec(),
-            routing_rules: None,
-            ..Catalog::default()
-        }
+            xuncha_core::demo::units().unwrap().units().to_vec(),
+            None,
+        )
     }
 
     #[test]
@@ -123,7 +122,7 @@ mod tests {
             .units
             .retain(|u| !(u.unit_type == xuncha_core::UnitType::Gas && u.operator));
         let problems = check_against(&rules, &catalog, "r.toml");
-        assert_eq!(problems.len(), catalog.estates.len(), "{problems:?}");
+        assert_eq!(problems.len(), catalog.estates().len(), "{problems:?}");
         assert!(
             problems
                 .iter()

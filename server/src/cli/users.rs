@@ -131,7 +131,7 @@ pub async fn add(
     let unit = catalog.unit(unit_id).ok_or_else(|| {
         CliError::Invalid(format!(
             "unit {unit_id:?} is not in the unit directory ({} units loaded)",
-            catalog.units.len()
+            catalog.units().len()
         ))
     })?;
     if !role_fits_unit(role, unit.unit_type) {

@@ -2,7 +2,7 @@
 //! (`route`) and the demo data loaders, so the phone and the server decide with the same code.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::Arc;
 
 use xuncha_core::OrgUnit;
 use xuncha_core::estate::{Estate, EstateId};
@@ -11,48 +11,73 @@ use xuncha_core::workflow::{Case, Event};
 
 use crate::policy::refusal::{CatalogError, Refusal, RouteError};
 
-/// Estates, the unit directory and the routing rules as the server currently holds them.
-#[derive(Debug, Clone, Default)]
+/// Estates, the unit directory and the routing rules as the server currently holds them, with
+/// the router parsed from them. The fields are private and the router is built in
+/// [`Catalog::new`], so a router always belongs to the data beside it: a changed catalog is a new
+/// value (the server swaps one `Arc<Catalog>` for another), never an edited one.
+#[derive(Debug, Clone)]
 pub struct Catalog {
-    pub estates: HashMap<EstateId, Estate>,
-    pub units: Vec<OrgUnit>,
-    /// The routing rules file (TOML) in force, if one was loaded.
-    pub routing_rules: Option<String>,
-    /// The rules and directory above, parsed on first use.
-    pub router_cache: RouterCache,
+    estates: HashMap<EstateId, Estate>,
+    units: Vec<OrgUnit>,
+    routing_rules: Option<String>,
+    /// Shared by clones: they hold the same data, so the same router.
+    router: Arc<Result<Router, CatalogError>>,
+}
+
+impl Default for Catalog {
+    /// No estates, no units, the built-in rules.
+    fn default() -> Catalog {
+        Catalog::new(HashMap::new(), Vec::new(), None)
+    }
 }
 
 impl Catalog {
+    /// Parses `routing_rules` (the built-in rules when `None`) and the unit directory once. A
+    /// catalog whose rules or directory do not load is still a catalog: cases are stored and the
+    /// decision records why they could not be routed ([`Catalog::router`] holds the error).
+    pub fn new(
+        estates: HashMap<EstateId, Estate>,
+        units: Vec<OrgUnit>,
+        routing_rules: Option<String>,
+    ) -> Catalog {
+        let router = Router::new(&units, routing_rules.as_deref());
+        Catalog {
+            estates,
+            units,
+            routing_rules,
+            router: Arc::new(router),
+        }
+    }
+
+    pub fn estates(&self) -> &HashMap<EstateId, Estate> {
+        &self.estates
+    }
+
+    pub fn estate(&self, id: &str) -> Option<&Estate> {
+        self.estates.get(id)
+    }
+
+    pub fn units(&self) -> &[OrgUnit] {
+        &self.units
+    }
+
     pub fn unit(&self, id: &str) -> Option<&OrgUnit> {
         self.units.iter().find(|u| u.id == id)
     }
 
-    /// The parsed routing rules and unit directory, parsed once per catalog version: the server
-    /// shares one `Arc<Catalog>` until the catalog changes, and a changed catalog is a new value.
+    /// The routing rules file (TOML) in force, if one was loaded (else the built-in rules apply).
+    pub fn routing_rules(&self) -> Option<&str> {
+        self.routing_rules.as_deref()
+    }
+
+    /// The parsed routing rules and unit directory, or why they do not load.
     pub fn router(&self) -> &Result<Router, CatalogError> {
-        self.router_cache.0.get_or_init(|| Router::new(self))
+        &self.router
     }
-}
 
-/// A catalog's parsed router. Cloning a catalog drops it (the clone may be edited before use),
-/// so a cached router always belongs to the fields of the catalog holding it.
-#[derive(Default)]
-pub struct RouterCache(OnceLock<Result<Router, CatalogError>>);
-
-impl Clone for RouterCache {
-    fn clone(&self) -> RouterCache {
-        RouterCache::default()
-    }
-}
-
-impl std::fmt::Debug for RouterCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let state = if self.0.get().is_some() {
-            "parsed"
-        } else {
-            "not parsed"
-        };
-        f.debug_tuple("RouterCache").field(&state).finish()
+    /// This catalog's data, to build a changed catalog from (`Catalog::new` again).
+    pub fn into_parts(self) -> (HashMap<EstateId, Estate>, Vec<OrgUnit>, Option<String>) {
+        (self.estates, self.units, self.routing_rules)
     }
 }
 
@@ -62,18 +87,19 @@ pub fn apply(case: Option<&Case>, event: &Event) -> Result<Case, Refusal> {
 }
 
 /// The parsed routing rules and unit directory of a catalog (see [`Catalog::router`]).
+#[derive(Debug)]
 pub struct Router {
     rules: RoutingRules,
     directory: UnitDirectory,
 }
 
 impl Router {
-    pub fn new(catalog: &Catalog) -> Result<Router, CatalogError> {
-        let rules = match &catalog.routing_rules {
+    fn new(units: &[OrgUnit], routing_rules: Option<&str>) -> Result<Router, CatalogError> {
+        let rules = match routing_rules {
             Some(text) => RoutingRules::parse(text, "routing-rules.toml"),
             None => RoutingRules::builtin(),
         }?;
-        let directory = UnitDirectory::from_units(catalog.units.clone())?;
+        let directory = UnitDirectory::from_units(units.to_vec())?;
         Ok(Router { rules, directory })
     }
 
@@ -114,12 +140,11 @@ pub fn dispatch_targets(catalog: &Catalog, case: &Case) -> Option<Vec<OrgUnit>> 
 pub fn demo_catalog() -> Result<Catalog, CatalogError> {
     let directory = xuncha_core::demo::units()?;
     let estates = xuncha_core::demo::estates()?;
-    Ok(Catalog {
-        estates: estates.into_iter().map(|e| (e.id.clone(), e)).collect(),
-        units: directory.units().to_vec(),
-        routing_rules: Some(RoutingRules::builtin_text().to_owned()),
-        router_cache: RouterCache::default(),
-    })
+    Ok(Catalog::new(
+        estates.into_iter().map(|e| (e.id.clone(), e)).collect(),
+        directory.units().to_vec(),
+        Some(RoutingRules::builtin_text().to_owned()),
+    ))
 }
 
 #[cfg(test)]
@@ -128,23 +153,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn router_is_parsed_once_per_catalog_and_not_carried_into_clones() {
+    fn the_router_is_built_with_the_catalog_and_a_changed_catalog_gets_its_own() {
         let catalog = demo_catalog().unwrap();
-        let first: *const Result<Router, CatalogError> = catalog.router();
-        let second: *const Result<Router, CatalogError> = catalog.router();
-        assert!(
-            std::ptr::eq(first, second),
-            "the second call reuses the parsed router"
-        );
         assert!(
             catalog.router().is_ok(),
             "{:?}",
             catalog.router().as_ref().err()
         );
+        let clone = catalog.clone();
+        assert!(
+            std::ptr::eq(catalog.router(), clone.router()),
+            "a clone holds the same data, so it shares the parsed router"
+        );
 
-        // A clone edited before use must route by its own rules, not the original's.
-        let mut edited = catalog.clone();
-        edited.routing_rules = Some("this is not [valid toml".to_owned());
+        // A catalog changed from this one's data routes by its own rules, not the original's.
+        let (estates, units, _) = catalog.clone().into_parts();
+        let edited = Catalog::new(estates, units, Some("this is not [valid toml".to_owned()));
         let refusal = edited
             .router()
             .as_ref()

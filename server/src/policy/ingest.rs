@@ -329,7 +329,7 @@ fn decide(
     let mut row = match existing.cases.remove(&event.case_id) {
         Some(row) => row,
         None => {
-            let routing = batch.catalog.estates.get(&case.estate_id).map(|estate| {
+            let routing = batch.catalog.estates().get(&case.estate_id).map(|estate| {
                 match batch.catalog.router() {
                     Ok(router) => router.route(&case, estate),
                     Err(e) => RouteError::from(e.clone()).to_json(),
@@ -390,7 +390,7 @@ fn authorize(
     if let Action::Report { estate_id, .. } = &event.action
         && current.is_none()
     {
-        return match catalog.estates.get(estate_id) {
+        return match catalog.estates().get(estate_id) {
             None => Some(Refusal::UnknownEstate(estate_id.clone())),
             Some(estate) if !access::can_see_estate(viewer, catalog, estate) => {
                 Some(Refusal::EstateForbidden(estate_id.clone()))
@@ -453,7 +453,7 @@ fn check_evidence(
     if matches!(event.action, Action::Verify)
         && let (Some(fix), Some(row)) = (&event.gps, current)
     {
-        let estate = catalog.estates.get(&row.case.estate_id)?;
+        let estate = catalog.estates().get(&row.case.estate_id)?;
         let max = batch.verify_max_distance_m;
         if !xuncha_core::geo::verification_place_ok(
             &estate.boundary,

@@ -151,23 +151,23 @@ pub async fn audit_log<T: Tx>(tx: &T) -> Result<(Vec<AuditRow>, Head), StorageEr
 // Catalog.
 
 pub async fn load_catalog<T: Tx>(tx: &T) -> Result<Catalog, StorageError> {
-    let mut catalog = Catalog::default();
-    for One(Json(estate)) in tx
+    let estates = tx
         .query::<One<Json<Estate>>>(sql::SELECT_ESTATES, &[])
         .await?
-    {
-        catalog.estates.insert(estate.id.clone(), estate);
-    }
-    for One(Json(unit)) in tx
+        .into_iter()
+        .map(|One(Json(estate))| (estate.id.clone(), estate))
+        .collect();
+    let units = tx
         .query::<One<Json<OrgUnit>>>(sql::SELECT_UNITS, &[])
         .await?
-    {
-        catalog.units.push(unit);
-    }
-    catalog.routing_rules = one::<_, One<String>>(tx, sql::SELECT_ROUTING_RULES, &[])
+        .into_iter()
+        .map(|One(Json(unit))| unit)
+        .collect();
+    let routing_rules = one::<_, One<String>>(tx, sql::SELECT_ROUTING_RULES, &[])
         .await?
         .map(|One(rules)| rules);
-    Ok(catalog)
+    // The router is parsed here, once per load (start and after an estates edit), not per request.
+    Ok(Catalog::new(estates, units, routing_rules))
 }
 
 pub async fn save_catalog<T: Tx>(

@@ -28,14 +28,12 @@ mod tests {
 
     #[test]
     fn demo_points_land_in_their_estates_and_exited_estates_are_skipped() {
-        let mut catalog = Catalog {
-            estates: xuncha_core::demo::estates()
-                .unwrap()
-                .into_iter()
-                .map(|e| (e.id.clone(), e))
-                .collect(),
-            ..Catalog::default()
-        };
+        let mut estates: std::collections::HashMap<_, _> = xuncha_core::demo::estates()
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.id.clone(), e))
+            .collect();
+        let catalog = Catalog::new(estates.clone(), Vec::new(), None);
         let now = Utc::now();
         for (lat, lon, id) in [
             (39.1135, 117.1930, "changchunli"),
@@ -45,9 +43,10 @@ mod tests {
             assert_eq!(locate(&catalog, lat, lon, now).unwrap().id, id);
         }
         assert!(locate(&catalog, 39.2, 117.0, now).is_none());
-        let estate = catalog.estates.get_mut("changchunli").unwrap();
+        let estate = estates.get_mut("changchunli").unwrap();
         estate.exited_at = Some(now - chrono::Duration::days(1));
         estate.exit_reason = Some("撤销".to_owned());
+        let catalog = Catalog::new(estates, Vec::new(), None);
         assert!(
             locate(&catalog, 39.1135, 117.1930, now).is_none(),
             "an exited estate is not managed"

@@ -112,7 +112,7 @@ pub fn agency_responsible(row: &CaseRow, catalog: &Catalog) -> Option<String> {
 /// The address. Public: the estate (district, street, estate name) and the building. In detail:
 /// also the unit and the reporter's location note.
 fn address(case: &Case, catalog: &Catalog, detailed: bool) -> Option<String> {
-    let estate = catalog.estates.get(&case.estate_id)?;
+    let estate = catalog.estates().get(&case.estate_id)?;
     let mut parts = vec![format!(
         "天津市{}{}{}",
         estate.district, estate.street, estate.name
@@ -699,13 +699,12 @@ mod tests {
         use xuncha_core::routing::{RoutingRules, route};
         let estates = xuncha_core::demo::estates().unwrap();
         let directory = xuncha_core::demo::units().unwrap();
-        let catalog = Catalog {
-            estates: estates.iter().map(|e| (e.id.clone(), e.clone())).collect(),
-            units: directory.units().to_vec(),
-            routing_rules: None,
-            ..Catalog::default()
-        };
-        let pingshandao = &catalog.estates["pingshandao"];
+        let catalog = Catalog::new(
+            estates.iter().map(|e| (e.id.clone(), e.clone())).collect(),
+            directory.units().to_vec(),
+            None,
+        );
+        let pingshandao = &catalog.estates()["pingshandao"];
         let decision = route(
             &RoutingRules::builtin().unwrap(),
             &directory,
