@@ -120,7 +120,7 @@ impl CaseView<'_> {
         let case = self.case();
         let info = case.category.info();
         let waiting = case.waiting_for();
-        let estate = self.catalog.estates.get(&case.estate_id).map_or_else(
+        let estate = self.catalog.estate(&case.estate_id).map_or_else(
             || case.estate_id.clone(),
             |e| format!("{}（{} {} {}）", e.name, e.district, e.street, e.community),
         );
@@ -258,7 +258,7 @@ impl CaseView<'_> {
         let suggested = self.row.routed().map(|r| r.owner.id);
         // The 派往 select lists only the units the server would accept (routing + unit directory).
         let targets = crate::policy::catalog::dispatch_targets(self.catalog, case)
-            .unwrap_or_else(|| self.catalog.units.clone());
+            .unwrap_or_else(|| self.catalog.units().to_vec());
         html! {
             section.card.actions id="actions" {
                 h2 { "可执行操作" }
@@ -283,7 +283,7 @@ impl CaseView<'_> {
     /// The mini map of the case's estate and its position.
     fn location(&self) -> Markup {
         let case = self.case();
-        let Some(estate) = self.catalog.estates.get(&case.estate_id) else {
+        let Some(estate) = self.catalog.estate(&case.estate_id) else {
             return html! {};
         };
         let markers: Vec<Marker> = case

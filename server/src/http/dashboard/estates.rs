@@ -371,7 +371,7 @@ fn render(web: &WebUser, estates: &[&Estate], units: &[OrgUnit], error: Option<&
 
 /// Every estate of the catalog, by id (the admin sees all).
 fn all_estates(reader: &ScopedReader) -> Vec<&Estate> {
-    let mut estates: Vec<&Estate> = reader.catalog().estates.values().collect();
+    let mut estates: Vec<&Estate> = reader.catalog().estates().values().collect();
     estates.sort_by(|a, b| a.id.cmp(&b.id));
     estates
 }
@@ -381,7 +381,7 @@ pub async fn estates_page(reader: ScopedReader) -> Result<Response, WebError> {
     let html = render(
         reader.web(),
         &all_estates(&reader),
-        &reader.catalog().units,
+        reader.catalog().units(),
         None,
     );
     Ok(html_response(html))
@@ -411,7 +411,7 @@ fn form_error(reader: &ScopedReader, e: &EstateFormError) -> Response {
     let html = render(
         reader.web(),
         &all_estates(reader),
-        &reader.catalog().units,
+        reader.catalog().units(),
         Some(&text),
     );
     (StatusCode::UNPROCESSABLE_ENTITY, html_response(html)).into_response()
@@ -428,11 +428,11 @@ pub async fn update_estate(
     require_admin(web)?;
     let catalog = reader.catalog();
     let mut estate = catalog
-        .estates
+        .estates()
         .get(&id)
         .cloned()
         .ok_or_else(|| WebError::NotFound(Missing::Estate(id.clone())))?;
-    if let Err(e) = apply_management(&mut estate, &form, &catalog.units) {
+    if let Err(e) = apply_management(&mut estate, &form, catalog.units()) {
         return Ok(form_error(&reader, &e));
     }
     save(&state, web, estate, "ESTATE_UPDATED").await?;
@@ -448,8 +448,8 @@ pub async fn create_estate(
     web.check_csrf(&form.csrf)?;
     require_admin(web)?;
     let catalog = reader.catalog();
-    let existing: Vec<&Estate> = catalog.estates.values().collect();
-    let estate = match new_estate(&form, &existing, &catalog.units) {
+    let existing: Vec<&Estate> = catalog.estates().values().collect();
+    let estate = match new_estate(&form, &existing, catalog.units()) {
         Ok(estate) => estate,
         Err(e) => return Ok(form_error(&reader, &e)),
     };

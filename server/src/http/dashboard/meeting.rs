@@ -32,7 +32,7 @@ pub async fn meeting_page(reader: ScopedReader) -> Result<Response, WebError> {
     let events = reader.events_of(&rows).await?;
     let cases: Vec<Case> = rows.into_iter().map(|r| r.case).collect();
     let estates = reader.estates();
-    let names = Names::new(&estates, &reader.catalog().units);
+    let names = Names::new(&estates, reader.catalog().units());
     let items = agenda(&cases, now);
     let web = reader.web();
     let can_record = web.user().role == Role::StreetOffice;

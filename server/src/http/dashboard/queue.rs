@@ -35,7 +35,7 @@ pub async fn queue_page(
     Query(filter): Query<QueueFilter>,
 ) -> Result<Response, WebError> {
     let estates = reader.estates();
-    let units = &reader.catalog().units;
+    let units = reader.catalog().units();
     let names = Names::new(&estates, units);
     let now = Utc::now();
     let form = filter_form(&filter, &estates, units);
@@ -81,7 +81,7 @@ pub async fn queue_page(
 /// The whole filtered list (every page) as an export table.
 async fn export_table(reader: &ScopedReader, filter: &QueueFilter) -> Result<Table, WebError> {
     let estates = reader.estates();
-    let names = Names::new(&estates, &reader.catalog().units);
+    let names = Names::new(&estates, reader.catalog().units());
     let now = Utc::now();
     let mut query = filter
         .to_query(reader.scope(), &estates, now)

@@ -78,7 +78,7 @@ impl ScopedReader {
     pub fn estates(&self) -> Vec<Estate> {
         let mut estates: Vec<Estate> = self
             .catalog
-            .estates
+            .estates()
             .values()
             .filter(|e| access::can_see_estate(self.user(), &self.catalog, e))
             .cloned()
