@@ -345,9 +345,9 @@ pub async fn estates_page(
 ) -> Result<Response, WebError> {
     require_admin(&web)?;
     let catalog = state.catalog();
-    let mut estates: Vec<&Estate> = catalog.estates.values().collect();
+    let mut estates: Vec<&Estate> = catalog.estates().values().collect();
     estates.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(render(&web, &estates, &catalog.units, None))
+    Ok(render(&web, &estates, catalog.units(), None))
 }
 
 async fn save(
@@ -372,12 +372,12 @@ async fn save(
 
 fn form_error(state: &AppState, web: &WebUser, e: &EstateFormError) -> Response {
     let catalog = state.catalog();
-    let mut estates: Vec<&Estate> = catalog.estates.values().collect();
+    let mut estates: Vec<&Estate> = catalog.estates().values().collect();
     estates.sort_by(|a, b| a.id.cmp(&b.id));
     let text = format!("{e}（{}）", e.code());
     (
         axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-        render(web, &estates, &catalog.units, Some(&text)),
+        render(web, &estates, catalog.units(), Some(&text)),
     )
         .into_response()
 }
@@ -392,11 +392,11 @@ pub async fn update_estate(
     require_admin(&web)?;
     let catalog = state.catalog();
     let mut estate = catalog
-        .estates
+        .estates()
         .get(&id)
         .cloned()
         .ok_or_else(|| WebError::NotFound(format!("小区 {id}")))?;
-    if let Err(e) = apply_management(&mut estate, &form, &catalog.units) {
+    if let Err(e) = apply_management(&mut estate, &form, catalog.units()) {
         return Ok(form_error(&state, &web, &e));
     }
     save(&state, &web, estate, "ESTATE_UPDATED").await?;
@@ -411,8 +411,8 @@ pub async fn create_estate(
     web.check_csrf(&form.csrf)?;
     require_admin(&web)?;
     let catalog = state.catalog();
-    let existing: Vec<&Estate> = catalog.estates.values().collect();
-    let estate = match new_estate(&form, &existing, &catalog.units) {
+    let existing: Vec<&Estate> = catalog.estates().values().collect();
+    let estate = match new_estate(&form, &existing, catalog.units()) {
         Ok(estate) => estate,
         Err(e) => return Ok(form_error(&state, &web, &e)),
     };

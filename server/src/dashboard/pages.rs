@@ -230,9 +230,9 @@ pub async fn queue_page(
 ) -> Result<Response, WebError> {
     let catalog = state.catalog();
     let estates = visible_estates(web.user(), &catalog);
-    let names = Names::new(&estates, &catalog.units);
+    let names = Names::new(&estates, catalog.units());
     let now = Utc::now();
-    let mut body = queue::filter_form(&filter, &estates, &catalog.units);
+    let mut body = queue::filter_form(&filter, &estates, catalog.units());
     let mut query = match filter.to_query(access::case_scope(web.user(), &catalog), &estates, now) {
         Ok(query) => query,
         Err(e) => {
@@ -283,7 +283,7 @@ async fn queue_table_for(
 ) -> Result<Table, WebError> {
     let catalog = state.catalog();
     let estates = visible_estates(web.user(), &catalog);
-    let names = Names::new(&estates, &catalog.units);
+    let names = Names::new(&estates, catalog.units());
     let now = Utc::now();
     let mut query = filter
         .to_query(access::case_scope(web.user(), &catalog), &estates, now)
@@ -368,7 +368,7 @@ async fn render_case(
             .unit(uid)
             .map_or_else(|| uid.to_owned(), |u| u.name.clone())
     };
-    let estate = catalog.estates.get(&case.estate_id);
+    let estate = catalog.estates().get(&case.estate_id);
     let info = case.category.info();
     let now = Utc::now();
     let overdue = queue::is_overdue(case, now);
@@ -533,7 +533,7 @@ async fn render_case(
     let suggested = routing_owner(row.routing.as_ref());
     // The 派往 select lists only the units the server would accept (routing + unit directory).
     let targets = crate::policy::catalog::dispatch_targets(&catalog, case)
-        .unwrap_or_else(|| catalog.units.clone());
+        .unwrap_or_else(|| catalog.units().to_vec());
     body.push_str(&actions_card(case, web, &targets, suggested.as_deref()));
     // Mini map.
     if let Some(estate) = estate {

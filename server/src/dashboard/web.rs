@@ -262,7 +262,7 @@ impl Visible {
     }
 
     pub fn units(&self) -> &[OrgUnit] {
-        &self.catalog.units
+        self.catalog.units()
     }
 
     /// Reads the events of the cases now in `rows` (after a page has narrowed them).
@@ -279,7 +279,7 @@ impl Visible {
 /// The estates [`access::can_see_estate`] allows, by id.
 pub fn visible_estates(user: &UserRecord, catalog: &Catalog) -> Vec<Estate> {
     let mut estates: Vec<Estate> = catalog
-        .estates
+        .estates()
         .values()
         .filter(|e| access::can_see_estate(user, catalog, e))
         .cloned()
