@@ -170,7 +170,7 @@ async fn first_page_before(
     assert!(events >= latest.len());
     let cases: Vec<_> = latest.into_values().map(|r| r.case).collect();
     let estates = catalog
-        .estates
+        .estates()
         .iter()
         .map(|(k, v)| (k.as_str(), v))
         .collect();
@@ -187,7 +187,7 @@ async fn first_page_after(
     user: &UserRecord,
 ) -> Vec<Uuid> {
     let estates: Vec<_> = catalog
-        .estates
+        .estates()
         .values()
         .filter(|e| access::can_see_estate(user, catalog, e))
         .cloned()

@@ -66,7 +66,7 @@ async fn demo_data(data: &Path) -> (String, String) {
     let server = start(data, true).await;
     let catalog = server.state().catalog();
     let committee = catalog
-        .units
+        .units()
         .iter()
         .find(|u| {
             u.unit_type == UnitType::ResidentsCommittee

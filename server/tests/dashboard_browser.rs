@@ -380,7 +380,7 @@ fn city_management(server: &RunningServer, district: &str) -> String {
     server
         .state()
         .catalog()
-        .units
+        .units()
         .iter()
         .find(|u| {
             u.unit_type == xuncha_core::UnitType::CityManagement

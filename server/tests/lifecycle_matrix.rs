@@ -212,7 +212,7 @@ async fn import_missing_modes(t: &TestServer) {
 fn committee_of(t: &TestServer, estate: &Estate) -> String {
     let catalog = t.server.as_ref().unwrap().state().catalog();
     catalog
-        .units
+        .units()
         .iter()
         .find(|u| {
             u.unit_type == UnitType::ResidentsCommittee
@@ -226,7 +226,7 @@ fn committee_of(t: &TestServer, estate: &Estate) -> String {
 fn street_office_of(t: &TestServer, estate: &Estate) -> String {
     let catalog = t.server.as_ref().unwrap().state().catalog();
     catalog
-        .units
+        .units()
         .iter()
         .find(|u| {
             u.unit_type == UnitType::StreetOffice

@@ -113,14 +113,14 @@ mod tests {
     #[test]
     fn builtin_rules_route_every_demo_estate_and_gaps_are_named() {
         let rules = RoutingRules::builtin().unwrap();
-        let mut catalog = demo_catalog();
+        let catalog = demo_catalog();
         assert_eq!(
             check_against(&rules, &catalog, "r.toml"),
             Vec::<String>::new()
         );
-        catalog
-            .units
-            .retain(|u| !(u.unit_type == xuncha_core::UnitType::Gas && u.operator));
+        let (estates, mut units, routing_rules) = catalog.into_parts();
+        units.retain(|u| !(u.unit_type == xuncha_core::UnitType::Gas && u.operator));
+        let catalog = Catalog::new(estates, units, routing_rules);
         let problems = check_against(&rules, &catalog, "r.toml");
         assert_eq!(problems.len(), catalog.estates().len(), "{problems:?}");
         assert!(

@@ -61,7 +61,7 @@ pub fn can_see_case<'a>(viewer: impl Into<Viewer<'a>>, catalog: &Catalog, row: &
         Role::Admin => true,
         Role::Department => row.involved_units().iter().any(|u| u == viewer.unit_id),
         _ => catalog
-            .estates
+            .estates()
             .get(&row.case.estate_id)
             .is_some_and(|estate| can_see_estate(viewer, catalog, estate)),
     }
@@ -94,7 +94,7 @@ pub fn case_scope<'a>(viewer: impl Into<Viewer<'a>>, catalog: &Catalog) -> CaseS
         Role::Department => CaseScope::InvolvesUnit(viewer.unit_id.to_owned()),
         _ => {
             let mut ids: Vec<String> = catalog
-                .estates
+                .estates()
                 .values()
                 .filter(|estate| can_see_estate(viewer, catalog, estate))
                 .map(|estate| estate.id.clone())

@@ -172,8 +172,7 @@ mod tests {
         let refusal = edited
             .router()
             .as_ref()
-            .err()
-            .expect("broken rules are refused");
+            .expect_err("broken rules are refused");
         assert_eq!(refusal.code(), "MALFORMED_TOML");
         assert!(
             catalog.router().is_ok(),

@@ -15,7 +15,7 @@ pub fn is_managed(estate: &Estate, now: DateTime<Utc>) -> bool {
 /// ones overlap, the smallest id wins so the answer does not depend on map order.
 pub fn locate(catalog: &Catalog, lat: f64, lon: f64, now: DateTime<Utc>) -> Option<&Estate> {
     catalog
-        .estates
+        .estates()
         .values()
         .filter(|estate| is_managed(estate, now) && estate.boundary.contains(lat, lon))
         .min_by(|a, b| a.id.cmp(&b.id))

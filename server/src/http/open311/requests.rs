@@ -144,7 +144,7 @@ pub fn request_record(row: &CaseRow, catalog: &Catalog, detailed: bool) -> Recor
         case.location.as_ref().map(|fix| (fix.lat, fix.lon))
     } else {
         catalog
-            .estates
+            .estates()
             .get(&case.estate_id)
             .and_then(public::estate_centre)
     };
