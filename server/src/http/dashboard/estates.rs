@@ -227,11 +227,8 @@ pub fn new_estate(
         company_unit: None,
         owner_unit: None,
         scattered: false,
-        lamp_owner: if form.lamp_owner == "STATE_GRID" {
-            LampOwner::StateGrid
-        } else {
-            LampOwner::City
-        },
+        // The form's select sends a wire code; anything else keeps the default (city lighting).
+        lamp_owner: LampOwner::from_code(&form.lamp_owner).unwrap_or_default(),
         elevator_maintainer: None,
         entered_at: None,
         exited_at: None,
