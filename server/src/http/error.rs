@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use xuncha_core::protocol::ApiError as ErrorBody;
 
+use crate::http::extract::RequestPart;
 use crate::policy::refusal::RefusalKind;
 use crate::storage::StorageError;
 use crate::storage::photo_files::PhotoFileError;
@@ -50,6 +51,14 @@ pub enum ApiError {
     BadJson(String),
     #[error("{0}")]
     BadRequest(String),
+    /// A query string, path, form or multipart body axum could not read ([`RequestPart`]); the
+    /// status is the one axum gives its rejection (400, 413, 415, 422 …).
+    #[error("请求无效 (invalid request): {detail}")]
+    Malformed {
+        part: RequestPart,
+        status: StatusCode,
+        detail: String,
+    },
     #[error("protocol version {got} is not supported (server speaks {supported})")]
     ProtocolVersion { got: u32, supported: u32 },
     #[error("batch of {got} events exceeds the limit of {limit}")]
@@ -227,6 +236,9 @@ impl ApiError {
             }
             ApiError::UserExists(_) => (StatusCode::CONFLICT, "USER_EXISTS", "用户名已存在"),
             ApiError::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "STORAGE", "数据库故障"),
+            ApiError::Malformed { part, status, .. } => {
+                (*status, malformed_code(*part, *status), "请求格式有误")
+            }
             ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "INTERNAL",
@@ -273,6 +285,17 @@ impl ApiError {
             code: self.code().to_owned(),
             message: self.to_string(),
         }
+    }
+}
+
+/// The code of an unreadable request part: by its status where that says more than the part
+/// (too large, wrong media type, a server-side fault), else by the part.
+pub fn malformed_code(part: RequestPart, status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "BODY_TOO_LARGE",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "UNSUPPORTED_MEDIA_TYPE",
+        _ if status.is_server_error() => "INTERNAL",
+        _ => part.code(),
     }
 }
 

@@ -1,7 +1,9 @@
 //! Admin routes: revoke any device, disable a user, verify the audit chain.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
+
+use crate::http::extract::Path;
 use axum::http::StatusCode;
 use uuid::Uuid;
 use xuncha_core::Role;

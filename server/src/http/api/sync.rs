@@ -2,7 +2,9 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
+
+use crate::http::extract::{Path, Query};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use xuncha_core::protocol::{

@@ -4,7 +4,9 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::State;
+
+use crate::http::extract::{Multipart, Path, Query};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{NaiveDate, Utc};
@@ -470,7 +472,7 @@ struct ActionForm {
 }
 
 async fn read_action_form(
-    mut multipart: Multipart,
+    Multipart(mut multipart): Multipart,
     photo_limit: u64,
 ) -> Result<ActionForm, WebError> {
     let mut form = ActionForm::default();

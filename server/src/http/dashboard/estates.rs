@@ -3,7 +3,9 @@
 //! managing company (六(一)). Saved through `Storage::save_catalog`, which audits the change and
 //! bumps the estate's sequence number so phones pull it.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
+
+use crate::http::extract::{Form, Path};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
@@ -418,7 +420,7 @@ pub async fn update_estate(
     State(state): State<AppState>,
     reader: ScopedReader,
     Path(id): Path<String>,
-    axum::Form(form): axum::Form<EstateForm>,
+    Form(form): Form<EstateForm>,
 ) -> Result<Response, WebError> {
     let web = reader.web();
     web.check_csrf(&form.csrf)?;
@@ -439,7 +441,7 @@ pub async fn update_estate(
 pub async fn create_estate(
     State(state): State<AppState>,
     reader: ScopedReader,
-    axum::Form(form): axum::Form<EstateForm>,
+    Form(form): Form<EstateForm>,
 ) -> Result<Response, WebError> {
     let web = reader.web();
     web.check_csrf(&form.csrf)?;

@@ -3,7 +3,7 @@
 //! of the user's scope (read through the [`ScopedReader`]) and their events; this module only
 //! shows them.
 
-use axum::extract::Query;
+use crate::http::extract::Query;
 use axum::response::Response;
 use chrono::{TimeDelta, Utc};
 use chrono_tz::Asia::Shanghai;

@@ -71,7 +71,7 @@ pub async fn login(
     ip: crate::http::throttle::ClientIp,
     headers: HeaderMap,
     jar: CookieJar,
-    axum::Form(form): axum::Form<LoginForm>,
+    crate::http::extract::Form(form): crate::http::extract::Form<LoginForm>,
 ) -> Result<Response, WebError> {
     let secure = state.config.public_url_is_https();
     let username = form.username.trim().to_owned();
@@ -142,7 +142,7 @@ pub async fn logout(
     Extension(sessions): Extension<Arc<SessionStore>>,
     web: WebUser,
     jar: CookieJar,
-    axum::Form(form): axum::Form<CsrfForm>,
+    crate::http::extract::Form(form): crate::http::extract::Form<CsrfForm>,
 ) -> Result<Response, WebError> {
     web.check_csrf(&form.csrf)?;
     if let Some(token) = session::session_token(&jar) {

@@ -59,7 +59,7 @@ pub struct MinutesForm {
 pub async fn record_minutes(
     State(state): State<AppState>,
     reader: ScopedReader,
-    axum::Form(form): axum::Form<MinutesForm>,
+    crate::http::extract::Form(form): crate::http::extract::Form<MinutesForm>,
 ) -> Result<Response, WebError> {
     let web = reader.web();
     web.check_csrf(&form.csrf)?;

@@ -1,7 +1,7 @@
 //! `GET services.{json,xml}` and `GET services/{service_code}.{json,xml}`: the case catalog as
 //! Open311 services. The service_code is the category's wire code (e.g. `GROUND_LOCK`).
 
-use axum::extract::Path;
+use crate::http::extract::Path;
 use axum::http::StatusCode;
 use axum::response::Response;
 use xuncha_core::catalog::{Category, CategoryGroup, CategoryInfo};
