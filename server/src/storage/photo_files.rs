@@ -98,8 +98,14 @@ impl PhotoStore {
             if entry.file_name().to_str() == Some(skip.as_str()) {
                 continue;
             }
+            // Another upload of this user may finish (and delete its part) while we count.
+            let len = match entry.metadata() {
+                Ok(meta) => meta.len(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
             count += 1;
-            bytes = bytes.saturating_add(entry.metadata()?.len());
+            bytes = bytes.saturating_add(len);
         }
         Ok((count, bytes))
     }
@@ -114,7 +120,9 @@ impl PhotoStore {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let tmp = path.with_extension("tmp");
+        // One temporary file per call: two uploads finishing the same photo at once (two users,
+        // or a retry) must not write into, or rename away, each other's file.
+        let tmp = path.with_extension(format!("{}.tmp", uuid::Uuid::now_v7().simple()));
         {
             use std::io::Write;
             let mut file = std::fs::File::create(&tmp)?;
@@ -356,4 +364,54 @@ fn list_parts(root: &Path) -> std::io::Result<Vec<ListedPart>> {
         }
     }
     Ok(parts)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    /// Two users finishing the same photo at once (a phone retrying while a colleague uploads the
+    /// same file) both succeed, and the stored file is whole.
+    #[test]
+    fn concurrent_stores_of_one_photo_all_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = PhotoStore::new(dir.path().to_path_buf()).unwrap();
+        let sha = "ab".repeat(32);
+        let bytes = vec![7u8; 256 * 1024];
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    for _ in 0..25 {
+                        store.store_final(&sha, &bytes).unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(std::fs::read(store.final_path(&sha)).unwrap(), bytes);
+    }
+
+    /// Counting a user's unfinished uploads while another of their uploads finishes (its part is
+    /// deleted between the listing and the size read) is not an error.
+    #[test]
+    fn held_parts_while_parts_come_and_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = PhotoStore::new(dir.path().to_path_buf()).unwrap();
+        let user = "inspector.changchunli";
+        std::fs::create_dir_all(store.partial_dir(user)).unwrap();
+        let done = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                for n in 0..2000 {
+                    let path = store.partial_path(user, &format!("{n:064}"));
+                    std::fs::write(&path, b"part").unwrap();
+                    std::fs::remove_file(&path).unwrap();
+                }
+                done.store(true, std::sync::atomic::Ordering::SeqCst);
+            });
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                store.held_parts(user, "").unwrap();
+            }
+        });
+    }
 }
