@@ -168,6 +168,24 @@ async fn queue_searches_sorts_and_lists_my_work(backend: Backend) {
     assert_eq!(status, 200);
     assert!(!row(&html, ads).is_empty(), "{html}");
     assert!(row(&html, lift).is_empty());
+
+    // Returned, the case waits for the street office again; the unit that returned it is not
+    // offered as its routed owner.
+    let city = t.enrol("dept.heping.city").await;
+    let returned = t
+        .push(
+            &city.access_token,
+            vec![event(
+                ads,
+                json!({ "kind": "RETURN", "reason": "不属本单位" }),
+            )],
+        )
+        .await;
+    assert_eq!(outcome(&returned.results[0]), "APPLIED", "{returned:?}");
+    let (_, html) = page(&t, &office, "/dashboard/cases?mine=1").await;
+    let ads_row = row(&html, ads);
+    assert!(!ads_row.is_empty(), "{html}");
+    assert!(!ads_row.contains("拟派："), "{ads_row}");
 }
 
 both_backends!(
@@ -187,11 +205,20 @@ fn serve_prints_the_dashboard_address() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    // Read on another thread: a server that never prints the line must fail the test, not hang it.
     let stdout = child.stdout.take().unwrap();
-    let line = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .find(|l| l.starts_with("Xuncha dashboard: "));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let found = BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find(|l| l.starts_with("Xuncha dashboard: "));
+        let _ = tx.send(found);
+    });
+    let line = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .ok()
+        .flatten();
     child.kill().unwrap();
     child.wait().unwrap();
     let line = line.expect("the dashboard line");

@@ -76,7 +76,14 @@ pub async fn queue_page(
         .iter()
         .map(|r| QueueItem {
             case: &r.case,
-            routed_owner: r.routed().map(|routed| routed.owner),
+            // Only before the first dispatch: after a return the routed owner is often the unit
+            // that just said "not ours".
+            routed_owner: r
+                .dispatched_units
+                .is_empty()
+                .then(|| r.routed())
+                .flatten()
+                .map(|routed| routed.owner),
         })
         .collect();
     let body = html! {
@@ -511,7 +518,7 @@ pub fn waiting_label(case: &Case, names: &Names<'_>) -> Markup {
     }
 }
 
-/// A queue row: the case and the owner its routing decision names (shown until dispatch).
+/// A queue row: the case and, until its first dispatch, the owner its routing decision names.
 pub struct QueueItem<'a> {
     pub case: &'a Case,
     pub routed_owner: Option<RoutedUnit>,
