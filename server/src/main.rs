@@ -87,6 +87,7 @@ async fn main() -> anyhow::Result<()> {
                 "Xuncha server on http://{}/  (API document: /api/openapi.json)",
                 server.addr()
             );
+            println!("Xuncha dashboard: http://{}/dashboard/", server.addr());
             let stop = tokio::signal::ctrl_c();
             tokio::select! {
                 result = stop => { result.context("waiting for Ctrl-C")?; }

@@ -19,7 +19,7 @@ use xuncha_server::policy::catalog::{Catalog, demo_catalog};
 use xuncha_server::storage::postgres::PostgresStorage;
 use xuncha_server::storage::sqlite::SqliteStorage;
 use xuncha_server::storage::{
-    CaseQuery, CaseRow, CaseScope, CaseSort, IngestBatch, Storage, UserRecord,
+    AwaitingUnit, CaseQuery, CaseRow, CaseScope, CaseSort, IngestBatch, Storage, UserRecord,
 };
 
 use common::{Backend, both_backends, create_database};
@@ -310,6 +310,24 @@ async fn query_equals_in_memory_filter(backend: Backend) {
         (
             "assigned",
             Box::new(|q: &mut CaseQuery| q.assigned_unit = Some("heping.fire_rescue".to_owned())),
+        ),
+        (
+            "awaiting a department",
+            Box::new(|q: &mut CaseQuery| {
+                q.awaiting = Some(AwaitingUnit {
+                    unit: "heping.fire_rescue".to_owned(),
+                    dispatch: false,
+                })
+            }),
+        ),
+        (
+            "awaiting a street office",
+            Box::new(|q: &mut CaseQuery| {
+                q.awaiting = Some(AwaitingUnit {
+                    unit: "heping.nanyingmen.street_office".to_owned(),
+                    dispatch: true,
+                })
+            }),
         ),
         (
             "reported range",

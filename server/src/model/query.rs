@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
+use xuncha_core::workflow::WaitingFor;
 use xuncha_core::{Case, CaseStatus, Category};
 
 use super::CaseRow;
@@ -48,6 +49,31 @@ pub enum CaseSort {
     DueSoonest,
 }
 
+/// "我的待办": the cases waiting for one unit to act, as [`Case::waiting_for`] says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwaitingUnit {
+    /// Cases waiting for this unit to accept or handle them.
+    pub unit: String,
+    /// Also the cases waiting for a street office's dispatch (the caller is a street office;
+    /// its scope already limits them to its street).
+    pub dispatch: bool,
+}
+
+impl AwaitingUnit {
+    /// The in-memory form of the SQL filter.
+    pub fn admits(&self, case: &Case) -> bool {
+        match case.waiting_for() {
+            Some(WaitingFor::StreetOfficeDispatch) => self.dispatch,
+            Some(
+                WaitingFor::AssignedUnitAccept { unit_id }
+                | WaitingFor::AssignedUnitHandle { unit_id },
+            ) => unit_id == self.unit,
+            Some(WaitingFor::CommitteeDissuadeOrEscalate | WaitingFor::OnSiteVerification)
+            | None => false,
+        }
+    }
+}
+
 /// Where the previous page ended: its last row's sort key and id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaseCursor {
@@ -82,6 +108,8 @@ pub struct CaseQuery {
     pub estate_ids: Option<Vec<String>>,
     /// Currently dispatched to this unit.
     pub assigned_unit: Option<String>,
+    /// Only the cases waiting for this unit ("我的待办").
+    pub awaiting: Option<AwaitingUnit>,
     /// `Some(true)` open only, `Some(false)` closed or cancelled only.
     pub open: Option<bool>,
     /// `Some(true)` only cases past their running deadline at [`CaseQuery::now`], `Some(false)`
@@ -110,6 +138,7 @@ impl CaseQuery {
             categories: Vec::new(),
             estate_ids: None,
             assigned_unit: None,
+            awaiting: None,
             open: None,
             overdue: None,
             now,
@@ -142,6 +171,7 @@ impl CaseQuery {
                 .assigned_unit
                 .as_ref()
                 .is_none_or(|u| case.assigned_unit.as_ref() == Some(u))
+            && self.awaiting.as_ref().is_none_or(|a| a.admits(case))
             && self.open.is_none_or(|open| open == case.status.is_open())
             && self
                 .overdue

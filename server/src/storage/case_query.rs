@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use uuid::Uuid;
+use xuncha_core::{CaseStatus, Category};
 
 pub use super::sql::SqlValue;
 use crate::model::CaseRow;
@@ -88,6 +89,9 @@ fn where_clause(query: &CaseQuery, sql: &mut Sql) -> String {
         let unit = sql.bind(SqlValue::Text(unit.clone()));
         terms.push(format!("assigned_unit = {unit}"));
     }
+    if let Some(awaiting) = &query.awaiting {
+        terms.push(awaiting_term(awaiting, sql));
+    }
     if let Some(open) = query.open {
         let open = sql.bind(SqlValue::Bool(open));
         terms.push(format!("is_open = {open}"));
@@ -122,6 +126,34 @@ fn where_clause(query: &CaseQuery, sql: &mut Sql) -> String {
     } else {
         format!(" WHERE {}", terms.join(" AND "))
     }
+}
+
+/// The SQL form of [`AwaitingUnit::admits`] (`Case::waiting_for`): a unit owes the accept or
+/// the handling of what is dispatched to it; a street office owes the dispatch of escalated and
+/// returned cases and of reported ones that skip the committee's dissuasion.
+fn awaiting_term(awaiting: &AwaitingUnit, sql: &mut Sql) -> String {
+    let held = [
+        CaseStatus::Dispatched,
+        CaseStatus::Accepted,
+        CaseStatus::Reopened,
+    ];
+    let held = sql.bind_list(held.iter().map(|s| s.code().to_owned()));
+    let unit = sql.bind(SqlValue::Text(awaiting.unit.clone()));
+    let mut alternatives = vec![format!("(status IN {held} AND assigned_unit = {unit})")];
+    if awaiting.dispatch {
+        let handed = [CaseStatus::Escalated, CaseStatus::Returned];
+        let handed = sql.bind_list(handed.iter().map(|s| s.code().to_owned()));
+        let reported = sql.bind(SqlValue::Text(CaseStatus::Reported.code().to_owned()));
+        let direct = sql.bind_list(
+            Category::ALL
+                .iter()
+                .filter(|c| !c.info().dissuade_first)
+                .map(|c| c.code().to_owned()),
+        );
+        alternatives.push(format!("status IN {handed}"));
+        alternatives.push(format!("(status = {reported} AND category IN {direct})"));
+    }
+    format!("({})", alternatives.join(" OR "))
 }
 
 fn sort_column(sort: CaseSort) -> &'static str {

@@ -31,7 +31,7 @@ use xuncha_core::{Estate, OrgUnit};
 use crate::policy::audit::{AuditDraft, AuditRow};
 use crate::policy::catalog::Catalog;
 pub use crate::policy::credentials::{LockoutPolicy, TokenRefresh};
-pub use case_query::{CaseCursor, CasePage, CaseQuery, CaseScope, CaseSort};
+pub use case_query::{AwaitingUnit, CaseCursor, CasePage, CaseQuery, CaseScope, CaseSort};
 // The records moved to `crate::model`; re-exported so callers elsewhere keep compiling.
 pub use crate::model::{
     CaseRow, ChangePage, DeviceRecord, Head, NewDevice, PhotoRecord, RefreshOutcome, Session,

@@ -1,6 +1,6 @@
-//! The case queue page: filters from the query string, sorting by deadline, counts per status,
-//! and the table/CSV/XLSX views of the same rows. Reads through the user's [`ScopedReader`], so
-//! a filter only ever narrows what the user may see.
+//! The case queue page: filters from the query string (search, "我的待办"), a chosen sort
+//! (deadline by default), counts per status, and the table/CSV/XLSX views of the same rows.
+//! Reads through the user's [`ScopedReader`], so a filter only ever narrows what the user may see.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -14,7 +14,7 @@ use serde::Deserialize;
 use xuncha_core::estate::Estate;
 use xuncha_core::org::OrgUnit;
 use xuncha_core::time::format_local;
-use xuncha_core::{Case, CaseStatus, Category};
+use xuncha_core::{Case, CaseStatus, Category, Role};
 
 use super::error::{BadInput, WebError};
 use super::export::{Cell, Table, csv_download, xlsx_download};
@@ -22,10 +22,22 @@ use super::layout::{
     NoticeKind, head_row, html_response, notice, options, overdue_flag, page, status_badge,
 };
 use super::reader::ScopedReader;
-use crate::storage::{CaseCursor, CaseQuery, CaseScope, CaseSort};
+use crate::model::routing::RoutedUnit;
+use crate::storage::{AwaitingUnit, CaseCursor, CaseQuery, CaseScope, CaseSort, UserRecord};
 
 /// Cases per queue page.
 const QUEUE_PAGE: usize = 200;
+
+/// Characters of a description shown in a queue row (about one table line in Chinese).
+const DESCRIPTION_CHARS: usize = 30;
+
+/// The sorts the queue offers: query-string code, label, storage sort. The first is the default.
+/// (No sort by status: the keyset paging needs one integer column per sort.)
+const SORTS: [(&str, &str, CaseSort); 3] = [
+    ("", "期限最近在前", CaseSort::DueSoonest),
+    ("newest", "最新上报在前", CaseSort::Newest),
+    ("oldest", "最早上报在前", CaseSort::Oldest),
+];
 
 const TITLE: &str = "案件队列";
 const PATH: &str = "/dashboard/cases";
@@ -40,7 +52,7 @@ pub async fn queue_page(
     let now = Utc::now();
     let form = filter_form(&filter, &estates, units);
     let frame = reader.web().frame();
-    let mut query = match filter.to_query(reader.scope(), &estates, now) {
+    let mut query = match user_query(&reader, &filter, &estates, now) {
         Ok(query) => query,
         Err(e) => {
             let body = html! {
@@ -59,16 +71,31 @@ pub async fn queue_page(
         .filter_map(|(code, n)| Some((CaseStatus::from_code(code)?, *n as usize)))
         .collect();
     let qs = filter.query_string();
-    let cases: Vec<&Case> = page_rows.rows.iter().map(|r| &r.case).collect();
+    let items: Vec<QueueItem<'_>> = page_rows
+        .rows
+        .iter()
+        .map(|r| QueueItem {
+            case: &r.case,
+            // Only before the first dispatch: after a return the routed owner is often the unit
+            // that just said "not ours".
+            routed_owner: r
+                .dispatched_units
+                .is_empty()
+                .then(|| r.routed())
+                .flatten()
+                .map(|routed| routed.owner),
+        })
+        .collect();
     let body = html! {
         (form)
-        (counts_bar(&counts, page_rows.total() as usize))
+        (active_search(&filter))
+        (counts_bar(&counts, page_rows.total() as usize, &filter))
         p.exports {
             "导出当前列表："
             a href={ "/dashboard/cases.csv?" (qs) } id="export-csv" { "CSV" }
             a href={ "/dashboard/cases.xlsx?" (qs) } id="export-xlsx" { "Excel (XLSX)" }
         }
-        (queue_table(&cases, &names, now))
+        (queue_table(&items, &names, now))
         @if let Some(next) = &page_rows.next {
             p.pager {
                 a id="next-page" href={ "/dashboard/cases?" (filter.query_string_after(&next.encode())) } { "下一页" }
@@ -83,9 +110,7 @@ async fn export_table(reader: &ScopedReader, filter: &QueueFilter) -> Result<Tab
     let estates = reader.estates();
     let names = Names::new(&estates, reader.catalog().units());
     let now = Utc::now();
-    let mut query = filter
-        .to_query(reader.scope(), &estates, now)
-        .map_err(BadInput::Filter)?;
+    let mut query = user_query(reader, filter, &estates, now).map_err(BadInput::Filter)?;
     // An export is the whole list, whatever page the screen was on.
     query.after = None;
     let rows = reader.all(query).await?;
@@ -109,6 +134,30 @@ pub async fn queue_xlsx(
     xlsx_download(table, "案件清单").await
 }
 
+/// The storage query of the page and its exports: the filter inside the user's scope, with
+/// "我的待办" read against the signed-in user's unit.
+fn user_query(
+    reader: &ScopedReader,
+    filter: &QueueFilter,
+    estates: &[Estate],
+    now: DateTime<Utc>,
+) -> Result<CaseQuery, FilterError> {
+    let mut query = filter.to_query(reader.scope(), estates, now)?;
+    if filter.mine() {
+        query.awaiting = Some(awaiting_for(reader.user()));
+    }
+    Ok(query)
+}
+
+/// What "我的待办" means for a user: what waits for their unit to accept or handle it, and for a
+/// street office also what waits for its dispatch (`Case::waiting_for`).
+pub fn awaiting_for(user: &UserRecord) -> AwaitingUnit {
+    AwaitingUnit {
+        unit: user.unit_id.clone(),
+        dispatch: user.role == Role::StreetOffice,
+    }
+}
+
 /// Query-string filters. Empty strings mean "any" (that is what an untouched `<select>` sends).
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default)]
@@ -128,6 +177,10 @@ pub struct QueueFilter {
     pub scope: String,
     /// Words in the description, location note, building or case number.
     pub q: String,
+    /// A code of [`SORTS`]; empty = running deadline soonest first.
+    pub sort: String,
+    /// `1` = only the cases waiting for the signed-in user's unit ("我的待办").
+    pub mine: String,
     /// Where the previous page ended (`CaseCursor::encode`); empty for the first page.
     pub after: String,
 }
@@ -143,6 +196,8 @@ pub enum FilterError {
     BadDate(String),
     #[error("翻页位置无效：{0}")]
     BadCursor(String),
+    #[error("未知的排序方式 {0}")]
+    UnknownSort(String),
 }
 
 impl FilterError {
@@ -152,6 +207,7 @@ impl FilterError {
             FilterError::UnknownCategory(_) => "UNKNOWN_CATEGORY",
             FilterError::BadDate(_) => "BAD_DATE",
             FilterError::BadCursor(_) => "BAD_CURSOR",
+            FilterError::UnknownSort(_) => "UNKNOWN_SORT",
         }
     }
 }
@@ -191,12 +247,25 @@ impl QueueFilter {
         self.to_query(CaseScope::All, &[], Utc::now()).map(|_| ())
     }
 
+    /// "我的待办" is on.
+    pub fn mine(&self) -> bool {
+        self.mine == "1"
+    }
+
+    fn case_sort(&self) -> Result<CaseSort, FilterError> {
+        SORTS
+            .iter()
+            .find(|(code, _, _)| *code == self.sort)
+            .map(|(_, _, sort)| *sort)
+            .ok_or_else(|| FilterError::UnknownSort(self.sort.clone()))
+    }
+
     fn include_closed(&self) -> bool {
         self.scope == "all" || !self.status.is_empty()
     }
 
-    /// The storage query for this filter inside `scope`, sorted by running deadline (soonest
-    /// first, none last). `estates` are the caller's visible estates (for the community filter).
+    /// The storage query for this filter inside `scope`, in the chosen sort (by default the
+    /// running deadline, soonest first, none last). "我的待办" needs the user: see `user_query`. `estates` are the caller's visible estates (for the community filter).
     pub fn to_query(
         &self,
         scope: CaseScope,
@@ -204,7 +273,7 @@ impl QueueFilter {
         now: DateTime<Utc>,
     ) -> Result<CaseQuery, FilterError> {
         let mut query = CaseQuery::new(scope, now);
-        query.sort = CaseSort::DueSoonest;
+        query.sort = self.case_sort()?;
         if !self.status.is_empty() {
             let status = CaseStatus::from_code(&self.status)
                 .ok_or_else(|| FilterError::UnknownStatus(self.status.clone()))?;
@@ -283,6 +352,8 @@ impl QueueFilter {
             ("to", &self.to),
             ("scope", &self.scope),
             ("q", &self.q),
+            ("sort", &self.sort),
+            ("mine", &self.mine),
         ]
         .into_iter()
         .filter(|(_, v)| !v.is_empty())
@@ -360,8 +431,18 @@ pub fn filter_form(filter: &QueueFilter, estates: &[Estate], units: &[OrgUnit]) 
         .chain(units.iter().map(|u| (u.id.as_str(), u.name.as_str())));
     let overdue_opts = [("", "不限超期"), ("1", "仅超期"), ("0", "未超期")];
     let scope_opts = [("", "在办案件"), ("all", "含已结案/作废")];
+    let sort_opts = SORTS.iter().map(|(code, label, _)| (*code, *label));
     html! {
         form method="get" action="/dashboard/cases" class="filters" id="filters" {
+            label {
+                "搜索 "
+                input type="search" name="q" id="search" value=(filter.q)
+                    placeholder="描述、位置、楼栋或案件编号";
+            }
+            label {
+                input type="checkbox" name="mine" id="mine" value="1" checked[filter.mine()];
+                " 我的待办"
+            }
             label { "状态 " select name="status" { (options(statuses, &filter.status)) } }
             label { "类别 " select name="category" { (options(categories, &filter.category)) } }
             label { "小区 " select name="estate" { (options(estate_opts, &filter.estate)) } }
@@ -373,6 +454,7 @@ pub fn filter_form(filter: &QueueFilter, estates: &[Estate], units: &[OrgUnit]) 
                 " 至 " input type="date" name="to" value=(filter.to);
             }
             label { "范围 " select name="scope" { (options(scope_opts, &filter.scope)) } }
+            label { "排序 " select name="sort" id="sort" { (options(sort_opts, &filter.sort)) } }
             button type="submit" id="apply-filter" { "筛选" }
             " "
             a href="/dashboard/cases" { "清除" }
@@ -380,14 +462,44 @@ pub fn filter_form(filter: &QueueFilter, estates: &[Estate], units: &[OrgUnit]) 
     }
 }
 
-/// Status count chips; each links to the queue filtered by that status.
-pub fn counts_bar(counts: &BTreeMap<CaseStatus, usize>, total: usize) -> Markup {
+/// The active search, said above the list, with a link that drops only the search.
+pub fn active_search(filter: &QueueFilter) -> Markup {
+    let words = filter.q.trim();
+    let without = QueueFilter {
+        q: String::new(),
+        ..filter.clone()
+    };
+    html! {
+        @if !words.is_empty() {
+            p.active-search id="active-search" {
+                "当前搜索：“" b { (words) } "” "
+                a href={ "/dashboard/cases?" (without.query_string()) } { "清除搜索" }
+            }
+        }
+    }
+}
+
+/// Status count chips; each links to the queue filtered by that status, keeping the other
+/// filters of `filter` (and starting from the first page).
+pub fn counts_bar(
+    counts: &BTreeMap<CaseStatus, usize>,
+    total: usize,
+    filter: &QueueFilter,
+) -> Markup {
+    let link = |status: CaseStatus| {
+        QueueFilter {
+            status: status.code().to_owned(),
+            after: String::new(),
+            ..filter.clone()
+        }
+        .query_string()
+    };
     html! {
         ul.counts {
             li { "合计 " b id="count-total" { (total) } }
             @for (status, n) in counts {
                 li {
-                    a href={ "/dashboard/cases?status=" (status.code()) } {
+                    a href={ "/dashboard/cases?" (link(*status)) } {
                         (status_badge(*status)) " " b id={ "count-" (status.code()) } { (n) }
                     }
                 }
@@ -406,21 +518,78 @@ pub fn waiting_label(case: &Case, names: &Names<'_>) -> Markup {
     }
 }
 
+/// A queue row: the case and, until its first dispatch, the owner its routing decision names.
+pub struct QueueItem<'a> {
+    pub case: &'a Case,
+    pub routed_owner: Option<RoutedUnit>,
+}
+
+/// The description's first non-blank line, cut to `max` characters (an ellipsis marks a cut).
+pub fn first_line(text: &str, max: usize) -> String {
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or_default();
+    let mut chars = line.chars();
+    let mut shown: String = chars.by_ref().take(max).collect();
+    if chars.next().is_some() {
+        shown.push('…');
+    }
+    shown
+}
+
+/// Time left before `due`, or past it, at `now`: under an hour, whole hours under a day, whole
+/// days beyond ("剩余3小时", "超期2天"). Beijing time has a fixed offset, so a day is 24 hours.
+pub fn countdown(due: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    // Overdue means strictly past the deadline, as `Case::is_overdue`.
+    let (word, span) = if now > due {
+        ("超期", now - due)
+    } else {
+        ("剩余", due - now)
+    };
+    let hours = span.num_hours();
+    if hours < 1 {
+        format!("{word}不足1小时")
+    } else if hours < 24 {
+        format!("{word}{hours}小时")
+    } else {
+        format!("{word}{}天", span.num_days())
+    }
+}
+
 /// The queue table.
-pub fn queue_table(cases: &[&Case], names: &Names<'_>, now: DateTime<Utc>) -> Markup {
-    if cases.is_empty() {
+pub fn queue_table(items: &[QueueItem<'_>], names: &Names<'_>, now: DateTime<Utc>) -> Markup {
+    if items.is_empty() {
         return html! { p.empty { "没有符合条件的案件。" } };
     }
     html! {
         table.queue id="queue" {
-            (head_row(&["上报时间", "类别", "小区", "位置", "状态", "责任单位", "期限"]))
-            tbody { @for case in cases { (queue_row(case, names, now)) } }
+            (head_row(&["上报时间", "类别", "描述", "小区", "位置", "状态", "责任单位", "期限"]))
+            tbody { @for item in items { (queue_row(item, names, now)) } }
         }
     }
 }
 
-fn queue_row(case: &Case, names: &Names<'_>, now: DateTime<Utc>) -> Markup {
+/// The responsible unit: the assigned one, or before any dispatch the owner routing names.
+fn unit_cell(item: &QueueItem<'_>, names: &Names<'_>) -> Markup {
+    let case = item.case;
+    html! {
+        @if let Some(unit) = case.assigned_unit.as_deref() {
+            (names.unit(unit))
+        } @else if let Some(owner) = item.routed_owner.as_ref().filter(|_| case.status.is_open()) {
+            span.routed-owner title="按派单规则应由该单位处理，尚未派遣" {
+                "拟派："
+                (names.units.get(owner.id.as_str()).map_or(owner.name.as_str(), |u| u.name.as_str()))
+            }
+        }
+    }
+}
+
+fn queue_row(item: &QueueItem<'_>, names: &Names<'_>, now: DateTime<Utc>) -> Markup {
+    let case = item.case;
     let overdue = is_overdue(case, now);
+    let description = case.description.as_deref().unwrap_or_default();
     let place = [case.building.as_deref(), case.unit_no.as_deref()]
         .into_iter()
         .flatten()
@@ -430,13 +599,20 @@ fn queue_row(case: &Case, names: &Names<'_>, now: DateTime<Utc>) -> Markup {
         tr data-case=(case.id) class=[overdue.then_some("overdue")] {
             td { a href={ "/dashboard/cases/" (case.id) } { (format_local(case.reported_at)) } }
             td { (case.category.info().name_zh) }
+            td.description title=(first_line(description, usize::MAX)) {
+                (first_line(description, DESCRIPTION_CHARS))
+            }
             td { (names.estate(&case.estate_id)) }
             td { (place) }
             td { (status_badge(case.status)) (waiting_label(case, names)) }
-            td { (case.assigned_unit.as_deref().map_or("", |u| names.unit(u))) }
+            td { (unit_cell(item, names)) }
             td {
-                (current_deadline(case).map(format_local).unwrap_or_default())
-                (overdue_flag(overdue))
+                @if let Some(due) = current_deadline(case) {
+                    (format_local(due))
+                    (overdue_flag(overdue))
+                    br;
+                    span.countdown { (countdown(due, now)) }
+                }
             }
         }
     }
@@ -672,7 +848,14 @@ mod tests {
         let rows = QueueFilter::default()
             .apply(&cases, &names.estates, now)
             .unwrap();
-        let html = queue_table(&rows, &names, now).into_string();
+        let items: Vec<QueueItem<'_>> = rows
+            .iter()
+            .map(|c| QueueItem {
+                case: c,
+                routed_owner: None,
+            })
+            .collect();
+        let html = queue_table(&items, &names, now).into_string();
         assert_eq!(html.matches("class=\"overdue\"").count(), 2);
         assert!(html.contains("changchunli小区"));
         let table = queue_export(&rows, &names, now);
@@ -755,5 +938,167 @@ mod tests {
             bad.to_query(scope, &estates, now).unwrap_err().code(),
             "BAD_CURSOR"
         );
+    }
+    #[test]
+    fn countdown_says_hours_under_a_day_and_days_beyond() {
+        let due = at(10, 12);
+        let cases = [
+            (due - Duration::minutes(59), "剩余不足1小时"),
+            (due, "剩余不足1小时"),
+            (due - Duration::hours(1), "剩余1小时"),
+            (due - Duration::hours(3), "剩余3小时"),
+            (due - Duration::minutes(23 * 60 + 59), "剩余23小时"),
+            (due - Duration::hours(24), "剩余1天"),
+            (due - Duration::hours(2 * 24 + 23), "剩余2天"),
+            (due + Duration::seconds(1), "超期不足1小时"),
+            (due + Duration::hours(5), "超期5小时"),
+            (due + Duration::hours(47), "超期1天"),
+            (due + Duration::hours(48), "超期2天"),
+        ];
+        for (now, want) in cases {
+            assert_eq!(countdown(due, now), want, "now {now}");
+        }
+    }
+
+    #[test]
+    fn first_line_skips_blank_lines_and_cuts_long_text() {
+        assert_eq!(first_line("\n  楼道堆物  \n第二行", 30), "楼道堆物");
+        assert_eq!(first_line("", 30), "");
+        assert_eq!(first_line("一二三四五", 5), "一二三四五");
+        assert_eq!(first_line("一二三四五六", 5), "一二三四五…");
+    }
+
+    #[test]
+    fn rows_show_description_routed_owner_countdown_and_waiting() {
+        let (mut cases, estates) = sample();
+        cases[0].description = Some("电梯困人<script>\n详细情况".into());
+        // A dissuasion-first case just reported waits for the committee and has no deadline.
+        let lock = case(
+            5,
+            CaseStatus::Reported,
+            Category::GroundLock,
+            "changchunli",
+            at(26, 0),
+        );
+        let names = Names::new(&estates, &[]);
+        let now = at(21, 7);
+        let owner = RoutedUnit {
+            id: "heping.maintenance".into(),
+            name: "和平区维修单位".into(),
+        };
+        let items = [
+            QueueItem {
+                case: &cases[0],
+                routed_owner: Some(owner.clone()),
+            },
+            QueueItem {
+                case: &cases[1],
+                routed_owner: Some(owner),
+            },
+            QueueItem {
+                case: &lock,
+                routed_owner: None,
+            },
+        ];
+        let html = queue_table(&items, &names, now).into_string();
+        assert!(html.contains("电梯困人&lt;script&gt;"), "escaped: {html}");
+        assert!(!html.contains("详细情况"), "first line only");
+        // Case 1: reported the 20th 02:00, dispatch due a day later, 5 hours ago.
+        assert!(html.contains("超期5小时"), "{html}");
+        // Before dispatch the routed owner shows; once dispatched, the assigned unit.
+        assert_eq!(html.matches("拟派：和平区维修单位").count(), 1, "{html}");
+        assert!(html.contains("heping.city_management"));
+        // Case 2: handling due the 10th 00:00, eleven days ago.
+        assert!(html.contains("超期11天"), "{html}");
+        assert!(html.contains("等待居委会劝阻或上报"));
+    }
+
+    #[test]
+    fn sort_choice_becomes_the_storage_sort_and_survives_links() {
+        let now = at(1, 0);
+        let sorted = |code: &str| {
+            QueueFilter {
+                sort: code.into(),
+                ..Default::default()
+            }
+            .to_query(CaseScope::All, &[], now)
+            .map(|q| q.sort)
+        };
+        assert_eq!(sorted(""), Ok(CaseSort::DueSoonest));
+        assert_eq!(sorted("newest"), Ok(CaseSort::Newest));
+        assert_eq!(sorted("oldest"), Ok(CaseSort::Oldest));
+        assert_eq!(
+            sorted("status").unwrap_err(),
+            FilterError::UnknownSort("status".into())
+        );
+        let f = QueueFilter {
+            q: "楼道".into(),
+            sort: "oldest".into(),
+            mine: "1".into(),
+            ..Default::default()
+        };
+        assert!(f.mine());
+        assert_eq!(
+            f.query_string_after("c"),
+            "q=%E6%A5%BC%E9%81%93&sort=oldest&mine=1&after=c"
+        );
+        // A status chip keeps the other filters and starts from the first page.
+        let mut counts = BTreeMap::new();
+        counts.insert(CaseStatus::Escalated, 2);
+        let paged = QueueFilter {
+            after: "c".into(),
+            ..f.clone()
+        };
+        let bar = counts_bar(&counts, 2, &paged).into_string();
+        assert!(
+            bar.contains("/dashboard/cases?status=ESCALATED&amp;q=%E6%A5%BC%E9%81%93&amp;sort=oldest&amp;mine=1\""),
+            "{bar}"
+        );
+        let form = filter_form(&f, &[], &[]).into_string();
+        assert!(form.contains("name=\"q\""), "{form}");
+        assert!(form.contains("value=\"楼道\""), "{form}");
+        assert!(form.contains("<option value=\"oldest\" selected"), "{form}");
+        assert!(
+            form.contains("name=\"mine\" id=\"mine\" value=\"1\" checked"),
+            "{form}"
+        );
+        let shown = active_search(&f).into_string();
+        assert!(shown.contains("楼道"), "{shown}");
+        assert!(
+            shown.contains("/dashboard/cases?sort=oldest&amp;mine=1\""),
+            "{shown}"
+        );
+        assert_eq!(active_search(&QueueFilter::default()).into_string(), "");
+    }
+
+    #[test]
+    fn my_work_is_the_users_unit_and_dispatch_for_a_street_office() {
+        let (mut cases, _) = sample();
+        let mut query = CaseQuery::new(CaseScope::All, at(1, 0));
+        query.awaiting = Some(AwaitingUnit {
+            unit: "heping.city_management".into(),
+            dispatch: false,
+        });
+        let hits = |q: &CaseQuery, cases: &[Case]| {
+            cases
+                .iter()
+                .filter(|c| q.matches_case(c))
+                .map(|c| c.id.as_u128())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(hits(&query, &cases), vec![2]);
+        query.awaiting = Some(AwaitingUnit {
+            unit: "heping.nanyingmen.street_office".into(),
+            dispatch: true,
+        });
+        // The elevator fault waits for dispatch, and so does the escalated garbage case.
+        cases.push(case(
+            5,
+            CaseStatus::Reported,
+            Category::GroundLock,
+            "changchunli",
+            at(26, 0),
+        ));
+        assert_eq!(hits(&query, &cases), vec![1, 4]);
     }
 }

@@ -25,6 +25,9 @@ const JS: &str = include_str!("../../../assets/app.js");
 pub fn router(state: &AppState) -> Router<AppState> {
     let photo_limit = usize::try_from(state.config.limits.photo_bytes).unwrap_or(usize::MAX);
     Router::new()
+        // The server's root is where a person lands first: send them to the dashboard (the
+        // dashboard itself asks for sign-in, so the redirect reveals nothing).
+        .route("/", get(root))
         .route("/dashboard", get(home))
         .route("/dashboard/", get(home))
         .route("/dashboard/assets/app.css", get(asset_css))
@@ -59,6 +62,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .layer(Extension(Arc::new(SessionStore::new(
             state.config.auth.sessions_per_user,
         ))))
+}
+
+async fn root() -> Redirect {
+    Redirect::to("/dashboard/")
 }
 
 async fn home() -> Redirect {
