@@ -188,9 +188,43 @@ async fn queue_searches_sorts_and_lists_my_work(backend: Backend) {
     assert!(!ads_row.contains("拟派："), "{ads_row}");
 }
 
+/// GET /dashboard/logout only redirects (no sign-out on GET: CSRF); the header's 退出 is a POST
+/// form with the CSRF token, and the header names the unit once.
+async fn logout_get_redirects_and_header_reads_once(backend: Backend) {
+    let t = TestServer::start(backend).await;
+    let (_, cookie) = dashboard_cookie(&t.base, "street.nanyingmen").await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = http
+        .get(t.url("/dashboard/logout"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 303);
+    assert_eq!(response.headers()["location"], "/dashboard/cases");
+    assert!(response.headers().get("set-cookie").is_none());
+    // Still signed in.
+    let (status, html) = page(&t, &cookie, "/dashboard/cases").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("<form method=\"post\" action=\"/dashboard/logout\" class=\"inline\"><input type=\"hidden\" name=\"csrf\""),
+        "{html}"
+    );
+    let header = &html[html.find("<header").unwrap()..html.find("</header>").unwrap()];
+    assert_eq!(header.matches("南营门街道办事处").count(), 1, "{header}");
+    assert!(
+        html.contains("<title>案件队列 · 巡查 · 旧楼区长效管理</title>"),
+        "{html}"
+    );
+}
+
 both_backends!(
     root_redirects_to_the_dashboard,
-    queue_searches_sorts_and_lists_my_work
+    queue_searches_sorts_and_lists_my_work,
+    logout_get_redirects_and_header_reads_once
 );
 
 /// `serve` names the dashboard's address when it starts.

@@ -434,6 +434,7 @@ async fn malformed_requests_get_json_errors_on_every_route(backend: Backend) {
         ("get", "/dashboard"),
         ("get", "/dashboard/login"),
         ("post", "/dashboard/login"),
+        ("get", "/dashboard/logout"),
         ("post", "/dashboard/logout"),
         ("get", "/dashboard/cases"),
         ("get", "/dashboard/cases.csv"),

@@ -5,7 +5,7 @@
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
-use xuncha_core::CaseStatus;
+use xuncha_core::{CaseStatus, Role};
 
 use super::map::status_colour;
 
@@ -21,10 +21,14 @@ pub const NAV: [(&str, &str, bool); 5] = [
 /// The Content-Security-Policy of every page: local assets only, no inline script.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'; form-action 'self'";
 
+/// The product name, the same in every page's `<title>` and header (the policy's term is 旧楼区).
+pub const PRODUCT_NAME: &str = "巡查 · 旧楼区长效管理";
+
 /// Who is signed in, as the page frame shows it.
 pub struct FrameUser<'a> {
     pub display_name: &'a str,
-    pub role_zh: &'a str,
+    /// `None` when the unit already says it (a street office's account in a street office).
+    pub role_zh: Option<&'a str>,
     pub unit_name: &'a str,
     pub is_admin: bool,
     pub csrf_token: &'a str,
@@ -38,16 +42,16 @@ pub fn page(title: &str, active: &str, user: Option<&FrameUser<'_>>, body: Marku
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · 巡查 老旧小区长效管理" }
+                title { (title) " · " (PRODUCT_NAME) }
                 link rel="stylesheet" href="/dashboard/assets/app.css";
                 script src="/dashboard/assets/app.js" defer {}
             }
             body {
                 header.top {
-                    span.brand { "巡查 · 旧楼区长效管理" }
+                    span.brand { (PRODUCT_NAME) }
                     @if let Some(user) = user {
                         (nav(user, active))
-                        span.who { (user.display_name) " · " (user.role_zh) " · " (user.unit_name) }
+                        span.who { (who_line(user)) }
                         form method="post" action="/dashboard/logout" class="inline" {
                             (csrf_field(user.csrf_token))
                             button type="submit" class="link" { "退出" }
@@ -60,6 +64,29 @@ pub fn page(title: &str, active: &str, user: Option<&FrameUser<'_>>, body: Marku
                 }
             }
         }
+    }
+}
+
+/// The header's "who is signed in": the unit once, the person's name when the account has one of
+/// its own, the role when the unit does not already say it.
+fn who_line(user: &FrameUser<'_>) -> Markup {
+    let name = user.display_name.trim();
+    // Office accounts are often named after their unit ("南营门街道办事处" in
+    // "和平区南营门街道办事处"); repeating it says nothing.
+    let person = (!name.is_empty() && !user.unit_name.contains(name)).then_some(name);
+    html! {
+        @if let Some(person) = person { (person) " · " }
+        (user.unit_name)
+        @if let Some(role) = user.role_zh { " · " (role) }
+    }
+}
+
+/// Whether a role names something the unit's name does not: an inspector or the civil-affairs
+/// admin is a person's job inside a unit; the other roles are the unit's own kind.
+pub fn role_adds_to_unit(role: Role) -> bool {
+    match role {
+        Role::Inspector | Role::Admin => true,
+        Role::CompanyStaff | Role::Committee | Role::StreetOffice | Role::Department => false,
     }
 }
 
@@ -147,7 +174,7 @@ mod tests {
     fn page_hides_admin_nav_from_others_and_escapes_user() {
         let user = FrameUser {
             display_name: "<b>王</b>",
-            role_zh: "街道办事处",
+            role_zh: None,
             unit_name: "南营门街道办事处",
             is_admin: false,
             csrf_token: "tok",
@@ -163,6 +190,55 @@ mod tests {
         assert!(!html.contains("/dashboard/estates"));
         assert!(html.contains("class=\"active\">案件队列"));
         assert!(html.contains("name=\"csrf\" value=\"tok\""));
+    }
+
+    fn frame_user<'a>(display_name: &'a str, role_zh: Option<&'a str>) -> FrameUser<'a> {
+        FrameUser {
+            display_name,
+            role_zh,
+            unit_name: "和平区南营门街道办事处",
+            is_admin: false,
+            csrf_token: "tok",
+        }
+    }
+
+    fn who(html: &str) -> &str {
+        let start = html.find("<span class=\"who\">").unwrap();
+        let rest = &html[start..];
+        &rest[..rest.find("</span>").unwrap()]
+    }
+
+    #[test]
+    fn header_names_the_unit_once_and_the_product_everywhere() {
+        let html = page(
+            "案件队列",
+            "/dashboard/cases",
+            Some(&frame_user("南营门街道办事处", None)),
+            html! {},
+        )
+        .into_string();
+        assert_eq!(who(&html), "<span class=\"who\">和平区南营门街道办事处");
+        assert_eq!(html.matches("南营门街道办事处").count(), 1, "{html}");
+        assert!(html.contains("<title>案件队列 · 巡查 · 旧楼区长效管理</title>"));
+        assert!(html.contains("<span class=\"brand\">巡查 · 旧楼区长效管理</span>"));
+        assert!(!html.contains("老旧小区"));
+    }
+
+    #[test]
+    fn header_shows_a_person_and_a_role_that_add_information() {
+        let html = page(
+            "案件队列",
+            "/dashboard/cases",
+            Some(&frame_user("王芳", Some("巡查员"))),
+            html! {},
+        )
+        .into_string();
+        assert_eq!(
+            who(&html),
+            "<span class=\"who\">王芳 · 和平区南营门街道办事处 · 巡查员"
+        );
+        assert!(role_adds_to_unit(Role::Inspector));
+        assert!(!role_adds_to_unit(Role::StreetOffice));
     }
 
     #[test]

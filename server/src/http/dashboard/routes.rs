@@ -36,7 +36,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/dashboard/login",
             get(login::login_form).post(login::login),
         )
-        .route("/dashboard/logout", post(login::logout))
+        // Signing out is a POST with the CSRF token; a GET (a typed or followed link) only goes
+        // back to the dashboard, so a link elsewhere cannot sign anyone out.
+        .route("/dashboard/logout", get(home).post(login::logout))
         .route("/dashboard/cases", get(queue::queue_page))
         .route("/dashboard/cases.csv", get(queue::queue_csv))
         .route("/dashboard/cases.xlsx", get(queue::queue_xlsx))

@@ -50,7 +50,8 @@ impl WebUser {
     pub fn frame(&self) -> FrameUser<'_> {
         FrameUser {
             display_name: &self.user().display_name,
-            role_zh: self.user().role.name_zh(),
+            role_zh: super::layout::role_adds_to_unit(self.user().role)
+                .then(|| self.user().role.name_zh()),
             unit_name: &self.unit_name,
             is_admin: self.user().role == Role::Admin,
             csrf_token: &self.csrf_token,
