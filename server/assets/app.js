@@ -16,3 +16,12 @@ document.addEventListener("click", function (ev) {
   var target = ev.target;
   if (target && target.closest && target.closest("[data-print]")) { window.print(); }
 });
+// A character counter after every textarea with a maxlength (the server's limit, set by the page).
+document.querySelectorAll("textarea[maxlength]").forEach(function (area) {
+  var counter = document.createElement("small");
+  counter.className = "meta char-count";
+  var show = function () { counter.textContent = area.value.length + " / " + area.maxLength; };
+  area.insertAdjacentElement("afterend", counter);
+  area.addEventListener("input", show);
+  show();
+});

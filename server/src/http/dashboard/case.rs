@@ -319,6 +319,10 @@ pub fn verify_on_site() -> Markup {
     }
 }
 
+/// The longest text field (note, reason) an action form accepts: the server's check and the
+/// forms' `maxlength` use this one number, so the browser stops where the server would refuse.
+pub const ACTION_TEXT_MAX_CHARS: usize = 2000;
+
 /// One action's form: the hidden kind and version, the fields the action needs, a note.
 fn action_form(
     case: &Case,
@@ -335,7 +339,7 @@ fn action_form(
             input type="hidden" name="kind" value=(kind.code());
             input type="hidden" name="version" value=(case.version);
             (action_fields(kind, targets, suggested))
-            label { "备注 " input name="note" maxlength="1000"; }
+            label { "备注 " textarea name="note" rows="2" maxlength=(ACTION_TEXT_MAX_CHARS) {} }
             " "
             button type="submit" id={ "do-" (kind.code()) } { (kind.name_zh()) }
         }
@@ -365,7 +369,7 @@ fn action_fields(kind: ActionKind, targets: &[OrgUnit], suggested: Option<&str>)
             }
         }
         ActionKind::Return | ActionKind::Reopen | ActionKind::Cancel => html! {
-            label { "理由（必填）" textarea name="reason" rows="2" required maxlength="1000" {} }
+            label { "理由（必填）" textarea name="reason" rows="2" required maxlength=(ACTION_TEXT_MAX_CHARS) {} }
         },
         ActionKind::Handle => html! {
             label { "处置后照片（JPEG，必填）" input type="file" name="photo" accept="image/jpeg" required; }
@@ -489,7 +493,7 @@ async fn read_action_form(
             continue;
         }
         let value = field.text().await.map_err(BadInput::Form)?;
-        if value.chars().count() > 2000 {
+        if value.chars().count() > ACTION_TEXT_MAX_CHARS {
             return Err(BadInput::FieldTooLong(name).into());
         }
         match name.as_str() {
@@ -591,6 +595,25 @@ pub async fn photo(reader: ScopedReader, Path(sha): Path<String>) -> Result<Resp
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+
+    #[test]
+    fn text_fields_stop_where_the_server_refuses() {
+        let case = crate::http::dashboard::fixtures::case(
+            1,
+            xuncha_core::CaseStatus::Dispatched,
+            xuncha_core::Category::Elevator,
+            "changchunli",
+            crate::http::dashboard::fixtures::at(1, 9),
+        );
+        let html = action_form(&case, ActionKind::Return, "tok", &[], None).into_string();
+        let limit = format!("maxlength=\"{ACTION_TEXT_MAX_CHARS}\"");
+        assert!(
+            html.contains(&format!("<textarea name=\"note\" rows=\"2\" {limit}>")),
+            "{html}"
+        );
+        assert!(html.contains(&format!("name=\"reason\" rows=\"2\" required {limit}>")));
+        assert_eq!(html.matches("maxlength=").count(), 2, "{html}");
+    }
 
     fn decision() -> serde_json::Value {
         let estate = xuncha_core::demo::estates()
