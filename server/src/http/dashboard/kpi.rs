@@ -279,12 +279,10 @@ fn hours(v: Option<f64>) -> String {
     v.map_or_else(|| "—".to_string(), |h| format!("{h:.1} 小时"))
 }
 
-/// The KPI table.
-pub fn kpi_table(lines: &[KpiLine], group_label: &str) -> Markup {
-    if lines.is_empty() {
-        return html! { p.empty { "本季度没有可考核的案件。" } };
-    }
-    let headers = [
+/// The KPI columns in the order `KpiLine` fills them, once for the page and the export; only the
+/// handling-time header differs (the export names its unit).
+fn kpi_headers<'a>(group_label: &'a str, handling_time: &'a str) -> [&'a str; 12] {
+    [
         group_label,
         "应结",
         "按期结案",
@@ -296,8 +294,16 @@ pub fn kpi_table(lines: &[KpiLine], group_label: &str) -> Markup {
         "结案率",
         "返工率",
         "退回率",
-        "平均处置时长",
-    ];
+        handling_time,
+    ]
+}
+
+/// The KPI table.
+pub fn kpi_table(lines: &[KpiLine], group_label: &str) -> Markup {
+    if lines.is_empty() {
+        return html! { p.empty { "本季度没有可考核的案件。" } };
+    }
+    let headers = kpi_headers(group_label, "平均处置时长");
     html! {
         table.kpi id="kpi-table" {
             (head_row(&headers))
@@ -341,20 +347,7 @@ pub fn kpi_charts(lines: &[KpiLine]) -> Markup {
 
 /// The KPI table for CSV/XLSX (rates as fractions, so spreadsheets can format them).
 pub fn kpi_export(lines: &[KpiLine], group_label: &str, quarter: QuarterArg) -> Table {
-    let headers = [
-        group_label,
-        "应结",
-        "按期结案",
-        "结案",
-        "派遣",
-        "退回",
-        "返工",
-        "按期结案率",
-        "结案率",
-        "返工率",
-        "退回率",
-        "平均处置时长(小时)",
-    ];
+    let headers = kpi_headers(group_label, "平均处置时长(小时)");
     Table {
         sheet: format!("考核{}", quarter.code()),
         headers: headers.iter().map(|h| h.to_string()).collect(),

@@ -264,34 +264,18 @@ pub fn legend(statuses: &[CaseStatus]) -> Markup {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use xuncha_core::estate::{LampOwner, ManagementMode};
 
     fn square(id: &str, lat: f64, lon: f64) -> Estate {
         let d = 0.001;
-        Estate {
-            id: id.into(),
-            name: format!("{id}小区"),
-            district: "和平区".into(),
-            street: "南营门街道".into(),
-            community: "长春里社区".into(),
-            management_mode: ManagementMode::Company,
-            company_unit: None,
-            owner_unit: None,
-            scattered: false,
-            lamp_owner: LampOwner::City,
-            elevator_maintainer: None,
-            entered_at: None,
-            exited_at: None,
-            exit_reason: None,
-            boundary: Geometry::Polygon(vec![vec![
-                [lon - d, lat - d],
-                [lon + d, lat - d],
-                [lon + d, lat + d],
-                [lon - d, lat + d],
-                [lon - d, lat - d],
-            ]]),
-            buildings: vec![],
-        }
+        let mut estate = crate::http::dashboard::fixtures::estate(id, "长春里社区");
+        estate.boundary = Geometry::Polygon(vec![vec![
+            [lon - d, lat - d],
+            [lon + d, lat - d],
+            [lon + d, lat + d],
+            [lon - d, lat + d],
+            [lon - d, lat - d],
+        ]]);
+        estate
     }
 
     fn numbers_after(svg: &str, key: &str) -> Vec<f64> {
