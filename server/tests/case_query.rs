@@ -455,7 +455,12 @@ async fn paging_has_no_duplicates_or_gaps_while_cases_arrive(backend: Backend) {
     seed_mixed(storage, &catalog, 10).await;
     let street = user(Role::StreetOffice, "heping.nanyingmen.street_office");
     let scope = access::case_scope(&street, &catalog);
-    for sort in [CaseSort::Newest, CaseSort::Oldest, CaseSort::DueSoonest] {
+    for sort in [
+        CaseSort::Newest,
+        CaseSort::Oldest,
+        CaseSort::DueSoonest,
+        CaseSort::Status,
+    ] {
         let now = Utc::now();
         let mut query = CaseQuery::new(scope.clone(), now);
         query.sort = sort;
@@ -635,7 +640,7 @@ async fn migration_backfills_rows_stored_before_it(backend: Backend) {
     let now = Utc::now();
     for viewer in viewers() {
         let scope = access::case_scope(&viewer, &catalog);
-        for sort in [CaseSort::Newest, CaseSort::DueSoonest] {
+        for sort in [CaseSort::Newest, CaseSort::DueSoonest, CaseSort::Status] {
             for overdue in [None, Some(true)] {
                 let query = CaseQuery {
                     sort,

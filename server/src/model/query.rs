@@ -47,6 +47,19 @@ pub enum CaseSort {
     Oldest,
     /// Running deadline soonest first; cases with none last.
     DueSoonest,
+    /// By status in lifecycle order (`CaseStatus::ALL`: reported first, closed last), then by id
+    /// (UUIDv7: the earlier report first).
+    Status,
+}
+
+impl CaseSort {
+    /// A status's place in the lifecycle: its index in `CaseStatus::ALL`.
+    pub fn status_rank(status: CaseStatus) -> i64 {
+        CaseStatus::ALL
+            .iter()
+            .position(|s| *s == status)
+            .map_or(i64::MAX, |i| i as i64)
+    }
 }
 
 /// "我的待办": the cases waiting for one unit to act, as [`Case::waiting_for`] says.
@@ -198,6 +211,7 @@ impl CaseQuery {
         match self.sort {
             CaseSort::Newest | CaseSort::Oldest => columns.reported_at_us,
             CaseSort::DueSoonest => columns.due_us,
+            CaseSort::Status => CaseSort::status_rank(case.status),
         }
     }
 }

@@ -156,10 +156,22 @@ fn awaiting_term(awaiting: &AwaitingUnit, sql: &mut Sql) -> String {
     format!("({})", alternatives.join(" OR "))
 }
 
-fn sort_column(sort: CaseSort) -> &'static str {
+/// The sort key as SQL: an integer column, or for the status sort the lifecycle rank of the
+/// status (`CaseSort::status_rank`, the in-memory form), as BIGINT on both engines.
+fn sort_column(sort: CaseSort) -> String {
     match sort {
-        CaseSort::Newest | CaseSort::Oldest => "reported_at_us",
-        CaseSort::DueSoonest => "due_us",
+        CaseSort::Newest | CaseSort::Oldest => "reported_at_us".to_owned(),
+        CaseSort::DueSoonest => "due_us".to_owned(),
+        CaseSort::Status => {
+            let arms: String = CaseStatus::ALL
+                .iter()
+                .map(|s| format!(" WHEN '{}' THEN {}", s.code(), CaseSort::status_rank(*s)))
+                .collect();
+            format!(
+                "(CAST(CASE status{arms} ELSE {} END AS BIGINT))",
+                CaseStatus::ALL.len()
+            )
+        }
     }
 }
 

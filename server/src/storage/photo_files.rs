@@ -1,7 +1,8 @@
 //! Content-addressed photo files under `<data>/photos`: unfinished uploads in
 //! `partial/<user key>/<sha>.part` (each user's own: one user never appends to or learns of
 //! another's upload), finished photos in `<sha[0..2]>/<sha>.jpg` (the re-encoded,
-//! metadata-free JPEG). Re-encoding is the core's photo pipeline
+//! metadata-free JPEG) with their thumbnails beside them in `<sha>_thumb.jpg` (the core's layout,
+//! `xuncha_core::photo::thumbnail_path`). Re-encoding is the core's photo pipeline
 //! (`xuncha_core::photo::process_bytes`). [`sweep`] removes stale and finished `.part` files and
 //! photos that no applied event cites (issue 11 item 7, issue 10 item 7).
 
@@ -52,6 +53,8 @@ pub struct PhotoStore {
 /// A decoded and re-encoded photo.
 pub struct Reencoded {
     pub bytes: Vec<u8>,
+    /// The pipeline's thumbnail (long edge 320 px), JPEG.
+    pub thumbnail: Vec<u8>,
     pub width: u32,
     pub height: u32,
 }
@@ -114,23 +117,44 @@ impl PhotoStore {
         self.root.join(&sha[..2]).join(format!("{sha}.jpg"))
     }
 
+    /// Where the thumbnail of the photo stored under `sha` lives.
+    pub fn thumb_path(&self, sha: &str) -> PathBuf {
+        xuncha_core::photo::thumbnail_path(&self.root, sha)
+    }
+
     /// Writes the finished photo atomically (temp file, fsync, rename).
     pub fn store_final(&self, sha: &str, bytes: &[u8]) -> std::io::Result<()> {
-        let path = self.final_path(sha);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        // One temporary file per call: two uploads finishing the same photo at once (two users,
-        // or a retry) must not write into, or rename away, each other's file.
-        let tmp = path.with_extension(format!("{}.tmp", uuid::Uuid::now_v7().simple()));
-        {
-            use std::io::Write;
-            let mut file = std::fs::File::create(&tmp)?;
-            file.write_all(bytes)?;
-            file.sync_all()?;
-        }
-        std::fs::rename(&tmp, &path)
+        write_atomically(&self.final_path(sha), bytes)
     }
+
+    /// Writes a photo's thumbnail atomically (before its photo, so a stored photo has one; photos
+    /// stored before thumbnails were kept get theirs when first asked for).
+    pub fn store_thumb(&self, sha: &str, bytes: &[u8]) -> std::io::Result<()> {
+        write_atomically(&self.thumb_path(sha), bytes)
+    }
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    // One temporary file per call: two uploads finishing the same photo at once (two users,
+    // or a retry) must not write into, or rename away, each other's file.
+    let tmp = path.with_extension(format!("{}.tmp", uuid::Uuid::now_v7().simple()));
+    {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
+}
+
+/// The thumbnail of a stored (already re-encoded) photo, made by the same pipeline: for photos
+/// stored before thumbnails were kept.
+pub fn thumbnail_of(stored: &[u8], max_pixels: u64) -> Result<Vec<u8>, PhotoFileError> {
+    let edge = xuncha_core::photo::PhotoOptions::default().max_long_edge;
+    reencode(stored, max_pixels, edge).map(|r| r.thumbnail)
 }
 
 pub fn sha256_file(path: &Path) -> std::io::Result<(String, Vec<u8>)> {
@@ -157,6 +181,7 @@ pub fn reencode(bytes: &[u8], max_pixels: u64, max_edge: u32) -> Result<Reencode
     match process_bytes(bytes, &options) {
         Ok(photo) => Ok(Reencoded {
             bytes: photo.jpeg,
+            thumbnail: photo.thumbnail,
             width: photo.width,
             height: photo.height,
         }),
@@ -192,6 +217,7 @@ pub async fn store_received(
     let received = original.len() as u64;
     let reencoded = tokio::task::spawn_blocking(move || -> Result<Reencoded, PhotoFileError> {
         let reencoded = reencode(&original, limits.photo_pixels, limits.photo_max_edge)?;
+        photos.store_thumb(&address, &reencoded.thumbnail)?;
         photos.store_final(&address, &reencoded.bytes)?;
         Ok(reencoded)
     })
@@ -299,10 +325,12 @@ pub async fn sweep(files: &PhotoFiles, now: DateTime<Utc>) -> Result<SweepReport
         if files.storage.photo(sha.clone()).await?.is_some() {
             continue;
         }
-        match tokio::fs::remove_file(files.store.final_path(sha)).await {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => tracing::warn!(%sha, error = %e, "sweep: photo file not removed"),
+        for path in [files.store.thumb_path(sha), files.store.final_path(sha)] {
+            match tokio::fs::remove_file(path).await {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => tracing::warn!(%sha, error = %e, "sweep: photo file not removed"),
+            }
         }
     }
     if report.parts_removed > 0 || !report.photos_removed.is_empty() {

@@ -16,12 +16,13 @@ use xuncha_core::time::format_local;
 use xuncha_core::workflow::{Action, ActionKind, Event, PhotoKind, PhotoRef, WaitingFor};
 use xuncha_core::{Case, OrgUnit};
 
-use super::error::{BadInput, Refusal, WebError};
+use super::error::{BadInput, WebError};
 use super::layout::{
     NoticeKind, csrf_field, html_response, notice, options, overdue_flag, page, status_badge,
 };
 use super::map::{Marker, render_map};
 use super::meeting::parse_minutes;
+use super::problem::{Problem, technical_details};
 use super::reader::ScopedReader;
 use super::web::{WebUser, store_photo, submit_event};
 use crate::http::app::AppState;
@@ -45,14 +46,62 @@ pub async fn case_page(
         .find(|k| k.code() == q.done)
         .map(|k| format!("操作已完成：{}", k.name_zh()));
     let message = done.as_deref().map(|t| (NoticeKind::Info, t));
-    render_case(&reader, &id, message, StatusCode::OK).await
+    render_case(&reader, &id, message, None, StatusCode::OK).await
 }
 
-/// The case page with an optional flash message, answered with `status`.
+/// The page's title for a case: the one place that names a case (the case page and its
+/// dispatch slip).
+pub fn case_title(case: &Case) -> String {
+    format!(
+        "案件 {} · {}",
+        case.id.to_string().get(..8).unwrap_or_default(),
+        case.category.info().name_zh
+    )
+}
+
+/// A form the server refused, brought back to its page: which form, what was typed, and why.
+#[derive(Debug, Clone)]
+pub struct Refused {
+    /// The form's action; `None` when the kind sent was not one the page offers.
+    pub kind: Option<ActionKind>,
+    pub unit_id: String,
+    pub reason: String,
+    pub note: String,
+    pub problem: Problem,
+}
+
+impl Refused {
+    fn new(form: &ActionForm, kind: Option<ActionKind>, problem: Problem) -> Refused {
+        Refused {
+            kind,
+            unit_id: form.unit_id.clone(),
+            reason: form.reason.clone(),
+            note: form.note.clone(),
+            problem,
+        }
+    }
+
+    /// What was typed, when its form is not on the page any more (the case moved on): shown
+    /// under the error so nothing typed is lost.
+    fn typed(&self) -> Markup {
+        html! {
+            @if !self.reason.is_empty() || !self.note.is_empty() {
+                dl.facts.typed id="typed" {
+                    @if !self.reason.is_empty() { dt { "您填写的理由" } dd.pre { (self.reason) } }
+                    @if !self.note.is_empty() { dt { "您填写的备注" } dd.pre { (self.note) } }
+                }
+            }
+        }
+    }
+}
+
+/// The case page with an optional flash message and an optional refused form (shown filled,
+/// with its error beside it), answered with `status`.
 async fn render_case(
     reader: &ScopedReader,
     id: &str,
     message: Option<(NoticeKind, &str)>,
+    refused: Option<&Refused>,
     status: StatusCode,
 ) -> Result<Response, WebError> {
     let (row, events) = reader.case(id).await?;
@@ -73,20 +122,49 @@ async fn render_case(
             }
             div {
                 (routing_card(row.routing.is_some(), row.routed().as_ref(), view.today()))
-                (view.actions(reader.web()))
+                (view.actions(reader.web(), refused))
                 (view.location())
             }
         }
     };
-    let case = &row.case;
-    let title = format!(
-        "案件 {} · {}",
-        &case.id.to_string()[..8],
-        case.category.info().name_zh
-    );
+    let title = case_title(&row.case);
     let frame = reader.web().frame();
     let html = page(&title, "/dashboard/cases", Some(&frame), body);
     Ok((status, html_response(html)).into_response())
+}
+
+/// The estate with its district, street and community (the id when the catalog lacks it).
+pub fn estate_text(catalog: &Catalog, case: &Case) -> String {
+    catalog.estate(&case.estate_id).map_or_else(
+        || case.estate_id.clone(),
+        |e| format!("{}（{} {} {}）", e.name, e.district, e.street, e.community),
+    )
+}
+
+/// Building, unit and the reporter's location note, as one line.
+pub fn place_text(case: &Case) -> String {
+    [
+        case.building.as_deref(),
+        case.unit_no.as_deref(),
+        case.location_note.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" ")
+}
+
+/// The dispatch deadline as shown: a dissuasion-first case has none until the committee escalates.
+pub fn dispatch_due_text(case: &Case) -> String {
+    match case.waiting_for() {
+        Some(WaitingFor::CommitteeDissuadeOrEscalate) => "—（居委会上报后起算）".to_owned(),
+        _ => format_local(case.dispatch_due),
+    }
+}
+
+/// The handling deadline as shown (none before acceptance).
+pub fn handle_due_text(case: &Case) -> String {
+    case.handle_due.map_or_else(|| "—".to_owned(), format_local)
 }
 
 /// One case as the page shows it; each card is its own component.
@@ -122,24 +200,9 @@ impl CaseView<'_> {
         let case = self.case();
         let info = case.category.info();
         let waiting = case.waiting_for();
-        let estate = self.catalog.estate(&case.estate_id).map_or_else(
-            || case.estate_id.clone(),
-            |e| format!("{}（{} {} {}）", e.name, e.district, e.street, e.community),
-        );
-        let place = [
-            case.building.as_deref(),
-            case.unit_no.as_deref(),
-            case.location_note.as_deref(),
-        ]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" ");
-        // A dissuasion-first case has no dispatch deadline until the committee escalates.
-        let dispatch_due = match &waiting {
-            Some(WaitingFor::CommitteeDissuadeOrEscalate) => "—（居委会上报后起算）".to_owned(),
-            _ => format_local(case.dispatch_due),
-        };
+        let estate = estate_text(self.catalog, case);
+        let place = place_text(case);
+        let dispatch_due = dispatch_due_text(case);
         html! {
             section.card {
                 h2 { "案件信息" }
@@ -160,7 +223,7 @@ impl CaseView<'_> {
                     dt { "上报" }
                     dd { (format_local(case.reported_at)) "（" (self.unit_name(&case.reported_by.unit_id)) "）" }
                     dt { "派遣期限" } dd { (dispatch_due) }
-                    dt { "处置期限" } dd { (case.handle_due.map_or_else(|| "—".to_owned(), format_local)) }
+                    dt { "处置期限" } dd { (handle_due_text(case)) }
                     dt { "责任单位" }
                     dd id="case-unit" { (case.assigned_unit.as_deref().map_or_else(|| "—".to_owned(), |u| self.unit_name(u))) }
                     dt { "退回/返工" } dd { (case.return_count) " 次 / " (case.rework_count) " 次" }
@@ -254,9 +317,16 @@ impl CaseView<'_> {
     }
 
     /// Exactly the actions the workflow allows this user now, each as its own small form.
-    fn actions(&self, web: &WebUser) -> Markup {
+    fn actions(&self, web: &WebUser, refused: Option<&Refused>) -> Markup {
         let case = self.case();
         let allowed = super::allowed_actions(case, &web.actor());
+        // A refused form not on the page (VERIFY, an action the case has moved past): its error
+        // and what was typed go at the top of the card.
+        let orphan = refused.filter(|r| {
+            !r.kind.is_some_and(|k| {
+                allowed.contains(&k) && k != ActionKind::Minutes && k != ActionKind::Verify
+            })
+        });
         let suggested = self.row.routed().map(|r| r.owner.id);
         // The 派往 select lists only the units the server would accept (routing + unit directory).
         let targets = crate::policy::catalog::dispatch_targets(self.catalog, case)
@@ -264,6 +334,11 @@ impl CaseView<'_> {
         html! {
             section.card.actions id="actions" {
                 h2 { "可执行操作" }
+                a.no-print href={ "/dashboard/cases/" (case.id) "/slip" } id="slip-link" { "打印派遣单" }
+                @if let Some(r) = orphan {
+                    (r.problem.render())
+                    (r.typed())
+                }
                 @if allowed.is_empty() {
                     p.empty { "您的角色当前对该案件没有可执行的操作。" }
                 }
@@ -275,7 +350,8 @@ impl CaseView<'_> {
                         // button that could only fail (issue 10 item 8).
                         (verify_on_site())
                     } @else {
-                        (action_form(case, kind, &web.csrf_token, &targets, suggested.as_deref()))
+                        (action_form(case, kind, &web.csrf_token, &targets, suggested.as_deref(),
+                            refused.filter(|r| r.kind == Some(kind))))
                     }
                 }
             }
@@ -323,14 +399,17 @@ pub fn verify_on_site() -> Markup {
 /// forms' `maxlength` use this one number, so the browser stops where the server would refuse.
 pub const ACTION_TEXT_MAX_CHARS: usize = 2000;
 
-/// One action's form: the hidden kind and version, the fields the action needs, a note.
+/// One action's form: the hidden kind and version, the fields the action needs, a note. A form
+/// the server refused comes back `refused`: filled with what was typed, its error inside it.
 fn action_form(
     case: &Case,
     kind: ActionKind,
     csrf: &str,
     targets: &[OrgUnit],
     suggested: Option<&str>,
+    refused: Option<&Refused>,
 ) -> Markup {
+    let note = refused.map_or("", |r| r.note.as_str());
     html! {
         form method="post" action={ "/dashboard/cases/" (case.id) "/actions" }
             enctype="multipart/form-data" id={ "action-" (kind.code()) }
@@ -338,15 +417,21 @@ fn action_form(
             (csrf_field(csrf))
             input type="hidden" name="kind" value=(kind.code());
             input type="hidden" name="version" value=(case.version);
-            (action_fields(kind, targets, suggested))
-            label { "备注 " textarea name="note" rows="2" maxlength=(ACTION_TEXT_MAX_CHARS) {} }
+            @if let Some(r) = refused { (r.problem.render()) }
+            (action_fields(kind, targets, suggested, refused))
+            label { "备注 " textarea name="note" rows="2" maxlength=(ACTION_TEXT_MAX_CHARS) { (note) } }
             " "
             button type="submit" id={ "do-" (kind.code()) } { (kind.name_zh()) }
         }
     }
 }
 
-fn action_fields(kind: ActionKind, targets: &[OrgUnit], suggested: Option<&str>) -> Markup {
+fn action_fields(
+    kind: ActionKind,
+    targets: &[OrgUnit],
+    suggested: Option<&str>,
+    refused: Option<&Refused>,
+) -> Markup {
     match kind {
         ActionKind::Dispatch => {
             let mut sorted: Vec<&OrgUnit> = targets.iter().collect();
@@ -358,28 +443,48 @@ fn action_fields(kind: ActionKind, targets: &[OrgUnit], suggested: Option<&str>)
                 )
             });
             let choices = sorted.iter().map(|u| (u.id.as_str(), u.name.as_str()));
+            // The unit chosen before a refusal, else the routing's suggestion.
+            let chosen = refused
+                .map(|r| r.unit_id.as_str())
+                .filter(|u| !u.is_empty())
+                .or(suggested)
+                .unwrap_or("");
             html! {
                 label {
                     "派往 "
                     select name="unit_id" id="dispatch-unit" required {
-                        (options(choices, suggested.unwrap_or("")))
+                        (options(choices, chosen))
                     }
                 }
                 @if suggested.is_some() { span.meta { "（已按分派建议预选）" } }
             }
         }
-        ActionKind::Return | ActionKind::Reopen | ActionKind::Cancel => html! {
-            label { "理由（必填）" textarea name="reason" rows="2" required maxlength=(ACTION_TEXT_MAX_CHARS) {} }
-        },
+        ActionKind::Return | ActionKind::Reopen | ActionKind::Cancel => {
+            let reason = refused.map_or("", |r| r.reason.as_str());
+            html! {
+                label { "理由（必填）" textarea name="reason" rows="2" required maxlength=(ACTION_TEXT_MAX_CHARS) { (reason) } }
+            }
+        }
         ActionKind::Handle => html! {
             label { "处置后照片（JPEG，必填）" input type="file" name="photo" accept="image/jpeg" required; }
+            @if refused.is_some() { span.meta { "（请重新选择照片：浏览器不会保留已选的文件）" } }
         },
         _ => html! {},
     }
 }
 
+/// Text with its line breaks kept (`<br>` between lines; every line escaped).
+pub fn lines(text: &str) -> Markup {
+    html! {
+        @for (i, line) in text.split('\n').enumerate() {
+            @if i > 0 { br; }
+            (line)
+        }
+    }
+}
+
 /// Unit names joined by 、, or a dash.
-fn unit_list(units: &[RoutedUnit]) -> String {
+pub fn unit_list(units: &[RoutedUnit]) -> String {
     let names: Vec<&str> = units
         .iter()
         .map(|u| u.name.as_str())
@@ -445,18 +550,16 @@ fn routing_card(stored: bool, routed: Option<&RoutedCase>, today: NaiveDate) -> 
                 dt { "逐级上报" } dd { (units(|r| &r.escalation_chain)) }
                 dt { "依据" }
                 dd id="routing-basis" {
-                    @for (i, line) in basis.split('\n').enumerate() {
-                        @if i > 0 { br; }
-                        (line)
-                    }
+                    (lines(&basis))
                     br;
                     span.meta id="rules-version" { (version) }
                 }
             }
             @if let Some(until) = until.filter(|until| today > *until) {
-                p.notice.error role="status" id="rules-expired" {
-                    "注意 [RULES_EXPIRED]：本案依据的政策有效期至 " (until)
-                    "，已过期；请民政部门核实现行政策并更新分派规则。"
+                div.notice.error role="status" id="rules-expired" {
+                    p { "注意：本案依据的政策有效期至 " (until)
+                        "，已过期；请民政部门核实现行政策并更新分派规则。" }
+                    (technical_details("RULES_EXPIRED", ""))
                 }
             }
         }
@@ -464,7 +567,7 @@ fn routing_card(stored: bool, routed: Option<&RoutedCase>, today: NaiveDate) -> 
 }
 
 /// Fields of an action form (multipart, because HANDLE carries a photo).
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct ActionForm {
     csrf: String,
     kind: String,
@@ -475,26 +578,31 @@ struct ActionForm {
     photo: Option<Vec<u8>>,
 }
 
+/// Reads the whole form; a field over its limit (or a photo over the size limit) does not stop
+/// the reading: it comes back as the second value, so the page can answer with what was typed.
 async fn read_action_form(
     Multipart(mut multipart): Multipart,
     photo_limit: u64,
-) -> Result<ActionForm, WebError> {
+) -> Result<(ActionForm, Option<BadInput>), WebError> {
     let mut form = ActionForm::default();
+    let mut problem = None;
     while let Some(field) = multipart.next_field().await.map_err(BadInput::Form)? {
         let name = field.name().unwrap_or("").to_owned();
         if name == "photo" {
             let bytes = field.bytes().await.map_err(BadInput::Form)?;
             if bytes.len() as u64 > photo_limit {
-                return Err(BadInput::PhotoTooLarge(photo_limit).into());
-            }
-            if !bytes.is_empty() {
+                problem.get_or_insert(BadInput::PhotoTooLarge(photo_limit));
+            } else if !bytes.is_empty() {
                 form.photo = Some(bytes.to_vec());
             }
             continue;
         }
         let value = field.text().await.map_err(BadInput::Form)?;
         if value.chars().count() > ACTION_TEXT_MAX_CHARS {
-            return Err(BadInput::FieldTooLong(name).into());
+            problem.get_or_insert(BadInput::FieldTooLong {
+                field: name.clone(),
+                max: ACTION_TEXT_MAX_CHARS,
+            });
         }
         match name.as_str() {
             "csrf" => form.csrf = value,
@@ -506,7 +614,7 @@ async fn read_action_form(
             _ => {}
         }
     }
-    Ok(form)
+    Ok((form, problem))
 }
 
 pub async fn case_action(
@@ -515,26 +623,40 @@ pub async fn case_action(
     Path(id): Path<String>,
     multipart: Multipart,
 ) -> Result<Response, WebError> {
-    let form = read_action_form(multipart, state.config.limits.photo_bytes).await?;
+    let (form, too_long) = read_action_form(multipart, state.config.limits.photo_bytes).await?;
     let web = reader.web();
     web.check_csrf(&form.csrf)?;
     // Visibility first (audited refusal), then the workflow decides through ingest.
     let (row, _) = reader.case(&id).await?;
     let case_id = row.case.id;
-    if !form.version.is_empty() && form.version != row.case.version.to_string() {
-        let msg = "案件在您打开页面后已被他人更新，请确认当前状态后再操作";
-        return render_case(
-            &reader,
-            &id,
-            Some((NoticeKind::Error, msg)),
-            StatusCode::CONFLICT,
-        )
-        .await;
-    }
     let kind = ActionKind::ALL
         .into_iter()
-        .find(|k| k.code() == form.kind && *k != ActionKind::Report)
-        .ok_or_else(|| BadInput::UnknownAction(form.kind.clone()))?;
+        .find(|k| k.code() == form.kind && *k != ActionKind::Report);
+    // Every refusal below answers the case page with the form as it was sent.
+    let refuse = |problem: Problem, status: StatusCode| {
+        let refused = Refused::new(&form, kind, problem);
+        let reader = &reader;
+        let id = &id;
+        async move { render_case(reader, id, None, Some(&refused), status).await }
+    };
+    let Some(kind) = kind else {
+        let problem = BadInput::UnknownAction(form.kind.clone()).problem();
+        return refuse(problem, StatusCode::UNPROCESSABLE_ENTITY).await;
+    };
+    if let Some(bad) = too_long {
+        return refuse(bad.problem(), StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    if !form.version.is_empty() && form.version != row.case.version.to_string() {
+        let problem = Problem::new(
+            "案件在您打开页面后已被他人更新，请确认当前状态后再操作。",
+            "VERSION_CONFLICT",
+            format!(
+                "表单版本 {}，案件当前版本 {}",
+                form.version, row.case.version
+            ),
+        );
+        return refuse(problem, StatusCode::CONFLICT).await;
+    }
     let reason = form.reason.trim().to_owned();
     let mut photos = Vec::new();
     let action = match kind {
@@ -546,8 +668,14 @@ pub async fn case_action(
         ActionKind::Accept => Action::Accept,
         ActionKind::Return => Action::Return { reason },
         ActionKind::Handle => {
-            if let Some(bytes) = form.photo {
-                let sha = store_photo(&state, web, bytes).await?;
+            if let Some(bytes) = form.photo.clone() {
+                let sha = match store_photo(&state, web, bytes).await {
+                    Ok(sha) => sha,
+                    Err(WebError::BadInput(bad)) => {
+                        return refuse(bad.problem(), StatusCode::UNPROCESSABLE_ENTITY).await;
+                    }
+                    Err(e) => return Err(e),
+                };
                 photos.push(PhotoRef {
                     sha256: sha,
                     kind: PhotoKind::After,
@@ -555,32 +683,54 @@ pub async fn case_action(
             }
             Action::Handle
         }
-        ActionKind::Verify => return Err(BadInput::VerifyOnSite.into()),
+        ActionKind::Verify => {
+            let problem = BadInput::VerifyOnSite.problem();
+            return refuse(problem, StatusCode::UNPROCESSABLE_ENTITY).await;
+        }
         ActionKind::Reopen => Action::Reopen { reason },
         ActionKind::Cancel => Action::Cancel { reason },
-        ActionKind::Minutes => return Err(BadInput::MinutesOnMeetingPage.into()),
+        ActionKind::Minutes => {
+            let problem = BadInput::MinutesOnMeetingPage.problem();
+            return refuse(problem, StatusCode::UNPROCESSABLE_ENTITY).await;
+        }
         ActionKind::Comment | ActionKind::Report => Action::Comment,
     };
-    match submit_event(&state, web, case_id, action, photos, Some(form.note)).await? {
+    match submit_event(
+        &state,
+        web,
+        case_id,
+        action,
+        photos,
+        Some(form.note.clone()),
+    )
+    .await?
+    {
         Ok(_) => {
             let done = format!("/dashboard/cases/{case_id}?done={}", kind.code());
             Ok(Redirect::to(&done).into_response())
         }
         Err(refusal) => {
-            let text = not_done(&refusal);
-            let message = Some((NoticeKind::Error, text.as_str()));
-            render_case(&reader, &id, message, StatusCode::UNPROCESSABLE_ENTITY).await
+            let problem = Problem::of_refusal(&refusal, kind);
+            refuse(problem, StatusCode::UNPROCESSABLE_ENTITY).await
         }
     }
 }
 
-fn not_done(refusal: &Refusal) -> String {
-    format!("操作未执行：{refusal}")
-}
-
 /// A stored photo, for users who may see a case that references it (the API's rule).
 pub async fn photo(reader: ScopedReader, Path(sha): Path<String>) -> Result<Response, WebError> {
-    let bytes = reader.photo(&sha).await?;
+    Ok(jpeg_response(reader.photo(&sha).await?))
+}
+
+/// A stored photo's thumbnail (long edge 320 px), under the same rule as [`photo`].
+pub async fn photo_thumb(
+    reader: ScopedReader,
+    Path(sha): Path<String>,
+) -> Result<Response, WebError> {
+    Ok(jpeg_response(reader.photo_thumb(&sha).await?))
+}
+
+/// JPEG bytes addressed by content: cached privately for good.
+fn jpeg_response(bytes: Vec<u8>) -> Response {
     let mut resp = bytes.into_response();
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
@@ -588,7 +738,7 @@ pub async fn photo(reader: ScopedReader, Path(sha): Path<String>) -> Result<Resp
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, max-age=31536000, immutable"),
     );
-    Ok(resp)
+    resp
 }
 
 #[cfg(test)]
@@ -605,7 +755,7 @@ mod tests {
             "changchunli",
             crate::http::dashboard::fixtures::at(1, 9),
         );
-        let html = action_form(&case, ActionKind::Return, "tok", &[], None).into_string();
+        let html = action_form(&case, ActionKind::Return, "tok", &[], None, None).into_string();
         let limit = format!("maxlength=\"{ACTION_TEXT_MAX_CHARS}\"");
         assert!(
             html.contains(&format!("<textarea name=\"note\" rows=\"2\" {limit}>")),

@@ -1,15 +1,18 @@
 //! How a dashboard request can end other than with its page: typed causes, each rendered as a
-//! Chinese error page with its status and stable code (sign-in redirects instead).
+//! Chinese error page with its status, a plain sentence and, behind 技术细节, its stable code and
+//! detail ([`super::problem::Problem`]; sign-in redirects instead).
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 
 use super::export::ExportError;
-use super::layout::{NoticeKind, html_response, notice, page};
+use super::layout::{html_response, page};
+use super::problem::Problem;
 use super::queue::FilterError;
 use crate::http::error::ApiError;
 use crate::storage::StorageError;
+use xuncha_core::workflow::ActionKind;
 
 /// Errors a dashboard page can end in.
 #[derive(Debug, thiserror::Error)]
@@ -69,8 +72,8 @@ pub enum BadInput {
     Form(#[from] axum::extract::multipart::MultipartError),
     #[error("照片超过 {0} 字节上限")]
     PhotoTooLarge(u64),
-    #[error("字段 {0} 过长")]
-    FieldTooLong(String),
+    #[error("字段 {field} 过长（上限 {max} 字）")]
+    FieldTooLong { field: String, max: usize },
     #[error("未知操作 {0}")]
     UnknownAction(String),
     #[error("核查结案须在现场用手机拍照并定位后提交，网页端不能核查 (VERIFY_ON_SITE_ONLY)")]
@@ -86,6 +89,66 @@ pub enum BadInput {
     /// A photo the shared photo code refused (not JPEG, too many pixels, …).
     #[error("{0}")]
     Photo(ApiError),
+}
+
+impl BadInput {
+    /// The stable code of this input error.
+    pub fn code(&self) -> String {
+        match self {
+            BadInput::Filter(e) => e.code().to_owned(),
+            BadInput::Quarter(_) => "BAD_QUARTER".to_owned(),
+            BadInput::KpiGroup(_) => "UNKNOWN_KPI_GROUP".to_owned(),
+            BadInput::Form(_) => "BAD_FORM".to_owned(),
+            BadInput::PhotoTooLarge(_) => "PHOTO_TOO_LARGE".to_owned(),
+            BadInput::FieldTooLong { .. } => "FIELD_TOO_LONG".to_owned(),
+            BadInput::UnknownAction(_) => "UNKNOWN_ACTION".to_owned(),
+            BadInput::VerifyOnSite => "VERIFY_ON_SITE_ONLY".to_owned(),
+            BadInput::MinutesOnMeetingPage => "MINUTES_ON_MEETING_PAGE".to_owned(),
+            BadInput::MinutesText(_) => "MINUTES_TEXT".to_owned(),
+            BadInput::UnknownUnit(_) => "UNKNOWN_UNIT".to_owned(),
+            BadInput::MinutesRefused(r) => r.code.clone(),
+            BadInput::Photo(e) => e.code().to_owned(),
+        }
+    }
+
+    /// A plain sentence, the code and the detail (the message with its technical words).
+    pub fn problem(&self) -> Problem {
+        let text = match self {
+            BadInput::Filter(e) => format!("{e}。"),
+            BadInput::Quarter(_) => "季度格式应为“年份 + Q + 季度”，例如 2026Q4。".to_owned(),
+            BadInput::KpiGroup(_) => "未知的统计口径，请从列表中选择。".to_owned(),
+            BadInput::Form(_) => "表单无法读取，请刷新页面后重试。".to_owned(),
+            BadInput::PhotoTooLarge(limit) => format!(
+                "照片文件过大（不超过 {} MB），请选择较小的照片。",
+                limit.div_ceil(1024 * 1024)
+            ),
+            BadInput::FieldTooLong { field, max } => match field.as_str() {
+                "note" => format!("备注不能超过 {max} 字。"),
+                "reason" => format!("理由不能超过 {max} 字。"),
+                _ => format!("填写的内容不能超过 {max} 字。"),
+            },
+            BadInput::UnknownAction(_) => "未知的操作，请刷新页面后重试。".to_owned(),
+            BadInput::VerifyOnSite => {
+                "核查结案须在现场用手机拍照并定位后提交，网页端不能核查。".to_owned()
+            }
+            BadInput::MinutesOnMeetingPage => {
+                "联席会议纪要请在联席会议页面记录（须选择成员单位）。".to_owned()
+            }
+            BadInput::MinutesText(max) => format!("纪要内容不能为空，且不超过 {max} 字。"),
+            BadInput::UnknownUnit(_) => "所选单位不存在，请重新选择。".to_owned(),
+            BadInput::MinutesRefused(r) => {
+                return Problem::of_refusal(r, ActionKind::Minutes);
+            }
+            BadInput::Photo(ApiError::PhotoUndecodable(_)) => {
+                "照片必须是 JPEG 格式（手机或相机拍摄的 .jpg 照片），请重新选择。".to_owned()
+            }
+            BadInput::Photo(ApiError::PhotoTooManyPixels { .. }) => {
+                "照片像素过多，请缩小后重新选择。".to_owned()
+            }
+            BadInput::Photo(e) => format!("{}，请重新选择照片。", e.summary_zh()),
+        };
+        Problem::new(text, self.code(), self.to_string())
+    }
 }
 
 /// The workflow or authorization refused an event sent through ingest: its wire code and message.
@@ -107,6 +170,8 @@ pub enum Internal {
     NoIngestResult,
     #[error("export task failed")]
     ExportTask,
+    #[error("thumbnail task failed")]
+    ThumbTask,
     #[error("{0}（{code}）", code = .0.code())]
     Export(ExportError),
     #[error("照片文件无法读取：{0}")]
@@ -127,7 +192,43 @@ impl WebError {
         }
     }
 
-    fn status(&self) -> StatusCode {
+    /// The error as a person reads it: a plain Chinese sentence, with the code and the
+    /// technical detail kept for the 技术细节 toggle.
+    pub fn problem(&self) -> Problem {
+        let detail = self.to_string();
+        match self {
+            WebError::BadInput(bad) => return bad.problem(),
+            WebError::SignIn => return Problem::new("请先登录。", self.code(), ""),
+            _ => {}
+        }
+        let text = match self {
+            WebError::Csrf => "表单已过期，请刷新页面后重试。".to_owned(),
+            WebError::Forbidden(Forbidden::CaseOutOfScope(_)) => {
+                "该案件不在您的管辖或派遣范围内。".to_owned()
+            }
+            WebError::Forbidden(Forbidden::MinutesStreetOfficeOnly) => {
+                "联席会议纪要由街道办事处记录。".to_owned()
+            }
+            WebError::Forbidden(Forbidden::EstatesAdminOnly) => {
+                "小区管理仅限民政部门管理员。".to_owned()
+            }
+            WebError::Forbidden(Forbidden::Object { .. }) => "无权查看或操作该内容。".to_owned(),
+            WebError::NotFound(missing) => format!(
+                "未找到{}。",
+                match missing {
+                    Missing::Case(_) => "该案件",
+                    Missing::Photo(_) => "该照片",
+                    Missing::Estate(_) => "该小区",
+                    Missing::Object { .. } => "所请求的内容",
+                }
+            ),
+            _ => "服务器内部错误，请稍后重试；多次出现请联系系统管理员。".to_owned(),
+        };
+        Problem::new(text, self.code(), detail)
+    }
+
+    /// The HTTP status the error answers with.
+    pub fn status(&self) -> StatusCode {
         match self {
             WebError::SignIn => StatusCode::SEE_OTHER,
             WebError::Csrf | WebError::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -183,9 +284,8 @@ impl IntoResponse for WebError {
             return Redirect::to("/dashboard/login").into_response();
         }
         let body = html! {
-            (notice(NoticeKind::Error, &self.to_string()))
+            (self.problem().render())
             p { a href="/dashboard/cases" { "返回案件队列" } }
-            p.meta { "错误代码 " (self.code()) }
         };
         (self.status(), html_response(page("出错了", "", None, body))).into_response()
     }

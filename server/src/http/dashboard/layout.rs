@@ -5,7 +5,7 @@
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
-use xuncha_core::{CaseStatus, Role};
+use xuncha_core::{CaseStatus, OrgUnit, Role};
 
 use super::map::status_colour;
 
@@ -112,6 +112,32 @@ pub fn options<'a>(items: impl IntoIterator<Item = (&'a str, &'a str)>, selected
     html! {
         @for (value, label) in items {
             option value=(value) selected[value == selected] { (label) }
+        }
+    }
+}
+
+/// Units as `<option>`s in one `<optgroup>` per district: `own_district` first, the other
+/// districts by name, city-wide units (no district) last; by name inside a group. A clerk finds
+/// their own district's units at the top instead of in a flat list of every district's.
+pub fn unit_options(units: &[&OrgUnit], own_district: Option<&str>, selected: &str) -> Markup {
+    const CITY_WIDE: &str = "市级单位";
+    let mut groups: std::collections::BTreeMap<(u8, &str), Vec<&OrgUnit>> = Default::default();
+    for &unit in units {
+        let key = match unit.district.as_deref() {
+            Some(d) if Some(d) == own_district => (0, d),
+            Some(d) => (1, d),
+            None => (2, CITY_WIDE),
+        };
+        groups.entry(key).or_default().push(unit);
+    }
+    for members in groups.values_mut() {
+        members.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+    html! {
+        @for ((_, label), members) in &groups {
+            optgroup label=(label) {
+                (options(members.iter().map(|u| (u.id.as_str(), u.name.as_str())), selected))
+            }
         }
     }
 }

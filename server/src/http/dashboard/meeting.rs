@@ -13,10 +13,10 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use xuncha_core::time::format_local;
 use xuncha_core::workflow::{Action, Event};
-use xuncha_core::{Case, CaseStatus, Role};
+use xuncha_core::{Case, CaseStatus, OrgUnit, Role};
 
 use super::error::{BadInput, Forbidden, WebError};
-use super::layout::{csrf_field, head_row, html_response, options, page, status_badge};
+use super::layout::{csrf_field, head_row, html_response, page, status_badge, unit_options};
 use super::queue::{Names, current_deadline, is_overdue};
 use super::reader::ScopedReader;
 use super::web::submit_event;
@@ -37,7 +37,8 @@ pub async fn meeting_page(reader: ScopedReader) -> Result<Response, WebError> {
     let web = reader.web();
     let can_record = web.user().role == Role::StreetOffice;
     let csrf = can_record.then_some(web.csrf_token.as_str());
-    let body = render_agenda(&items, &events, &names, now, csrf);
+    let own_district = reader.own_district();
+    let body = render_agenda(&items, &events, &names, now, csrf, own_district.as_deref());
     let frame = web.frame();
     Ok(html_response(page(
         "联席会议议程",
@@ -157,14 +158,13 @@ pub fn render_agenda(
     names: &Names<'_>,
     now: DateTime<Utc>,
     record_csrf: Option<&str>,
+    own_district: Option<&str>,
 ) -> Markup {
-    let unit_choices: Vec<(&str, &str)> = names
-        .units
-        .values()
-        .map(|u| (u.id.as_str(), u.name.as_str()))
-        .collect::<std::collections::BTreeMap<_, _>>()
-        .into_iter()
-        .collect();
+    let units: Vec<&OrgUnit> = names.units.values().copied().collect();
+    let unit_choices = UnitChoices {
+        units: &units,
+        own_district,
+    };
     html! {
         p.meta {
             "依据《天津市人民政府办公厅关于进一步加强本市旧楼区提升改造后长效管理的意见》三(三)5，由街道办事处组织，议题为本辖区超期、退回、返工案件，纪要由街道办事处整理保管。"
@@ -192,7 +192,7 @@ fn agenda_row(
     reasons: &[AgendaReason],
     events: &[Event],
     names: &Names<'_>,
-    unit_choices: &[(&str, &str)],
+    unit_choices: &UnitChoices<'_>,
     record_csrf: Option<&str>,
 ) -> Markup {
     let reasons_zh: Vec<&str> = reasons.iter().map(|r| r.name_zh()).collect();
@@ -227,15 +227,21 @@ fn agenda_row(
     }
 }
 
+/// The member units a minutes form offers, grouped by district (the clerk's own first).
+struct UnitChoices<'a> {
+    units: &'a [&'a OrgUnit],
+    own_district: Option<&'a str>,
+}
+
 /// The street office's form to record minutes against one case.
-fn minutes_form(case: &Case, unit_choices: &[(&str, &str)], csrf: &str) -> Markup {
+fn minutes_form(case: &Case, unit_choices: &UnitChoices<'_>, csrf: &str) -> Markup {
     html! {
         form method="post" action="/dashboard/meeting/minutes" class="minutes no-print" {
             (csrf_field(csrf))
             input type="hidden" name="case_id" value=(case.id);
             select name="unit_id" required {
                 option value="" { "成员单位…" }
-                (options(unit_choices.iter().copied(), case.assigned_unit.as_deref().unwrap_or("")))
+                (unit_options(unit_choices.units, unit_choices.own_district, case.assigned_unit.as_deref().unwrap_or("")))
             }
             textarea name="text" rows="2" maxlength=(MAX_MINUTES_CHARS) required placeholder="议定事项" {}
             button type="submit" { "记录纪要" }

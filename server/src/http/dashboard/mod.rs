@@ -3,7 +3,8 @@
 //! authorization and ingest code as the sync API; this module only renders and collects forms.
 //!
 //! One module per page, each with its handlers and its view: [`login`], [`queue`], [`case`],
-//! [`map`], [`meeting`], [`kpi`], [`estates`]. Shared pieces: [`layout`] (page frame and small
+//! [`map`], [`meeting`], [`kpi`], [`estates`], [`slip`] (the printable dispatch slip). Shared
+//! pieces: [`problem`] (errors as a Chinese sentence with 技术细节), [`layout`] (page frame and small
 //! components, maud), [`chart`] (SVG bar charts), [`export`] (CSV/XLSX), [`reader`] (the
 //! [`reader::ScopedReader`] every page reads through), [`web`] (the signed-in user and the
 //! write path), [`session`] (browser sessions and cookies), [`error`] (typed page errors),
@@ -19,10 +20,12 @@ pub mod layout;
 pub mod login;
 pub mod map;
 pub mod meeting;
+pub mod problem;
 pub mod queue;
 pub mod reader;
 pub mod routes;
 pub mod session;
+pub mod slip;
 pub mod web;
 
 #[cfg(test)]

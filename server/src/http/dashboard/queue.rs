@@ -19,7 +19,7 @@ use xuncha_core::{Case, CaseStatus, Category, Role};
 use super::error::{BadInput, WebError};
 use super::export::{Cell, Table, csv_download, xlsx_download};
 use super::layout::{
-    NoticeKind, head_row, html_response, notice, options, overdue_flag, page, status_badge,
+    head_row, html_response, options, overdue_flag, page, status_badge, unit_options,
 };
 use super::reader::ScopedReader;
 use crate::model::routing::RoutedUnit;
@@ -32,11 +32,11 @@ const QUEUE_PAGE: usize = 200;
 const DESCRIPTION_CHARS: usize = 30;
 
 /// The sorts the queue offers: query-string code, label, storage sort. The first is the default.
-/// (No sort by status: the keyset paging needs one integer column per sort.)
-const SORTS: [(&str, &str, CaseSort); 3] = [
+const SORTS: [(&str, &str, CaseSort); 4] = [
     ("", "期限最近在前", CaseSort::DueSoonest),
     ("newest", "最新上报在前", CaseSort::Newest),
     ("oldest", "最早上报在前", CaseSort::Oldest),
+    ("status", "按状态（流程顺序）", CaseSort::Status),
 ];
 
 const TITLE: &str = "案件队列";
@@ -50,14 +50,15 @@ pub async fn queue_page(
     let units = reader.catalog().units();
     let names = Names::new(&estates, units);
     let now = Utc::now();
-    let form = filter_form(&filter, &estates, units);
+    let own_district = reader.own_district();
+    let form = filter_form(&filter, &estates, units, own_district.as_deref());
     let frame = reader.web().frame();
     let mut query = match user_query(&reader, &filter, &estates, now) {
         Ok(query) => query,
         Err(e) => {
             let body = html! {
                 (form)
-                (notice(NoticeKind::Error, &BadInput::Filter(e).to_string()))
+                (BadInput::Filter(e).problem().render())
             };
             let html = page(TITLE, PATH, Some(&frame), body);
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, html_response(html)).into_response());
@@ -415,7 +416,12 @@ impl<'a> Names<'a> {
 }
 
 /// The filter form. Choices come from what the user can see.
-pub fn filter_form(filter: &QueueFilter, estates: &[Estate], units: &[OrgUnit]) -> Markup {
+pub fn filter_form(
+    filter: &QueueFilter,
+    estates: &[Estate],
+    units: &[OrgUnit],
+    own_district: Option<&str>,
+) -> Markup {
     let statuses = std::iter::once(("", "全部状态"))
         .chain(CaseStatus::ALL.iter().map(|s| (s.code(), s.name_zh())));
     let categories = std::iter::once(("", "全部类别"))
@@ -427,8 +433,7 @@ pub fn filter_form(filter: &QueueFilter, estates: &[Estate], units: &[OrgUnit]) 
     communities.dedup();
     let community_opts =
         std::iter::once(("", "全部社区")).chain(communities.iter().map(|c| (*c, *c)));
-    let unit_opts = std::iter::once(("", "全部责任单位"))
-        .chain(units.iter().map(|u| (u.id.as_str(), u.name.as_str())));
+    let units: Vec<&OrgUnit> = units.iter().collect();
     let overdue_opts = [("", "不限超期"), ("1", "仅超期"), ("0", "未超期")];
     let scope_opts = [("", "在办案件"), ("all", "含已结案/作废")];
     let sort_opts = SORTS.iter().map(|(code, label, _)| (*code, *label));
@@ -447,7 +452,13 @@ pub fn filter_form(filter: &QueueFilter, estates: &[Estate], units: &[OrgUnit]) 
             label { "类别 " select name="category" { (options(categories, &filter.category)) } }
             label { "小区 " select name="estate" { (options(estate_opts, &filter.estate)) } }
             label { "社区 " select name="community" { (options(community_opts, &filter.community)) } }
-            label { "责任单位 " select name="unit" { (options(unit_opts, &filter.unit)) } }
+            label {
+                "责任单位 "
+                select name="unit" {
+                    (options([("", "全部责任单位")], &filter.unit))
+                    (unit_options(&units, own_district, &filter.unit))
+                }
+            }
             label { "超期 " select name="overdue" { (options(overdue_opts, &filter.overdue)) } }
             label {
                 "上报日期 " input type="date" name="from" value=(filter.from);
@@ -565,7 +576,7 @@ pub fn queue_table(items: &[QueueItem<'_>], names: &Names<'_>, now: DateTime<Utc
     }
     html! {
         table.queue id="queue" {
-            (head_row(&["上报时间", "类别", "描述", "小区", "位置", "状态", "责任单位", "期限"]))
+            (head_row(&["照片", "上报时间", "类别", "描述", "小区", "位置", "状态", "责任单位", "期限"]))
             tbody { @for item in items { (queue_row(item, names, now)) } }
         }
     }
@@ -586,6 +597,27 @@ fn unit_cell(item: &QueueItem<'_>, names: &Names<'_>) -> Markup {
     }
 }
 
+/// Edge of a queue row's thumbnail box in CSS pixels (the image is cropped to fill it).
+const THUMB_BOX: (u32, u32) = (64, 48);
+
+/// A small picture of the case (its first BEFORE photo, else its first photo), lazily loaded
+/// from the stored thumbnail; nothing when the case has no photo.
+pub fn thumbnail(case: &Case) -> Markup {
+    let photo = case
+        .photos
+        .iter()
+        .find(|p| p.kind == xuncha_core::workflow::PhotoKind::Before)
+        .or_else(|| case.photos.first());
+    html! {
+        @if let Some(p) = photo {
+            a href={ "/dashboard/cases/" (case.id) } {
+                img.thumb src={ "/dashboard/photos/" (p.sha256) "/thumb" } loading="lazy"
+                    width=(THUMB_BOX.0) height=(THUMB_BOX.1) alt="现场照片";
+            }
+        }
+    }
+}
+
 fn queue_row(item: &QueueItem<'_>, names: &Names<'_>, now: DateTime<Utc>) -> Markup {
     let case = item.case;
     let overdue = is_overdue(case, now);
@@ -597,6 +629,7 @@ fn queue_row(item: &QueueItem<'_>, names: &Names<'_>, now: DateTime<Utc>) -> Mar
         .join(" ");
     html! {
         tr data-case=(case.id) class=[overdue.then_some("overdue")] {
+            td.thumb { (thumbnail(case)) }
             td { a href={ "/dashboard/cases/" (case.id) } { (format_local(case.reported_at)) } }
             td { (case.category.info().name_zh) }
             td.description title=(first_line(description, usize::MAX)) {
@@ -1027,9 +1060,10 @@ mod tests {
         assert_eq!(sorted(""), Ok(CaseSort::DueSoonest));
         assert_eq!(sorted("newest"), Ok(CaseSort::Newest));
         assert_eq!(sorted("oldest"), Ok(CaseSort::Oldest));
+        assert_eq!(sorted("status"), Ok(CaseSort::Status));
         assert_eq!(
-            sorted("status").unwrap_err(),
-            FilterError::UnknownSort("status".into())
+            sorted("priority").unwrap_err(),
+            FilterError::UnknownSort("priority".into())
         );
         let f = QueueFilter {
             q: "楼道".into(),
@@ -1054,7 +1088,7 @@ mod tests {
             bar.contains("/dashboard/cases?status=ESCALATED&amp;q=%E6%A5%BC%E9%81%93&amp;sort=oldest&amp;mine=1\""),
             "{bar}"
         );
-        let form = filter_form(&f, &[], &[]).into_string();
+        let form = filter_form(&f, &[], &[], None).into_string();
         assert!(form.contains("name=\"q\""), "{form}");
         assert!(form.contains("value=\"楼道\""), "{form}");
         assert!(form.contains("<option value=\"oldest\" selected"), "{form}");

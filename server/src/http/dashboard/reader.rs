@@ -59,6 +59,13 @@ impl ScopedReader {
         self.web.user()
     }
 
+    /// The district of the user's unit (none for city-wide units): lists of units show it first.
+    pub fn own_district(&self) -> Option<String> {
+        self.catalog
+            .unit(&self.user().unit_id)
+            .and_then(|u| u.district.clone())
+    }
+
     /// The catalog as of this request (units, estates, routing).
     pub fn catalog(&self) -> &Arc<Catalog> {
         &self.catalog
@@ -131,6 +138,39 @@ impl ScopedReader {
     /// A stored photo's bytes, for users [`access::can_see_photo`] admits; to anyone else it
     /// answers like an unknown photo (audited).
     pub async fn photo(&self, sha: &str) -> Result<Vec<u8>, WebError> {
+        self.check_photo(sha).await?;
+        tokio::fs::read(self.state.photos.final_path(sha))
+            .await
+            .map_err(|e| WebError::Internal(Internal::PhotoFile(e)))
+    }
+
+    /// A stored photo's thumbnail, under the same rule as [`ScopedReader::photo`]; a photo stored
+    /// before thumbnails were kept gets its thumbnail made (by the photo pipeline) and kept now.
+    pub async fn photo_thumb(&self, sha: &str) -> Result<Vec<u8>, WebError> {
+        self.check_photo(sha).await?;
+        let store = self.state.photos.clone();
+        match tokio::fs::read(store.thumb_path(sha)).await {
+            Ok(bytes) => return Ok(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(WebError::Internal(Internal::PhotoFile(e))),
+        }
+        let stored = tokio::fs::read(store.final_path(sha))
+            .await
+            .map_err(|e| WebError::Internal(Internal::PhotoFile(e)))?;
+        let max_pixels = self.state.config.limits.photo_pixels;
+        let address = sha.to_owned();
+        tokio::task::spawn_blocking(move || -> Result<Vec<u8>, photo_files::PhotoFileError> {
+            let thumb = photo_files::thumbnail_of(&stored, max_pixels)?;
+            store.store_thumb(&address, &thumb)?;
+            Ok(thumb)
+        })
+        .await
+        .map_err(|_| WebError::Internal(Internal::ThumbTask))?
+        .map_err(|e| crate::http::error::ApiError::from(e).into())
+    }
+
+    /// Refuses a photo the user may not read as if it did not exist (audited).
+    async fn check_photo(&self, sha: &str) -> Result<(), WebError> {
         let missing = || WebError::NotFound(Missing::Photo(sha.to_owned()));
         if !photo_files::is_sha256_hex(sha) {
             return Err(missing());
@@ -142,9 +182,7 @@ impl ScopedReader {
             self.state.deny(&self.web.authed, "photo", sha).await?;
             return Err(missing());
         }
-        tokio::fs::read(self.state.photos.final_path(sha))
-            .await
-            .map_err(|e| WebError::Internal(Internal::PhotoFile(e)))
+        Ok(())
     }
 
     /// Display names of user ids (actors on a timeline); unknown ids show as themselves.

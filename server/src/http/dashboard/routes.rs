@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 
 use super::session::SessionStore;
-use super::{case, estates, kpi, login, map, meeting, queue};
+use super::{case, estates, kpi, login, map, meeting, queue, slip};
 use crate::http::app::AppState;
 
 /// Form fields besides the photo in an action form.
@@ -43,6 +43,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/dashboard/cases.csv", get(queue::queue_csv))
         .route("/dashboard/cases.xlsx", get(queue::queue_xlsx))
         .route("/dashboard/cases/{id}", get(case::case_page))
+        .route("/dashboard/cases/{id}/slip", get(slip::slip_page))
         .route(
             "/dashboard/cases/{id}/actions",
             post(case::case_action).layer(DefaultBodyLimit::max(
@@ -50,6 +51,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
             )),
         )
         .route("/dashboard/photos/{sha256}", get(case::photo))
+        .route("/dashboard/photos/{sha256}/thumb", get(case::photo_thumb))
         .route("/dashboard/map", get(map::map_page))
         .route("/dashboard/kpi", get(kpi::kpi_page))
         .route("/dashboard/kpi.csv", get(kpi::kpi_csv))
