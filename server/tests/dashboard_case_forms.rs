@@ -12,9 +12,11 @@ use uuid::Uuid;
 
 use common::{Backend, TestServer, both_backends, dashboard_cookie, event, jpeg, outcome, report};
 use xuncha_server::http::dashboard::case::ACTION_TEXT_MAX_CHARS;
+use xuncha_server::http::dashboard::meeting::MAX_MINUTES_CHARS;
 
 both_backends!(
     refused_actions_keep_what_was_typed,
+    refused_minutes_keep_what_was_typed,
     a_photo_that_is_not_jpeg_is_said_in_chinese_and_keeps_the_form,
     errors_read_as_chinese_with_the_code_behind_a_toggle,
     unit_lists_follow_routing_and_the_clerks_district,
@@ -530,4 +532,56 @@ async fn the_queue_sorts_by_status_and_shows_thumbnails(backend: Backend) {
         .await
         .unwrap();
     assert!(matches!(response.status().as_u16(), 403 | 404));
+}
+
+async fn refused_minutes_keep_what_was_typed(backend: Backend) {
+    let t = TestServer::start(backend).await;
+    let case_id = dispatched_case(&t).await;
+    // Returned: on the joint meeting's agenda.
+    let dept = t.enrol("dept.heping.city").await.access_token;
+    let pushed = t
+        .push(
+            &dept,
+            vec![event(
+                case_id,
+                json!({ "kind": "RETURN", "reason": "不属本单位职责" }),
+            )],
+        )
+        .await;
+    assert_eq!(outcome(&pushed.results[0]), "APPLIED");
+    let (_, office) = dashboard_cookie(&t.base, "street.nanyingmen").await;
+    let (_, page) = get(&t, &office, "/dashboard/meeting").await;
+    let form_id = format!("minutes-{case_id}");
+    assert!(page.contains(&form_id), "{page}");
+    let long = "议".repeat(MAX_MINUTES_CHARS + 1);
+    let body = form_urlencoded::Serializer::new(String::new())
+        .append_pair("csrf", &csrf_of(&page))
+        .append_pair("case_id", &case_id.to_string())
+        .append_pair("unit_id", "heping.housing")
+        .append_pair("text", &long)
+        .finish();
+    let response = web_client()
+        .post(t.url("/dashboard/meeting/minutes"))
+        .header("cookie", &office)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    let html = response.text().await.unwrap();
+    let minutes = form(&html, &form_id);
+    assert!(minutes.contains(&format!("{long}</textarea>")), "text kept");
+    assert!(
+        minutes.contains("<option value=\"heping.housing\" selected>"),
+        "{minutes}"
+    );
+    assert!(minutes.contains("纪要内容不能为空"), "{minutes}");
+    assert!(!visible(&html).contains("MINUTES_TEXT"));
+    // The member units: the clerk's district first.
+    let group = minutes.find("<optgroup label=\"").unwrap();
+    assert!(
+        minutes[group..].starts_with("<optgroup label=\"和平区\""),
+        "{minutes}"
+    );
 }

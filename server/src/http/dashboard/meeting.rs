@@ -7,6 +7,7 @@
 //! prefix, and such comments stay readable as plain comments.
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
@@ -17,12 +18,22 @@ use xuncha_core::{Case, CaseStatus, OrgUnit, Role};
 
 use super::error::{BadInput, Forbidden, WebError};
 use super::layout::{csrf_field, head_row, html_response, page, status_badge, unit_options};
+use super::problem::Problem;
 use super::queue::{Names, current_deadline, is_overdue};
 use super::reader::ScopedReader;
 use super::web::submit_event;
 use crate::http::app::AppState;
 
 pub async fn meeting_page(reader: ScopedReader) -> Result<Response, WebError> {
+    render_meeting(&reader, None, StatusCode::OK).await
+}
+
+/// The agenda page, with a refused minutes form (if any) filled again and its error beside it.
+async fn render_meeting(
+    reader: &ScopedReader,
+    refused: Option<&MinutesRefused>,
+    status: StatusCode,
+) -> Result<Response, WebError> {
     // The agenda draws only on open cases; events are read for the cases on it.
     let mut query = reader.query();
     query.open = Some(true);
@@ -35,17 +46,23 @@ pub async fn meeting_page(reader: ScopedReader) -> Result<Response, WebError> {
     let names = Names::new(&estates, reader.catalog().units());
     let items = agenda(&cases, now);
     let web = reader.web();
-    let can_record = web.user().role == Role::StreetOffice;
-    let csrf = can_record.then_some(web.csrf_token.as_str());
     let own_district = reader.own_district();
-    let body = render_agenda(&items, &events, &names, now, csrf, own_district.as_deref());
+    let recording = (web.user().role == Role::StreetOffice).then(|| Recording {
+        csrf: web.csrf_token.as_str(),
+        own_district: own_district.as_deref(),
+        refused,
+    });
+    let body = html! {
+        // A refused form whose case is no longer on the agenda: its error and text up here.
+        @if let Some(r) = refused.filter(|r| !items.iter().any(|(c, _)| c.id.to_string() == r.case_id)) {
+            (r.problem.render())
+            p.meta.typed { "您填写的纪要：" (r.text) }
+        }
+        (render_agenda(&items, &events, &names, now, recording.as_ref()))
+    };
     let frame = web.frame();
-    Ok(html_response(page(
-        "联席会议议程",
-        "/dashboard/meeting",
-        Some(&frame),
-        body,
-    )))
+    let html = page("联席会议议程", "/dashboard/meeting", Some(&frame), body);
+    Ok((status, html_response(html)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -55,6 +72,23 @@ pub struct MinutesForm {
     case_id: String,
     unit_id: String,
     text: String,
+}
+
+/// A minutes form the server refused: what was sent, and why.
+#[derive(Debug, Clone)]
+pub struct MinutesRefused {
+    pub case_id: String,
+    pub unit_id: String,
+    pub text: String,
+    pub problem: Problem,
+}
+
+/// What the street office's minutes forms need.
+pub struct Recording<'a> {
+    pub csrf: &'a str,
+    /// The clerk's district: its units head the member-unit lists.
+    pub own_district: Option<&'a str>,
+    pub refused: Option<&'a MinutesRefused>,
 }
 
 pub async fn record_minutes(
@@ -67,12 +101,23 @@ pub async fn record_minutes(
     if web.user().role != Role::StreetOffice {
         return Err(WebError::Forbidden(Forbidden::MinutesStreetOfficeOnly));
     }
+    // A refusal answers the agenda with the form as it was sent.
+    let refuse = |bad: BadInput| {
+        let refused = MinutesRefused {
+            case_id: form.case_id.clone(),
+            unit_id: form.unit_id.clone(),
+            text: form.text.clone(),
+            problem: bad.problem(),
+        };
+        let reader = &reader;
+        async move { render_meeting(reader, Some(&refused), StatusCode::UNPROCESSABLE_ENTITY).await }
+    };
     let text = form.text.trim();
     if text.is_empty() || text.chars().count() > MAX_MINUTES_CHARS {
-        return Err(BadInput::MinutesText(MAX_MINUTES_CHARS).into());
+        return refuse(BadInput::MinutesText(MAX_MINUTES_CHARS)).await;
     }
     if reader.catalog().unit(&form.unit_id).is_none() {
-        return Err(BadInput::UnknownUnit(form.unit_id).into());
+        return refuse(BadInput::UnknownUnit(form.unit_id.clone())).await;
     }
     let (row, _) = reader.case(&form.case_id).await?;
     let minutes = Action::Minutes {
@@ -81,7 +126,7 @@ pub async fn record_minutes(
     };
     match submit_event(&state, web, row.case.id, minutes, Vec::new(), None).await? {
         Ok(_) => Ok(Redirect::to("/dashboard/meeting").into_response()),
-        Err(refusal) => Err(BadInput::MinutesRefused(refusal).into()),
+        Err(refusal) => refuse(BadInput::MinutesRefused(refusal)).await,
     }
 }
 
@@ -150,21 +195,16 @@ pub fn parse_minutes(event: &Event) -> Option<(&str, &str)> {
 /// Limits on what a minutes form may carry.
 pub const MAX_MINUTES_CHARS: usize = 2000;
 
-/// The agenda page body: a printable table, each case with its recorded minutes and, when a
-/// CSRF token is given (the street office), a form to record more.
+/// The agenda page body: a printable table, each case with its recorded minutes and, for the
+/// street office (`record`), a form to record more.
 pub fn render_agenda(
     items: &[(&Case, Vec<AgendaReason>)],
     events: &[Event],
     names: &Names<'_>,
     now: DateTime<Utc>,
-    record_csrf: Option<&str>,
-    own_district: Option<&str>,
+    record: Option<&Recording<'_>>,
 ) -> Markup {
     let units: Vec<&OrgUnit> = names.units.values().copied().collect();
-    let unit_choices = UnitChoices {
-        units: &units,
-        own_district,
-    };
     html! {
         p.meta {
             "依据《天津市人民政府办公厅关于进一步加强本市旧楼区提升改造后长效管理的意见》三(三)5，由街道办事处组织，议题为本辖区超期、退回、返工案件，纪要由街道办事处整理保管。"
@@ -178,7 +218,7 @@ pub fn render_agenda(
                 (head_row(&["序号", "案件", "状态", "列入原因", "责任单位", "期限", "会议纪要"]))
                 tbody {
                     @for (i, (case, reasons)) in items.iter().enumerate() {
-                        (agenda_row(i + 1, case, reasons, events, names, &unit_choices, record_csrf))
+                        (agenda_row(i + 1, case, reasons, events, names, &units, record))
                     }
                 }
             }
@@ -192,8 +232,8 @@ fn agenda_row(
     reasons: &[AgendaReason],
     events: &[Event],
     names: &Names<'_>,
-    unit_choices: &UnitChoices<'_>,
-    record_csrf: Option<&str>,
+    units: &[&OrgUnit],
+    record: Option<&Recording<'_>>,
 ) -> Markup {
     let reasons_zh: Vec<&str> = reasons.iter().map(|r| r.name_zh()).collect();
     html! {
@@ -219,31 +259,34 @@ fn agenda_row(
                         }
                     }
                 }
-                @if let Some(csrf) = record_csrf {
-                    (minutes_form(case, unit_choices, csrf))
+                @if let Some(record) = record {
+                    (minutes_form(case, units, record))
                 }
             }
         }
     }
 }
 
-/// The member units a minutes form offers, grouped by district (the clerk's own first).
-struct UnitChoices<'a> {
-    units: &'a [&'a OrgUnit],
-    own_district: Option<&'a str>,
-}
-
-/// The street office's form to record minutes against one case.
-fn minutes_form(case: &Case, unit_choices: &UnitChoices<'_>, csrf: &str) -> Markup {
+/// The street office's form to record minutes against one case; filled again, with its error,
+/// when it is the form the server just refused.
+fn minutes_form(case: &Case, units: &[&OrgUnit], record: &Recording<'_>) -> Markup {
+    let refused = record.refused.filter(|r| r.case_id == case.id.to_string());
+    let unit = refused.map_or(case.assigned_unit.as_deref().unwrap_or(""), |r| {
+        r.unit_id.as_str()
+    });
     html! {
-        form method="post" action="/dashboard/meeting/minutes" class="minutes no-print" {
-            (csrf_field(csrf))
+        form method="post" action="/dashboard/meeting/minutes" class="minutes no-print"
+            id={ "minutes-" (case.id) } {
+            (csrf_field(record.csrf))
             input type="hidden" name="case_id" value=(case.id);
+            @if let Some(r) = refused { (r.problem.render()) }
             select name="unit_id" required {
                 option value="" { "成员单位…" }
-                (unit_options(unit_choices.units, unit_choices.own_district, case.assigned_unit.as_deref().unwrap_or("")))
+                (unit_options(units, record.own_district, unit))
             }
-            textarea name="text" rows="2" maxlength=(MAX_MINUTES_CHARS) required placeholder="议定事项" {}
+            textarea name="text" rows="2" maxlength=(MAX_MINUTES_CHARS) required placeholder="议定事项" {
+                (refused.map_or("", |r| r.text.as_str()))
+            }
             button type="submit" { "记录纪要" }
         }
     }
