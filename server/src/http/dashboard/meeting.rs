@@ -47,7 +47,7 @@ async fn render_meeting(
     let items = agenda(&cases, now);
     let web = reader.web();
     let own_district = reader.own_district();
-    let recording = (web.user().role == Role::StreetOffice).then(|| Recording {
+    let recording = (web.user().role == Role::StreetOffice).then_some(Recording {
         csrf: web.csrf_token.as_str(),
         own_district: own_district.as_deref(),
         refused,
