@@ -10,7 +10,10 @@ mod common;
 use serde_json::json;
 use uuid::Uuid;
 
-use common::{Backend, TestServer, both_backends, dashboard_cookie, event, jpeg, outcome, report};
+use common::{
+    Backend, FilePart, TestServer, both_backends, dashboard_cookie, event, jpeg, multipart_form,
+    outcome, report,
+};
 use xuncha_server::http::dashboard::case::ACTION_TEXT_MAX_CHARS;
 use xuncha_server::http::dashboard::meeting::MAX_MINUTES_CHARS;
 
@@ -32,13 +35,7 @@ fn web_client() -> reqwest::Client {
 }
 
 async fn get(t: &TestServer, cookie: &str, path: &str) -> (u16, String) {
-    let response = web_client()
-        .get(t.url(path))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.text().await.unwrap())
+    common::dashboard_get(&t.url(path), cookie).await
 }
 
 fn csrf_of(html: &str) -> String {
@@ -46,9 +43,6 @@ fn csrf_of(html: &str) -> String {
     let at = html.find(needle).unwrap() + needle.len();
     html[at..].split('"').next().unwrap().to_owned()
 }
-
-/// A file part of a multipart body: (file name, content type, bytes).
-type FilePart<'a> = (&'a str, &'a str, &'a [u8]);
 
 /// Posts a case action form as the browser does (multipart), returns status and HTML.
 async fn post_action(
@@ -58,31 +52,11 @@ async fn post_action(
     fields: &[(&str, &str)],
     photo: Option<FilePart<'_>>,
 ) -> (u16, String) {
-    let boundary = "xuncha-forms-boundary";
-    let mut body = Vec::new();
-    for (name, value) in fields {
-        body.extend_from_slice(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
-            )
-            .as_bytes(),
-        );
-    }
-    if let Some((file, content_type, bytes)) = photo {
-        body.extend_from_slice(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"{file}\"\r\nContent-Type: {content_type}\r\n\r\n").as_bytes(),
-        );
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let (content_type, body) = multipart_form(fields, photo);
     let response = web_client()
         .post(t.url(&format!("/dashboard/cases/{case_id}/actions")))
         .header("cookie", cookie)
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={boundary}"),
-        )
+        .header("content-type", content_type)
         .body(body)
         .send()
         .await

@@ -477,25 +477,11 @@ fn csrf_of(html: &str) -> String {
 
 /// A multipart body (the browser's form encoding) with text fields and an optional JPEG.
 fn multipart(fields: &[(&str, String)], photo: Option<&[u8]>) -> (String, Vec<u8>) {
-    let boundary = "xuncha-test-boundary";
-    let mut body = Vec::new();
-    for (name, value) in fields {
-        body.extend_from_slice(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
-            )
-            .as_bytes(),
-        );
-    }
-    if let Some(bytes) = photo {
-        body.extend_from_slice(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"after.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n").as_bytes(),
-        );
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    common::multipart_form(
+        &fields,
+        photo.map(|bytes| ("after.jpg", "image/jpeg", bytes)),
+    )
 }
 
 async fn dashboard_offers_only_actions_its_forms_can_complete(backend: Backend) {

@@ -82,3 +82,41 @@ pub async fn dashboard_cookie(base: &str, username: &str) -> (reqwest::Client, S
         .to_owned();
     (http, cookie)
 }
+
+/// A file part of a form: (file name, content type, bytes).
+pub type FilePart<'a> = (&'a str, &'a str, &'a [u8]);
+
+/// A `multipart/form-data` body as a browser sends a form: the text fields, then an optional
+/// file in the field `photo`. Returns the content type (with its boundary) and the body.
+pub fn multipart_form(fields: &[(&str, &str)], photo: Option<FilePart<'_>>) -> (String, Vec<u8>) {
+    let boundary = "xuncha-test-boundary";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    if let Some((file, content_type, bytes)) = photo {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"{file}\"\r\nContent-Type: {content_type}\r\n\r\n").as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// A dashboard page at `url` as the user of `cookie` (redirects followed): status and HTML.
+pub async fn dashboard_get(url: &str, cookie: &str) -> (u16, String) {
+    let response = reqwest::Client::new()
+        .get(url)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
