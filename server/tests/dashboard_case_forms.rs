@@ -358,6 +358,19 @@ async fn errors_read_as_chinese_with_the_code_behind_a_toggle(backend: Backend) 
     assert!(html.contains("id=\"actions\""), "the case page: {html}");
     assert!(details(&html).contains("VERIFY_ON_SITE_ONLY"));
     assert!(!visible(&html).contains("VERIFY_ON_SITE_ONLY"));
+    // The sign-in page's refusal of a stale form: words on screen, the code behind the toggle.
+    let response = web_client()
+        .post(t.url("/dashboard/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("username=street.nanyingmen&password=x&csrf=forged")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let html = response.text().await.unwrap();
+    assert!(visible(&html).contains("登录表单已过期"), "{html}");
+    assert!(!visible(&html).contains("CSRF_FAILED"), "{html}");
+    assert!(details(&html).contains("CSRF_FAILED"));
 }
 
 async fn unit_lists_follow_routing_and_the_clerks_district(backend: Backend) {

@@ -14,17 +14,18 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::error::WebError;
-use super::layout::{NoticeKind, csrf_field, html_response, notice, page};
+use super::layout::{csrf_field, html_response, page};
+use super::problem::Problem;
 use super::session::{self, SessionStore};
 use super::web::{WebUser, register_web_device};
 use crate::http::api::auth::{SignIn, check_password};
 use crate::http::app::AppState;
 use crate::http::error::ApiError;
 
-fn login_view(message: Option<&str>, csrf: &str) -> Markup {
+fn login_view(problem: Option<&Problem>, csrf: &str) -> Markup {
     let body = html! {
         div.login {
-            @if let Some(message) = message { (notice(NoticeKind::Error, message)) }
+            @if let Some(problem) = problem { (problem.render()) }
             form method="post" action="/dashboard/login" id="login-form" {
                 (csrf_field(csrf))
                 label { "用户名 " input name="username" id="username" autocomplete="username" required maxlength="100"; }
@@ -38,15 +39,20 @@ fn login_view(message: Option<&str>, csrf: &str) -> Markup {
 }
 
 /// The sign-in page with a fresh CSRF token, in the form and in its cookie.
-fn login_response(status: StatusCode, message: Option<&str>, secure: bool) -> Response {
+fn login_response(status: StatusCode, problem: Option<&Problem>, secure: bool) -> Response {
     let csrf = session::random_token();
     let jar = CookieJar::new().add(session::login_csrf_cookie(csrf.clone(), secure));
-    (status, jar, html_response(login_view(message, &csrf))).into_response()
+    (status, jar, html_response(login_view(problem, &csrf))).into_response()
 }
 
 /// A refusal page that tells how long to wait, with `Retry-After`.
-fn wait_response(status: StatusCode, message: &str, retry_after_s: u64, secure: bool) -> Response {
-    let mut resp = login_response(status, Some(message), secure);
+fn wait_response(
+    status: StatusCode,
+    problem: &Problem,
+    retry_after_s: u64,
+    secure: bool,
+) -> Response {
+    let mut resp = login_response(status, Some(problem), secure);
     if let Ok(v) = HeaderValue::from_str(&retry_after_s.to_string()) {
         resp.headers_mut().insert(header::RETRY_AFTER, v);
     }
@@ -75,16 +81,23 @@ pub async fn login(
 ) -> Result<Response, WebError> {
     let secure = state.config.public_url_is_https();
     let username = form.username.trim().to_owned();
-    let refuse = |status: StatusCode, message: &str| login_response(status, Some(message), secure);
+    let refuse = |status: StatusCode, text: &str, code: &str| {
+        login_response(status, Some(&Problem::new(text, code, "")), secure)
+    };
     let cookie_csrf = session::cookie_value(&jar, session::LOGIN_CSRF_COOKIE);
     if !cookie_csrf.is_some_and(|c| session::tokens_equal(&c, &form.csrf)) {
         return Ok(refuse(
             StatusCode::FORBIDDEN,
-            "登录表单已过期或来源不明（CSRF_FAILED），请重新输入",
+            "登录表单已过期或来源不明，请重新输入。",
+            "CSRF_FAILED",
         ));
     }
     if username.is_empty() || username.chars().count() > 100 || form.password.len() > 200 {
-        return Ok(refuse(StatusCode::UNAUTHORIZED, "用户名或密码格式不正确"));
+        return Ok(refuse(
+            StatusCode::UNAUTHORIZED,
+            "用户名或密码格式不正确。",
+            "BAD_CREDENTIALS",
+        ));
     }
     let outcome = check_password(
         &state,
@@ -97,15 +110,21 @@ pub async fn login(
     .await;
     let user = match outcome {
         Ok(SignIn::Ok(user)) => user,
-        Ok(SignIn::Refused) => return Ok(refuse(StatusCode::UNAUTHORIZED, "用户名或密码错误")),
+        Ok(SignIn::Refused) => {
+            return Ok(refuse(
+                StatusCode::UNAUTHORIZED,
+                "用户名或密码错误。",
+                "BAD_CREDENTIALS",
+            ));
+        }
         Ok(SignIn::Locked { retry_after_s }) => {
-            let message = format!(
-                "该账号在本机登录失败次数过多，已暂时锁定，请在 {} 后再试（LOGIN_LOCKED）",
+            let text = format!(
+                "该账号在本机登录失败次数过多，已暂时锁定，请在 {} 后再试。",
                 crate::policy::credentials::wait_zh(retry_after_s)
             );
             return Ok(wait_response(
                 StatusCode::TOO_MANY_REQUESTS,
-                &message,
+                &Problem::new(text, "LOGIN_LOCKED", ""),
                 retry_after_s,
                 secure,
             ));
@@ -113,12 +132,12 @@ pub async fn login(
         Err(
             e @ (ApiError::RateLimited { retry_after_s } | ApiError::ServerBusy { retry_after_s }),
         ) => {
-            let message = format!(
-                "登录请求过多，请在 {} 后再试（{}）",
-                crate::policy::credentials::wait_zh(retry_after_s),
-                e.code()
+            let text = format!(
+                "登录请求过多，请在 {} 后再试。",
+                crate::policy::credentials::wait_zh(retry_after_s)
             );
-            return Ok(wait_response(e.status(), &message, retry_after_s, secure));
+            let problem = Problem::new(text, e.code(), e.to_string());
+            return Ok(wait_response(e.status(), &problem, retry_after_s, secure));
         }
         Err(e) => return Err(e.into()),
     };
