@@ -691,6 +691,51 @@ async fn street_office_filters_dispatches_and_sees_the_change_in_chromium() {
     )
     .unwrap();
 
+    // Someone acts on the case while the clerk types: the refused form comes back with the
+    // typed note still in it and the error beside it (issue 13).
+    let note = "请于三日内修复3号楼路灯";
+    client
+        .find(Locator::Css("#action-DISPATCH textarea[name=note]"))
+        .await
+        .unwrap()
+        .send_keys(note)
+        .await
+        .unwrap();
+    Phone::enrol(&base, "inspector.changchunli")
+        .await
+        .act(seeded.street_light, Action::Comment)
+        .await;
+    client
+        .find(Locator::Id("do-DISPATCH"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .wait()
+        .for_element(Locator::Css("#action-DISPATCH .problem"))
+        .await
+        .unwrap();
+    let kept = client
+        .find(Locator::Css("#action-DISPATCH textarea[name=note]"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(kept.as_deref(), Some(note));
+    assert!(
+        text_of(&client, "#action-DISPATCH .problem-text")
+            .await
+            .contains("已被他人更新")
+    );
+    std::fs::write(
+        out.join("dashboard-case-refused-form.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
+
     // Dispatch and see the state change.
     client
         .find(Locator::Id("do-DISPATCH"))
@@ -721,6 +766,52 @@ async fn street_office_filters_dispatches_and_sees_the_change_in_chromium() {
         .await
         .unwrap();
     assert_eq!(text_of(&client, "#count-DISPATCHED").await, "2");
+    // Rows of cases with a photo show its thumbnail, and it loads.
+    let mut loaded = Value::Bool(false);
+    for _ in 0..50 {
+        loaded = client
+            .execute(
+                "const imgs = Array.from(document.querySelectorAll('#queue img.thumb'));\
+                 return imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0);",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if loaded == Value::Bool(true) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(loaded, Value::Bool(true), "thumbnails load");
+    std::fs::write(
+        out.join("dashboard-queue-thumbnails.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
+
+    // The dispatch slip of the case just dispatched, from the case page's link.
+    client
+        .goto(&format!("{base}/dashboard/cases/{}", seeded.street_light))
+        .await
+        .unwrap();
+    client
+        .find(Locator::Id("slip-link"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .wait()
+        .for_element(Locator::Id("slip"))
+        .await
+        .unwrap();
+    assert!(text_of(&client, "#slip").await.contains("签收人"));
+    std::fs::write(
+        out.join("dashboard-dispatch-slip.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
 
     // A closed case shows its before and after photos side by side.
     client

@@ -49,12 +49,17 @@ pub async fn case_page(
     render_case(&reader, &id, message, None, StatusCode::OK).await
 }
 
-/// The page's title for a case: the one place that names a case (the case page and its
-/// dispatch slip).
+/// The number a case is known by on screen and paper (the case page's title, the dispatch slip):
+/// the one place that says it, for now the first eight characters of its id.
+pub fn case_number(case: &Case) -> String {
+    case.id.to_string().get(..8).unwrap_or_default().to_owned()
+}
+
+/// The page's title for a case (the case page and its dispatch slip).
 pub fn case_title(case: &Case) -> String {
     format!(
         "案件 {} · {}",
-        case.id.to_string().get(..8).unwrap_or_default(),
+        case_number(case),
         case.category.info().name_zh
     )
 }

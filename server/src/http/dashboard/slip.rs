@@ -11,7 +11,8 @@ use xuncha_core::time::format_local;
 use xuncha_core::workflow::PhotoKind;
 
 use super::case::{
-    case_title, dispatch_due_text, estate_text, handle_due_text, lines, place_text, unit_list,
+    case_number, case_title, dispatch_due_text, estate_text, handle_due_text, lines, place_text,
+    unit_list,
 };
 use super::error::WebError;
 use super::layout::{html_response, page};
@@ -57,7 +58,10 @@ pub fn render_slip(row: &CaseRow, catalog: &Catalog) -> Markup {
         section.slip id="slip" {
             table.slip-facts {
                 tbody {
-                    tr { th { "案件编号" } td colspan="3" { (case.id) } }
+                    tr {
+                        th { "案件编号" }
+                        td colspan="3" { b { (case_number(case)) } " " span.meta { "（系统标识 " (case.id) "）" } }
+                    }
                     tr {
                         th { "问题类别" } td { (info.name_zh) "（" (info.code()) "）" }
                         th { "政策条款" } td { (info.policy_sections.join("、")) }
@@ -106,8 +110,7 @@ pub fn render_slip(row: &CaseRow, catalog: &Catalog) -> Markup {
                                 Some(r) if !r.legal_basis.is_empty() => { (lines(&r.legal_basis)) }
                                 _ => { "—" }
                             }
-                            br;
-                            span.meta { "政策：《天津市人民政府办公厅关于进一步加强本市旧楼区提升改造后长效管理的意见》" (info.policy_sections.join("、")) }
+
                         }
                     }
                 }
