@@ -31,7 +31,8 @@
     icon.style.background = g.colour;
     icon.textContent = g.cases.length > 1 || g.building ? String(g.cases.length) : "";
     icon.title = g.title;
-    var marker = L.marker([g.lat, g.lng], { icon: L.divIcon({ html: icon, className: "case-marker-icon", iconSize: [26, 26] }), title: g.title, keyboard: true }).addTo(map);
+    // A building's marker sits above-right of its footprint's centre, clear of the label.
+    var marker = L.marker([g.lat, g.lng], { icon: L.divIcon({ html: icon, className: "case-marker-icon", iconSize: [26, 26], iconAnchor: g.building ? [-8, 30] : [13, 13] }), title: g.title, keyboard: true }).addTo(map);
     var popup = document.createElement("div");
     var head = document.createElement("strong");
     head.textContent = g.title + "（" + g.cases.length + " 件" + (g.overdue ? "，" + g.overdue + " 件已超期" : "") + "）";
