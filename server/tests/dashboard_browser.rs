@@ -982,7 +982,10 @@ async fn admin_records_an_estate_leaving_management_and_the_street_office_record
     let (status, location, _) = admin
         .post_form("/dashboard/estates/changchunli", &fields)
         .await;
-    assert_eq!((status, location.as_str()), (303, "/dashboard/estates"));
+    assert_eq!(
+        (status, location.as_str()),
+        (303, "/dashboard/estates?saved=updated&estate=changchunli")
+    );
     let estate = server.state().catalog().estates()["changchunli"].clone();
     assert_eq!(
         estate.exit_reason.as_deref(),
