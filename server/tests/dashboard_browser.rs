@@ -369,6 +369,62 @@ async fn spawn_driver() -> Driver {
     panic!("chromedriver did not listen on port {port}");
 }
 
+/// A headless Chromium session through `driver`, with its profile in `profile`.
+async fn chromium(driver: &Driver, profile: &std::path::Path) -> fantoccini::Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": CHROMIUM,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--window-size=1400,1000", "--lang=zh-CN",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+        }),
+    );
+    // In `cargo test --workspace` rustls is built with both `ring` (the phone's sync client) and
+    // `aws-lc-rs` (reqwest's `rustls`), so it cannot pick a default provider from its features;
+    // fantoccini asks for one. An error only means another test already installed one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    ClientBuilder::rustls()
+        .unwrap()
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("WebDriver session")
+}
+
+/// Signs `username` in through the login form and waits for the queue.
+async fn sign_in_in_browser(client: &fantoccini::Client, base: &str, username: &str) {
+    client
+        .goto(&format!("{base}/dashboard/login"))
+        .await
+        .unwrap();
+    for (id, value) in [("username", username), ("password", DEMO_PASSWORD)] {
+        client
+            .find(Locator::Id(id))
+            .await
+            .unwrap()
+            .send_keys(value)
+            .await
+            .unwrap();
+    }
+    client
+        .find(Locator::Id("login-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .wait()
+        .for_element(Locator::Id("queue"))
+        .await
+        .unwrap();
+}
+
 fn output_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../test-output");
     std::fs::create_dir_all(&dir).unwrap();
@@ -528,62 +584,11 @@ async fn street_office_filters_dispatches_and_sees_the_change_in_chromium() {
 
     let driver = spawn_driver().await;
     let profile = tempfile::tempdir().unwrap();
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": CHROMIUM,
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--window-size=1400,1000", "--lang=zh-CN",
-                format!("--user-data-dir={}", profile.path().display()),
-            ],
-        }),
-    );
-    // In `cargo test --workspace` rustls is built with both `ring` (the phone's sync client) and
-    // `aws-lc-rs` (reqwest's `rustls`), so it cannot pick a default provider from its features;
-    // fantoccini asks for one. An error only means another test already installed one.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = ClientBuilder::rustls()
-        .unwrap()
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{}", driver.port))
-        .await
-        .expect("WebDriver session");
+    let client = chromium(&driver, profile.path()).await;
     let out = output_dir();
 
     // Sign in as the street office.
-    client
-        .goto(&format!("{base}/dashboard/login"))
-        .await
-        .unwrap();
-    client
-        .find(Locator::Id("username"))
-        .await
-        .unwrap()
-        .send_keys("street.nanyingmen")
-        .await
-        .unwrap();
-    client
-        .find(Locator::Id("password"))
-        .await
-        .unwrap()
-        .send_keys(DEMO_PASSWORD)
-        .await
-        .unwrap();
-    client
-        .find(Locator::Id("login-submit"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    client
-        .wait()
-        .for_element(Locator::Id("queue"))
-        .await
-        .unwrap();
+    sign_in_in_browser(&client, &base, "street.nanyingmen").await;
     assert!(
         client
             .current_url()
@@ -1065,54 +1070,8 @@ async fn the_map_draws_buildings_and_per_building_markers_in_chromium() {
 
     let driver = spawn_driver().await;
     let profile = tempfile::tempdir().unwrap();
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": CHROMIUM,
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--window-size=1400,1000", "--lang=zh-CN",
-                format!("--user-data-dir={}", profile.path().display()),
-            ],
-        }),
-    );
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = ClientBuilder::rustls()
-        .unwrap()
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{}", driver.port))
-        .await
-        .expect("WebDriver session");
-    client
-        .goto(&format!("{base}/dashboard/login"))
-        .await
-        .unwrap();
-    for (id, value) in [
-        ("username", "street.nanyingmen"),
-        ("password", DEMO_PASSWORD),
-    ] {
-        client
-            .find(Locator::Id(id))
-            .await
-            .unwrap()
-            .send_keys(value)
-            .await
-            .unwrap();
-    }
-    client
-        .find(Locator::Id("login-submit"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    client
-        .wait()
-        .for_element(Locator::Id("queue"))
-        .await
-        .unwrap();
+    let client = chromium(&driver, profile.path()).await;
+    sign_in_in_browser(&client, &base, "street.nanyingmen").await;
 
     client.goto(&format!("{base}/dashboard/map")).await.unwrap();
     // Leaflet renders the estate and its six buildings as interactive SVG paths.

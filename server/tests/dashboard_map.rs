@@ -73,13 +73,7 @@ impl Admin {
             .send()
             .await
             .unwrap();
-        let status = r.status().as_u16();
-        let location = r
-            .headers()
-            .get("location")
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default();
-        (status, location, r.text().await.unwrap())
+        answer(r).await
     }
 
     async fn post_form(
@@ -93,11 +87,9 @@ impl Admin {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         form.push(("csrf".to_owned(), self.csrf(t).await));
-        let body = form
-            .iter()
-            .map(|(k, v)| format!("{k}={}", urlencode(v)))
-            .collect::<Vec<_>>()
-            .join("&");
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&form)
+            .finish();
         let r = self
             .http
             .post(t.url(path))
@@ -107,23 +99,19 @@ impl Admin {
             .send()
             .await
             .unwrap();
-        let status = r.status().as_u16();
-        let location = r
-            .headers()
-            .get("location")
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default();
-        (status, location, r.text().await.unwrap())
+        answer(r).await
     }
 }
 
-fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+/// Status, `Location` and body of a form's answer.
+async fn answer(r: reqwest::Response) -> (u16, String, String) {
+    let status = r.status().as_u16();
+    let location = r
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, location, r.text().await.unwrap())
 }
 
 /// A square building of ~20 m at `(lon, lat)`.

@@ -479,24 +479,14 @@ pub async fn estates_page(
 }
 
 fn saved_redirect(kind: &str, estate_id: &str, count: Option<usize>) -> Response {
-    let mut url = format!(
-        "/dashboard/estates?saved={kind}&estate={}",
-        url_encode(estate_id)
-    );
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query
+        .append_pair("saved", kind)
+        .append_pair("estate", estate_id);
     if let Some(count) = count {
-        url.push_str(&format!("&count={count}"));
+        query.append_pair("count", &count.to_string());
     }
-    Redirect::to(&url).into_response()
-}
-
-/// Estate ids are `[a-z0-9_-]` when made here, but imported ones may hold anything.
-fn url_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    Redirect::to(&format!("/dashboard/estates?{}", query.finish())).into_response()
 }
 
 async fn save(
