@@ -226,6 +226,32 @@ async fn buildings_import_from_the_estates_page(backend: Backend) {
         "{html}"
     );
 
+    // Audited as the admin's change of 长春里; the refused files left no entry. (`save_catalog`
+    // records its own detail, `{"changed": n}`, in place of the handler's.)
+    let (entries, _) = t
+        .server
+        .as_ref()
+        .unwrap()
+        .state()
+        .storage
+        .audit_log()
+        .await
+        .unwrap();
+    let audit = serde_json::to_string(&entries).unwrap();
+    assert_eq!(
+        audit.matches("ESTATE_BUILDINGS_IMPORTED").count(),
+        1,
+        "{audit}"
+    );
+    assert!(
+        audit.contains(r#"ESTATE_BUILDINGS_IMPORTED\",\"user_id"#),
+        "{audit}"
+    );
+    assert!(
+        audit.contains(r#"\"object_id\":\"changchunli\""#),
+        "{audit}"
+    );
+
     // Survives a restart (stored, not only cached) and reaches the map page and the phones.
     let server = t.server.take().unwrap();
     server.shutdown().await.unwrap();
