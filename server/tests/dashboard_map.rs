@@ -454,6 +454,11 @@ async fn new_estate_form_says_whether_it_saved(backend: Backend) {
     let t = TestServer::start(&backend).await;
     let admin = Admin::login(&t, "admin").await;
     let (_, _, html) = admin.get(&t, "/dashboard/estates").await;
+    // Each estate row offers the buildings upload.
+    assert!(html.contains(
+        r#"action="/dashboard/estates/changchunli/buildings" enctype="multipart/form-data""#
+    ));
+    assert!(html.contains("6 / 6 栋有轮廓"), "demo footprints counted");
     // No real-looking boundary pre-filled (it would overlap 长春里 when saved by accident).
     let form = &html[html.find("id=\"new-estate\"").unwrap()..];
     let area = &form[form.find("<textarea").unwrap()..form.find("</textarea>").unwrap()];
