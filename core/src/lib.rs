@@ -10,7 +10,7 @@
 //! capture API and sync client (feature `device`).
 
 pub use xuncha_domain::{
-    catalog, demo, estate, geo, kpi, org, policy, protocol, routing, time, workflow,
+    buildings, catalog, demo, estate, geo, kpi, org, policy, protocol, routing, time, workflow,
 };
 
 pub mod ids;

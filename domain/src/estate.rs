@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::buildings::BuildingFootprint;
 use crate::geo::Geometry;
 use crate::org::UnitId;
 
@@ -79,6 +80,11 @@ pub struct Estate {
     /// Building labels, e.g. `1号楼`.
     #[serde(default)]
     pub buildings: Vec<String>,
+    /// Building outlines with their labels (issue 13), WGS-84. Absent in older data and on older
+    /// phones (serde default; an empty list is not sent), so estates without footprints load as
+    /// before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub footprints: Vec<BuildingFootprint>,
 }
 
 /// Whether a user of `role` in unit `user_unit_id` (`unit`: that unit as the directory knows it)

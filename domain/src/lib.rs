@@ -13,6 +13,7 @@
 #[macro_use]
 mod wire_enum;
 
+pub mod buildings;
 pub mod catalog;
 pub mod demo;
 pub mod estate;

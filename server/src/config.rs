@@ -183,6 +183,102 @@ pub struct Config {
     pub public_url: Option<String>,
     pub auth: AuthLimits,
     pub connections: ConnectionLimits,
+    /// The dashboard map's base layer (off by default: the map then makes no external request).
+    pub map: MapConfig,
+}
+
+/// Geodetic datum a tile service draws in: the dashboard shifts our WGS-84 data into it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TileDatum {
+    /// WGS-84, or CGCS2000 (天地图), which differs from WGS-84 by centimetres.
+    #[default]
+    Wgs84,
+    /// GCJ-02, the offset datum of 高德/腾讯 tiles.
+    Gcj02,
+}
+
+/// The dashboard map's base layer (README "地图底图"). Either the district's 天地图 key
+/// (`tianditu_key`: the vec_w + cva_w WMTS layers, CGCS2000 ≈ WGS-84) or any XYZ template
+/// (`xyz_url` with `{z}/{x}/{y}` and optionally `{s}`, plus `attribution` and `datum`). With
+/// neither, the map shows our vector data on a blank background and the page references no
+/// other host.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MapConfig {
+    /// 天地图 browser key (天地图 "浏览器端" key of the district's account).
+    pub tianditu_key: Option<String>,
+    /// XYZ tile URL template, e.g. 高德
+    /// `https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}`.
+    pub xyz_url: Option<String>,
+    /// Subdomains `{s}` cycles through, e.g. `1234`.
+    pub xyz_subdomains: Option<String>,
+    /// Attribution shown on the map (the tile service's terms require it).
+    pub attribution: Option<String>,
+    /// Datum of the XYZ tiles (`wgs84` or `gcj02`); 天地图 is always `wgs84`.
+    pub datum: TileDatum,
+    /// Highest zoom the tile service offers.
+    pub max_zoom: Option<u8>,
+}
+
+/// 天地图 WMTS (Web Mercator, `_w`) templates; `{s}` is 0–7, `{tk}` the key.
+pub const TIANDITU_VEC_W: &str = "https://t{s}.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=vec&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk={tk}";
+pub const TIANDITU_CVA_W: &str = "https://t{s}.tianditu.gov.cn/cva_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=cva&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk={tk}";
+
+/// One tile layer as the map script gets it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TileLayer {
+    pub url: String,
+    pub subdomains: String,
+    pub attribution: String,
+    pub max_zoom: u8,
+}
+
+impl MapConfig {
+    /// The configured tile layers, bottom first (none when the base map is off).
+    pub fn tile_layers(&self) -> Vec<TileLayer> {
+        let nonempty = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        if let Some(key) = nonempty(&self.tianditu_key) {
+            let attribution = nonempty(&self.attribution)
+                .unwrap_or_else(|| "天地图 © 国家地理信息公共服务平台".to_owned());
+            return [TIANDITU_VEC_W, TIANDITU_CVA_W]
+                .iter()
+                .map(|t| TileLayer {
+                    url: t.replace("{tk}", &key),
+                    subdomains: "01234567".to_owned(),
+                    attribution: attribution.clone(),
+                    max_zoom: self.max_zoom.unwrap_or(18),
+                })
+                .collect();
+        }
+        match nonempty(&self.xyz_url) {
+            Some(url) => vec![TileLayer {
+                url,
+                subdomains: nonempty(&self.xyz_subdomains).unwrap_or_else(|| "abc".to_owned()),
+                attribution: nonempty(&self.attribution).unwrap_or_default(),
+                max_zoom: self.max_zoom.unwrap_or(18),
+            }],
+            None => Vec::new(),
+        }
+    }
+
+    /// The datum the map's coordinates must be in to sit on the configured tiles.
+    pub fn datum(&self) -> TileDatum {
+        if self
+            .tianditu_key
+            .as_deref()
+            .is_some_and(|k| !k.trim().is_empty())
+        {
+            TileDatum::Wgs84
+        } else {
+            self.datum
+        }
+    }
 }
 
 /// Per-user quota of unfinished uploads and the expiry of what nobody finished or cited.
@@ -228,6 +324,7 @@ impl Default for Config {
             public_url: None,
             auth: AuthLimits::default(),
             connections: ConnectionLimits::default(),
+            map: MapConfig::default(),
         }
     }
 }
@@ -250,6 +347,7 @@ impl std::fmt::Debug for Config {
             .field("public_url", &self.public_url)
             .field("auth", &self.auth)
             .field("connections", &self.connections)
+            .field("map", &self.map)
             .finish()
     }
 }
@@ -282,6 +380,8 @@ pub const ENV_DATABASE_URL: &str = "XUNCHA_DATABASE_URL";
 pub const ENV_DATA_DIR: &str = "XUNCHA_DATA";
 pub const ENV_BIND: &str = "XUNCHA_BIND";
 pub const ENV_PUBLIC_URL: &str = "XUNCHA_PUBLIC_URL";
+/// The 天地图 key for the dashboard's base map (`map.tianditu_key`).
+pub const ENV_TIANDITU_KEY: &str = "XUNCHA_TIANDITU_KEY";
 
 impl Config {
     /// Defaults, overlaid by the TOML file if given, overlaid by the environment.
@@ -324,6 +424,9 @@ impl Config {
         }
         if let Some(url) = lookup(ENV_PUBLIC_URL).filter(|v| !v.is_empty()) {
             self.public_url = Some(url);
+        }
+        if let Some(key) = lookup(ENV_TIANDITU_KEY).filter(|v| !v.is_empty()) {
+            self.map.tianditu_key = Some(key);
         }
         Ok(())
     }
@@ -395,6 +498,30 @@ mod tests {
         assert_eq!(config.public_url(), "http://127.0.0.1:9000");
         let config: Config = toml::from_str("public_url = \"https://xuncha.example.cn/\"").unwrap();
         assert_eq!(config.public_url(), "https://xuncha.example.cn");
+    }
+
+    #[test]
+    fn base_map_is_off_by_default_and_tianditu_or_xyz_when_configured() {
+        let config = Config::default();
+        assert!(config.map.tile_layers().is_empty());
+        let config: Config = toml::from_str("[map]\ntianditu_key = \"abc123\"").unwrap();
+        let layers = config.map.tile_layers();
+        assert_eq!(layers.len(), 2);
+        assert!(layers[0].url.contains("/vec_w/wmts?") && layers[0].url.ends_with("tk=abc123"));
+        assert!(layers[1].url.contains("LAYER=cva"));
+        assert_eq!(config.map.datum(), TileDatum::Wgs84);
+        let config: Config = toml::from_str(
+            "[map]\nxyz_url = \"https://webrd0{s}.is.autonavi.com/appmaptile?x={x}&y={y}&z={z}\"\nxyz_subdomains = \"1234\"\nattribution = \"高德地图\"\ndatum = \"gcj02\"",
+        )
+        .unwrap();
+        assert_eq!(config.map.datum(), TileDatum::Gcj02);
+        assert_eq!(config.map.tile_layers()[0].subdomains, "1234");
+        let mut config = Config::default();
+        config
+            .apply_env(|n| (n == ENV_TIANDITU_KEY).then(|| "envkey".to_owned()))
+            .unwrap();
+        assert!(config.map.tile_layers()[0].url.ends_with("tk=envkey"));
+        assert!(toml::from_str::<Config>("[map]\ndatum = \"bd09\"").is_err());
     }
 
     #[test]

@@ -369,6 +369,62 @@ async fn spawn_driver() -> Driver {
     panic!("chromedriver did not listen on port {port}");
 }
 
+/// A headless Chromium session through `driver`, with its profile in `profile`.
+async fn chromium(driver: &Driver, profile: &std::path::Path) -> fantoccini::Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": CHROMIUM,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--window-size=1400,1000", "--lang=zh-CN",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+        }),
+    );
+    // In `cargo test --workspace` rustls is built with both `ring` (the phone's sync client) and
+    // `aws-lc-rs` (reqwest's `rustls`), so it cannot pick a default provider from its features;
+    // fantoccini asks for one. An error only means another test already installed one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    ClientBuilder::rustls()
+        .unwrap()
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("WebDriver session")
+}
+
+/// Signs `username` in through the login form and waits for the queue.
+async fn sign_in_in_browser(client: &fantoccini::Client, base: &str, username: &str) {
+    client
+        .goto(&format!("{base}/dashboard/login"))
+        .await
+        .unwrap();
+    for (id, value) in [("username", username), ("password", DEMO_PASSWORD)] {
+        client
+            .find(Locator::Id(id))
+            .await
+            .unwrap()
+            .send_keys(value)
+            .await
+            .unwrap();
+    }
+    client
+        .find(Locator::Id("login-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .wait()
+        .for_element(Locator::Id("queue"))
+        .await
+        .unwrap();
+}
+
 fn output_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../test-output");
     std::fs::create_dir_all(&dir).unwrap();
@@ -528,62 +584,11 @@ async fn street_office_filters_dispatches_and_sees_the_change_in_chromium() {
 
     let driver = spawn_driver().await;
     let profile = tempfile::tempdir().unwrap();
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": CHROMIUM,
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--window-size=1400,1000", "--lang=zh-CN",
-                format!("--user-data-dir={}", profile.path().display()),
-            ],
-        }),
-    );
-    // In `cargo test --workspace` rustls is built with both `ring` (the phone's sync client) and
-    // `aws-lc-rs` (reqwest's `rustls`), so it cannot pick a default provider from its features;
-    // fantoccini asks for one. An error only means another test already installed one.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = ClientBuilder::rustls()
-        .unwrap()
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{}", driver.port))
-        .await
-        .expect("WebDriver session");
+    let client = chromium(&driver, profile.path()).await;
     let out = output_dir();
 
     // Sign in as the street office.
-    client
-        .goto(&format!("{base}/dashboard/login"))
-        .await
-        .unwrap();
-    client
-        .find(Locator::Id("username"))
-        .await
-        .unwrap()
-        .send_keys("street.nanyingmen")
-        .await
-        .unwrap();
-    client
-        .find(Locator::Id("password"))
-        .await
-        .unwrap()
-        .send_keys(DEMO_PASSWORD)
-        .await
-        .unwrap();
-    client
-        .find(Locator::Id("login-submit"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    client
-        .wait()
-        .for_element(Locator::Id("queue"))
-        .await
-        .unwrap();
+    sign_in_in_browser(&client, &base, "street.nanyingmen").await;
     assert!(
         client
             .current_url()
@@ -1073,7 +1078,10 @@ async fn admin_records_an_estate_leaving_management_and_the_street_office_record
     let (status, location, _) = admin
         .post_form("/dashboard/estates/changchunli", &fields)
         .await;
-    assert_eq!((status, location.as_str()), (303, "/dashboard/estates"));
+    assert_eq!(
+        (status, location.as_str()),
+        (303, "/dashboard/estates?saved=updated&estate=changchunli")
+    );
     let estate = server.state().catalog().estates()["changchunli"].clone();
     assert_eq!(
         estate.exit_reason.as_deref(),
@@ -1139,4 +1147,86 @@ async fn admin_records_an_estate_leaving_management_and_the_street_office_record
         .await;
     assert_eq!(status, 403);
     server.shutdown().await.unwrap();
+}
+
+/// Issue 13: the map of 长春里 in Chromium: Leaflet (vendored, no tile server configured) draws
+/// the estate and its building footprints with permanent labels, and one marker for the cases
+/// of 3号楼 whose popup links to them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_map_draws_buildings_and_per_building_markers_in_chromium() {
+    let data = tempfile::tempdir().unwrap();
+    let server = start_server(data.path()).await;
+    let base = base(&server);
+    let seeded = seed(&server).await;
+
+    let driver = spawn_driver().await;
+    let profile = tempfile::tempdir().unwrap();
+    let client = chromium(&driver, profile.path()).await;
+    sign_in_in_browser(&client, &base, "street.nanyingmen").await;
+
+    client.goto(&format!("{base}/dashboard/map")).await.unwrap();
+    // Leaflet renders the estate and its six buildings as interactive SVG paths.
+    let mut drawn = 0;
+    for _ in 0..100 {
+        drawn = client
+            .find_all(Locator::Css("path.leaflet-interactive"))
+            .await
+            .unwrap()
+            .len();
+        if drawn >= 7 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(drawn >= 7, "estate + 6 buildings drawn, got {drawn}");
+    let labels: Vec<String> = {
+        let mut out = Vec::new();
+        for el in client
+            .find_all(Locator::Css(".leaflet-tooltip.building-label"))
+            .await
+            .unwrap()
+        {
+            out.push(el.text().await.unwrap());
+        }
+        out
+    };
+    assert!(labels.iter().any(|l| l == "3号楼"), "{labels:?}");
+    // The SVG fallback is hidden once Leaflet runs.
+    let fallback = client.find(Locator::Css(".map-fallback")).await.unwrap();
+    assert!(!fallback.is_displayed().await.unwrap());
+    // One marker for 3号楼 with its count; its popup links to the cases.
+    let marker = client
+        .find(Locator::Css(".case-marker[title='长春里 3号楼']"))
+        .await
+        .expect("the 3号楼 marker");
+    let count: usize = marker.text().await.unwrap().parse().unwrap();
+    assert!(count >= 1, "cases of 3号楼 on one marker: {count}");
+    marker.click().await.unwrap();
+    let links = client
+        .wait()
+        .for_element(Locator::Css(".leaflet-popup-content ul.map-case-list"))
+        .await
+        .unwrap()
+        .find_all(Locator::Css("a"))
+        .await
+        .unwrap();
+    assert_eq!(links.len(), count);
+    let mut hrefs = Vec::new();
+    for a in &links {
+        hrefs.push(a.attr("href").await.unwrap().unwrap_or_default());
+    }
+    assert!(
+        hrefs
+            .iter()
+            .any(|h| h.ends_with(&format!("/dashboard/cases/{}", seeded.street_light))),
+        "{hrefs:?}"
+    );
+    // Let the popup's fade-in finish before the picture.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    std::fs::write(
+        output_dir().join("dashboard-map-buildings.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    client.close().await.unwrap();
 }

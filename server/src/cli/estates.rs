@@ -225,6 +225,44 @@ pub async fn import(
     Ok(())
 }
 
+/// `estates buildings import`: replaces `estate_id`'s footprints with the file's (one audit entry,
+/// `ESTATE_BUILDINGS_IMPORTED`), or with `dry_run` only checks it. Returns the line to print.
+pub async fn import_buildings(
+    storage: &dyn Storage,
+    estate_id: &str,
+    file: &str,
+    text: &str,
+    dry_run: bool,
+) -> Result<String, CliError> {
+    let catalog = storage.load_catalog().await?;
+    let mut estate = catalog
+        .estates()
+        .get(estate_id)
+        .cloned()
+        .ok_or_else(|| CliError::UnknownEstate(estate_id.to_owned()))?;
+    let footprints = xuncha_core::buildings::parse_buildings(file, text, &estate.boundary)?;
+    let labels: Vec<String> = footprints.iter().map(|f| f.label.clone()).collect();
+    if dry_run {
+        return Ok(format!(
+            "{file}: {} building(s) valid for {estate_id}: {} (dry run, nothing saved)",
+            labels.len(),
+            labels.join(", ")
+        ));
+    }
+    xuncha_core::buildings::apply_footprints(&mut estate, footprints);
+    let audit = AuditDraft::new("ESTATE_BUILDINGS_IMPORTED", "estate", estate_id).detail(
+        serde_json::json!({ "file": file, "count": labels.len(), "labels": labels, "source": "cli" }),
+    );
+    storage
+        .save_catalog(vec![estate], Vec::new(), None, audit)
+        .await?;
+    Ok(format!(
+        "imported {} building footprint(s) into {estate_id}: {}",
+        labels.len(),
+        labels.join(", ")
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]

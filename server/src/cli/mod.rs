@@ -115,6 +115,25 @@ pub enum EstatesCommand {
         #[command(flatten)]
         storage: StorageArgs,
     },
+    /// Building footprints of one estate.
+    #[command(subcommand)]
+    Buildings(BuildingsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BuildingsCommand {
+    /// Replace an estate's building footprints with a GeoJSON FeatureCollection of Polygons
+    /// (property `name` or `number` = the building's label, WGS-84). Nothing changes if any
+    /// feature is invalid; the error names the file and the feature (1-based).
+    Import {
+        estate: String,
+        file: PathBuf,
+        /// Validate only.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -181,6 +200,10 @@ pub enum CliError {
     Invalid(String),
     #[error("{file}: {errors} invalid feature(s); nothing was imported")]
     EstatesInvalid { file: String, errors: usize },
+    #[error("{0}")]
+    BuildingsInvalid(#[from] xuncha_core::buildings::FootprintError),
+    #[error("no estate {0:?}")]
+    UnknownEstate(String),
     #[error("{file}: the routing rules are invalid")]
     RulesInvalid { file: String },
     #[error("the audit chain is broken at entry {seq} ({code})")]
@@ -198,6 +221,8 @@ impl CliError {
             CliError::Write { .. } => "WRITE",
             CliError::Invalid(_) => "INVALID",
             CliError::EstatesInvalid { .. } => "ESTATES_INVALID",
+            CliError::BuildingsInvalid(e) => e.code(),
+            CliError::UnknownEstate(_) => "UNKNOWN_ESTATE",
             CliError::RulesInvalid { .. } => "RULES_INVALID",
             CliError::AuditBroken { .. } => "AUDIT_BROKEN",
             CliError::Password(_) => "PASSWORD_HASH",
@@ -286,6 +311,20 @@ pub async fn run(command: AdminCommand) -> Result<(), CliError> {
             }
             estates::import(store.as_ref(), estates, &name).await?;
             println!("imported {} estate(s): {}", ids.len(), ids.join(", "));
+            Ok(())
+        }
+        AdminCommand::Estates(EstatesCommand::Buildings(BuildingsCommand::Import {
+            estate,
+            file,
+            dry_run,
+            storage,
+        })) => {
+            let text = read_file(&file)?;
+            let name = file.display().to_string();
+            let store = storage.open().await?;
+            let summary =
+                estates::import_buildings(store.as_ref(), &estate, &name, &text, dry_run).await?;
+            println!("{summary}");
             Ok(())
         }
         AdminCommand::Rules(RulesCommand::Check { file, storage }) => {

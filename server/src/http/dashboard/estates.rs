@@ -5,18 +5,19 @@
 
 use axum::extract::State;
 
-use crate::http::extract::{Form, Path};
+use crate::http::extract::{Form, Multipart, Path, Query};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Asia::Shanghai;
 use maud::{Markup, html};
 use serde::Deserialize;
+use xuncha_core::buildings::{FootprintError, apply_footprints, parse_buildings};
 use xuncha_core::estate::{Estate, LampOwner, ManagementMode};
 use xuncha_core::geo::Geometry;
 use xuncha_core::{OrgUnit, Role, UnitType};
 
-use super::error::{Forbidden, Missing, WebError};
+use super::error::{BadInput, Forbidden, Missing, WebError};
 use super::layout::{NoticeKind, csrf_field, head_row, html_response, notice, options, page};
 use super::reader::ScopedReader;
 use super::web::WebUser;
@@ -237,6 +238,7 @@ pub fn new_estate(
         exit_reason: None,
         boundary,
         buildings: Vec::new(),
+        footprints: Vec::new(),
     };
     apply_management(&mut estate, form, units)?;
     Ok(estate)
@@ -258,23 +260,53 @@ fn require_admin(web: &WebUser) -> Result<(), WebError> {
     }
 }
 
-/// The example boundary the "add" form starts with.
-const BOUNDARY_EXAMPLE: &str = r#"{"type":"Polygon","coordinates":[[[117.19,39.11],[117.20,39.11],[117.20,39.12],[117.19,39.11]]]}"#;
+/// What the empty boundary field shows (a placeholder, not a value: a real-looking default would
+/// be saved by accident and overlap an existing estate).
+const BOUNDARY_PLACEHOLDER: &str = r#"粘贴 GeoJSON，例如 {"type":"Polygon","coordinates":[[[经度,纬度],[经度,纬度],[经度,纬度],[经度,纬度]]]}（首尾点相同）"#;
 
-fn management_fields(estate: Option<&Estate>, companies: &[(&str, &str)]) -> Markup {
-    let mode = estate.map_or("COMPANY", |e| mode_code(e.management_mode));
-    let company = estate.and_then(|e| e.company_unit.as_deref()).unwrap_or("");
+/// Largest buildings GeoJSON file the upload accepts.
+pub const BUILDINGS_FILE_LIMIT: usize = 2 * 1024 * 1024;
+
+/// The management fields, filled from the estate (its row) or from a refused form (kept as typed).
+fn management_fields(
+    estate: Option<&Estate>,
+    typed: Option<&EstateForm>,
+    companies: &[(&str, &str)],
+) -> Markup {
+    let (mode, company, entered, exited, reason) = match (typed, estate) {
+        (Some(f), _) => (
+            f.management_mode.clone(),
+            f.company_unit.clone(),
+            f.entered_on.clone(),
+            f.exited_on.clone(),
+            f.exit_reason.clone(),
+        ),
+        (None, Some(e)) => (
+            mode_code(e.management_mode).to_owned(),
+            e.company_unit.clone().unwrap_or_default(),
+            local_day(e.entered_at),
+            local_day(e.exited_at),
+            e.exit_reason.clone().unwrap_or_default(),
+        ),
+        (None, None) => (
+            "COMPANY".to_owned(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ),
+    };
     let company_opts = std::iter::once(("", "（无）")).chain(companies.iter().copied());
     html! {
-        label { "管理模式 " select name="management_mode" { (options(MODES.iter().map(|(_, c, n)| (*c, *n)), mode)) } }
+        label { "管理模式 " select name="management_mode" { (options(MODES.iter().map(|(_, c, n)| (*c, *n)), &mode)) } }
         " "
-        label { "管理服务企业 " select name="company_unit" { (options(company_opts, company)) } }
+        label { "管理服务企业 " select name="company_unit" { (options(company_opts, &company)) } }
         " "
-        label { "纳入日期 " input type="date" name="entered_on" value=(local_day(estate.and_then(|e| e.entered_at))); }
+        label { "纳入日期 " input type="date" name="entered_on" value=(entered); }
         " "
-        label { "退出日期 " input type="date" name="exited_on" value=(local_day(estate.and_then(|e| e.exited_at))); }
+        label { "退出日期 " input type="date" name="exited_on" value=(exited); }
         " "
-        label { "退出原因 " input name="exit_reason" maxlength="500" value=(estate.and_then(|e| e.exit_reason.as_deref()).unwrap_or("")); }
+        label { "退出原因 " input name="exit_reason" maxlength="500" value=(reason); }
     }
 }
 
@@ -307,37 +339,54 @@ fn estate_row(e: &Estate, units: &[OrgUnit], companies: &[(&str, &str)], csrf: &
             td {
                 form method="post" action={ "/dashboard/estates/" (e.id) } class="estate-form" {
                     (csrf_field(csrf))
-                    (management_fields(Some(e), companies))
+                    (management_fields(Some(e), None, companies))
                     button type="submit" { "保存" }
+                }
+            }
+            td {
+                (e.footprints.len()) " / " (e.buildings.len()) " 栋有轮廓"
+                form method="post" action={ "/dashboard/estates/" (e.id) "/buildings" }
+                    enctype="multipart/form-data" class="buildings-form" {
+                    (csrf_field(csrf))
+                    label { "楼栋轮廓 GeoJSON " input type="file" name="file" accept=".geojson,.json,application/geo+json,application/json" required; }
+                    " "
+                    button type="submit" { "导入楼栋" }
                 }
             }
         }
     }
 }
 
-/// The form that admits a new estate into long-term management.
-fn new_estate_form(companies: &[(&str, &str)], csrf: &str) -> Markup {
+/// The form that admits a new estate into long-term management; after a refusal it shows what
+/// the admin typed.
+fn new_estate_form(companies: &[(&str, &str)], csrf: &str, typed: Option<&EstateForm>) -> Markup {
+    let empty = EstateForm::default();
+    let f = typed.unwrap_or(&empty);
+    let lamp = if f.lamp_owner.is_empty() {
+        "CITY"
+    } else {
+        f.lamp_owner.as_str()
+    };
     html! {
         form method="post" action="/dashboard/estates" class="card" id="new-estate" {
             (csrf_field(csrf))
-            label { "编号 " input name="id" required pattern="[a-z0-9_-]+"; } " "
-            label { "名称 " input name="name" required; } " "
-            label { "区 " input name="district" required; } " "
-            label { "街道 " input name="street" required; } " "
-            label { "社区 " input name="community" required; } " "
+            label { "编号 " input name="id" required pattern="[a-z0-9_-]+" value=(f.id); } " "
+            label { "名称 " input name="name" required value=(f.name); } " "
+            label { "区 " input name="district" required value=(f.district); } " "
+            label { "街道 " input name="street" required value=(f.street); } " "
+            label { "社区 " input name="community" required value=(f.community); } " "
             label {
                 "路灯产权 "
                 select name="lamp_owner" {
-                    option value="CITY" { "城市管理部门" }
-                    option value="STATE_GRID" { "国网电力" }
+                    (options([("CITY", "城市管理部门"), ("STATE_GRID", "国网电力")], lamp))
                 }
             }
             br;
-            (management_fields(None, companies))
+            (management_fields(None, typed, companies))
             br;
             label {
                 "边界（GeoJSON Polygon，WGS-84）" br;
-                textarea name="boundary" rows="3" cols="80" required { (BOUNDARY_EXAMPLE) }
+                textarea name="boundary" rows="3" cols="80" required placeholder=(BOUNDARY_PLACEHOLDER) { (f.boundary) }
             }
             br;
             button type="submit" { "纳入长效管理" }
@@ -345,24 +394,35 @@ fn new_estate_form(companies: &[(&str, &str)], csrf: &str) -> Markup {
     }
 }
 
-/// The estates page, with an error message above it after a refused form.
-fn render(web: &WebUser, estates: &[&Estate], units: &[OrgUnit], error: Option<&str>) -> Markup {
+/// The estates page, with a notice above it (saved, or why a form was refused) and the refused
+/// new-estate form's values.
+fn render(
+    web: &WebUser,
+    estates: &[&Estate],
+    units: &[OrgUnit],
+    message: Option<(NoticeKind, &str)>,
+    typed: Option<&EstateForm>,
+) -> Markup {
     let companies: Vec<(&str, &str)> = units
         .iter()
         .filter(|u| u.unit_type == UnitType::ManagementCompany)
         .map(|u| (u.id.as_str(), u.name.as_str()))
         .collect();
     let body = html! {
-        @if let Some(error) = error { (notice(NoticeKind::Error, error)) }
+        @if let Some((kind, text)) = message { (notice(kind, text)) }
         p.meta { "依据政策二(二)纳入长效管理、二(三)确定管理模式、二(四)退出长效管理。修改即时下发各终端并记入审计日志。" }
         table id="estates" {
-            (head_row(&["小区", "区/街道/社区", "管理模式", "管理服务企业", "纳入", "退出（原因）", "修改"]))
+            (head_row(&["小区", "区/街道/社区", "管理模式", "管理服务企业", "纳入", "退出（原因）", "修改", "楼栋轮廓"]))
             tbody {
                 @for e in estates { (estate_row(e, units, &companies, &web.csrf_token)) }
             }
         }
+        p.meta {
+            "楼栋轮廓：上传 GeoJSON FeatureCollection，每个要素一个楼栋多边形（WGS-84 [经度, 纬度]），"
+            "属性 name（如“3号楼”）或 number（如 3）为楼号；导入替换该小区原有轮廓，并显示在地图上。"
+        }
         h2 { "纳入新的小区" }
-        (new_estate_form(&companies, &web.csrf_token))
+        (new_estate_form(&companies, &web.csrf_token, typed))
     };
     let frame = web.frame();
     page("小区管理（民政）", "/dashboard/estates", Some(&frame), body)
@@ -375,15 +435,58 @@ fn all_estates(reader: &ScopedReader) -> Vec<&Estate> {
     estates
 }
 
-pub async fn estates_page(reader: ScopedReader) -> Result<Response, WebError> {
+/// What the page says after a redirect (`?saved=…&estate=…`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SavedNotice {
+    pub saved: String,
+    pub estate: String,
+    pub count: String,
+}
+
+/// The success notice for a redirect's query, in the admin's words.
+fn saved_text(notice: &SavedNotice, estates: &[&Estate]) -> Option<String> {
+    let name = estates
+        .iter()
+        .find(|e| e.id == notice.estate)
+        .map_or(notice.estate.as_str(), |e| e.name.as_str());
+    match notice.saved.as_str() {
+        "updated" => Some(format!("已保存：{name} 的管理信息已更新。")),
+        "admitted" => Some(format!("已保存：{name} 已纳入长效管理。")),
+        "buildings" => Some(format!(
+            "已保存：{name} 导入 {} 栋楼的轮廓。",
+            notice.count.parse::<usize>().unwrap_or_default()
+        )),
+        _ => None,
+    }
+}
+
+pub async fn estates_page(
+    reader: ScopedReader,
+    Query(saved): Query<SavedNotice>,
+) -> Result<Response, WebError> {
     require_admin(reader.web())?;
+    let estates = all_estates(&reader);
+    let text = saved_text(&saved, &estates);
     let html = render(
         reader.web(),
-        &all_estates(&reader),
+        &estates,
         reader.catalog().units(),
+        text.as_deref().map(|t| (NoticeKind::Info, t)),
         None,
     );
     Ok(html_response(html))
+}
+
+fn saved_redirect(kind: &str, estate_id: &str, count: Option<usize>) -> Response {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query
+        .append_pair("saved", kind)
+        .append_pair("estate", estate_id);
+    if let Some(count) = count {
+        query.append_pair("count", &count.to_string());
+    }
+    Redirect::to(&format!("/dashboard/estates?{}", query.finish())).into_response()
 }
 
 async fn save(
@@ -405,15 +508,20 @@ async fn save(
     Ok(state.reload_catalog().await?)
 }
 
-fn form_error(reader: &ScopedReader, e: &EstateFormError) -> Response {
-    let text = format!("{e}（{}）", e.code());
+/// The page again with why the form was refused; a refused new estate keeps what was typed.
+fn refused(reader: &ScopedReader, text: &str, typed: Option<&EstateForm>) -> Response {
     let html = render(
         reader.web(),
         &all_estates(reader),
         reader.catalog().units(),
-        Some(&text),
+        Some((NoticeKind::Error, &format!("未保存：{text}"))),
+        typed,
     );
     (StatusCode::UNPROCESSABLE_ENTITY, html_response(html)).into_response()
+}
+
+fn form_error(reader: &ScopedReader, e: &EstateFormError, typed: Option<&EstateForm>) -> Response {
+    refused(reader, &format!("{e}（{}）", e.code()), typed)
 }
 
 pub async fn update_estate(
@@ -432,10 +540,12 @@ pub async fn update_estate(
         .cloned()
         .ok_or_else(|| WebError::NotFound(Missing::Estate(id.clone())))?;
     if let Err(e) = apply_management(&mut estate, &form, catalog.units()) {
-        return Ok(form_error(&reader, &e));
+        let text = format!("{}：{e}（{}）", estate.name, e.code());
+        return Ok(refused(&reader, &text, None));
     }
+    let id = estate.id.clone();
     save(&state, web, estate, "ESTATE_UPDATED").await?;
-    Ok(Redirect::to("/dashboard/estates").into_response())
+    Ok(saved_redirect("updated", &id, None))
 }
 
 pub async fn create_estate(
@@ -450,10 +560,80 @@ pub async fn create_estate(
     let existing: Vec<&Estate> = catalog.estates().values().collect();
     let estate = match new_estate(&form, &existing, catalog.units()) {
         Ok(estate) => estate,
-        Err(e) => return Ok(form_error(&reader, &e)),
+        Err(e) => return Ok(form_error(&reader, &e, Some(&form))),
     };
+    let id = estate.id.clone();
     save(&state, web, estate, "ESTATE_ADMITTED").await?;
-    Ok(Redirect::to("/dashboard/estates").into_response())
+    Ok(saved_redirect("admitted", &id, None))
+}
+
+/// `POST /dashboard/estates/{id}/buildings`: a GeoJSON FeatureCollection of building polygons
+/// (multipart field `file`) replaces the estate's footprints; audited as
+/// `ESTATE_BUILDINGS_IMPORTED`. A bad file changes nothing and the page names the file and the
+/// feature.
+pub async fn import_buildings(
+    State(state): State<AppState>,
+    reader: ScopedReader,
+    Path(id): Path<String>,
+    Multipart(mut multipart): Multipart,
+) -> Result<Response, WebError> {
+    let (mut csrf, mut file_name, mut text) = (String::new(), String::new(), None);
+    while let Some(field) = multipart.next_field().await.map_err(BadInput::Form)? {
+        match field.name().unwrap_or("") {
+            "csrf" => csrf = field.text().await.map_err(BadInput::Form)?,
+            "file" => {
+                file_name = field.file_name().unwrap_or("").to_owned();
+                let bytes = field.bytes().await.map_err(BadInput::Form)?;
+                text = Some(String::from_utf8_lossy(&bytes).into_owned());
+            }
+            _ => {}
+        }
+    }
+    let web = reader.web();
+    web.check_csrf(&csrf)?;
+    require_admin(web)?;
+    let mut estate = reader
+        .catalog()
+        .estates()
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| WebError::NotFound(Missing::Estate(id.clone())))?;
+    let file_name = if file_name.trim().is_empty() {
+        "上传文件".to_owned()
+    } else {
+        file_name
+    };
+    let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
+        return Ok(refused(
+            &reader,
+            &format!("{}：请选择楼栋轮廓文件", estate.name),
+            None,
+        ));
+    };
+    let footprints = match parse_buildings(&file_name, &text, &estate.boundary) {
+        Ok(f) => f,
+        Err(e) => return Ok(buildings_refused(&reader, &estate, &e)),
+    };
+    let count = footprints.len();
+    let labels: Vec<String> = footprints.iter().map(|f| f.label.clone()).collect();
+    apply_footprints(&mut estate, footprints);
+    let audit = AuditDraft::new("ESTATE_BUILDINGS_IMPORTED", "estate", estate.id.clone())
+        .by(&web.user().id, web.user().role, Some(web.device_id()))
+        .detail(serde_json::json!({ "file": file_name, "count": count, "labels": labels, "source": "dashboard" }));
+    state
+        .storage
+        .save_catalog(vec![estate], Vec::new(), None, audit)
+        .await?;
+    state.reload_catalog().await?;
+    Ok(saved_redirect("buildings", &id, Some(count)))
+}
+
+fn buildings_refused(reader: &ScopedReader, estate: &Estate, e: &FootprintError) -> Response {
+    refused(
+        reader,
+        &format!("{} 楼栋轮廓：{e}（{}）", estate.name, e.code()),
+        None,
+    )
 }
 
 #[cfg(test)]

@@ -34,6 +34,7 @@ pub fn estate(id: &str, community: &str) -> Estate {
             [117.192, 39.112],
         ]]),
         buildings: vec![],
+        footprints: Vec::new(),
     }
 }
 

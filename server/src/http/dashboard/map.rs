@@ -1,24 +1,44 @@
-//! Vector map of estates and case markers, drawn as inline SVG from our own data: no tile server
-//! is reachable on government networks. Positions stay WGS-84 (GCJ-02 only matters on top of
-//! Chinese basemaps, and there is none here); a local equirectangular projection scaled by
-//! cos(latitude) is exact enough at estate scale (a few kilometres).
+//! The map page (issue 13): estates with their building footprints and the open cases, drawn
+//! by the vendored Leaflet (`/dashboard/assets/vendor/leaflet/`, see `scripts/vendor-leaflet.sh`)
+//! from the data this module puts in the page (`#map[data-map]`, read by `assets/map.js`).
+//! Cases are grouped per building: one marker with a count at the building's footprint, listing
+//! its cases; cases without a building are single markers.
+//!
+//! The base map is off unless the deployment configures one (`[map]` in the config:
+//! 天地图 or an XYZ template); without it the page references no other host. Data is WGS-84;
+//! for GCJ-02 tiles (高德) every coordinate is shifted with `geo::wgs84_to_gcj02` before it goes
+//! into the page, 天地图 (CGCS2000 ≈ WGS-84) gets it unchanged.
+//!
+//! Without JavaScript (and in print) the inline SVG below stays: a local equirectangular
+//! projection scaled by cos(latitude), exact enough at estate scale.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use axum::extract::State;
+use axum::http::HeaderValue;
+use axum::http::header;
 use axum::response::Response;
 use chrono::Utc;
 use maud::{Markup, html};
+use serde::Serialize;
 use uuid::Uuid;
+use xuncha_core::buildings::outline_centre;
 use xuncha_core::estate::Estate;
-use xuncha_core::geo::Geometry;
+use xuncha_core::geo::{Geometry, wgs84_to_gcj02};
 use xuncha_core::{Case, CaseStatus};
 
 use super::error::WebError;
-use super::layout::{html_response, page};
+use super::layout::{CONTENT_SECURITY_POLICY, html_response, page};
 use super::reader::ScopedReader;
+use crate::config::{MapConfig, TileDatum, TileLayer};
+use crate::http::app::AppState;
 
-/// The map page: the user's estates and their open cases.
-pub async fn map_page(reader: ScopedReader) -> Result<Response, WebError> {
+/// The map page: the user's estates, their buildings and their open cases.
+pub async fn map_page(
+    State(state): State<AppState>,
+    reader: ScopedReader,
+) -> Result<Response, WebError> {
     let mut query = reader.query();
     query.open = Some(true);
     let rows = reader.all(query).await?;
@@ -43,26 +63,263 @@ pub async fn map_page(reader: ScopedReader) -> Result<Response, WebError> {
             })
         })
         .collect();
-    let unlocated = open.len() - markers.len();
+    let data = map_data(&estates, &open, now, &state.config.map);
+    let unplaced = open.len() - data.placed;
     let mut statuses: Vec<CaseStatus> = open.iter().map(|c| c.status).collect();
     statuses.sort_unstable();
     statuses.dedup();
+    let json = serde_json::to_string(&data).unwrap_or_default();
+    let datum_note = match (data.tiles.is_empty(), data.datum) {
+        (true, _) => "未配置底图，仅显示本系统矢量数据；坐标 WGS-84。",
+        (false, "gcj02") => "底图为 GCJ-02 坐标系，数据已由 WGS-84 转换。",
+        (false, _) => "底图坐标系 WGS-84/CGCS2000。",
+    };
     let body = html! {
         p.meta {
-            (estates.len()) " 个小区，" (open.len()) " 个在办案件（" (unlocated)
-            " 个无定位未标注）。地图由本系统矢量数据绘制，坐标 WGS-84。"
+            (estates.len()) " 个小区，" (open.len()) " 个在办案件（" (unplaced)
+            " 个无定位且无楼栋轮廓，未标注）。同一楼栋的案件合并为一个带数字的标记，点击查看。" (datum_note)
         }
-        (render_map(&estates, &markers, 960.0, 600.0))
+        link rel="stylesheet" href="/dashboard/assets/vendor/leaflet/leaflet.css";
+        div #map .leaflet-map data-map=(json) aria-label="小区与案件地图" {}
+        div.map-fallback { (render_map(&estates, &markers, 960.0, 600.0)) }
         (legend(&statuses))
+        script src="/dashboard/assets/vendor/leaflet/leaflet.js" defer {}
+        script src="/dashboard/assets/map.js" defer {}
     };
     let frame = reader.web().frame();
-    Ok(html_response(page(
-        "小区与案件地图",
-        "/dashboard/map",
-        Some(&frame),
-        body,
-    )))
+    let mut resp = html_response(page("小区与案件地图", "/dashboard/map", Some(&frame), body));
+    if let Ok(csp) = HeaderValue::from_str(&content_security_policy(&data.tiles)) {
+        resp.headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    Ok(resp)
 }
+
+/// The page's CSP: the common one, with the tile hosts allowed as image sources (a `{s}` label
+/// becomes `*`).
+pub fn content_security_policy(tiles: &[TileLayer]) -> String {
+    let mut hosts: Vec<String> = Vec::new();
+    for tile in tiles {
+        let Some((scheme, rest)) = tile.url.split_once("://") else {
+            continue;
+        };
+        let host = rest.split(['/', '?']).next().unwrap_or_default();
+        let host = host
+            .split('.')
+            .map(|label| if label.contains("{s}") { "*" } else { label })
+            .collect::<Vec<_>>()
+            .join(".");
+        let source = format!("{scheme}://{host}");
+        if !hosts.contains(&source) {
+            hosts.push(source);
+        }
+    }
+    if hosts.is_empty() {
+        return CONTENT_SECURITY_POLICY.to_owned();
+    }
+    CONTENT_SECURITY_POLICY.replacen(
+        "img-src 'self' data:",
+        &format!("img-src 'self' data: {}", hosts.join(" ")),
+        1,
+    )
+}
+
+/// What `assets/map.js` draws, positions `[lat, lng]` in the tiles' datum.
+#[derive(Debug, Serialize)]
+pub struct MapData {
+    pub tiles: Vec<TileLayer>,
+    pub datum: &'static str,
+    pub estates: Vec<MapEstate>,
+    pub groups: Vec<MapGroup>,
+    /// Cases on the map (the rest have neither a location nor a building footprint).
+    #[serde(skip)]
+    pub placed: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MapEstate {
+    pub id: String,
+    pub name: String,
+    pub exited: bool,
+    pub rings: Vec<Vec<[f64; 2]>>,
+    pub buildings: Vec<MapBuilding>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MapBuilding {
+    pub label: String,
+    pub rings: Vec<Vec<[f64; 2]>>,
+}
+
+/// One marker: a building's cases, or one case without a building.
+#[derive(Debug, Serialize)]
+pub struct MapGroup {
+    pub lat: f64,
+    pub lng: f64,
+    /// `长春里 3号楼`, or the case's category for a single case.
+    pub title: String,
+    pub building: Option<String>,
+    pub overdue: usize,
+    pub colour: &'static str,
+    pub cases: Vec<MapCase>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MapCase {
+    pub href: String,
+    pub text: String,
+    pub overdue: bool,
+}
+
+/// `[lat, lng]` of a WGS-84 position in the display datum.
+fn shift(datum: TileDatum, lat: f64, lon: f64) -> [f64; 2] {
+    match datum {
+        TileDatum::Wgs84 => [lat, lon],
+        TileDatum::Gcj02 => {
+            let (lat, lon) = wgs84_to_gcj02(lat, lon);
+            [lat, lon]
+        }
+    }
+}
+
+fn rings_latlng(datum: TileDatum, geometry: &Geometry) -> Vec<Vec<[f64; 2]>> {
+    all_rings(geometry)
+        .into_iter()
+        .map(|ring| ring.iter().map(|p| shift(datum, p[1], p[0])).collect())
+        .collect()
+}
+
+/// Builds the map's data: estates with footprints, cases grouped per building.
+pub fn map_data(
+    estates: &[Estate],
+    open: &[&Case],
+    now: chrono::DateTime<Utc>,
+    config: &MapConfig,
+) -> MapData {
+    let datum = config.datum();
+    let map_estates = estates
+        .iter()
+        .map(|e| MapEstate {
+            id: e.id.clone(),
+            name: e.name.clone(),
+            exited: e.exited_at.is_some(),
+            rings: rings_latlng(datum, &e.boundary),
+            buildings: e
+                .footprints
+                .iter()
+                .map(|f| MapBuilding {
+                    label: f.label.clone(),
+                    rings: rings_latlng(datum, &f.outline),
+                })
+                .collect(),
+        })
+        .collect();
+    // Cases of one building, keyed by (estate, building); the rest one by one.
+    let mut by_building: BTreeMap<(&str, &str), Vec<&Case>> = BTreeMap::new();
+    let mut singles: Vec<&Case> = Vec::new();
+    for case in open {
+        match case
+            .building
+            .as_deref()
+            .map(str::trim)
+            .filter(|b| !b.is_empty())
+        {
+            Some(b) => by_building
+                .entry((case.estate_id.as_str(), b))
+                .or_default()
+                .push(case),
+            None => singles.push(case),
+        }
+    }
+    let map_case = |c: &Case| {
+        let overdue = c.is_overdue(now);
+        MapCase {
+            href: format!("/dashboard/cases/{}", c.id),
+            text: format!(
+                "{} · {}{}",
+                c.category.info().name_zh,
+                c.status.name_zh(),
+                if overdue { " · 已超期" } else { "" }
+            ),
+            overdue,
+        }
+    };
+    let colour = |cases: &[&Case]| {
+        if cases.iter().any(|c| c.is_overdue(now)) {
+            OVERDUE_COLOUR
+        } else {
+            cases
+                .iter()
+                .map(|c| c.status)
+                .min()
+                .map_or("#7f7f7f", status_colour)
+        }
+    };
+    let mut groups = Vec::new();
+    let mut placed = 0;
+    for ((estate_id, building), cases) in by_building {
+        let estate = estates.iter().find(|e| e.id == estate_id);
+        let footprint = estate.and_then(|e| e.footprints.iter().find(|f| f.label == building));
+        // At the footprint's centre, else at the mean of the located cases.
+        let located: Vec<(f64, f64)> = cases
+            .iter()
+            .filter_map(|c| c.location.as_ref().map(|g| (g.lat, g.lon)))
+            .collect();
+        let at = footprint.and_then(|f| f.centre()).or_else(|| {
+            (!located.is_empty()).then(|| {
+                let n = located.len() as f64;
+                (
+                    located.iter().map(|p| p.0).sum::<f64>() / n,
+                    located.iter().map(|p| p.1).sum::<f64>() / n,
+                )
+            })
+        });
+        let Some((lat, lon)) = at else { continue };
+        placed += cases.len();
+        let [lat, lng] = shift(datum, lat, lon);
+        groups.push(MapGroup {
+            lat,
+            lng,
+            title: format!(
+                "{} {building}",
+                estate.map_or(estate_id, |e| e.name.as_str())
+            ),
+            building: Some(building.to_owned()),
+            overdue: cases.iter().filter(|c| c.is_overdue(now)).count(),
+            colour: colour(&cases),
+            cases: cases.iter().map(|c| map_case(c)).collect(),
+        });
+    }
+    for case in singles {
+        let Some(g) = case.location.as_ref() else {
+            continue;
+        };
+        placed += 1;
+        let [lat, lng] = shift(datum, g.lat, g.lon);
+        groups.push(MapGroup {
+            lat,
+            lng,
+            title: case.category.info().name_zh.to_owned(),
+            building: None,
+            overdue: usize::from(case.is_overdue(now)),
+            colour: colour(&[case]),
+            cases: vec![map_case(case)],
+        });
+    }
+    MapData {
+        tiles: config.tile_layers(),
+        datum: match datum {
+            TileDatum::Wgs84 => "wgs84",
+            TileDatum::Gcj02 => "gcj02",
+        },
+        estates: map_estates,
+        groups,
+        placed,
+    }
+}
+
+/// Ring colour of overdue markers.
+pub const OVERDUE_COLOUR: &str = "#d62728";
 
 /// One case on the map.
 pub struct Marker {
@@ -182,20 +439,6 @@ fn path_data(proj: &Projection, boundary: &Geometry) -> String {
     d
 }
 
-/// Where an estate's name goes: the mean of its first outer ring's vertices.
-fn label_point(estate: &Estate) -> Option<(f64, f64)> {
-    let ring = *outer_rings(&estate.boundary).first()?;
-    // A closed ring repeats its first vertex; count it once.
-    let open = match ring.split_last() {
-        Some((last, rest)) if Some(last) == rest.first() => rest,
-        _ => ring,
-    };
-    let n = open.len().max(1) as f64;
-    let lat = open.iter().map(|p| p[1]).sum::<f64>() / n;
-    let lon = open.iter().map(|p| p[0]).sum::<f64>() / n;
-    Some((lat, lon))
-}
-
 /// The SVG map: estate boundaries with names, then markers on top (overdue ones ringed in red),
 /// each marker linking to its case. Returns a placeholder text when there is nothing to draw.
 pub fn render_map(estates: &[Estate], markers: &[Marker], width: f64, height: f64) -> Markup {
@@ -218,9 +461,16 @@ pub fn render_map(estates: &[Estate], markers: &[Marker], width: f64, height: f6
                     d=(path_data(&proj, &estate.boundary)) fill-rule="evenodd" {
                     title { (estate.name) " · " (estate.street) " · " (estate.community) }
                 }
-                @if let Some((lat, lon)) = label_point(estate) {
+                @if let Some((lat, lon)) = outline_centre(&estate.boundary) {
                     @let (x, y) = proj.xy(lat, lon);
                     text.estate-label x=(px(x)) y=(px(y)) text-anchor="middle" { (estate.name) }
+                }
+                @for building in &estate.footprints {
+                    path.building d=(path_data(&proj, &building.outline)) { title { (building.label) } }
+                    @if let Some((lat, lon)) = building.centre() {
+                        @let (x, y) = proj.xy(lat, lon);
+                        text.building-label x=(px(x)) y=(px(y)) text-anchor="middle" { (building.label) }
+                    }
                 }
             }
             @for marker in markers { (marker_dot(&proj, marker)) }
@@ -231,7 +481,7 @@ pub fn render_map(estates: &[Estate], markers: &[Marker], width: f64, height: f6
 fn marker_dot(proj: &Projection, marker: &Marker) -> Markup {
     let (x, y) = proj.xy(marker.lat, marker.lon);
     let (stroke, stroke_width) = if marker.overdue {
-        ("#d62728", "3")
+        (OVERDUE_COLOUR, "3")
     } else {
         ("#ffffff", "1.5")
     };

@@ -18,6 +18,32 @@ const ACTION_FORM_OVERHEAD: usize = 64 * 1024;
 
 const CSS: &str = include_str!("../../../assets/app.css");
 const JS: &str = include_str!("../../../assets/app.js");
+const MAP_JS: &str = include_str!("../../../assets/map.js");
+/// Leaflet 1.9.4, vendored by `scripts/vendor-leaflet.sh` (BSD-2-Clause, LICENSE beside it).
+const LEAFLET_JS: &str = include_str!("../../../assets/vendor/leaflet/leaflet.js");
+const LEAFLET_CSS: &str = include_str!("../../../assets/vendor/leaflet/leaflet.css");
+const LEAFLET_IMAGES: [(&str, &[u8]); 5] = [
+    (
+        "layers.png",
+        include_bytes!("../../../assets/vendor/leaflet/images/layers.png"),
+    ),
+    (
+        "layers-2x.png",
+        include_bytes!("../../../assets/vendor/leaflet/images/layers-2x.png"),
+    ),
+    (
+        "marker-icon.png",
+        include_bytes!("../../../assets/vendor/leaflet/images/marker-icon.png"),
+    ),
+    (
+        "marker-icon-2x.png",
+        include_bytes!("../../../assets/vendor/leaflet/images/marker-icon-2x.png"),
+    ),
+    (
+        "marker-shadow.png",
+        include_bytes!("../../../assets/vendor/leaflet/images/marker-shadow.png"),
+    ),
+];
 
 /// All `/dashboard/...` routes over the server's state; the server merges them with
 /// `.merge(crate::http::dashboard::router(&state))`. Browser sessions live in the router's
@@ -32,6 +58,22 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/dashboard/", get(home))
         .route("/dashboard/assets/app.css", get(asset_css))
         .route("/dashboard/assets/app.js", get(asset_js))
+        .route(
+            "/dashboard/assets/map.js",
+            get(|| async { asset(MAP_JS, JS_TYPE) }),
+        )
+        .route(
+            "/dashboard/assets/vendor/leaflet/leaflet.js",
+            get(|| async { asset(LEAFLET_JS, JS_TYPE) }),
+        )
+        .route(
+            "/dashboard/assets/vendor/leaflet/leaflet.css",
+            get(|| async { asset(LEAFLET_CSS, CSS_TYPE) }),
+        )
+        .route(
+            "/dashboard/assets/vendor/leaflet/images/{name}",
+            get(leaflet_image),
+        )
         .route(
             "/dashboard/login",
             get(login::login_form).post(login::login),
@@ -63,6 +105,11 @@ pub fn router(state: &AppState) -> Router<AppState> {
             get(estates::estates_page).post(estates::create_estate),
         )
         .route("/dashboard/estates/{id}", post(estates::update_estate))
+        .route(
+            "/dashboard/estates/{id}/buildings",
+            post(estates::import_buildings)
+                .layer(DefaultBodyLimit::max(estates::BUILDINGS_FILE_LIMIT)),
+        )
         .layer(Extension(Arc::new(SessionStore::new(
             state.config.auth.sessions_per_user,
         ))))
@@ -76,15 +123,25 @@ async fn home() -> Redirect {
     Redirect::to("/dashboard/cases")
 }
 
+const CSS_TYPE: &str = "text/css; charset=utf-8";
+const JS_TYPE: &str = "text/javascript; charset=utf-8";
+
 async fn asset_css() -> Response {
-    asset(CSS, "text/css; charset=utf-8")
+    asset(CSS, CSS_TYPE)
 }
 
 async fn asset_js() -> Response {
-    asset(JS, "text/javascript; charset=utf-8")
+    asset(JS, JS_TYPE)
 }
 
-fn asset(body: &'static str, content_type: &'static str) -> Response {
+async fn leaflet_image(axum::extract::Path(name): axum::extract::Path<String>) -> Response {
+    match LEAFLET_IMAGES.iter().find(|(n, _)| *n == name) {
+        Some((_, bytes)) => asset(*bytes, "image/png"),
+        None => axum::http::StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+fn asset(body: impl IntoResponse, content_type: &'static str) -> Response {
     let mut resp = body.into_response();
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
