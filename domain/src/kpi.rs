@@ -379,6 +379,11 @@ pub fn compute(
         .collect()
 }
 
+/// The formulas the KPI page prints above its table.
+pub fn formula_note() -> String {
+    "按期结案率 = 按期结案 / 应结；结案率 = 结案 / 派遣；返工率 = 返工 / 结案；退回率 = 退回 / 派遣".to_owned()
+}
+
 /// Replaces unit ids with unit names in rows grouped by [`KpiGroup::Unit`].
 pub fn label_units(rows: &mut [KpiRow], dir: &UnitDirectory) {
     for row in rows {
@@ -704,6 +709,55 @@ mod tests {
             unknown.iter().all(|r| r.key.starts_with('?')),
             "estates not given are shown as unknown"
         );
+    }
+
+    /// Every formula the page prints (`X率 = A / B`), read back from the printed text, holds for
+    /// the computed figures of the hand-computed log in every grouping, with the table's names.
+    #[test]
+    fn the_printed_formulas_are_the_computed_ones() {
+        let count = |row: &KpiRow, name: &str| -> u32 {
+            match name {
+                "应结" => row.due,
+                "按期结案" => row.closed_on_time,
+                "结案" => row.closed,
+                "派遣" => row.dispatched,
+                "处置" => row.handled,
+                "退回" => row.returned,
+                "返工" => row.reopened,
+                other => panic!("the formula names an unknown figure {other:?}"),
+            }
+        };
+        let rate = |row: &KpiRow, name: &str| match name {
+            "按期结案率" => row.on_time_rate,
+            "结案率" => row.closure_rate,
+            "返工率" => row.rework_rate,
+            "退回率" => row.return_rate,
+            other => panic!("the formula names an unknown rate {other:?}"),
+        };
+        let note = formula_note();
+        let formulas: Vec<(&str, &str, &str)> = note
+            .split('；')
+            .map(|f| {
+                let (name, rest) = f.split_once(" = ").unwrap();
+                let (num, den) = rest.split_once(" / ").unwrap();
+                (name.trim(), num.trim(), den.trim())
+            })
+            .collect();
+        assert_eq!(formulas.len(), 4, "{note}");
+        let (cases, events) = log();
+        let estates = crate::demo::estates().unwrap();
+        for group in [KpiGroup::Unit, KpiGroup::District, KpiGroup::Street] {
+            for row in compute(&cases, &events, &estates, Q2, group) {
+                for (name, num, den) in &formulas {
+                    assert_eq!(
+                        rate(&row, name),
+                        ratio(count(&row, num), count(&row, den)),
+                        "{name} = {num} / {den} in row {}",
+                        row.key
+                    );
+                }
+            }
+        }
     }
 
     #[test]

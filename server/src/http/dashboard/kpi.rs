@@ -115,8 +115,7 @@ pub async fn kpi_page(
         (quarter_form(&r))
         h2 { (r.quarter.name_zh()) "（" (r.group_label) "）" }
         p.meta {
-            "按期结案率 = 按期结案 / 应结；结案率 = 结案 / 派遣；返工率 = 返工 / 结案；"
-            "退回率 = 退回 / 派遣；时间按北京时间季度划分，只统计您可见的案件。"
+            (kpi::formula_note()) "；时间按北京时间季度划分，只统计您可见的案件。"
         }
         p.exports {
             "导出："
