@@ -375,6 +375,101 @@ mod tests {
         assert!(bytes.len() > 1000);
     }
 
+    /// The sheet's values and styles, read back with a real XLSX reader.
+    fn read_back(bytes: Vec<u8>) -> (calamine::Range<calamine::Data>, calamine::StyleRange) {
+        use calamine::Reader;
+        let mut book = calamine::Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
+        let name = book.sheet_names()[0].clone();
+        let values = book.worksheet_range(&name).unwrap();
+        let styles = book.worksheet_style(&name).unwrap();
+        (values, styles)
+    }
+
+    fn number_format(styles: &calamine::StyleRange, at: (u32, u32)) -> String {
+        styles
+            .get(at)
+            .and_then(|s| s.number_format.as_ref())
+            .map(|f| f.format_code.clone())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn xlsx_cells_are_typed_and_titled() {
+        use calamine::Data;
+        // 2026-11-27 01:30 UTC is 09:30 in Beijing.
+        let at = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 27, 1, 30, 0).unwrap();
+        let table = Table {
+            sheet: "考核2026Q4".into(),
+            title: Some("考核评价 · 2026年第4季度 · 和平区 · 统计口径：街道".into()),
+            headers: vec![
+                "街道".into(),
+                "派遣时间".into(),
+                "退回率".into(),
+                "派遣".into(),
+                "纬度(GCJ-02)".into(),
+            ],
+            rows: vec![vec![
+                "南营门街道".into(),
+                Cell::Time(at),
+                Cell::Rate(1.0 / 3.0),
+                3.into(),
+                Cell::Degrees(39.114_321),
+            ]],
+        };
+        let (values, styles) = read_back(table.to_xlsx().unwrap());
+        assert_eq!(
+            values.get_value((0, 0)),
+            Some(&Data::String(
+                "考核评价 · 2026年第4季度 · 和平区 · 统计口径：街道".into()
+            ))
+        );
+        let bold = |at| {
+            styles
+                .get(at)
+                .and_then(|s| s.font.as_ref())
+                .is_some_and(|f| f.is_bold())
+        };
+        assert!(bold((0, 0)) && bold((1, 0)) && bold((1, 4)), "title and header bold");
+        assert_eq!(values.get_value((1, 2)), Some(&Data::String("退回率".into())));
+        match values.get_value((2, 1)) {
+            Some(Data::DateTime(t)) => assert_eq!(
+                t.as_datetime().unwrap().to_string(),
+                "2026-11-27 09:30:00",
+                "Beijing wall-clock time"
+            ),
+            other => panic!("not a date-time: {other:?}"),
+        }
+        assert_eq!(number_format(&styles, (2, 1)), XLSX_TIME_FORMAT);
+        assert_eq!(values.get_value((2, 2)), Some(&Data::Float(1.0 / 3.0)));
+        assert_eq!(number_format(&styles, (2, 2)), "0.0%");
+        assert_eq!(values.get_value((2, 3)), Some(&Data::Float(3.0)));
+        assert_eq!(values.get_value((2, 4)), Some(&Data::Float(39.114_321)));
+        // CSV keeps the header first and shows the same values as text.
+        let csv = table.to_csv();
+        assert!(
+            csv.contains("南营门街道,2026-11-27 09:30,0.3333,3,39.114321"),
+            "{csv}"
+        );
+        assert!(!csv.contains("考核评价"));
+    }
+
+    #[test]
+    fn every_column_is_as_wide_as_its_content() {
+        let table = Table {
+            sheet: "t".into(),
+            title: None,
+            headers: vec!["a".into(), "责任单位".into(), "时间".into(), "率".into()],
+            rows: vec![vec![
+                "x".into(),
+                "河西区旧楼区设施设备维修养护中心".into(),
+                Cell::Time(Utc::now()),
+                Cell::Rate(0.5),
+            ]],
+        };
+        // Minimum 6; 16 CJK characters = 32 + 2; a time 16 + 2; a rate's header 2 + 2 → 6.
+        assert_eq!(table.column_widths(), vec![6.0, 34.0, 18.0, 9.0]);
+    }
+
     #[test]
     fn invalid_sheet_name_is_a_clear_error() {
         let mut t = sample();
