@@ -94,9 +94,7 @@ async fn two_districts(t: &TestServer) -> [Uuid; 3] {
                     "description": "甬路塌陷约一平方米" }),
         )
     };
-    let dispatch = |id: Uuid, unit: &str| {
-        event(id, json!({ "kind": "DISPATCH", "unit_id": unit }))
-    };
+    let dispatch = |id: Uuid, unit: &str| event(id, json!({ "kind": "DISPATCH", "unit_id": unit }));
     let applied = |results: &[xuncha_core::protocol::EventResult]| {
         for r in results {
             assert_eq!(outcome(r), "APPLIED", "{r:?}");
@@ -164,7 +162,10 @@ async fn kpi_by_district_and_street(backend: Backend) {
 
     let (status, html) = page(&t, &admin, "/dashboard/kpi?group=district").await;
     assert_eq!(status, 200, "{html}");
-    assert!(html.contains("<option value=\"district\" selected"), "{html}");
+    assert!(
+        html.contains("<option value=\"district\" selected"),
+        "{html}"
+    );
     // The printed formulas are the definitions' ...
     assert!(html.contains(&xuncha_core::kpi::formula_note()), "{html}");
     assert!(html.contains("结案率 = 结案 / 应结"), "{html}");
@@ -279,7 +280,11 @@ async fn case_exports_carry_every_column(backend: Backend) {
     assert_eq!(text(ra, "区"), "和平区");
     assert_eq!(text(row_of(c), "区"), "河西区");
     assert!(!text(ra, "上报单位").is_empty());
-    assert!(text(ra, "依据条款").contains("三("), "{}", text(ra, "依据条款"));
+    assert!(
+        text(ra, "依据条款").contains("三("),
+        "{}",
+        text(ra, "依据条款")
+    );
     assert!(!text(ra, "依据摘要").is_empty());
     // Times are date-times on Beijing's clock with a date format.
     for h in ["上报时间", "派遣时限", "派遣时间", "处置时限", "当前期限"] {
@@ -296,7 +301,11 @@ async fn case_exports_carry_every_column(backend: Backend) {
             }
             other => panic!("{h} is not a date-time: {other:?}"),
         }
-        assert_eq!(format_code(&styles, (ra, col(h))), "yyyy-mm-dd hh:mm", "{h}");
+        assert_eq!(
+            format_code(&styles, (ra, col(h))),
+            "yyyy-mm-dd hh:mm",
+            "{h}"
+        );
     }
     match values.get_value((ra, col("上报时间"))) {
         Some(Data::DateTime(t)) => {
@@ -324,8 +333,7 @@ async fn case_exports_carry_every_column(backend: Backend) {
     assert_eq!(status, 200);
     let csv = String::from_utf8(bytes).unwrap();
     let header = csv.trim_start_matches('\u{feff}').lines().next().unwrap();
-    let expected: Vec<String> =
-        xuncha_server::http::dashboard::case_columns::case_headers();
+    let expected: Vec<String> = xuncha_server::http::dashboard::case_columns::case_headers();
     assert_eq!(header, expected.join(","));
     assert!(csv.contains("甬路塌陷约一平方米") && csv.contains("3号楼南侧甬路"));
 }

@@ -429,8 +429,14 @@ mod tests {
                 .and_then(|s| s.font.as_ref())
                 .is_some_and(|f| f.is_bold())
         };
-        assert!(bold((0, 0)) && bold((1, 0)) && bold((1, 4)), "title and header bold");
-        assert_eq!(values.get_value((1, 2)), Some(&Data::String("退回率".into())));
+        assert!(
+            bold((0, 0)) && bold((1, 0)) && bold((1, 4)),
+            "title and header bold"
+        );
+        assert_eq!(
+            values.get_value((1, 2)),
+            Some(&Data::String("退回率".into()))
+        );
         match values.get_value((2, 1)) {
             Some(Data::DateTime(t)) => assert_eq!(
                 t.as_datetime().unwrap().to_string(),
