@@ -12,21 +12,14 @@ use serde_json::json;
 use uuid::Uuid;
 
 use common::{Backend, TestServer, both_backends, dashboard_cookie, event, outcome};
+use xuncha_server::http::dashboard::export::{Cell, Table, XLSX_TIME_FORMAT};
 
 async fn get(t: &TestServer, cookie: &str, path: &str) -> (u16, Vec<u8>) {
-    let response = reqwest::Client::new()
-        .get(t.url(path))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.bytes().await.unwrap().to_vec())
+    common::dashboard_get(&t.base, cookie, path).await
 }
 
 async fn page(t: &TestServer, cookie: &str, path: &str) -> (u16, String) {
-    let (status, body) = get(t, cookie, path).await;
-    (status, String::from_utf8(body).unwrap())
+    common::dashboard_page(&t.base, cookie, path).await
 }
 
 /// The cells of the KPI table's row labelled `label`, as text.
@@ -95,56 +88,34 @@ async fn two_districts(t: &TestServer) -> [Uuid; 3] {
         )
     };
     let dispatch = |id: Uuid, unit: &str| event(id, json!({ "kind": "DISPATCH", "unit_id": unit }));
-    let applied = |results: &[xuncha_core::protocol::EventResult]| {
-        for r in results {
-            assert_eq!(outcome(r), "APPLIED", "{r:?}");
-        }
-    };
-    applied(
-        &t.push(
+    let steps = [
+        (
             &heping_inspector,
             vec![walkway(a, "changchunli"), walkway(b, "changchunli")],
-        )
-        .await
-        .results,
-    );
-    applied(
-        &t.push(&hexi_inspector, vec![walkway(c, "pingshandao")])
-            .await
-            .results,
-    );
-    applied(
-        &t.push(
+        ),
+        (&hexi_inspector, vec![walkway(c, "pingshandao")]),
+        (
             &heping_street,
             vec![
                 dispatch(a, "heping.maintenance"),
                 dispatch(b, "heping.maintenance"),
             ],
-        )
-        .await
-        .results,
-    );
-    applied(
-        &t.push(
+        ),
+        (
             &maintenance,
             vec![event(
                 a,
                 json!({ "kind": "RETURN", "reason": "甬路属产权单位" }),
             )],
-        )
-        .await
-        .results,
-    );
-    applied(
-        &t.push(&heping_street, vec![dispatch(a, "heping.city_management")])
-            .await
-            .results,
-    );
-    applied(
-        &t.push(&hexi_street, vec![dispatch(c, "hexi.maintenance")])
-            .await
-            .results,
-    );
+        ),
+        (&heping_street, vec![dispatch(a, "heping.city_management")]),
+        (&hexi_street, vec![dispatch(c, "hexi.maintenance")]),
+    ];
+    for (token, events) in steps {
+        for r in t.push(token, events).await.results {
+            assert_eq!(outcome(&r), "APPLIED", "{r:?}");
+        }
+    }
     [a, b, c]
 }
 
@@ -336,6 +307,73 @@ async fn case_exports_carry_every_column(backend: Backend) {
     let expected: Vec<String> = xuncha_server::http::dashboard::case_columns::case_headers();
     assert_eq!(header, expected.join(","));
     assert!(csv.contains("甬路塌陷约一平方米") && csv.contains("3号楼南侧甬路"));
+}
+
+/// A table's XLSX, read back: typed cells on Beijing's clock, formats, bold title and header.
+#[test]
+fn xlsx_cells_are_typed_and_titled() {
+    use calamine::Data;
+    // 2026-11-27 01:30 UTC is 09:30 in Beijing.
+    let at = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 27, 1, 30, 0).unwrap();
+    let table = Table {
+        sheet: "考核2026Q4".into(),
+        title: Some("考核评价 · 2026年第4季度 · 和平区 · 统计口径：街道".into()),
+        headers: vec![
+            "街道".into(),
+            "派遣时间".into(),
+            "退回率".into(),
+            "派遣".into(),
+            "纬度(GCJ-02)".into(),
+        ],
+        rows: vec![vec![
+            "南营门街道".into(),
+            Cell::Time(at),
+            Cell::Rate(1.0 / 3.0),
+            3.into(),
+            Cell::Degrees(39.114_321),
+        ]],
+    };
+    let (values, styles) = read_xlsx(table.to_xlsx().unwrap());
+    assert_eq!(
+        values.get_value((0, 0)),
+        Some(&Data::String(
+            "考核评价 · 2026年第4季度 · 和平区 · 统计口径：街道".into()
+        ))
+    );
+    let bold = |at| {
+        styles
+            .get(at)
+            .and_then(|s| s.font.as_ref())
+            .is_some_and(|f| f.is_bold())
+    };
+    assert!(
+        bold((0, 0)) && bold((1, 0)) && bold((1, 4)),
+        "title and header bold"
+    );
+    assert_eq!(
+        values.get_value((1, 2)),
+        Some(&Data::String("退回率".into()))
+    );
+    match values.get_value((2, 1)) {
+        Some(Data::DateTime(t)) => assert_eq!(
+            t.as_datetime().unwrap().to_string(),
+            "2026-11-27 09:30:00",
+            "Beijing wall-clock time"
+        ),
+        other => panic!("not a date-time: {other:?}"),
+    }
+    assert_eq!(format_code(&styles, (2, 1)), XLSX_TIME_FORMAT);
+    assert_eq!(values.get_value((2, 2)), Some(&Data::Float(1.0 / 3.0)));
+    assert_eq!(format_code(&styles, (2, 2)), "0.0%");
+    assert_eq!(values.get_value((2, 3)), Some(&Data::Float(3.0)));
+    assert_eq!(values.get_value((2, 4)), Some(&Data::Float(39.114_321)));
+    // CSV keeps the header first and shows the same values as text.
+    let csv = table.to_csv();
+    assert!(
+        csv.contains("南营门街道,2026-11-27 09:30,0.3333,3,39.114321"),
+        "{csv}"
+    );
+    assert!(!csv.contains("考核评价"));
 }
 
 both_backends!(kpi_by_district_and_street, case_exports_carry_every_column);

@@ -15,13 +15,7 @@ use common::{Backend, TestServer, both_backends, dashboard_cookie, event, outcom
 
 /// The dashboard page at `path` as `cookie`'s user: status and HTML.
 async fn page(t: &TestServer, cookie: &str, path: &str) -> (u16, String) {
-    let response = reqwest::Client::new()
-        .get(t.url(path))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.text().await.unwrap())
+    common::dashboard_page(&t.base, cookie, path).await
 }
 
 /// The HTML of the queue row of `case` (empty when the case is not listed).
