@@ -93,7 +93,8 @@ fn basis_sections(row: &CaseRow, _: &ExportContext<'_>) -> Cell {
     Cell::from(labels.join("；"))
 }
 
-/// Each citation with its quote cut to [`BASIS_QUOTE_CHARS`] characters, one per line.
+/// Each citation cut to [`BASIS_QUOTE_CHARS`] characters, separated by "；" (one line per case,
+/// so the CSV stays one line per row for simple tools).
 fn basis_summary(row: &CaseRow, _: &ExportContext<'_>) -> Cell {
     let lines: Vec<String> = citations(row)
         .into_iter()
@@ -105,7 +106,7 @@ fn basis_summary(row: &CaseRow, _: &ExportContext<'_>) -> Cell {
             format!("{cut}…")
         })
         .collect();
-    Cell::from(lines.join("\n"))
+    Cell::from(lines.join("；"))
 }
 
 /// The columns, in order.
