@@ -257,7 +257,10 @@ async fn case_exports_carry_every_column(backend: Backend) {
         text(ra, "依据条款")
     );
     let summary = text(ra, "依据摘要");
-    assert!(summary.contains("：“") && !summary.contains('\n'), "{summary}");
+    assert!(
+        summary.contains("：“") && !summary.contains('\n'),
+        "{summary}"
+    );
     // Times are date-times on Beijing's clock with a date format.
     for h in ["上报时间", "派遣时限", "派遣时间", "处置时限", "当前期限"] {
         match values.get_value((ra, col(h))) {
