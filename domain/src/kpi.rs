@@ -13,7 +13,8 @@
 //! - 结案 (`closed`): those due assignments that are closed (VERIFY) by the end of the log.
 //! - 按期结案 (`closed_on_time`): closed, and the last HANDLE before closing was at or before the
 //!   handle deadline (slow verification is not the unit's fault).
-//! - `on_time_rate` = closed_on_time / due; `closure_rate` = closed / due.
+//! - `on_time_rate` = closed_on_time / due; `closure_rate` = closed / due (each rate's formula is
+//!   its [`KpiDef`]: the page prints it and [`compute`] divides by it, so they cannot differ).
 //! - `dispatched`, `handled`, `returned`, `reopened`: DISPATCH, HANDLE, RETURN, REOPEN events whose
 //!   time falls in Q, each charged to the unit holding the case; `return_rate` = returned /
 //!   dispatched, `rework_rate` = reopened / handled.
@@ -359,24 +360,271 @@ pub fn compute(
     }
     tallies
         .into_iter()
-        .map(|(key, t)| KpiRow {
-            key,
-            label: t.label,
-            due: t.due,
-            closed_on_time: t.closed_on_time,
-            closed: t.closed,
-            reopened: t.reopened,
-            returned: t.returned,
-            dispatched: t.dispatched,
-            handled: t.handled,
-            on_time_rate: ratio(t.closed_on_time, t.due),
-            closure_rate: ratio(t.closed, t.due),
-            rework_rate: ratio(t.reopened, t.handled),
-            return_rate: ratio(t.returned, t.dispatched),
-            avg_handle_hours: (!t.handle_hours.is_empty())
-                .then(|| t.handle_hours.iter().sum::<f64>() / t.handle_hours.len() as f64),
+        .map(|(key, t)| {
+            KpiRow {
+                key,
+                label: t.label,
+                due: t.due,
+                closed_on_time: t.closed_on_time,
+                closed: t.closed,
+                reopened: t.reopened,
+                returned: t.returned,
+                dispatched: t.dispatched,
+                handled: t.handled,
+                on_time_rate: None,
+                closure_rate: None,
+                rework_rate: None,
+                return_rate: None,
+                avg_handle_hours: (!t.handle_hours.is_empty())
+                    .then(|| t.handle_hours.iter().sum::<f64>() / t.handle_hours.len() as f64),
+            }
+            .with_rates()
         })
         .collect()
+}
+
+/// One figure of the quarterly table. [`KPI_COLUMNS`] lists them in the table's order; each one's
+/// [`KpiDef`] (name, formula, hover text) is written once here and used by the page, its charts
+/// and its exports, and the rates are computed from their definitions' numerator and denominator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kpi {
+    Due,
+    ClosedOnTime,
+    Closed,
+    Dispatched,
+    Handled,
+    Returned,
+    Reopened,
+    OnTimeRate,
+    ClosureRate,
+    ReworkRate,
+    ReturnRate,
+    AvgHandleHours,
+}
+
+/// What kind of figure a [`Kpi`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KpiKind {
+    /// A count of assignments or events.
+    Count,
+    /// `numerator / denominator`, both counts; `None` when the denominator is zero.
+    Rate { numerator: Kpi, denominator: Kpi },
+    /// A mean duration in hours.
+    Hours,
+}
+
+/// The definition of one figure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KpiDef {
+    /// The column header and chart title (`结案率`).
+    pub name: &'static str,
+    pub kind: KpiKind,
+    /// What the figure counts or means, for a hover explanation.
+    pub meaning: &'static str,
+}
+
+/// The table's figures, in order.
+pub const KPI_COLUMNS: [Kpi; 12] = [
+    Kpi::Due,
+    Kpi::ClosedOnTime,
+    Kpi::Closed,
+    Kpi::Dispatched,
+    Kpi::Handled,
+    Kpi::Returned,
+    Kpi::Reopened,
+    Kpi::OnTimeRate,
+    Kpi::ClosureRate,
+    Kpi::ReworkRate,
+    Kpi::ReturnRate,
+    Kpi::AvgHandleHours,
+];
+
+/// The rates, in the table's order.
+pub const KPI_RATES: [Kpi; 4] = [
+    Kpi::OnTimeRate,
+    Kpi::ClosureRate,
+    Kpi::ReworkRate,
+    Kpi::ReturnRate,
+];
+
+impl Kpi {
+    pub const fn def(self) -> KpiDef {
+        use KpiKind::{Count, Hours, Rate};
+        let (name, kind, meaning) = match self {
+            Kpi::Due => (
+                "应结",
+                Count,
+                "本季度应当结案的派遣：未被退回、未撤销，结案时间与处置时限中较早者落在本季度",
+            ),
+            Kpi::ClosedOnTime => (
+                "按期结案",
+                Count,
+                "应结中已结案、且结案前最后一次处置不晚于处置时限（派遣时间 + 类别处置天数）的",
+            ),
+            Kpi::Closed => ("结案", Count, "应结中已核查结案的"),
+            Kpi::Dispatched => ("派遣", Count, "本季度派遣给该单位的次数"),
+            Kpi::Handled => (
+                "处置",
+                Count,
+                "本季度该单位提交处置结果的次数（含返工后再处置）",
+            ),
+            Kpi::Returned => ("退回", Count, "本季度该单位退回派遣的次数"),
+            Kpi::Reopened => ("返工", Count, "本季度核查不合格、退回该单位返工的次数"),
+            Kpi::OnTimeRate => (
+                "按期结案率",
+                Rate {
+                    numerator: Kpi::ClosedOnTime,
+                    denominator: Kpi::Due,
+                },
+                "应结的派遣中按期结案的比例",
+            ),
+            Kpi::ClosureRate => (
+                "结案率",
+                Rate {
+                    numerator: Kpi::Closed,
+                    denominator: Kpi::Due,
+                },
+                "应结的派遣中已结案的比例",
+            ),
+            Kpi::ReworkRate => (
+                "返工率",
+                Rate {
+                    numerator: Kpi::Reopened,
+                    denominator: Kpi::Handled,
+                },
+                "提交的处置结果中被退回返工的比例",
+            ),
+            Kpi::ReturnRate => (
+                "退回率",
+                Rate {
+                    numerator: Kpi::Returned,
+                    denominator: Kpi::Dispatched,
+                },
+                "派遣中被责任单位退回的比例",
+            ),
+            Kpi::AvgHandleHours => (
+                "平均处置时长",
+                Hours,
+                "已结案的应结派遣从派遣到最后一次处置的平均小时数",
+            ),
+        };
+        KpiDef {
+            name,
+            kind,
+            meaning,
+        }
+    }
+
+    pub const fn name(self) -> &'static str {
+        self.def().name
+    }
+
+    /// `结案率 = 结案 / 应结` for a rate, `None` for other figures.
+    pub fn formula(self) -> Option<String> {
+        match self.def().kind {
+            KpiKind::Rate {
+                numerator,
+                denominator,
+            } => Some(format!(
+                "{} = {} / {}",
+                self.name(),
+                numerator.name(),
+                denominator.name()
+            )),
+            KpiKind::Count | KpiKind::Hours => None,
+        }
+    }
+
+    /// The hover explanation: the formula (for a rate) and what the figure means, with the
+    /// meanings of a rate's numerator and denominator.
+    pub fn explanation(self) -> String {
+        let def = self.def();
+        match def.kind {
+            KpiKind::Rate {
+                numerator,
+                denominator,
+            } => format!(
+                "{}：{}。分子{}：{}；分母{}：{}。分母为 0 时显示“—”。",
+                self.formula().unwrap_or_default(),
+                def.meaning,
+                numerator.name(),
+                numerator.def().meaning,
+                denominator.name(),
+                denominator.def().meaning
+            ),
+            KpiKind::Count | KpiKind::Hours => format!("{}：{}。", def.name, def.meaning),
+        }
+    }
+
+    /// The rate of `row` computed from this figure's definition (`None` for a count, or when the
+    /// denominator is zero).
+    fn rate_of(self, row: &KpiRow) -> Option<f64> {
+        match self.def().kind {
+            KpiKind::Rate {
+                numerator,
+                denominator,
+            } => ratio(row.count(numerator)?, row.count(denominator)?),
+            KpiKind::Count | KpiKind::Hours => None,
+        }
+    }
+}
+
+/// The formulas of every rate, as the page prints them (`按期结案率 = 按期结案 / 应结；…`).
+pub fn formula_note() -> String {
+    KPI_RATES
+        .iter()
+        .filter_map(|k| k.formula())
+        .collect::<Vec<_>>()
+        .join("；")
+}
+
+impl KpiRow {
+    /// A count figure of the row; `None` for a rate or the handling time.
+    pub fn count(&self, kpi: Kpi) -> Option<u32> {
+        match kpi {
+            Kpi::Due => Some(self.due),
+            Kpi::ClosedOnTime => Some(self.closed_on_time),
+            Kpi::Closed => Some(self.closed),
+            Kpi::Dispatched => Some(self.dispatched),
+            Kpi::Handled => Some(self.handled),
+            Kpi::Returned => Some(self.returned),
+            Kpi::Reopened => Some(self.reopened),
+            _ => None,
+        }
+    }
+
+    /// Any figure of the row as a number (`None`: a rate with a zero denominator, or no
+    /// handling time).
+    pub fn value(&self, kpi: Kpi) -> Option<f64> {
+        match kpi {
+            Kpi::OnTimeRate => self.on_time_rate,
+            Kpi::ClosureRate => self.closure_rate,
+            Kpi::ReworkRate => self.rework_rate,
+            Kpi::ReturnRate => self.return_rate,
+            Kpi::AvgHandleHours => self.avg_handle_hours,
+            count => self.count(count).map(f64::from),
+        }
+    }
+
+    /// A rate's numerator and denominator (`(1, 3)` for 33.3 %), `None` for other figures.
+    pub fn fraction(&self, kpi: Kpi) -> Option<(u32, u32)> {
+        match kpi.def().kind {
+            KpiKind::Rate {
+                numerator,
+                denominator,
+            } => Some((self.count(numerator)?, self.count(denominator)?)),
+            KpiKind::Count | KpiKind::Hours => None,
+        }
+    }
+
+    /// Fills the rates from their definitions.
+    fn with_rates(mut self) -> KpiRow {
+        self.on_time_rate = Kpi::OnTimeRate.rate_of(&self);
+        self.closure_rate = Kpi::ClosureRate.rate_of(&self);
+        self.rework_rate = Kpi::ReworkRate.rate_of(&self);
+        self.return_rate = Kpi::ReturnRate.rate_of(&self);
+        self
+    }
 }
 
 /// Replaces unit ids with unit names in rows grouped by [`KpiGroup::Unit`].
@@ -704,6 +952,55 @@ mod tests {
             unknown.iter().all(|r| r.key.starts_with('?')),
             "estates not given are shown as unknown"
         );
+    }
+
+    /// Every formula the page prints (`X率 = A / B`), read back from the printed text, holds for
+    /// the computed figures of the hand-computed log in every grouping, with the table's names.
+    #[test]
+    fn the_printed_formulas_are_the_computed_ones() {
+        let count = |row: &KpiRow, name: &str| -> u32 {
+            match name {
+                "应结" => row.due,
+                "按期结案" => row.closed_on_time,
+                "结案" => row.closed,
+                "派遣" => row.dispatched,
+                "处置" => row.handled,
+                "退回" => row.returned,
+                "返工" => row.reopened,
+                other => panic!("the formula names an unknown figure {other:?}"),
+            }
+        };
+        let rate = |row: &KpiRow, name: &str| match name {
+            "按期结案率" => row.on_time_rate,
+            "结案率" => row.closure_rate,
+            "返工率" => row.rework_rate,
+            "退回率" => row.return_rate,
+            other => panic!("the formula names an unknown rate {other:?}"),
+        };
+        let note = formula_note();
+        let formulas: Vec<(&str, &str, &str)> = note
+            .split('；')
+            .map(|f| {
+                let (name, rest) = f.split_once(" = ").unwrap();
+                let (num, den) = rest.split_once(" / ").unwrap();
+                (name.trim(), num.trim(), den.trim())
+            })
+            .collect();
+        assert_eq!(formulas.len(), 4, "{note}");
+        let (cases, events) = log();
+        let estates = crate::demo::estates().unwrap();
+        for group in [KpiGroup::Unit, KpiGroup::District, KpiGroup::Street] {
+            for row in compute(&cases, &events, &estates, Q2, group) {
+                for (name, num, den) in &formulas {
+                    assert_eq!(
+                        rate(&row, name),
+                        ratio(count(&row, num), count(&row, den)),
+                        "{name} = {num} / {den} in row {}",
+                        row.key
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -559,7 +559,7 @@ async fn export_cases_writes_excel_ready_csv_in_beijing_time() {
     let lines: Vec<&str> = text.split("\r\n").collect();
     assert_eq!(lines.len(), 3, "header, one case, final CRLF: {text}");
     assert!(
-        lines[0].starts_with("案件编号,类别,类别代码,状态,状态代码,旧楼区"),
+        lines[0].starts_with("案件ID,类别,类别代码,状态,状态代码,旧楼区"),
         "{}",
         lines[0]
     );

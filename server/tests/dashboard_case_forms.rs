@@ -35,7 +35,7 @@ fn web_client() -> reqwest::Client {
 }
 
 async fn get(t: &TestServer, cookie: &str, path: &str) -> (u16, String) {
-    common::dashboard_get(&t.url(path), cookie).await
+    common::dashboard_page(&t.base, cookie, path).await
 }
 
 fn csrf_of(html: &str) -> String {

@@ -15,7 +15,7 @@ use common::{Backend, TestServer, both_backends, dashboard_cookie, event, outcom
 
 /// The dashboard page at `path` as `cookie`'s user: status and HTML.
 async fn page(t: &TestServer, cookie: &str, path: &str) -> (u16, String) {
-    common::dashboard_get(&t.url(path), cookie).await
+    common::dashboard_page(&t.base, cookie, path).await
 }
 
 /// The HTML of the queue row of `case` (empty when the case is not listed).

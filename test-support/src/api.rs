@@ -41,6 +41,24 @@ pub fn jpeg(width: u16, height: u16) -> Vec<u8> {
     crate::gradient_jpeg(width, height, 0, 90)
 }
 
+/// GET `path` of the dashboard as the session `cookie`: status and body.
+pub async fn dashboard_get(base: &str, cookie: &str, path: &str) -> (u16, Vec<u8>) {
+    let response = reqwest::Client::new()
+        .get(format!("{base}{path}"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.bytes().await.unwrap().to_vec())
+}
+
+/// A dashboard page at `path` as the session `cookie`: status and HTML.
+pub async fn dashboard_page(base: &str, cookie: &str, path: &str) -> (u16, String) {
+    let (status, body) = dashboard_get(base, cookie, path).await;
+    (status, String::from_utf8(body).unwrap())
+}
+
 /// A dashboard session without a browser: the sign-in form, then the cookie. Sends the login
 /// page's CSRF token along when the page carries one.
 pub async fn dashboard_cookie(base: &str, username: &str) -> (reqwest::Client, String) {
@@ -108,15 +126,4 @@ pub fn multipart_form(fields: &[(&str, &str)], photo: Option<FilePart<'_>>) -> (
     }
     body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
     (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
-/// A dashboard page at `url` as the user of `cookie` (redirects followed): status and HTML.
-pub async fn dashboard_get(url: &str, cookie: &str) -> (u16, String) {
-    let response = reqwest::Client::new()
-        .get(url)
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.text().await.unwrap())
 }

@@ -6,117 +6,28 @@ use std::io::Write;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use xuncha_core::time::format_local;
 
 use super::CliError;
-use crate::http::open311::requests::agency_responsible;
+use crate::http::dashboard::case_columns::{ExportContext, case_table};
+use crate::http::dashboard::queue::Names;
 use crate::policy::catalog::Catalog;
 use crate::storage::{CaseQuery, CaseScope, CaseSort, query_all};
 use crate::storage::{CaseRow, Storage};
 
-pub const HEADERS: [&str; 27] = [
-    "案件编号",
-    "类别",
-    "类别代码",
-    "状态",
-    "状态代码",
-    "旧楼区",
-    "旧楼区编号",
-    "区",
-    "街道",
-    "社区",
-    "楼栋",
-    "单元",
-    "位置说明",
-    "问题描述",
-    "纬度(WGS-84)",
-    "经度(WGS-84)",
-    "上报时间",
-    "上报人角色",
-    "派遣时限",
-    "派遣时间",
-    "责任单位",
-    "责任单位编号",
-    "处置时限",
-    "处置时间",
-    "结案时间",
-    "返工次数",
-    "退回次数",
-];
-
-/// One CSV field: quoted when it must be, and neutralised by the dashboard's formula guard
-/// ([`crate::http::dashboard::export::formula_safe`]) so a description typed by a resident cannot run
-/// as a spreadsheet formula.
-pub fn csv_field(value: &str) -> String {
-    let value = crate::http::dashboard::export::formula_safe(value);
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value.into_owned()
-    }
-}
-
-fn time(at: Option<DateTime<Utc>>) -> String {
-    at.map(format_local).unwrap_or_default()
-}
-
-pub fn case_row(row: &CaseRow, catalog: &Catalog) -> Vec<String> {
-    let case = &row.case;
-    let estate = catalog.estates().get(&case.estate_id);
-    let from_estate = |pick: fn(&xuncha_core::Estate) -> &String| {
-        estate.map(|e| pick(e).clone()).unwrap_or_default()
+/// The whole file as bytes: the dashboard's case columns
+/// ([`crate::http::dashboard::case_columns::CASE_COLUMNS`]) as CSV with a BOM, one line per case
+/// in the given order; "overdue" is judged at `now`.
+pub fn render(rows: &[CaseRow], catalog: &Catalog, now: DateTime<Utc>) -> Vec<u8> {
+    let names = Names {
+        estates: catalog
+            .estates()
+            .iter()
+            .map(|(id, e)| (id.as_str(), e))
+            .collect(),
+        units: catalog.units().iter().map(|u| (u.id.as_str(), u)).collect(),
     };
-    let text = |value: &Option<String>| value.clone().unwrap_or_default();
-    vec![
-        case.id.to_string(),
-        case.category.info().name_zh.to_owned(),
-        case.category.code().to_owned(),
-        case.status.name_zh().to_owned(),
-        case.status.code().to_owned(),
-        from_estate(|e| &e.name),
-        case.estate_id.clone(),
-        from_estate(|e| &e.district),
-        from_estate(|e| &e.street),
-        from_estate(|e| &e.community),
-        text(&case.building),
-        text(&case.unit_no),
-        text(&case.location_note),
-        text(&case.description),
-        case.location
-            .as_ref()
-            .map(|g| format!("{:.6}", g.lat))
-            .unwrap_or_default(),
-        case.location
-            .as_ref()
-            .map(|g| format!("{:.6}", g.lon))
-            .unwrap_or_default(),
-        format_local(case.reported_at),
-        case.reported_by.role.name_zh().to_owned(),
-        format_local(case.dispatch_due),
-        time(case.dispatched_at),
-        agency_responsible(row, catalog).unwrap_or_default(),
-        text(&case.assigned_unit),
-        time(case.handle_due),
-        time(case.handled_at),
-        time(case.closed_at),
-        case.rework_count.to_string(),
-        case.return_count.to_string(),
-    ]
-}
-
-/// The whole file as bytes: BOM, header, one line per case (oldest report first).
-pub fn render(rows: &[CaseRow], catalog: &Catalog) -> Vec<u8> {
-    let mut out = String::from("\u{feff}");
-    let mut line = |fields: Vec<String>| {
-        let cells: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-        out.push_str(&cells.join(","));
-        out.push_str("\r\n");
-    };
-    line(HEADERS.iter().map(|h| (*h).to_owned()).collect());
-    for row in rows {
-        line(case_row(row, catalog));
-    }
-    out.into_bytes()
+    let cx = ExportContext { names: &names, now };
+    case_table("案件", rows, &cx).to_csv().into_bytes()
 }
 
 /// Writes all cases to `out` (through a temporary file, so a failed export leaves no half file).
@@ -132,7 +43,7 @@ pub async fn export_cases(storage: &dyn Storage, out: &Path) -> Result<usize, Cl
             .cmp(&b.case.reported_at)
             .then(a.case.id.cmp(&b.case.id))
     });
-    let bytes = render(&rows, &catalog);
+    let bytes = render(&rows, &catalog, chrono::Utc::now());
     let write_error = |source| CliError::Write {
         path: out.to_owned(),
         source,
@@ -150,22 +61,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fields_are_quoted_and_formulas_neutralised() {
-        assert_eq!(csv_field("长春里"), "长春里");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("说\"不\""), "\"说\"\"不\"\"\"");
-        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
-        assert_eq!(csv_field("-3"), "-3");
-        assert_eq!(csv_field("\t=1+1"), "'\t=1+1");
-        assert_eq!(csv_field("\r=1+1"), "\"'\r=1+1\"");
-        assert_eq!(csv_field("第一行\n第二行"), "\"第一行\n第二行\"");
-    }
-
-    #[test]
     fn empty_export_has_bom_and_header() {
-        let bytes = render(&[], &Catalog::default());
+        let bytes = render(&[], &Catalog::default(), Utc::now());
         let text = String::from_utf8(bytes).unwrap_or_default();
-        assert!(text.starts_with("\u{feff}案件编号,类别,类别代码"));
-        assert!(text.ends_with("退回次数\r\n"));
+        assert!(text.starts_with("\u{feff}案件ID,类别,类别代码"), "{text}");
+        assert!(text.ends_with("依据摘要\r\n"), "{text}");
     }
 }

@@ -11,6 +11,7 @@
 //! [`routes`] (the router).
 
 pub mod case;
+pub mod case_columns;
 pub mod chart;
 pub mod error;
 pub mod estates;

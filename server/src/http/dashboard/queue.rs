@@ -16,14 +16,17 @@ use xuncha_core::org::OrgUnit;
 use xuncha_core::time::format_local;
 use xuncha_core::{Case, CaseStatus, Category, Role};
 
+use super::case_columns::{ExportContext, case_table};
 use super::error::{BadInput, WebError};
-use super::export::{Cell, Table, csv_download, xlsx_download};
+use super::export::{Table, csv_download, xlsx_download};
 use super::layout::{
     head_row, html_response, options, overdue_flag, page, status_badge, unit_options,
 };
 use super::reader::ScopedReader;
 use crate::model::routing::RoutedUnit;
-use crate::storage::{AwaitingUnit, CaseCursor, CaseQuery, CaseScope, CaseSort, UserRecord};
+use crate::storage::{
+    AwaitingUnit, CaseCursor, CaseQuery, CaseRow, CaseScope, CaseSort, UserRecord,
+};
 
 /// Cases per queue page.
 const QUEUE_PAGE: usize = 200;
@@ -115,8 +118,7 @@ async fn export_table(reader: &ScopedReader, filter: &QueueFilter) -> Result<Tab
     // An export is the whole list, whatever page the screen was on.
     query.after = None;
     let rows = reader.all(query).await?;
-    let cases: Vec<&Case> = rows.iter().map(|r| &r.case).collect();
-    Ok(queue_export(&cases, &names, now))
+    Ok(queue_export(&rows, &names, now))
 }
 
 pub async fn queue_csv(
@@ -651,70 +653,17 @@ fn queue_row(item: &QueueItem<'_>, names: &Names<'_>, now: DateTime<Utc>) -> Mar
     }
 }
 
-/// The queue as an export table (same rows and order as on screen).
-pub fn queue_export(cases: &[&Case], names: &Names<'_>, now: DateTime<Utc>) -> Table {
-    let headers = [
-        "案件编号",
-        "上报时间",
-        "类别代码",
-        "类别",
-        "小区",
-        "社区",
-        "楼栋",
-        "单元",
-        "状态代码",
-        "状态",
-        "责任单位",
-        "当前期限",
-        "是否超期",
-        "退回次数",
-        "返工次数",
-        "结案时间",
-    ];
-    let rows = cases
-        .iter()
-        .map(|c| {
-            let community = names
-                .estates
-                .get(c.estate_id.as_str())
-                .map_or("", |e| e.community.as_str());
-            vec![
-                Cell::from(c.id.to_string()),
-                format_local(c.reported_at).into(),
-                c.category.code().into(),
-                c.category.info().name_zh.into(),
-                names.estate(&c.estate_id).into(),
-                community.into(),
-                c.building.clone().unwrap_or_default().into(),
-                c.unit_no.clone().unwrap_or_default().into(),
-                c.status.code().into(),
-                c.status.name_zh().into(),
-                c.assigned_unit
-                    .as_deref()
-                    .map_or("", |u| names.unit(u))
-                    .into(),
-                current_deadline(c)
-                    .map(format_local)
-                    .unwrap_or_default()
-                    .into(),
-                if is_overdue(c, now) { "是" } else { "否" }.into(),
-                c.return_count.into(),
-                c.rework_count.into(),
-                c.closed_at.map(format_local).unwrap_or_default().into(),
-            ]
-        })
-        .collect();
-    Table {
-        sheet: "案件清单".into(),
-        headers: headers.iter().map(|h| h.to_string()).collect(),
-        rows,
-    }
+/// The queue as an export table (same rows and order as on screen), with the columns every case
+/// export shares ([`super::case_columns::CASE_COLUMNS`]).
+pub fn queue_export(rows: &[CaseRow], names: &Names<'_>, now: DateTime<Utc>) -> Table {
+    case_table("案件清单", rows, &ExportContext { names, now })
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::http::dashboard::export::Cell;
     use crate::http::dashboard::fixtures::{at, case, estate};
     use chrono::Duration;
 
@@ -891,10 +840,23 @@ mod tests {
         let html = queue_table(&items, &names, now).into_string();
         assert_eq!(html.matches("class=\"overdue\"").count(), 2);
         assert!(html.contains("changchunli小区"));
-        let table = queue_export(&rows, &names, now);
+        let case_rows: Vec<CaseRow> = rows
+            .iter()
+            .map(|c| CaseRow {
+                case: (*c).clone(),
+                routing: None,
+                dispatched_units: vec![],
+                seq: 0,
+            })
+            .collect();
+        let table = queue_export(&case_rows, &names, now);
         assert_eq!(table.rows.len(), 3);
-        assert_eq!(table.rows[0][8], Cell::Text("DISPATCHED".into()));
-        assert_eq!(table.rows[0][12], Cell::Text("是".into()));
+        let cell = |header: &str| {
+            let col = table.headers.iter().position(|h| h == header).unwrap();
+            table.rows[0][col].clone()
+        };
+        assert_eq!(cell("状态代码"), Cell::Text("DISPATCHED".into()));
+        assert_eq!(cell("是否超期"), Cell::Text("是".into()));
         let _ = Duration::zero();
     }
 
