@@ -6,12 +6,9 @@
 //! forms without the CSRF token are refused, and exports download.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use fantoccini::{ClientBuilder, Locator};
+use fantoccini::Locator;
 use serde_json::{Value, json};
 use uuid::Uuid;
 use xuncha_core::geo::GpsFix;
@@ -20,9 +17,7 @@ use xuncha_core::workflow::{Action, Event, PhotoKind, PhotoRef};
 use xuncha_core::{Actor, Category, Role};
 use xuncha_server::demo::DEMO_PASSWORD;
 use xuncha_server::{Config, RunningServer, Server};
-
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+use xuncha_test_support::browser::{Browser, output_dir};
 
 async fn start_server(data: &std::path::Path) -> RunningServer {
     let config = Config {
@@ -327,110 +322,6 @@ fn percent(text: &str) -> String {
         .collect()
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// chromedriver on a free port; killed (by its own pid) when dropped.
-struct Driver {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn spawn_driver() -> Driver {
-    let port = free_port();
-    let child = Command::new(CHROMEDRIVER)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver runs (apt install chromium-driver)");
-    let driver = Driver { child, port };
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return driver;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("chromedriver did not listen on port {port}");
-}
-
-/// A headless Chromium session through `driver`, with its profile in `profile`.
-async fn chromium(driver: &Driver, profile: &std::path::Path) -> fantoccini::Client {
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": CHROMIUM,
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--window-size=1400,1000", "--lang=zh-CN",
-                format!("--user-data-dir={}", profile.display()),
-            ],
-        }),
-    );
-    // In `cargo test --workspace` rustls is built with both `ring` (the phone's sync client) and
-    // `aws-lc-rs` (reqwest's `rustls`), so it cannot pick a default provider from its features;
-    // fantoccini asks for one. An error only means another test already installed one.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    ClientBuilder::rustls()
-        .unwrap()
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{}", driver.port))
-        .await
-        .expect("WebDriver session")
-}
-
-/// Signs `username` in through the login form and waits for the queue.
-async fn sign_in_in_browser(client: &fantoccini::Client, base: &str, username: &str) {
-    client
-        .goto(&format!("{base}/dashboard/login"))
-        .await
-        .unwrap();
-    for (id, value) in [("username", username), ("password", DEMO_PASSWORD)] {
-        client
-            .find(Locator::Id(id))
-            .await
-            .unwrap()
-            .send_keys(value)
-            .await
-            .unwrap();
-    }
-    client
-        .find(Locator::Id("login-submit"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    client
-        .wait()
-        .for_element(Locator::Id("queue"))
-        .await
-        .unwrap();
-}
-
-fn output_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../test-output");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// The concrete city-management unit of a district, from the server's unit directory.
 fn city_management(server: &RunningServer, district: &str) -> String {
     server
@@ -582,13 +473,12 @@ async fn street_office_filters_dispatches_and_sees_the_change_in_chromium() {
     let base = base(&server);
     let seeded = seed(&server).await;
 
-    let driver = spawn_driver().await;
-    let profile = tempfile::tempdir().unwrap();
-    let client = chromium(&driver, profile.path()).await;
+    let browser = Browser::start().await;
+    let client = browser.client.clone();
     let out = output_dir();
 
     // Sign in as the street office.
-    sign_in_in_browser(&client, &base, "street.nanyingmen").await;
+    browser.sign_in(&base, "street.nanyingmen").await;
     assert!(
         client
             .current_url()
@@ -889,8 +779,7 @@ async fn street_office_filters_dispatches_and_sees_the_change_in_chromium() {
 
     let _ = seeded.ground_lock;
     let _ = seeded.dispatched;
-    client.close().await.unwrap();
-    drop(driver);
+    browser.close().await;
     server.shutdown().await.unwrap();
 }
 
@@ -1159,10 +1048,9 @@ async fn the_map_draws_buildings_and_per_building_markers_in_chromium() {
     let base = base(&server);
     let seeded = seed(&server).await;
 
-    let driver = spawn_driver().await;
-    let profile = tempfile::tempdir().unwrap();
-    let client = chromium(&driver, profile.path()).await;
-    sign_in_in_browser(&client, &base, "street.nanyingmen").await;
+    let browser = Browser::start().await;
+    let client = browser.client.clone();
+    browser.sign_in(&base, "street.nanyingmen").await;
 
     client.goto(&format!("{base}/dashboard/map")).await.unwrap();
     // Leaflet renders the estate and its six buildings as interactive SVG paths.
@@ -1228,5 +1116,5 @@ async fn the_map_draws_buildings_and_per_building_markers_in_chromium() {
         client.screenshot().await.unwrap(),
     )
     .unwrap();
-    client.close().await.unwrap();
+    browser.close().await;
 }

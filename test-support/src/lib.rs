@@ -5,7 +5,8 @@
 //! - this module: backends, [`both_backends!`], [`TestServer`], JPEG and hash helpers;
 //! - [`api`]: a client speaking the server's API by hand (server tests);
 //! - [`phone`]: real phones (store file + sync client) and server-side inspection (e2e tests);
-//! - [`proxy`]: a loopback proxy that can lose answers (e2e fault tests).
+//! - [`proxy`]: a loopback proxy that can lose answers (e2e fault tests);
+//! - [`browser`]: headless Chromium over WebDriver, sign-in and screenshots (dashboard tests).
 //!
 //! Each test crate's `tests/common/mod.rs` re-exports what its tests name, so test files keep
 //! writing `common::…`.
@@ -13,6 +14,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod api;
+pub mod browser;
 pub mod phone;
 pub mod proxy;
 
