@@ -37,7 +37,7 @@ use crate::storage::photo_files::{self, PhotoFiles, PhotoStore};
 use crate::storage::{DeviceRecord, IngestBatch, NewDevice, Session, Storage};
 
 /// The fixed seed of the story.
-const SEED: u64 = 0x7869_756e_6368_61; // "xuncha"
+const SEED: u64 = 0x0078_6975_6e63_6861; // "xuncha" in ASCII
 /// How far back the story starts (days before now).
 const QUARTER_DAYS: f64 = 89.0;
 
