@@ -213,6 +213,7 @@ struct Step {
 /// One case of the story, before its times are placed.
 struct Plan {
     estate: Estate,
+    category: Category,
     steps: Vec<Step>,
     /// Hours after the report at which the running deadline falls, for open cases.
     due_hours: Option<f64>,
@@ -613,6 +614,7 @@ fn plan_case(
         ($due:expr) => {
             return Ok(Plan {
                 estate,
+                category,
                 steps,
                 due_hours: $due,
                 fate,
@@ -958,6 +960,18 @@ fn place(
         if let Some(prev) = previous {
             at = at.max(prev + TimeDelta::minutes(1));
         }
+        // Offices work in the daytime: a step that would fall at night waits for the morning.
+        if i > 0
+            && let Some(local) = xuncha_core::time::to_local(at)
+        {
+            let minute = i64::from(local.hour()) * 60 + i64::from(local.minute());
+            let morning = 8 * 60 + rng.below(210) as i64;
+            if minute < 8 * 60 {
+                at += TimeDelta::minutes(morning - minute);
+            } else if minute >= 18 * 60 + 30 {
+                at += TimeDelta::minutes(24 * 60 - minute + morning);
+            }
+        }
         // Phones sync a little later; the dashboard writes at once.
         let delay = if phone {
             TimeDelta::seconds(20 + rng.below(15 * 60) as i64)
@@ -992,13 +1006,37 @@ fn place(
     if let Some(end) = events.iter().map(|e| e.received).max()
         && end > latest
     {
-        let back = end - latest;
-        for e in &mut events {
-            e.at -= back;
-            e.received -= back;
+        shift_back(&mut events, end - latest);
+    }
+    // An overdue case stays overdue whatever the mornings did: its running deadline (from the
+    // event that started it, in server time) lies hours to days before now.
+    if open && plan.overdue {
+        let info = plan.category.info();
+        let start = events.iter().rev().find_map(|e| match e.action {
+            Action::Report { .. } | Action::Escalate | Action::Return { .. } => {
+                Some((e.received, f64::from(info.dispatch_hours)))
+            }
+            Action::Dispatch { .. } | Action::Reopen { .. } => {
+                Some((e.received, f64::from(info.handle_days) * 24.0))
+            }
+            _ => None,
+        });
+        if let Some((from, window)) = start {
+            let due = from + hours(window);
+            let wanted = now - hours(rng.between(6.0, 48.0));
+            if due > wanted {
+                shift_back(&mut events, due - wanted);
+            }
         }
     }
     Ok(events)
+}
+
+fn shift_back(events: &mut [Planned], by: TimeDelta) {
+    for e in events {
+        e.at -= by;
+        e.received -= by;
+    }
 }
 
 /// The street office's joint meeting about ten days ago: minutes on the cases of 长春里 that
