@@ -6,7 +6,7 @@
 #   policy/   decisions (access, ingest, audit)  may import: model, policy
 #   storage/  the Storage trait and backends     may import: model, policy, storage
 #   http/     axum state, routers, handlers      may import: everything below and http
-#   top       cli/, demo.rs, start.rs, main.rs,   may import anything
+#   top       cli/, demo/, start.rs, main.rs,     may import anything
 #             lib.rs
 #
 # config.rs is plain data (defaults, TOML, environment): every layer may read it, so it must

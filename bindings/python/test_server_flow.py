@@ -35,7 +35,7 @@ def server():
     data = tempfile.mkdtemp(prefix="xuncha-server-")
     log = open(os.path.join(data, "server.log"), "wb")
     proc = subprocess.Popen(
-        [binary, "serve", "--demo", "--data", os.path.join(data, "db"), "--bind", "127.0.0.1:0"],
+        [binary, "serve", "--demo", "--no-history", "--data", os.path.join(data, "db"), "--bind", "127.0.0.1:0"],
         stdout=subprocess.PIPE, stderr=log, text=True,
     )
     lines: "queue.Queue[str]" = queue.Queue()

@@ -168,6 +168,10 @@ pub struct Config {
     pub bind: SocketAddr,
     /// Seed demo estates, units and accounts at start.
     pub demo: bool,
+    /// Also seed a quarter of demo history (about a hundred cases in every state, through the
+    /// ingest path) when the database has no case yet; implies `demo`. `serve --demo` turns it
+    /// on (`--no-history` leaves it off); tests that count cases keep it off.
+    pub demo_history: bool,
     pub access_token_ttl_s: u64,
     pub limits: Limits,
     /// Connections in the PostgreSQL pool.
@@ -316,6 +320,7 @@ impl Default for Config {
             database_url: None,
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             demo: false,
+            demo_history: false,
             access_token_ttl_s: 3600,
             limits: Limits::default(),
             pg_pool_size: 16,
@@ -339,6 +344,7 @@ impl std::fmt::Debug for Config {
             )
             .field("bind", &self.bind)
             .field("demo", &self.demo)
+            .field("demo_history", &self.demo_history)
             .field("access_token_ttl_s", &self.access_token_ttl_s)
             .field("limits", &self.limits)
             .field("pg_pool_size", &self.pg_pool_size)

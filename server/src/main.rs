@@ -29,9 +29,13 @@ enum Command {
         /// Address to listen on (default 127.0.0.1:8080).
         #[arg(long)]
         bind: Option<std::net::SocketAddr>,
-        /// Seed demo estates, units and one account per role; print the accounts.
+        /// Seed demo estates, units and one account per role; print the accounts. Into a
+        /// database without cases it also seeds a quarter of history (about a hundred cases).
         #[arg(long)]
         demo: bool,
+        /// With --demo: seed the accounts only, no history (an empty queue).
+        #[arg(long, requires = "demo")]
+        no_history: bool,
     },
     #[command(flatten)]
     Admin(xuncha_server::cli::AdminCommand),
@@ -54,6 +58,7 @@ async fn main() -> anyhow::Result<()> {
             database,
             bind,
             demo,
+            no_history,
         } => {
             let mut config = Config::load(config.as_deref()).context("loading configuration")?;
             if let Some(data) = data {
@@ -66,6 +71,7 @@ async fn main() -> anyhow::Result<()> {
                 config.bind = bind;
             }
             config.demo |= demo;
+            config.demo_history |= demo && !no_history;
             tracing::info!(?config, "starting");
             let server = Server::start(config).await.context("starting the server")?;
             if !server.demo_accounts().is_empty() {
@@ -82,6 +88,15 @@ async fn main() -> anyhow::Result<()> {
                         account.unit_id
                     );
                 }
+            }
+            if let Some(history) = server.demo_history() {
+                println!(
+                    "demo: seeded {} cases ({} events, {} photos, over the last 90 days) in {:.1} s",
+                    history.cases,
+                    history.events,
+                    history.photos,
+                    history.millis as f64 / 1000.0
+                );
             }
             println!(
                 "Xuncha server on http://{}/  (API document: /api/openapi.json)",

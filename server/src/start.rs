@@ -10,7 +10,9 @@ use crate::http::app::{RunningServer, Server, StartError};
 use crate::storage::{self, Storage};
 
 impl Server {
-    /// Opens storage (running migrations), seeds demo data if asked, binds and serves.
+    /// Opens storage (running migrations), seeds demo data if asked (`demo`: estates, units and
+    /// accounts; `demo_history`: those and a quarter of cases, into a database without cases),
+    /// binds and serves.
     pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         let storage = storage::open(&config).await?;
         Server::start_with_storage(config, storage).await
@@ -21,11 +23,16 @@ impl Server {
         config: Config,
         storage: Arc<dyn Storage>,
     ) -> Result<RunningServer, StartError> {
-        let demo_accounts = if config.demo {
+        let demo_accounts = if config.demo || config.demo_history {
             demo::seed(storage.as_ref()).await?
         } else {
             Vec::new()
         };
-        Server::serve(config, storage, demo_accounts).await
+        let demo_history = if config.demo_history {
+            demo::history::seed(storage.clone(), &config, &demo_accounts).await?
+        } else {
+            None
+        };
+        Server::serve(config, storage, demo_accounts, demo_history).await
     }
 }

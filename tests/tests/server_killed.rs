@@ -36,6 +36,7 @@ async fn spawn_server(data: &Path, database_url: Option<&str>, port: u16, log_na
         .args([
             "serve",
             "--demo",
+            "--no-history",
             "--bind",
             &format!("127.0.0.1:{port}"),
             "--data",

@@ -23,7 +23,7 @@ use crate::http::api;
 use crate::http::auth::RateLimiter;
 use crate::http::error::ApiError;
 use crate::http::openapi;
-use crate::model::DemoAccount;
+use crate::model::{DemoAccount, DemoHistory};
 use crate::policy::catalog::Catalog;
 use crate::storage::photo_files::{PhotoFiles, PhotoStore};
 use crate::storage::{Storage, StorageError};
@@ -335,6 +335,7 @@ pub struct RunningServer {
     addr: SocketAddr,
     state: AppState,
     demo_accounts: Vec<DemoAccount>,
+    demo_history: Option<DemoHistory>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     /// The periodic photo sweep; stopped with the server.
@@ -359,6 +360,11 @@ impl RunningServer {
     /// Accounts created by `--demo` (empty otherwise).
     pub fn demo_accounts(&self) -> &[DemoAccount] {
         &self.demo_accounts
+    }
+
+    /// The history `--demo` seeded at this start (`None`: not asked, or the database had cases).
+    pub fn demo_history(&self) -> Option<&DemoHistory> {
+        self.demo_history.as_ref()
     }
 
     /// Stops accepting, lets in-flight requests finish, and waits.
@@ -389,6 +395,7 @@ impl Server {
         config: Config,
         storage: Arc<dyn Storage>,
         demo_accounts: Vec<DemoAccount>,
+        demo_history: Option<DemoHistory>,
     ) -> Result<RunningServer, StartError> {
         let photos = PhotoStore::new(config.photo_dir()).map_err(StartError::Photos)?;
         let catalog = storage.load_catalog().await?;
@@ -458,6 +465,7 @@ impl Server {
             addr,
             state,
             demo_accounts,
+            demo_history,
             stop: Some(stop),
             task,
             sweeper,

@@ -163,6 +163,17 @@ impl std::fmt::Debug for AuditKey {
     }
 }
 
+/// What `--demo` seeded as history (`demo::history`), printed at start.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DemoHistory {
+    pub cases: usize,
+    pub events: usize,
+    /// Photos stored (each cited by an event).
+    pub photos: usize,
+    /// How long the seeding took.
+    pub millis: u64,
+}
+
 /// An account `--demo` created, printed for the person trying the server.
 #[derive(Debug, Clone, Serialize)]
 pub struct DemoAccount {

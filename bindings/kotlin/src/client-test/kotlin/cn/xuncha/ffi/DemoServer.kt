@@ -11,7 +11,7 @@ import java.util.concurrent.TimeUnit
 
 /**
  * The real `xuncha-server` binary, started with demo data on a free loopback port
- * (`serve --demo --data TMP --bind 127.0.0.1:0`); the address and the demo password are read
+ * (`serve --demo --no-history --data TMP --bind 127.0.0.1:0`: accounts, no seeded cases); the address and the demo password are read
  * from its stdout. The binary path comes from the system property `xuncha.server.bin`.
  */
 class DemoServer private constructor(
@@ -78,7 +78,7 @@ class DemoServer private constructor(
             check(File(bin).canExecute()) { "server binary missing: $bin (cargo build -p xuncha-server)" }
             val data = Files.createTempDirectory("xuncha-server-").toFile()
             val log = File(data, "server.log")
-            val process = ProcessBuilder(bin, "serve", "--demo", "--data", File(data, "db").path, "--bind", "127.0.0.1:0")
+            val process = ProcessBuilder(bin, "serve", "--demo", "--no-history", "--data", File(data, "db").path, "--bind", "127.0.0.1:0")
                 .redirectError(log)
                 .start()
             val lines = LinkedBlockingQueue<String>()

@@ -1,7 +1,12 @@
 //! `serve --demo`: seeds the demo estates and unit directory (three Tianjin areas, from the domain
 //! core's demo data), one account per role, and one account for every unit a demo case can be
 //! routed to (`unit.<unit id>`, role by unit type), so any demo case can be walked to its close.
-//! Idempotent: existing accounts are kept.
+//! Idempotent: existing accounts are kept. [`history`] seeds a quarter of cases on top
+//! (`Config::demo_history`), in words from `story.rs` and with photos drawn by `photos.rs`.
+
+pub mod history;
+mod photos;
+mod story;
 
 use xuncha_core::{OrgUnit, Role, UnitType};
 
@@ -108,30 +113,7 @@ pub async fn seed(storage: &dyn Storage) -> Result<Vec<DemoAccount>, StartError>
             AuditDraft::new("CATALOG_IMPORTED", "catalog", "demo"),
         )
         .await?;
-    let mut wanted: Vec<(String, String, Role, OrgUnit)> = Vec::new();
-    for w in WANTED {
-        let unit = find_unit(&catalog, w).ok_or_else(|| {
-            StartError::Demo(format!(
-                "no {} unit for {} in the demo directory",
-                w.unit_type, w.area
-            ))
-        })?;
-        wanted.push((
-            w.username.to_owned(),
-            w.display_name.to_owned(),
-            w.role,
-            unit.clone(),
-        ));
-    }
-    for unit in routable_units(&catalog) {
-        let role = role_for_unit_type(unit.unit_type);
-        if !wanted
-            .iter()
-            .any(|(_, _, r, u)| u.id == unit.id && *r == role)
-        {
-            wanted.push((format!("unit.{}", unit.id), unit.name.clone(), role, unit));
-        }
-    }
+    let wanted = wanted_accounts(&catalog)?;
     // Every demo account has the same password: hash it once (argon2 is deliberately slow).
     let mut password_hash: Option<String> = None;
     let mut accounts = Vec::new();
@@ -170,6 +152,38 @@ pub async fn seed(storage: &dyn Storage) -> Result<Vec<DemoAccount>, StartError>
         });
     }
     Ok(accounts)
+}
+
+/// Every demo account: (username, display name, role, unit), the fixed ones first, then one per
+/// routable unit that has none in its role.
+pub(crate) fn wanted_accounts(
+    catalog: &Catalog,
+) -> Result<Vec<(String, String, Role, OrgUnit)>, StartError> {
+    let mut wanted: Vec<(String, String, Role, OrgUnit)> = Vec::new();
+    for w in WANTED {
+        let unit = find_unit(catalog, w).ok_or_else(|| {
+            StartError::Demo(format!(
+                "no {} unit for {} in the demo directory",
+                w.unit_type, w.area
+            ))
+        })?;
+        wanted.push((
+            w.username.to_owned(),
+            w.display_name.to_owned(),
+            w.role,
+            unit.clone(),
+        ));
+    }
+    for unit in routable_units(catalog) {
+        let role = role_for_unit_type(unit.unit_type);
+        if !wanted
+            .iter()
+            .any(|(_, _, r, u)| u.id == unit.id && *r == role)
+        {
+            wanted.push((format!("unit.{}", unit.id), unit.name.clone(), role, unit));
+        }
+    }
+    Ok(wanted)
 }
 
 /// Every unit a demo case can be routed to (the routed owner of every category at every demo
