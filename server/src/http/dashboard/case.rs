@@ -23,6 +23,7 @@ use super::layout::{
 use super::map::{Marker, render_map};
 use super::meeting::parse_minutes;
 use super::problem::{Problem, technical_details};
+use super::queue::countdown;
 use super::reader::ScopedReader;
 use super::web::{WebUser, store_photo, submit_event};
 use crate::http::app::AppState;
@@ -229,6 +230,10 @@ impl CaseView<'_> {
                     dd { (format_local(case.reported_at)) "（" (self.unit_name(&case.reported_by.unit_id)) "）" }
                     dt { "派遣期限" } dd { (dispatch_due) }
                     dt { "处置期限" } dd { (handle_due_text(case)) }
+                    @if let Some(due) = case.current_due() {
+                        dt { "倒计时" }
+                        dd id="case-countdown" { span.countdown { (countdown(due, self.now)) } }
+                    }
                     dt { "责任单位" }
                     dd id="case-unit" { (case.assigned_unit.as_deref().map_or_else(|| "—".to_owned(), |u| self.unit_name(u))) }
                     dt { "退回/返工" } dd { (case.return_count) " 次 / " (case.rework_count) " 次" }
