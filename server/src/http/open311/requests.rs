@@ -749,6 +749,7 @@ mod tests {
             routing: Some(serde_json::to_value(&decision).unwrap()),
             dispatched_units: Vec::new(),
             seq: 1,
+            number: Some("和平-20261204-0001".into()),
         };
         assert_eq!(
             agency_responsible(&row, &catalog),
