@@ -14,8 +14,9 @@ use crate::policy::catalog::Catalog;
 use crate::storage::{CaseQuery, CaseScope, CaseSort, query_all};
 use crate::storage::{CaseRow, Storage};
 
-pub const HEADERS: [&str; 27] = [
+pub const HEADERS: [&str; 28] = [
     "案件编号",
+    "案件ID",
     "类别",
     "类别代码",
     "状态",
@@ -68,6 +69,7 @@ pub fn case_row(row: &CaseRow, catalog: &Catalog) -> Vec<String> {
     };
     let text = |value: &Option<String>| value.clone().unwrap_or_default();
     vec![
+        row.number.clone().unwrap_or_default(),
         case.id.to_string(),
         case.category.info().name_zh.to_owned(),
         case.category.code().to_owned(),
@@ -165,7 +167,7 @@ mod tests {
     fn empty_export_has_bom_and_header() {
         let bytes = render(&[], &Catalog::default());
         let text = String::from_utf8(bytes).unwrap_or_default();
-        assert!(text.starts_with("\u{feff}案件编号,类别,类别代码"));
+        assert!(text.starts_with("\u{feff}案件编号,案件ID,类别,类别代码"));
         assert!(text.ends_with("退回次数\r\n"));
     }
 }

@@ -18,7 +18,8 @@ use xuncha_core::{Case, OrgUnit};
 
 use super::error::{BadInput, Refusal, WebError};
 use super::layout::{
-    NoticeKind, csrf_field, html_response, notice, options, overdue_flag, page, status_badge,
+    NoticeKind, case_label, csrf_field, html_response, notice, options, overdue_flag, page,
+    status_badge,
 };
 use super::map::{Marker, render_map};
 use super::meeting::parse_minutes;
@@ -81,7 +82,7 @@ async fn render_case(
     let case = &row.case;
     let title = format!(
         "案件 {} · {}",
-        &case.id.to_string()[..8],
+        case_label(row.number.as_deref(), case.id),
         case.category.info().name_zh
     );
     let frame = reader.web().frame();
@@ -144,6 +145,12 @@ impl CaseView<'_> {
             section.card {
                 h2 { "案件信息" }
                 dl.facts {
+                    dt { "案件编号" }
+                    dd id="case-number" {
+                        (case_label(self.row.number.as_deref(), case.id))
+                        br;
+                        small.case-id title="案件ID（手机生成）" { "ID " (case.id) }
+                    }
                     dt { "状态" }
                     dd id="case-status" data-status=(case.status.code()) {
                         (status_badge(case.status)) (overdue_flag(self.overdue()))

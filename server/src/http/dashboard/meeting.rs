@@ -16,7 +16,7 @@ use xuncha_core::workflow::{Action, Event};
 use xuncha_core::{Case, CaseStatus, Role};
 
 use super::error::{BadInput, Forbidden, WebError};
-use super::layout::{csrf_field, head_row, html_response, options, page, status_badge};
+use super::layout::{case_label, csrf_field, head_row, html_response, options, page, status_badge};
 use super::queue::{Names, current_deadline, is_overdue};
 use super::reader::ScopedReader;
 use super::web::submit_event;
@@ -30,6 +30,10 @@ pub async fn meeting_page(reader: ScopedReader) -> Result<Response, WebError> {
     let mut rows = reader.all(query).await?;
     rows.retain(|r| !agenda_reasons(&r.case, now).is_empty());
     let events = reader.events_of(&rows).await?;
+    let numbers: CaseNumbers = rows
+        .iter()
+        .filter_map(|r| Some((r.case.id, r.number.clone()?)))
+        .collect();
     let cases: Vec<Case> = rows.into_iter().map(|r| r.case).collect();
     let estates = reader.estates();
     let names = Names::new(&estates, reader.catalog().units());
@@ -37,7 +41,7 @@ pub async fn meeting_page(reader: ScopedReader) -> Result<Response, WebError> {
     let web = reader.web();
     let can_record = web.user().role == Role::StreetOffice;
     let csrf = can_record.then_some(web.csrf_token.as_str());
-    let body = render_agenda(&items, &events, &names, now, csrf);
+    let body = render_agenda(&items, &events, &numbers, &names, now, csrf);
     let frame = web.frame();
     Ok(html_response(page(
         "联席会议议程",
@@ -146,6 +150,9 @@ pub fn parse_minutes(event: &Event) -> Option<(&str, &str)> {
     }
 }
 
+/// Case id → case number (案件编号) of the cases on the agenda.
+pub type CaseNumbers = std::collections::HashMap<uuid::Uuid, String>;
+
 /// Limits on what a minutes form may carry.
 pub const MAX_MINUTES_CHARS: usize = 2000;
 
@@ -154,6 +161,7 @@ pub const MAX_MINUTES_CHARS: usize = 2000;
 pub fn render_agenda(
     items: &[(&Case, Vec<AgendaReason>)],
     events: &[Event],
+    numbers: &CaseNumbers,
     names: &Names<'_>,
     now: DateTime<Utc>,
     record_csrf: Option<&str>,
@@ -178,7 +186,7 @@ pub fn render_agenda(
                 (head_row(&["序号", "案件", "状态", "列入原因", "责任单位", "期限", "会议纪要"]))
                 tbody {
                     @for (i, (case, reasons)) in items.iter().enumerate() {
-                        (agenda_row(i + 1, case, reasons, events, names, &unit_choices, record_csrf))
+                        (agenda_row(i + 1, case, numbers.get(&case.id).map(String::as_str), reasons, events, names, &unit_choices, record_csrf))
                     }
                 }
             }
@@ -186,9 +194,11 @@ pub fn render_agenda(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn agenda_row(
     n: usize,
     case: &Case,
+    number: Option<&str>,
     reasons: &[AgendaReason],
     events: &[Event],
     names: &Names<'_>,
@@ -200,6 +210,8 @@ fn agenda_row(
         tr {
             td { (n) }
             td {
+                a.case-number href={ "/dashboard/cases/" (case.id) } { (case_label(number, case.id)) }
+                " "
                 a href={ "/dashboard/cases/" (case.id) } { (case.category.info().name_zh) }
                 br;
                 (names.estate(&case.estate_id)) " " (case.building.as_deref().unwrap_or(""))

@@ -19,7 +19,8 @@ use xuncha_core::{Case, CaseStatus, Category, Role};
 use super::error::{BadInput, WebError};
 use super::export::{Cell, Table, csv_download, xlsx_download};
 use super::layout::{
-    NoticeKind, head_row, html_response, notice, options, overdue_flag, page, status_badge,
+    NoticeKind, case_label, head_row, html_response, notice, options, overdue_flag, page,
+    status_badge,
 };
 use super::reader::ScopedReader;
 use crate::model::routing::RoutedUnit;
@@ -76,6 +77,7 @@ pub async fn queue_page(
         .iter()
         .map(|r| QueueItem {
             case: &r.case,
+            number: r.number.as_deref(),
             // Only before the first dispatch: after a return the routed owner is often the unit
             // that just said "not ours".
             routed_owner: r
@@ -114,7 +116,10 @@ async fn export_table(reader: &ScopedReader, filter: &QueueFilter) -> Result<Tab
     // An export is the whole list, whatever page the screen was on.
     query.after = None;
     let rows = reader.all(query).await?;
-    let cases: Vec<&Case> = rows.iter().map(|r| &r.case).collect();
+    let cases: Vec<(Option<&str>, &Case)> = rows
+        .iter()
+        .map(|r| (r.number.as_deref(), &r.case))
+        .collect();
     Ok(queue_export(&cases, &names, now))
 }
 
@@ -521,6 +526,8 @@ pub fn waiting_label(case: &Case, names: &Names<'_>) -> Markup {
 /// A queue row: the case and, until its first dispatch, the owner its routing decision names.
 pub struct QueueItem<'a> {
     pub case: &'a Case,
+    /// The case number (案件编号) the server gave it.
+    pub number: Option<&'a str>,
     pub routed_owner: Option<RoutedUnit>,
 }
 
@@ -565,7 +572,7 @@ pub fn queue_table(items: &[QueueItem<'_>], names: &Names<'_>, now: DateTime<Utc
     }
     html! {
         table.queue id="queue" {
-            (head_row(&["上报时间", "类别", "描述", "小区", "位置", "状态", "责任单位", "期限"]))
+            (head_row(&["案件编号", "上报时间", "类别", "描述", "小区", "位置", "状态", "责任单位", "期限"]))
             tbody { @for item in items { (queue_row(item, names, now)) } }
         }
     }
@@ -597,6 +604,7 @@ fn queue_row(item: &QueueItem<'_>, names: &Names<'_>, now: DateTime<Utc>) -> Mar
         .join(" ");
     html! {
         tr data-case=(case.id) class=[overdue.then_some("overdue")] {
+            td.case-number { a href={ "/dashboard/cases/" (case.id) } { (case_label(item.number, case.id)) } }
             td { a href={ "/dashboard/cases/" (case.id) } { (format_local(case.reported_at)) } }
             td { (case.category.info().name_zh) }
             td.description title=(first_line(description, usize::MAX)) {
@@ -618,10 +626,15 @@ fn queue_row(item: &QueueItem<'_>, names: &Names<'_>, now: DateTime<Utc>) -> Mar
     }
 }
 
-/// The queue as an export table (same rows and order as on screen).
-pub fn queue_export(cases: &[&Case], names: &Names<'_>, now: DateTime<Utc>) -> Table {
+/// The queue as an export table (same rows and order as on screen): each case with its number.
+pub fn queue_export(
+    cases: &[(Option<&str>, &Case)],
+    names: &Names<'_>,
+    now: DateTime<Utc>,
+) -> Table {
     let headers = [
         "案件编号",
+        "案件ID",
         "上报时间",
         "类别代码",
         "类别",
@@ -640,12 +653,13 @@ pub fn queue_export(cases: &[&Case], names: &Names<'_>, now: DateTime<Utc>) -> T
     ];
     let rows = cases
         .iter()
-        .map(|c| {
+        .map(|&(number, c)| {
             let community = names
                 .estates
                 .get(c.estate_id.as_str())
                 .map_or("", |e| e.community.as_str());
             vec![
+                Cell::from(number.unwrap_or_default()),
                 Cell::from(c.id.to_string()),
                 format_local(c.reported_at).into(),
                 c.category.code().into(),
@@ -852,16 +866,24 @@ mod tests {
             .iter()
             .map(|c| QueueItem {
                 case: c,
+                number: Some("和平-20261127-0001"),
                 routed_owner: None,
             })
             .collect();
         let html = queue_table(&items, &names, now).into_string();
         assert_eq!(html.matches("class=\"overdue\"").count(), 2);
         assert!(html.contains("changchunli小区"));
-        let table = queue_export(&rows, &names, now);
+        assert_eq!(html.matches("和平-20261127-0001").count(), 3, "{html}");
+        let numbered: Vec<(Option<&str>, &Case)> = rows
+            .iter()
+            .map(|c| (Some("和平-20261127-0001"), *c))
+            .collect();
+        let table = queue_export(&numbered, &names, now);
         assert_eq!(table.rows.len(), 3);
-        assert_eq!(table.rows[0][8], Cell::Text("DISPATCHED".into()));
-        assert_eq!(table.rows[0][12], Cell::Text("是".into()));
+        assert_eq!(table.headers[0], "案件编号");
+        assert_eq!(table.rows[0][0], Cell::Text("和平-20261127-0001".into()));
+        assert_eq!(table.rows[0][9], Cell::Text("DISPATCHED".into()));
+        assert_eq!(table.rows[0][13], Cell::Text("是".into()));
         let _ = Duration::zero();
     }
 
@@ -989,14 +1011,17 @@ mod tests {
         let items = [
             QueueItem {
                 case: &cases[0],
+                number: None,
                 routed_owner: Some(owner.clone()),
             },
             QueueItem {
                 case: &cases[1],
+                number: None,
                 routed_owner: Some(owner),
             },
             QueueItem {
                 case: &lock,
+                number: None,
                 routed_owner: None,
             },
         ];
