@@ -264,6 +264,36 @@ mod tests {
     use xuncha_core::{Actor, Category, Role};
 
     #[test]
+    fn agenda_rows_are_named_by_case_number() {
+        let now = at(27, 0);
+        let overdue = case(
+            2,
+            CaseStatus::Reported,
+            Category::StreetLight,
+            "e",
+            at(20, 0),
+        );
+        let unnumbered = case(
+            3,
+            CaseStatus::Returned,
+            Category::StreetLight,
+            "e",
+            at(26, 0),
+        );
+        let cases = vec![overdue, unnumbered];
+        let items = agenda(&cases, now);
+        let numbers: CaseNumbers = [(Uuid::from_u128(2), "和平-20261120-0007".to_owned())].into();
+        let names = Names::new(&[], &[]);
+        let html = render_agenda(&items, &[], &numbers, &names, now, None).into_string();
+        assert!(html.contains("和平-20261120-0007"), "{html}");
+        // A row read without a number falls back to the id's first 8 characters.
+        assert!(
+            html.contains(&Uuid::from_u128(3).simple().to_string()[..8]),
+            "{html}"
+        );
+    }
+
+    #[test]
     fn agenda_takes_overdue_returned_and_reopened_open_cases() {
         let now = at(27, 0);
         let fresh = case(
