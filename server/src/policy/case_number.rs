@@ -1,7 +1,7 @@
 //! Case numbers (案件编号, issue 13): a short, speakable, unique number the server gives a case
 //! when it ingests the case's REPORT, e.g. `和平-20261204-0012` — the estate district's short
-//! name, the Beijing date of the server time at ingest, and a sequence per district and day from
-//! 0001. Decided here; storage keeps the counter per [`NumberKey`] and writes the number in the
+//! name, the Beijing date of the server time at ingest, and a sequence per district and day
+//! starting at 0001. Decided here; storage keeps the counter per [`NumberKey`] and writes the number in the
 //! same transaction as the case (`storage::ops::ingest`). A number is never reused or changed.
 
 use chrono::{DateTime, Utc};
