@@ -99,7 +99,11 @@ def test_report_sync_dispatch_round_trip(server):
         street = new_client()
         await street.enrol(url, "street.nanyingmen", password, "pytest 街道")
         await street.sync(None)
-        assert x.ActionKind.DISPATCH in street.case_detail(case_id).allowed_actions
+        seen = street.case_detail(case_id)
+        assert x.ActionKind.DISPATCH in seen.allowed_actions
+        # The server numbered the case at ingest; both phones got the number by sync.
+        assert re.fullmatch(r"和平-\d{8}-\d{4}", seen.number or ""), seen.number
+        assert inspector.case_detail(case_id).number == seen.number
         street.act(case_id, x.ActionDraft(
             action=x.CaseAction.DISPATCH(unit_id=routing.owner.id), note=None, gps=None,
             photo_paths=[], photo_kind=x.PhotoKind.BEFORE,

@@ -355,6 +355,9 @@ pub struct CaseListItem {
     pub photos_uploaded: u32,
     /// Photos the server refused (shown as "1 张照片被服务器拒收").
     pub photos_refused: u32,
+    /// The case number (案件编号, e.g. `和平-20261204-0012`) the server gave the case; `None`
+    /// until a sync delivers it.
+    pub number: Option<String>,
 }
 
 impl From<store::CaseListView> for CaseListItem {
@@ -365,6 +368,7 @@ impl From<store::CaseListView> for CaseListItem {
             photos_total: item.photos_total,
             photos_uploaded: item.photos_uploaded,
             photos_refused: item.photos_refused,
+            number: item.number,
         }
     }
 }
@@ -447,6 +451,8 @@ pub struct CaseDetail {
     pub allowed_actions: Vec<ActionKind>,
     pub photos: Vec<CasePhoto>,
     pub unsynced_changes: u32,
+    /// The case number the server gave the case; `None` until a sync delivers it.
+    pub number: Option<String>,
 }
 
 /// Counts for a sync badge.
@@ -727,6 +733,7 @@ impl XunchaClient {
             allowed_actions: detail.allowed_actions,
             photos: detail.photos.into_iter().map(CasePhoto::from).collect(),
             unsynced_changes: detail.unsynced_changes,
+            number: detail.number,
         })
     }
 

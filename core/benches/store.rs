@@ -130,6 +130,7 @@ fn seeded_store(dir: &std::path::Path) -> Store {
                     estates: vec![],
                     units: vec![],
                     routing_rules: None,
+                    case_numbers: Default::default(),
                     next_cursor: Cursor(i.to_string()),
                     has_more: true,
                 })

@@ -90,7 +90,7 @@ fn comment(note: &str) -> EventDraft {
 fn new_store_has_latest_schema_and_builtin_estates() {
     let dir = tempfile::tempdir().unwrap();
     let store = open_store(dir.path());
-    assert_eq!(store.schema_version().unwrap(), 5);
+    assert_eq!(store.schema_version().unwrap(), 6);
     let ids: Vec<String> = store.estates().unwrap().into_iter().map(|e| e.id).collect();
     for id in ["changchunli", "pingshandao", "heyuanbeili"] {
         assert!(ids.contains(&id.to_string()), "{ids:?}");
@@ -99,7 +99,7 @@ fn new_store_has_latest_schema_and_builtin_estates() {
     drop(store);
     // Reopening an up-to-date file changes nothing.
     let store = open_store(dir.path());
-    assert_eq!(store.schema_version().unwrap(), 5);
+    assert_eq!(store.schema_version().unwrap(), 6);
     assert_eq!(store.estates().unwrap().len(), ids.len());
 }
 
@@ -116,7 +116,7 @@ fn database_from_a_newer_schema_is_refused_with_a_clear_error() {
     let err = Store::open(&path).unwrap_err();
     assert_eq!(err.code(), "SCHEMA_TOO_NEW");
     let message = err.to_string();
-    assert!(message.contains("99") && message.contains('5'), "{message}");
+    assert!(message.contains("99") && message.contains('6'), "{message}");
     assert!(message.contains("更新应用"), "{message}");
     // Untouched: same version, no tables added, still a rollback-journal file.
     let conn = rusqlite::Connection::open(&path).unwrap();
@@ -665,10 +665,20 @@ fn pull_is_authoritative_and_local_pending_events_are_reapplied() {
         estates: vec![],
         units: vec![],
         routing_rules: None,
+        case_numbers: [(other_case.id, "和平-20261204-0002".to_owned())].into(),
         next_cursor: Cursor("c-42".into()),
         has_more: false,
     };
+    assert_eq!(store.case_number(other_case.id).unwrap(), None);
     let summary = store.apply_pull(&pull).unwrap();
+    // The server's case number is kept and shown (issue 13).
+    assert_eq!(
+        store.case_number(other_case.id).unwrap().as_deref(),
+        Some("和平-20261204-0002")
+    );
+    let detail = store.case_detail(other_case.id, None).unwrap().unwrap();
+    assert_eq!(detail.number.as_deref(), Some("和平-20261204-0002"));
+    assert_eq!(store.case_number(mine.case.id).unwrap(), None);
     assert_eq!(summary.cases_updated, 2);
     assert_eq!(
         summary.events_stored, 1,
@@ -692,9 +702,15 @@ fn pull_is_authoritative_and_local_pending_events_are_reapplied() {
     assert_eq!(store.case(mine.case.id).unwrap().unwrap(), expected);
     // An older snapshot arriving late does not win over a newer one.
     let mut stale = pull.clone();
-    stale.cases = vec![mine.case.clone()];
+    stale.cases = vec![mine.case.clone(), other_case.clone()];
     stale.events.clear();
+    stale.case_numbers.clear();
     store.apply_pull(&stale).unwrap();
+    // A page without numbers (an older server) leaves the stored number.
+    assert_eq!(
+        store.case_number(other_case.id).unwrap().as_deref(),
+        Some("和平-20261204-0002")
+    );
     assert_eq!(
         store.case(mine.case.id).unwrap().unwrap().status,
         CaseStatus::Escalated
@@ -715,6 +731,7 @@ fn pulled_estates_replace_the_builtin_ones() {
         estates: vec![estate.clone()],
         units: vec![],
         routing_rules: None,
+        case_numbers: Default::default(),
         next_cursor: Cursor("1".into()),
         has_more: false,
     };

@@ -96,6 +96,12 @@ pub struct PullResponse {
     /// The routing rules file (TOML) when it changed since the cursor.
     #[serde(default)]
     pub routing_rules: Option<String>,
+    /// Case id → the case number (案件编号, e.g. `和平-20261204-0012`) the server gave each of
+    /// `cases` when it ingested the case's REPORT; a number never changes. Optional on the wire:
+    /// a server built before numbers sends none (the map is empty) and a phone built before them
+    /// ignores the field, so `PROTOCOL_VERSION` stays.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub case_numbers: std::collections::BTreeMap<Uuid, String>,
     pub next_cursor: Cursor,
     /// More changes wait: pull again with `next_cursor`.
     pub has_more: bool,
@@ -291,6 +297,7 @@ mod tests {
             estates: crate::demo::estates().unwrap(),
             units: vec![],
             routing_rules: Some("version = 1".into()),
+            case_numbers: Default::default(),
             next_cursor: Cursor("c-42".into()),
             has_more: false,
         };

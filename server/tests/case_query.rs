@@ -662,14 +662,27 @@ async fn migration_backfills_rows_stored_before_it(backend: Backend) {
             }
         }
     }
+    let mut all = migrated
+        .query_cases(CaseQuery {
+            sort: CaseSort::Oldest,
+            limit: 1000,
+            ..CaseQuery::new(CaseScope::All, now)
+        })
+        .await
+        .unwrap()
+        .rows;
+    assert!(!all.is_empty());
+    // Migration 0006 numbered every case, in reported order, without a repeat.
+    let numbers: Vec<String> = all.iter_mut().map(|r| r.number.take().unwrap()).collect();
+    let distinct: HashSet<&String> = numbers.iter().collect();
+    assert_eq!(distinct.len(), numbers.len(), "{numbers:?}");
     assert!(
-        !migrated
-            .query_cases(CaseQuery::new(CaseScope::All, now))
-            .await
-            .unwrap()
-            .rows
-            .is_empty()
+        numbers
+            .iter()
+            .all(|n| n.ends_with("-0001") || n.contains("-00"))
     );
+    let first = &numbers[0];
+    assert!(first.ends_with("-0001"), "{numbers:?}");
 }
 
 both_backends!(

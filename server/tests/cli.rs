@@ -559,14 +559,20 @@ async fn export_cases_writes_excel_ready_csv_in_beijing_time() {
     let lines: Vec<&str> = text.split("\r\n").collect();
     assert_eq!(lines.len(), 3, "header, one case, final CRLF: {text}");
     assert!(
-        lines[0].starts_with("案件ID,类别,类别代码,状态,状态代码,旧楼区"),
+        lines[0].starts_with("案件编号,案件ID,类别,类别代码,状态,状态代码,旧楼区"),
         "{}",
         lines[0]
     );
     let line = lines[1];
+    // The case number the server gave the case comes first (issue 13).
+    let number = row.number.clone().unwrap();
+    assert!(
+        number.starts_with("和平-") && number.ends_with("-0001"),
+        "{number}"
+    );
     assert!(
         line.starts_with(&format!(
-            "{id},共用部位堆放物品,COMMON_AREA_CLUTTER,已上报,REPORTED,长春里,changchunli,和平区"
+            "{number},{id},共用部位堆放物品,COMMON_AREA_CLUTTER,已上报,REPORTED,长春里,changchunli,和平区"
         )),
         "{line}"
     );

@@ -182,6 +182,89 @@ async fn queue_searches_sorts_and_lists_my_work(backend: Backend) {
     assert!(!ads_row.contains("拟派："), "{ads_row}");
 }
 
+/// The Beijing days around now (a test running over midnight sees either).
+fn beijing_days() -> [String; 2] {
+    let day = |at: chrono::DateTime<chrono::Utc>| {
+        at.with_timezone(&xuncha_core::time::SHANGHAI)
+            .format("%Y%m%d")
+            .to_string()
+    };
+    let now = chrono::Utc::now();
+    [day(now - chrono::TimeDelta::minutes(5)), day(now)]
+}
+
+/// Issue 13: the queue rows, the case page and the export show the number the server gave each
+/// case; the queue's search finds it whole or in part.
+async fn cases_show_and_find_their_number(backend: Backend) {
+    let t = TestServer::start(backend).await;
+    let inspector = t.enrol("inspector.changchunli").await;
+    let (first, second) = (Uuid::now_v7(), Uuid::now_v7());
+    let pushed = t
+        .push(
+            &inspector.access_token,
+            vec![
+                report(first, "changchunli", "ELEVATOR"),
+                report(second, "changchunli", "SMALL_ADS"),
+            ],
+        )
+        .await;
+    for result in &pushed.results {
+        assert_eq!(outcome(result), "APPLIED", "{result:?}");
+    }
+    let (_, office) = dashboard_cookie(&t.base, "street.nanyingmen").await;
+    let (status, html) = page(&t, &office, "/dashboard/cases").await;
+    assert_eq!(status, 200);
+    let day = beijing_days()
+        .into_iter()
+        .find(|d| html.contains(&format!("和平-{d}-0001")))
+        .unwrap_or_else(|| panic!("no 和平 number of today: {html}"));
+    let (n1, n2) = (format!("和平-{day}-0001"), format!("和平-{day}-0002"));
+    assert!(row(&html, first).contains(&n1), "{html}");
+    assert!(row(&html, second).contains(&n2), "{html}");
+
+    // The case page is titled by the number and keeps the full id.
+    let (status, html) = page(&t, &office, &format!("/dashboard/cases/{second}")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains(&format!("<title>案件 {n2}")), "{html}");
+    assert!(html.contains(&second.to_string()), "{html}");
+
+    // Search: the whole number, its sequence, its district and day.
+    let search = |q: &str| format!("/dashboard/cases?q={}", urlencode(q));
+    let (_, html) = page(&t, &office, &search(&n2)).await;
+    assert!(
+        !row(&html, second).is_empty() && row(&html, first).is_empty(),
+        "{html}"
+    );
+    let (_, html) = page(&t, &office, &search("0002")).await;
+    assert!(
+        !row(&html, second).is_empty() && row(&html, first).is_empty(),
+        "{html}"
+    );
+    let (_, html) = page(&t, &office, &search(&format!("和平-{day}"))).await;
+    assert!(
+        !row(&html, second).is_empty() && !row(&html, first).is_empty(),
+        "{html}"
+    );
+
+    // The export's first column is the number.
+    let (status, csv) = page(&t, &office, "/dashboard/cases.csv").await;
+    assert_eq!(status, 200);
+    assert!(
+        csv.trim_start_matches('\u{feff}').starts_with("案件编号,"),
+        "{csv}"
+    );
+    assert!(csv.contains(&format!("\n{n1},{first},")), "{csv}");
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// GET /dashboard/logout only redirects (no sign-out on GET: CSRF); the header's 退出 is a POST
 /// form with the CSRF token, and the header names the unit once.
 async fn logout_get_redirects_and_header_reads_once(backend: Backend) {
@@ -216,6 +299,7 @@ async fn logout_get_redirects_and_header_reads_once(backend: Backend) {
 }
 
 both_backends!(
+    cases_show_and_find_their_number,
     root_redirects_to_the_dashboard,
     queue_searches_sorts_and_lists_my_work,
     logout_get_redirects_and_header_reads_once

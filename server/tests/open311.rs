@@ -217,6 +217,20 @@ async fn round_trip(backend: Backend) {
             .contains("北京时间"),
         "{created}"
     );
+    // The case number the server gave the case (issue 13): an extra element, and the first
+    // words of the notice residents see.
+    let number = created[0]["case_number"].as_str().unwrap().to_owned();
+    assert!(
+        number.starts_with("和平-") && number.ends_with("-0001"),
+        "{created}"
+    );
+    assert!(
+        created[0]["service_notice"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("案件编号 {number}。")),
+        "{created}"
+    );
 
     // The sync API sees the same case, routed by the same code, reported by the inspector.
     let detail: Value = api
@@ -246,6 +260,7 @@ async fn round_trip(backend: Backend) {
     assert_eq!(status, StatusCode::OK, "{one}");
     let request = &one[0];
     assert_eq!(request["service_request_id"], id.as_str());
+    assert_eq!(request["case_number"], number.as_str(), "{request}");
     assert_eq!(request["status"], "open");
     assert_eq!(request["service_code"], "STREET_LIGHT");
     assert_eq!(request["service_name"], "路灯");

@@ -99,6 +99,18 @@ async fn two_phones_capture_offline_and_the_case_runs_to_closed(backend: Backend
         "{report:?}"
     );
 
+    // Numbered by the server at ingest (issue 13), in the order the reports arrived, and
+    // delivered by the pull that follows the push: the store and the case screens show it.
+    let first = inspector.store.case_number(case_id).unwrap().unwrap();
+    assert!(
+        first.starts_with("和平-") && first.ends_with("-0001"),
+        "{first}"
+    );
+    let second = company.store.case_number(other.case.id).unwrap().unwrap();
+    assert_eq!(second, format!("{}0002", &first[..first.len() - 4]));
+    let detail = inspector.store.case_detail(case_id, None).unwrap().unwrap();
+    assert_eq!(detail.number.as_deref(), Some(first.as_str()));
+
     // Routed at ingest: the owner is the district's city management, the department's unit.
     let admin = access_token(base, "admin").await;
     let (status, detail) = api_get(base, &admin, &format!("/api/v1/cases/{case_id}")).await;
@@ -115,6 +127,13 @@ async fn two_phones_capture_offline_and_the_case_runs_to_closed(backend: Backend
     // Committee escalates (dissuasion did not work), street office dispatches to the routed unit.
     let pulled = committee.sync().await;
     assert!(pulled.pulled_cases >= 2, "{pulled:?}");
+    let listed = committee
+        .store
+        .list_case_views(&Default::default(), 10, None)
+        .unwrap();
+    let numbers: Vec<Option<String>> = listed.items.into_iter().map(|i| i.number).collect();
+    assert!(numbers.contains(&Some(first.clone())), "{numbers:?}");
+    assert!(numbers.contains(&Some(second.clone())), "{numbers:?}");
     record(
         &committee,
         case_id,

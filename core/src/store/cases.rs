@@ -97,6 +97,19 @@ impl Store {
     pub fn case(&self, id: Uuid) -> Result<Option<Case>, StoreError> {
         Ok(self.read(|conn| load_view(conn, id))?)
     }
+
+    /// The case number (案件编号) the server gave the case, once a pull has delivered it.
+    pub fn case_number(&self, id: Uuid) -> Result<Option<String>, StoreError> {
+        Ok(self.read(|conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT number FROM case_numbers WHERE case_id = ?1",
+                    [id.as_bytes().as_slice()],
+                    |r| r.get(0),
+                )
+                .optional()?)
+        })?)
+    }
 }
 
 fn list(

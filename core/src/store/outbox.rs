@@ -221,6 +221,13 @@ impl Store {
                 }
                 touched.insert(event.case_id);
             }
+            for (case_id, number) in &pull.case_numbers {
+                tx.execute(
+                    "INSERT INTO case_numbers (case_id, number) VALUES (?1, ?2)
+                     ON CONFLICT (case_id) DO UPDATE SET number = excluded.number",
+                    params![case_id.as_bytes().as_slice(), number],
+                )?;
+            }
             for case in &pull.cases {
                 take_server_snapshot(tx, case)?;
                 summary.cases_updated += 1;

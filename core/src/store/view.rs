@@ -39,6 +39,9 @@ impl CasePhotoView {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CaseListView {
     pub case: Case,
+    /// The case number (案件编号, e.g. `和平-20261204-0012`) the server gave it; `None` until a
+    /// pull delivers it (a case reported on this phone and not yet synced).
+    pub number: Option<String>,
     /// Local events the server has not answered yet (0 = in sync).
     pub unsynced_changes: u32,
     /// Photos of the case taken on this phone, how many of them the server holds, and how many
@@ -67,6 +70,8 @@ pub struct TimelineView {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CaseDetailView {
     pub case: Case,
+    /// The case number the server gave it, as in [`CaseListView::number`].
+    pub number: Option<String>,
     pub timeline: Vec<TimelineView>,
     /// The actions `actor` may take now (empty without an actor, i.e. signed out).
     pub allowed_actions: Vec<ActionKind>,
@@ -150,6 +155,7 @@ impl Store {
                     .count(),
             ),
             unsynced_changes: item.unsynced_changes,
+            number: self.case_number(item.case.id)?,
             case: item.case,
         })
     }
@@ -197,6 +203,7 @@ impl Store {
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(Some(CaseDetailView {
+            number: self.case_number(id)?,
             photos: self.case_photos(&case.photos)?,
             case,
             timeline,

@@ -64,7 +64,10 @@ mod tests {
     fn empty_export_has_bom_and_header() {
         let bytes = render(&[], &Catalog::default(), Utc::now());
         let text = String::from_utf8(bytes).unwrap_or_default();
-        assert!(text.starts_with("\u{feff}案件ID,类别,类别代码"), "{text}");
+        assert!(
+            text.starts_with("\u{feff}案件编号,案件ID,类别,类别代码"),
+            "{text}"
+        );
         assert!(text.ends_with("依据摘要\r\n"), "{text}");
     }
 }

@@ -82,6 +82,9 @@ pub struct CaseRow {
     pub dispatched_units: Vec<String>,
     /// Change sequence number of its latest change.
     pub seq: i64,
+    /// The case number (案件编号, e.g. `和平-20261204-0012`) the server gave the case when it
+    /// ingested its REPORT (`policy::case_number`); `None` only between planning and writing.
+    pub number: Option<String>,
 }
 
 /// A stored photo, keyed by the SHA-256 the device uploaded under (the one events reference).

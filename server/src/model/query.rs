@@ -167,11 +167,16 @@ impl CaseQuery {
 
     /// The in-memory form of the whole query (tests compare it with the SQL).
     pub fn matches(&self, row: &CaseRow) -> bool {
-        self.scope.admits(row) && self.matches_case(&row.case)
+        self.scope.admits(row) && self.matches_filters(&row.case, row.number.as_deref())
     }
 
-    /// The in-memory form of the filters, without the scope.
+    /// The in-memory form of the filters, without the scope (and without the case number).
     pub fn matches_case(&self, case: &Case) -> bool {
+        self.matches_filters(case, None)
+    }
+
+    /// The filters; the text matches the search columns or a part of the case number.
+    fn matches_filters(&self, case: &Case, number: Option<&str>) -> bool {
         let columns = IndexColumns::of(case);
         (self.ids.is_empty() || self.ids.contains(&case.id))
             && (self.statuses.is_empty() || self.statuses.contains(&case.status))
@@ -192,9 +197,11 @@ impl CaseQuery {
             && self.reported_from.is_none_or(|t| case.reported_at >= t)
             && self.reported_to.is_none_or(|t| case.reported_at <= t)
             && self.updated_from.is_none_or(|t| case.updated_at >= t)
-            && self
-                .search_words()
-                .is_none_or(|t| columns.search_text.contains(&t.to_lowercase()))
+            && self.search_words().is_none_or(|t| {
+                let t = t.to_lowercase();
+                columns.search_text.contains(&t)
+                    || number.is_some_and(|n| n.to_lowercase().contains(&t))
+            })
     }
 
     /// The text filter, trimmed; blank means none.

@@ -16,6 +16,7 @@ use xuncha_core::workflow::{Action, Event};
 use crate::model::{CaseRow, Head};
 use crate::policy::access::{self, Viewer};
 use crate::policy::audit::{self, AuditDraft, AuditRow};
+use crate::policy::case_number::NumberKey;
 use crate::policy::catalog::{self, Catalog};
 use crate::policy::refusal::{Refusal, RefusalKind, RouteError};
 
@@ -117,6 +118,9 @@ pub struct IngestPlan {
     /// (photo sha256, case id) for every photo an applied event references.
     pub photo_refs: Vec<(String, Uuid)>,
     pub audit: Vec<AuditRow>,
+    /// Cases reported in this batch and the counter each one's number is drawn from
+    /// ([`NumberKey`]); the backend draws and writes the number with the case row.
+    pub numbers: Vec<(Uuid, NumberKey)>,
 }
 
 /// Event ids and case ids of the batch, for the backend's reads.
@@ -335,11 +339,18 @@ fn decide(
                     Err(e) => RouteError::from(e.clone()).to_json(),
                 }
             });
+            // Numbered by the server time of its ingest: a re-pushed REPORT is a duplicate
+            // above and never reaches here, so it never draws a second number.
+            plan.numbers.push((
+                case.id,
+                NumberKey::in_catalog(&batch.catalog, &case.estate_id, batch.now),
+            ));
             CaseRow {
                 case: case.clone(),
                 routing,
                 dispatched_units: Vec::new(),
                 seq,
+                number: None,
             }
         }
     };

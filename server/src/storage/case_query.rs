@@ -118,8 +118,12 @@ fn where_clause(query: &CaseQuery, sql: &mut Sql) -> String {
         terms.push(format!("updated_at_us >= {from}"));
     }
     if let Some(text) = query.search_words() {
+        // The text, or a part of the case number (e.g. `0012`, `和平-20261204`).
         let pattern = sql.bind(SqlValue::Text(escape_like(text)));
-        terms.push(format!("search_text LIKE {pattern} ESCAPE '\\'"));
+        let number = sql.bind(SqlValue::Text(escape_like(text)));
+        terms.push(format!(
+            "(search_text LIKE {pattern} ESCAPE '\\' OR number LIKE {number} ESCAPE '\\')"
+        ));
     }
     if terms.is_empty() {
         String::new()

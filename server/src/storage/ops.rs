@@ -23,6 +23,7 @@ use crate::model::{
     CaseRow, ChangePage, DeviceRecord, NewDevice, PhotoRecord, RefreshOutcome, Session, UserRecord,
 };
 use crate::policy::audit::{self, AuditDraft, AuditRow};
+use crate::policy::case_number::NumberKey;
 use crate::policy::catalog::Catalog;
 use crate::policy::credentials::{
     LockoutPolicy, RefreshStep, SpentToken, TokenRefresh, decide_refresh, eviction_audit,
@@ -88,7 +89,7 @@ struct CaseAndKey(CaseRow, i64);
 
 impl FromRow for CaseAndKey {
     fn from_row(row: &impl Row) -> Result<CaseAndKey, StorageError> {
-        Ok(CaseAndKey(case_at(row, 0)?, row.get(4)?))
+        Ok(CaseAndKey(case_at(row, 0)?, row.get(5)?))
     }
 }
 
@@ -540,7 +541,8 @@ pub async fn ingest<T: Tx>(
         .extend(cases.into_iter().map(|IdAndCase(id, row)| (id, row)));
     existing.photos = photo_evidence(tx, batch).await?;
 
-    let plan = ingest::plan(batch, existing, head)?;
+    let mut plan = ingest::plan(batch, existing, head)?;
+    draw_case_numbers(tx, &mut plan).await?;
 
     for row in &plan.events {
         tx.execute(
@@ -586,6 +588,7 @@ pub async fn ingest<T: Tx>(
                 columns.due_us,
                 columns.assigned_unit,
                 columns.search_text,
+                row.number.as_deref(),
             ],
         )
         .await?;
@@ -604,6 +607,29 @@ pub async fn ingest<T: Tx>(
         insert_audit_row(tx, row).await?;
     }
     Ok(plan.results)
+}
+
+/// Draws the number of every case the plan reports from its counter ([`NumberKey`]), in this
+/// transaction, and puts it on the case row to be written.
+async fn draw_case_numbers<T: Tx>(
+    tx: &T,
+    plan: &mut ingest::IngestPlan,
+) -> Result<(), StorageError> {
+    for (case_id, key) in &plan.numbers {
+        let number = draw_number(tx, key).await?;
+        if let Some(row) = plan.cases.iter_mut().find(|row| row.case.id == *case_id) {
+            row.number = Some(number);
+        }
+    }
+    Ok(())
+}
+
+/// The next number of `key`'s counter.
+async fn draw_number<T: Tx>(tx: &T, key: &NumberKey) -> Result<String, StorageError> {
+    let One(seq) = one::<_, One<i64>>(tx, sql::NEXT_CASE_NUMBER, params![&key.district, &key.day])
+        .await?
+        .ok_or_else(|| StorageError::Corrupt("case number counter returned no row".into()))?;
+    Ok(key.number(seq))
 }
 
 /// Indexes a case under every unit it involves ([`IndexColumns::units_of`]).
@@ -659,6 +685,22 @@ pub async fn backfill_case_units<T: Tx>(tx: &T) -> Result<(), StorageError> {
         write_case_units(tx, id, &IndexColumns::units_of(&units, routing.as_ref())).await?;
     }
     tracing::info!(count, "backfilled case units from routing decisions");
+    Ok(())
+}
+
+/// Numbers every case stored before case numbers existed, in reported order, from the same
+/// counters ingest draws from (the reported time is the server time of the REPORT's ingest).
+pub async fn backfill_case_numbers<T: Tx>(tx: &T) -> Result<(), StorageError> {
+    let catalog = load_catalog(tx).await?;
+    let rows: Vec<(Uuid, String, i64)> = tx.query(sql::SELECT_UNNUMBERED_CASES, &[]).await?;
+    let count = rows.len();
+    for (id, estate_id, reported_at_us) in rows {
+        let at = DateTime::from_timestamp_micros(reported_at_us).unwrap_or_default();
+        let number = draw_number(tx, &NumberKey::in_catalog(&catalog, &estate_id, at)).await?;
+        tx.execute(sql::SET_CASE_NUMBER, params![number, id])
+            .await?;
+    }
+    tracing::info!(count, "numbered existing cases");
     Ok(())
 }
 

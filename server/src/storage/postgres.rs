@@ -39,11 +39,14 @@ const MIGRATIONS: &[(i32, &str)] = &[
         5,
         include_str!("migrations/postgres/0005_auth_hardening.sql"),
     ),
+    (6, include_str!("migrations/postgres/0006_case_numbers.sql")),
 ];
 /// The migration that added the case query's columns; existing rows are backfilled with it.
 const CASE_QUERY_MIGRATION: i32 = 2;
 /// The migration that indexed cases under their routed supervisor and co-responsible units.
 const CASE_UNITS_ROUTING_MIGRATION: i32 = 3;
+/// The migration that added case numbers; existing cases are numbered with it.
+const CASE_NUMBERS_MIGRATION: i32 = 6;
 /// Advisory lock key held while migrating, so two servers starting together do not race.
 const MIGRATION_LOCK: i64 = 0x5855_4e43_4841;
 
@@ -255,6 +258,9 @@ impl PostgresStorage {
                 }
                 if *version == CASE_UNITS_ROUTING_MIGRATION {
                     ops::backfill_case_units(&PgTx::Tx(&tx)).await?;
+                }
+                if *version == CASE_NUMBERS_MIGRATION {
+                    ops::backfill_case_numbers(&PgTx::Tx(&tx)).await?;
                 }
                 tx.execute(
                     "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",

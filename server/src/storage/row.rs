@@ -215,6 +215,7 @@ pub fn case_at(row: &impl Row, at: usize) -> Result<CaseRow, StorageError> {
         routing: routing.map(|Json(r)| r),
         dispatched_units,
         seq: row.get(at + 3)?,
+        number: row.get(at + 4)?,
     })
 }
 

@@ -181,9 +181,9 @@ pub const SELECT_SESSION: &str = "SELECT t.expires_at, d.id, d.name, d.revoked_a
 
 // Cases and events.
 /// Columns in the order `CaseRow`'s row decoding reads them.
-pub const CASE_COLUMNS: &str = "body, routing, dispatched_units, seq";
+pub const CASE_COLUMNS: &str = "body, routing, dispatched_units, seq, number";
 pub const SELECT_CASE: &str =
-    "SELECT body, routing, dispatched_units, seq FROM cases WHERE id = $1";
+    "SELECT body, routing, dispatched_units, seq, number FROM cases WHERE id = $1";
 pub const SELECT_EVENTS_OF_CASE: &str = "SELECT body FROM events WHERE case_id = $1 ORDER BY seq";
 pub const LIST_EVENTS_OF_CASES: &str = "SELECT seq, body FROM events WHERE case_id {list}";
 
@@ -192,7 +192,7 @@ pub const LIST_ACCEPTED_EVENTS: &str = "SELECT id, body_hash FROM events WHERE i
 pub const LIST_REJECTED_EVENTS: &str =
     "SELECT id, body_hash, code, message FROM rejected_events WHERE id {list}";
 pub const LIST_CASES: &str =
-    "SELECT id, body, routing, dispatched_units, seq FROM cases WHERE id {list}";
+    "SELECT id, body, routing, dispatched_units, seq, number FROM cases WHERE id {list}";
 /// Stored photos among the cited ones, and whether the actor (`$1`) delivered each.
 pub const LIST_PHOTO_EVIDENCE: &str = "SELECT p.sha256, EXISTS (SELECT 1 FROM photo_uploads u
        WHERE u.sha256 = p.sha256 AND u.user_id = $1)
@@ -201,17 +201,24 @@ pub const INSERT_EVENT: &str = "INSERT INTO events
      (id, case_id, seq, body_hash, body, user_id, device_id) VALUES ($1, $2, $3, $4, $5, $6, $7)";
 pub const INSERT_REJECTION: &str =
     "INSERT INTO rejected_events (id, body_hash, code, message) VALUES ($1, $2, $3, $4)";
-/// The case query's columns go in the same statement (one write per changed case).
+/// The case query's columns go in the same statement (one write per changed case). The case
+/// number is written with the new row and never updated (a number is never changed).
 pub const UPSERT_CASE: &str = "INSERT INTO cases (id, estate_id, status, body, routing,
        dispatched_units, seq, category, is_open, reported_at_us, updated_at_us, due_us,
-       assigned_unit, search_text)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+       assigned_unit, search_text, number)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
      ON CONFLICT (id) DO UPDATE SET status = excluded.status, body = excluded.body,
        dispatched_units = excluded.dispatched_units, seq = excluded.seq,
        category = excluded.category, is_open = excluded.is_open,
        reported_at_us = excluded.reported_at_us, updated_at_us = excluded.updated_at_us,
        due_us = excluded.due_us, assigned_unit = excluded.assigned_unit,
        search_text = excluded.search_text";
+/// Draws the next sequence of a (district, day) counter: one statement, so concurrent
+/// transactions on PostgreSQL queue on the counter's row and never draw the same value.
+pub const NEXT_CASE_NUMBER: &str = "INSERT INTO case_number_counters (district, day, last)
+     VALUES ($1, $2, 1)
+     ON CONFLICT (district, day) DO UPDATE SET last = case_number_counters.last + 1
+     RETURNING last";
 pub const INSERT_CASE_UNIT: &str =
     "INSERT INTO case_units (unit_id, case_id) VALUES ($1, $2) ON CONFLICT DO NOTHING";
 pub const INSERT_PHOTO_REF: &str =
@@ -220,13 +227,17 @@ pub const INSERT_PHOTO_REF: &str =
 // Migration backfills.
 pub const SELECT_ALL_CASE_BODIES: &str = "SELECT id, body, dispatched_units FROM cases";
 pub const SELECT_ALL_CASE_ROUTING: &str = "SELECT id, routing, dispatched_units FROM cases";
+/// Cases without a number, in reported order (the 0006 backfill).
+pub const SELECT_UNNUMBERED_CASES: &str = "SELECT id, estate_id, reported_at_us FROM cases WHERE number IS NULL ORDER BY reported_at_us, id";
+pub const SET_CASE_NUMBER: &str = "UPDATE cases SET number = $1 WHERE id = $2 AND number IS NULL";
 pub const UPDATE_INDEX_COLUMNS: &str = "UPDATE cases SET category = $1, is_open = $2,
        reported_at_us = $3, updated_at_us = $4, due_us = $5, assigned_unit = $6,
        search_text = $7 WHERE id = $8";
 
 // Pull: everything after a cursor, by change sequence number (the protocol's cursor).
 pub const SELECT_CHANGE_SEQ: &str = "SELECT change_seq FROM sync_head WHERE id = 1";
-pub const SELECT_CHANGED_CASES: &str = "SELECT body, routing, dispatched_units, seq FROM cases
+pub const SELECT_CHANGED_CASES: &str =
+    "SELECT body, routing, dispatched_units, seq, number FROM cases
      WHERE seq > $1 ORDER BY seq LIMIT $2";
 /// Events numbered in (`$1`, `$2`] of the cases changed in that range (the page's cases).
 pub const SELECT_CHANGED_EVENTS: &str = "SELECT e.body FROM events e
@@ -249,7 +260,8 @@ pub const INSERT_PHOTO_UPLOAD: &str = "INSERT INTO photo_uploads
      (sha256, user_id, device_id, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
 pub const SELECT_PHOTO_UPLOADED_BY: &str =
     "SELECT 1 FROM photo_uploads WHERE sha256 = $1 AND user_id = $2";
-pub const SELECT_CASES_OF_PHOTO: &str = "SELECT c.body, c.routing, c.dispatched_units, c.seq
+pub const SELECT_CASES_OF_PHOTO: &str =
+    "SELECT c.body, c.routing, c.dispatched_units, c.seq, c.number
      FROM photo_refs p JOIN cases c ON c.id = p.case_id WHERE p.sha256 = $1";
 pub const SELECT_UNCITED_PHOTOS: &str = "SELECT sha256 FROM photos WHERE created_at < $1
      AND NOT EXISTS (SELECT 1 FROM photo_refs r WHERE r.sha256 = photos.sha256)
@@ -315,10 +327,13 @@ const ALL: &[&str] = &[
     INSERT_EVENT,
     INSERT_REJECTION,
     UPSERT_CASE,
+    NEXT_CASE_NUMBER,
     INSERT_CASE_UNIT,
     INSERT_PHOTO_REF,
     SELECT_ALL_CASE_BODIES,
     SELECT_ALL_CASE_ROUTING,
+    SELECT_UNNUMBERED_CASES,
+    SET_CASE_NUMBER,
     UPDATE_INDEX_COLUMNS,
     SELECT_CHANGE_SEQ,
     SELECT_CHANGED_CASES,

@@ -37,11 +37,14 @@ const MIGRATIONS: &[(u32, &str)] = &[
     ),
     (4, include_str!("migrations/sqlite/0004_photo_uploads.sql")),
     (5, include_str!("migrations/sqlite/0005_auth_hardening.sql")),
+    (6, include_str!("migrations/sqlite/0006_case_numbers.sql")),
 ];
 /// The migration that added the case query's columns; existing rows are backfilled with it.
 const CASE_QUERY_MIGRATION: u32 = 2;
 /// The migration that indexed cases under their routed supervisor and co-responsible units.
 const CASE_UNITS_ROUTING_MIGRATION: u32 = 3;
+/// The migration that added case numbers; existing cases are numbered with it.
+const CASE_NUMBERS_MIGRATION: u32 = 6;
 /// Most ids bound in one `IN (…)` list (SQLite allows 32 766 parameters).
 const IDS_PER_STATEMENT: usize = 500;
 /// Most jobs committed together by the writer.
@@ -82,6 +85,9 @@ fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
         }
         if *version == CASE_UNITS_ROUTING_MIGRATION {
             run_now(ops::backfill_case_units(&SqliteTx(&tx)))?;
+        }
+        if *version == CASE_NUMBERS_MIGRATION {
+            run_now(ops::backfill_case_numbers(&SqliteTx(&tx)))?;
         }
         tx.pragma_update(None, "user_version", version)?;
         tx.commit()?;

@@ -212,6 +212,20 @@ CREATE INDEX photos_pending ON photos (created_at) WHERE upload_state = 'pending
 CREATE INDEX photos_refused ON photos (created_at) WHERE upload_state = 'refused';
 "#,
     },
+    Migration {
+        version: 6,
+        name: "case numbers",
+        // The case number (案件编号, e.g. 和平-20261204-0012) the server gives a case when it
+        // ingests its REPORT, as the pull delivers it. Its own table: rewriting a case row from
+        // a snapshot never loses it, and a case this phone reported has none until its first
+        // pull after the push.
+        sql: r#"
+CREATE TABLE case_numbers (
+    case_id BLOB PRIMARY KEY,                  -- cases.id
+    number  TEXT NOT NULL
+) STRICT;
+"#,
+    },
 ];
 
 /// The schema version this build writes.

@@ -16,6 +16,7 @@ struct CaseDetailView: View {
             if let detail {
                 Section {
                     Text(categoryInfo(category: detail.`case`.category).nameZh).font(.title2)
+                    Text("案件编号：\(detail.number ?? "同步后由服务器编号")")
                     Text("状态：\(caseStatusNameZh(status: detail.`case`.status))\(detail.`case`.overdue ? "（已超期）" : "")")
                     Text("派遣时限：\(beijing.string(from: detail.`case`.dispatchDue))")
                     if let due = detail.`case`.handleDue { Text("处置时限：\(beijing.string(from: due))") }

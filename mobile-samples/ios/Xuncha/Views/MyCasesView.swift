@@ -39,6 +39,8 @@ struct MyCasesView: View {
                 NavigationLink { CaseDetailView(caseId: item.`case`.id) } label: {
                     VStack(alignment: .leading) {
                         Text(categoryInfo(category: item.`case`.category).nameZh).font(.headline)
+                        // The server's case number (案件编号); none until the case has synced.
+                        Text(item.number ?? "待同步编号").font(.footnote)
                         HStack {
                             Text(syncLabel(item, syncing: model.syncing))
                             Spacer()

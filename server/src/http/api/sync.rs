@@ -164,12 +164,16 @@ pub async fn pull(
     let page = state.storage.changes_since(cursor, limit).await?;
     let catalog = state.catalog();
     let user = &authed.0.user;
-    let cases: Vec<Case> = page
+    let visible: Vec<_> = page
         .cases
         .into_iter()
         .filter(|row| access::can_see_case(user, &catalog, row))
-        .map(|row| row.case)
         .collect();
+    let case_numbers = visible
+        .iter()
+        .filter_map(|row| Some((row.case.id, row.number.clone()?)))
+        .collect();
+    let cases: Vec<Case> = visible.into_iter().map(|row| row.case).collect();
     // Joint-meeting minutes stay on the dashboard: phones built before MINUTES existed could not
     // read a pull page carrying one, and no phone screen shows them. The case snapshot (version)
     // still counts them.
@@ -191,6 +195,7 @@ pub async fn pull(
         estates,
         units: page.units,
         routing_rules: page.routing_rules,
+        case_numbers,
         next_cursor: Cursor(page.next_cursor.to_string()),
         has_more: page.has_more,
     }))

@@ -18,7 +18,8 @@ use xuncha_core::{Case, OrgUnit};
 
 use super::error::{BadInput, WebError};
 use super::layout::{
-    NoticeKind, csrf_field, html_response, notice, options, overdue_flag, page, status_badge,
+    NoticeKind, case_label, csrf_field, html_response, notice, options, overdue_flag, page,
+    status_badge,
 };
 use super::map::{Marker, render_map};
 use super::meeting::parse_minutes;
@@ -51,17 +52,18 @@ pub async fn case_page(
 }
 
 /// The number a case is known by on screen and paper (the case page's title, the dispatch slip):
-/// the one place that says it, for now the first eight characters of its id.
-pub fn case_number(case: &Case) -> String {
-    case.id.to_string().get(..8).unwrap_or_default().to_owned()
+/// the server-assigned number (和平-20261204-0012), or the id's first characters for a row read
+/// without one.
+pub fn case_number(row: &CaseRow) -> String {
+    case_label(row.number.as_deref(), row.case.id)
 }
 
 /// The page's title for a case (the case page and its dispatch slip).
-pub fn case_title(case: &Case) -> String {
+pub fn case_title(row: &CaseRow) -> String {
     format!(
         "案件 {} · {}",
-        case_number(case),
-        case.category.info().name_zh
+        case_number(row),
+        row.case.category.info().name_zh
     )
 }
 
@@ -133,7 +135,7 @@ async fn render_case(
             }
         }
     };
-    let title = case_title(&row.case);
+    let title = case_title(&row);
     let frame = reader.web().frame();
     let html = page(&title, "/dashboard/cases", Some(&frame), body);
     Ok((status, html_response(html)).into_response())
@@ -213,6 +215,12 @@ impl CaseView<'_> {
             section.card {
                 h2 { "案件信息" }
                 dl.facts {
+                    dt { "案件编号" }
+                    dd id="case-number" {
+                        (case_label(self.row.number.as_deref(), case.id))
+                        br;
+                        small.case-id title="案件ID（手机生成）" { "ID " (case.id) }
+                    }
                     dt { "状态" }
                     dd id="case-status" data-status=(case.status.code()) {
                         (status_badge(case.status)) (overdue_flag(self.overdue()))

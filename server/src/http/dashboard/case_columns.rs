@@ -110,7 +110,8 @@ fn basis_summary(row: &CaseRow, _: &ExportContext<'_>) -> Cell {
 }
 
 /// The columns, in order.
-pub const CASE_COLUMNS: [CaseColumn; 34] = [
+pub const CASE_COLUMNS: [CaseColumn; 35] = [
+    ("案件编号", |r, _| text(&r.number)),
     ("案件ID", |r, _| Cell::from(r.case.id.to_string())),
     ("类别", |r, _| Cell::from(r.case.category.info().name_zh)),
     ("类别代码", |r, _| Cell::from(r.case.category.code())),

@@ -147,6 +147,15 @@ pub fn head_row(headers: &[&str]) -> Markup {
     html! { thead { tr { @for h in headers { th { (h) } } } } }
 }
 
+/// How a case is named on every page: its case number (案件编号, given by the server at ingest),
+/// or, for a row read without one, the first 8 characters of its id.
+pub fn case_label(number: Option<&str>, case_id: uuid::Uuid) -> String {
+    number.map_or_else(
+        || case_id.simple().to_string()[..8].to_owned(),
+        str::to_owned,
+    )
+}
+
 /// Status badge with the map's colour.
 pub fn status_badge(status: CaseStatus) -> Markup {
     html! {

@@ -17,7 +17,9 @@ use xuncha_core::workflow::{Action, Event};
 use xuncha_core::{Case, CaseStatus, OrgUnit, Role};
 
 use super::error::{BadInput, Forbidden, WebError};
-use super::layout::{csrf_field, head_row, html_response, page, status_badge, unit_options};
+use super::layout::{
+    case_label, csrf_field, head_row, html_response, page, status_badge, unit_options,
+};
 use super::problem::Problem;
 use super::queue::{Names, current_deadline, is_overdue};
 use super::reader::ScopedReader;
@@ -41,6 +43,10 @@ async fn render_meeting(
     let mut rows = reader.all(query).await?;
     rows.retain(|r| !agenda_reasons(&r.case, now).is_empty());
     let events = reader.events_of(&rows).await?;
+    let numbers: CaseNumbers = rows
+        .iter()
+        .filter_map(|r| Some((r.case.id, r.number.clone()?)))
+        .collect();
     let cases: Vec<Case> = rows.into_iter().map(|r| r.case).collect();
     let estates = reader.estates();
     let names = Names::new(&estates, reader.catalog().units());
@@ -58,7 +64,7 @@ async fn render_meeting(
             (r.problem.render())
             p.meta.typed { "您填写的纪要：" (r.text) }
         }
-        (render_agenda(&items, &events, &names, now, recording.as_ref()))
+        (render_agenda(&items, &events, &numbers, &names, now, recording.as_ref()))
     };
     let frame = web.frame();
     let html = page("联席会议议程", "/dashboard/meeting", Some(&frame), body);
@@ -192,6 +198,9 @@ pub fn parse_minutes(event: &Event) -> Option<(&str, &str)> {
     }
 }
 
+/// Case id → case number (案件编号) of the cases on the agenda.
+pub type CaseNumbers = std::collections::HashMap<uuid::Uuid, String>;
+
 /// Limits on what a minutes form may carry.
 pub const MAX_MINUTES_CHARS: usize = 2000;
 
@@ -200,6 +209,7 @@ pub const MAX_MINUTES_CHARS: usize = 2000;
 pub fn render_agenda(
     items: &[(&Case, Vec<AgendaReason>)],
     events: &[Event],
+    numbers: &CaseNumbers,
     names: &Names<'_>,
     now: DateTime<Utc>,
     record: Option<&Recording<'_>>,
@@ -218,7 +228,7 @@ pub fn render_agenda(
                 (head_row(&["序号", "案件", "状态", "列入原因", "责任单位", "期限", "会议纪要"]))
                 tbody {
                     @for (i, (case, reasons)) in items.iter().enumerate() {
-                        (agenda_row(i + 1, case, reasons, events, names, &units, record))
+                        (agenda_row(i + 1, case, numbers.get(&case.id).map(String::as_str), reasons, events, names, &units, record))
                     }
                 }
             }
@@ -226,9 +236,11 @@ pub fn render_agenda(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn agenda_row(
     n: usize,
     case: &Case,
+    number: Option<&str>,
     reasons: &[AgendaReason],
     events: &[Event],
     names: &Names<'_>,
@@ -240,6 +252,8 @@ fn agenda_row(
         tr {
             td { (n) }
             td {
+                a.case-number href={ "/dashboard/cases/" (case.id) } { (case_label(number, case.id)) }
+                " "
                 a href={ "/dashboard/cases/" (case.id) } { (case.category.info().name_zh) }
                 br;
                 (names.estate(&case.estate_id)) " " (case.building.as_deref().unwrap_or(""))
@@ -299,6 +313,36 @@ mod tests {
     use crate::http::dashboard::fixtures::{at, case};
     use uuid::Uuid;
     use xuncha_core::{Actor, Category, Role};
+
+    #[test]
+    fn agenda_rows_are_named_by_case_number() {
+        let now = at(27, 0);
+        let overdue = case(
+            2,
+            CaseStatus::Reported,
+            Category::StreetLight,
+            "e",
+            at(20, 0),
+        );
+        let unnumbered = case(
+            3,
+            CaseStatus::Returned,
+            Category::StreetLight,
+            "e",
+            at(26, 0),
+        );
+        let cases = vec![overdue, unnumbered];
+        let items = agenda(&cases, now);
+        let numbers: CaseNumbers = [(Uuid::from_u128(2), "和平-20261120-0007".to_owned())].into();
+        let names = Names::new(&[], &[]);
+        let html = render_agenda(&items, &[], &numbers, &names, now, None).into_string();
+        assert!(html.contains("和平-20261120-0007"), "{html}");
+        // A row read without a number falls back to the id's first 8 characters.
+        assert!(
+            html.contains(&Uuid::from_u128(3).simple().to_string()[..8]),
+            "{html}"
+        );
+    }
 
     #[test]
     fn agenda_takes_overdue_returned_and_reopened_open_cases() {

@@ -20,7 +20,7 @@ use super::case_columns::{ExportContext, case_table};
 use super::error::{BadInput, WebError};
 use super::export::{Table, csv_download, xlsx_download};
 use super::layout::{
-    head_row, html_response, options, overdue_flag, page, status_badge, unit_options,
+    case_label, head_row, html_response, options, overdue_flag, page, status_badge, unit_options,
 };
 use super::reader::ScopedReader;
 use crate::model::routing::RoutedUnit;
@@ -80,6 +80,7 @@ pub async fn queue_page(
         .iter()
         .map(|r| QueueItem {
             case: &r.case,
+            number: r.number.as_deref(),
             // Only before the first dispatch: after a return the routed owner is often the unit
             // that just said "not ours".
             routed_owner: r
@@ -534,6 +535,8 @@ pub fn waiting_label(case: &Case, names: &Names<'_>) -> Markup {
 /// A queue row: the case and, until its first dispatch, the owner its routing decision names.
 pub struct QueueItem<'a> {
     pub case: &'a Case,
+    /// The case number (案件编号) the server gave it.
+    pub number: Option<&'a str>,
     pub routed_owner: Option<RoutedUnit>,
 }
 
@@ -578,7 +581,7 @@ pub fn queue_table(items: &[QueueItem<'_>], names: &Names<'_>, now: DateTime<Utc
     }
     html! {
         table.queue id="queue" {
-            (head_row(&["照片", "上报时间", "类别", "描述", "小区", "位置", "状态", "责任单位", "期限"]))
+            (head_row(&["照片", "案件编号", "上报时间", "类别", "描述", "小区", "位置", "状态", "责任单位", "期限"]))
             tbody { @for item in items { (queue_row(item, names, now)) } }
         }
     }
@@ -632,6 +635,7 @@ fn queue_row(item: &QueueItem<'_>, names: &Names<'_>, now: DateTime<Utc>) -> Mar
     html! {
         tr data-case=(case.id) class=[overdue.then_some("overdue")] {
             td.thumb { (thumbnail(case)) }
+            td.case-number { a href={ "/dashboard/cases/" (case.id) } { (case_label(item.number, case.id)) } }
             td { a href={ "/dashboard/cases/" (case.id) } { (format_local(case.reported_at)) } }
             td { (case.category.info().name_zh) }
             td.description title=(first_line(description, usize::MAX)) {
@@ -834,6 +838,7 @@ mod tests {
             .iter()
             .map(|c| QueueItem {
                 case: c,
+                number: Some("和平-20261127-0001"),
                 routed_owner: None,
             })
             .collect();
@@ -847,6 +852,7 @@ mod tests {
                 routing: None,
                 dispatched_units: vec![],
                 seq: 0,
+                number: Some("和平-20261127-0001".into()),
             })
             .collect();
         let table = queue_export(&case_rows, &names, now);
@@ -857,6 +863,9 @@ mod tests {
         };
         assert_eq!(cell("状态代码"), Cell::Text("DISPATCHED".into()));
         assert_eq!(cell("是否超期"), Cell::Text("是".into()));
+        assert_eq!(html.matches("和平-20261127-0001").count(), 3, "{html}");
+        assert_eq!(table.headers[0], "案件编号");
+        assert_eq!(cell("案件编号"), Cell::Text("和平-20261127-0001".into()));
         let _ = Duration::zero();
     }
 
@@ -984,14 +993,17 @@ mod tests {
         let items = [
             QueueItem {
                 case: &cases[0],
+                number: None,
                 routed_owner: Some(owner.clone()),
             },
             QueueItem {
                 case: &cases[1],
+                number: None,
                 routed_owner: Some(owner),
             },
             QueueItem {
                 case: &lock,
+                number: None,
                 routed_owner: None,
             },
         ];

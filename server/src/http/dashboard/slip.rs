@@ -23,7 +23,7 @@ use crate::storage::CaseRow;
 
 pub async fn slip_page(reader: ScopedReader, Path(id): Path<String>) -> Result<Response, WebError> {
     let (row, _) = reader.case(&id).await?;
-    let title = format!("派遣单 · {}", case_title(&row.case));
+    let title = format!("派遣单 · {}", case_title(&row));
     let frame = reader.web().frame();
     let body = render_slip(&row, reader.catalog());
     Ok(html_response(page(
@@ -60,7 +60,7 @@ pub fn render_slip(row: &CaseRow, catalog: &Catalog) -> Markup {
                 tbody {
                     tr {
                         th { "案件编号" }
-                        td colspan="3" { b { (case_number(case)) } " " span.meta { "（系统标识 " (case.id) "）" } }
+                        td colspan="3" { b { (case_number(row)) } " " span.meta { "（系统标识 " (case.id) "）" } }
                     }
                     tr {
                         th { "问题类别" } td { (info.name_zh) "（" (info.code()) "）" }

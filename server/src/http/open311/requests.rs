@@ -5,6 +5,14 @@
 //! [`crate::storage::Storage::ingest`] as a phone's push: same workflow check, same routing at
 //! ingest, same audit entry. Requests are created synchronously, so a token is the
 //! service_request_id itself.
+//!
+//! The case number (案件编号, e.g. `和平-20261204-0012`, issue 13) is not a GeoReport v2 field.
+//! `service_request_id` stays the case id (a client stores it and asks for it back); the number
+//! is given twice: as the extra element `case_number` on every request record (GeoReport v2
+//! responses are open lists of named elements — a client ignores elements it does not know, the
+//! way the Chicago/Open311 extensions add theirs), and at the start of `service_notice`, the
+//! standard free-text field clients show residents, so any client shows the number people
+//! quote on the phone.
 
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
@@ -73,8 +81,17 @@ fn status_notes(case: &Case, detailed: bool) -> String {
     notes
 }
 
+/// The case number, then what happens next and by when, in Beijing time.
+fn service_notice(row: &CaseRow) -> String {
+    let next = next_step(&row.case);
+    match row.number.as_deref() {
+        Some(number) => format!("案件编号 {number}。{next}"),
+        None => next,
+    }
+}
+
 /// What happens next and by when, in Beijing time.
-fn service_notice(case: &Case) -> String {
+fn next_step(case: &Case) -> String {
     match case.status {
         CaseStatus::Closed => match case.closed_at {
             Some(at) => format!("已于 {} 核查结案", format_local(at)),
@@ -166,13 +183,14 @@ pub fn request_record(row: &CaseRow, catalog: &Catalog, detailed: bool) -> Recor
         .map(iso_local);
     Record::new("request")
         .field("service_request_id", case.id.to_string())
+        .field("case_number", row.number.clone())
         .field("status", status(case))
         .field("status_notes", status_notes(case, detailed))
         .field("service_name", case.category.info().name_zh)
         .field("service_code", case.category.code())
         .field("description", description)
         .field("agency_responsible", agency_responsible(row, catalog))
-        .field("service_notice", service_notice(case))
+        .field("service_notice", service_notice(row))
         .field("requested_datetime", iso_local(case.reported_at))
         .field("updated_datetime", iso_local(case.updated_at))
         .field("expected_datetime", expected)
@@ -432,6 +450,7 @@ pub async fn token(State(state): State<AppState>, Path(file): Path<String>) -> R
         requests_document(vec![
             Record::new("request")
                 .field("service_request_id", row.case.id.to_string())
+                .field("case_number", row.number.clone())
                 .field("token", token),
         ])
     });
@@ -597,7 +616,8 @@ async fn create(
     Ok(requests_document(vec![
         Record::new("request")
             .field("service_request_id", case_id.to_string())
-            .field("service_notice", service_notice(&row.case))
+            .field("case_number", row.number.clone())
+            .field("service_notice", service_notice(&row))
             .field("account_id", Value::Null)
             .field("agency_responsible", agency_responsible(&row, &catalog)),
     ]))
@@ -749,6 +769,7 @@ mod tests {
             routing: Some(serde_json::to_value(&decision).unwrap()),
             dispatched_units: Vec::new(),
             seq: 1,
+            number: Some("和平-20261204-0001".into()),
         };
         assert_eq!(
             agency_responsible(&row, &catalog),

@@ -95,6 +95,7 @@ class ServerFlowTest {
         assertEquals(1u, before.unsyncedChanges)
         assertEquals(1u, before.photosTotal)
         assertEquals(0u, before.photosUploaded)
+        assertNull(before.number, "no case number before the server has the case")
 
         val phases = Collections.synchronizedList(mutableListOf<SyncPhase>())
         val report = inspector.sync(object : SyncListener {
@@ -109,6 +110,10 @@ class ServerFlowTest {
         val synced = inspector.listCases(CaseFilter(), 50u, null).items.single { it.case.id == caseId }
         assertEquals(0u, synced.unsyncedChanges)
         assertEquals(1u, synced.photosUploaded)
+        // The server numbered the case at ingest (和平-YYYYMMDD-NNNN; the demo server is shared by the tests); the pull delivered it.
+        val number = synced.number
+        assertTrue(number != null && Regex("和平-\\d{8}-\\d{4}").matches(number), "$number")
+        assertEquals(number, inspector.caseDetail(caseId).number)
 
         // The street office on its own device.
         val street = newClient()
@@ -116,6 +121,7 @@ class ServerFlowTest {
         street.sync(null)
         val seen = street.caseDetail(caseId)
         assertEquals(CaseStatus.REPORTED, seen.case.status)
+        assertEquals(number, seen.number)
         assertTrue(ActionKind.DISPATCH in seen.allowedActions, "${seen.allowedActions}")
         val dispatched = street.act(
             caseId,

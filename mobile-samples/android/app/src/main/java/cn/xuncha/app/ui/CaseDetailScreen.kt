@@ -74,6 +74,7 @@ fun CaseDetailScreen(vm: CaseDetailViewModel) {
 
     Column(Modifier.padding(16.dp).verticalScroll(rememberScrollState())) {
         Text(categoryInfo(case.category).nameZh, style = MaterialTheme.typography.headlineSmall)
+        Text("案件编号：${detail.number ?: "同步后由服务器编号"}")
         Text("状态：${caseStatusNameZh(case.status)}${if (case.overdue) "（已超期）" else ""}")
         Text("派遣时限：${beijing.format(case.dispatchDue)}")
         case.handleDue?.let { Text("处置时限：${beijing.format(it)}") }

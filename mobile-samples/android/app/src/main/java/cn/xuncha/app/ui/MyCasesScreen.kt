@@ -54,6 +54,8 @@ fun MyCasesScreen(vm: MyCasesViewModel, onOpen: (String) -> Unit) {
                 val case = row.item.case
                 Column(Modifier.fillMaxWidth().clickable { onOpen(case.id) }.padding(16.dp)) {
                     Text(categoryInfo(case.category).nameZh, style = MaterialTheme.typography.titleMedium)
+                    // The server's case number (案件编号); none until the case has synced.
+                    Text(row.item.number ?: "待同步编号", style = MaterialTheme.typography.bodySmall)
                     Text("${case.building ?: ""} ${case.description ?: ""}".trim())
                     Row {
                         Text(row.label.textZh, modifier = Modifier.weight(1f))
