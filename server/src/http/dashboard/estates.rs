@@ -19,6 +19,7 @@ use xuncha_core::{OrgUnit, Role, UnitType};
 
 use super::error::{BadInput, Forbidden, Missing, WebError};
 use super::layout::{NoticeKind, csrf_field, head_row, html_response, notice, options, page};
+use super::problem::Problem;
 use super::reader::ScopedReader;
 use super::web::WebUser;
 use crate::http::app::AppState;
@@ -400,7 +401,7 @@ fn render(
     web: &WebUser,
     estates: &[&Estate],
     units: &[OrgUnit],
-    message: Option<(NoticeKind, &str)>,
+    message: Option<Markup>,
     typed: Option<&EstateForm>,
 ) -> Markup {
     let companies: Vec<(&str, &str)> = units
@@ -409,7 +410,7 @@ fn render(
         .map(|u| (u.id.as_str(), u.name.as_str()))
         .collect();
     let body = html! {
-        @if let Some((kind, text)) = message { (notice(kind, text)) }
+        @if let Some(message) = message { (message) }
         p.meta { "依据政策二(二)纳入长效管理、二(三)确定管理模式、二(四)退出长效管理。修改即时下发各终端并记入审计日志。" }
         table id="estates" {
             (head_row(&["小区", "区/街道/社区", "管理模式", "管理服务企业", "纳入", "退出（原因）", "修改", "楼栋轮廓"]))
@@ -472,7 +473,7 @@ pub async fn estates_page(
         reader.web(),
         &estates,
         reader.catalog().units(),
-        text.as_deref().map(|t| (NoticeKind::Info, t)),
+        text.as_deref().map(|t| notice(NoticeKind::Info, t)),
         None,
     );
     Ok(html_response(html))
@@ -509,19 +510,24 @@ async fn save(
 }
 
 /// The page again with why the form was refused; a refused new estate keeps what was typed.
-fn refused(reader: &ScopedReader, text: &str, typed: Option<&EstateForm>) -> Response {
+/// The page again with why nothing was saved: a Chinese sentence, the code behind 技术细节.
+fn refused(reader: &ScopedReader, problem: Problem, typed: Option<&EstateForm>) -> Response {
+    let problem = Problem {
+        text: format!("未保存：{}", problem.text),
+        ..problem
+    };
     let html = render(
         reader.web(),
         &all_estates(reader),
         reader.catalog().units(),
-        Some((NoticeKind::Error, &format!("未保存：{text}"))),
+        Some(problem.render()),
         typed,
     );
     (StatusCode::UNPROCESSABLE_ENTITY, html_response(html)).into_response()
 }
 
 fn form_error(reader: &ScopedReader, e: &EstateFormError, typed: Option<&EstateForm>) -> Response {
-    refused(reader, &format!("{e}（{}）", e.code()), typed)
+    refused(reader, Problem::new(e.to_string(), e.code(), ""), typed)
 }
 
 pub async fn update_estate(
@@ -540,8 +546,8 @@ pub async fn update_estate(
         .cloned()
         .ok_or_else(|| WebError::NotFound(Missing::Estate(id.clone())))?;
     if let Err(e) = apply_management(&mut estate, &form, catalog.units()) {
-        let text = format!("{}：{e}（{}）", estate.name, e.code());
-        return Ok(refused(&reader, &text, None));
+        let problem = Problem::new(format!("{}：{e}", estate.name), e.code(), "");
+        return Ok(refused(&reader, problem, None));
     }
     let id = estate.id.clone();
     save(&state, web, estate, "ESTATE_UPDATED").await?;
@@ -606,7 +612,11 @@ pub async fn import_buildings(
     let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
         return Ok(refused(
             &reader,
-            &format!("{}：请选择楼栋轮廓文件", estate.name),
+            Problem::new(
+                format!("{}：请选择楼栋轮廓文件", estate.name),
+                "BUILDINGS_FILE_REQUIRED",
+                "",
+            ),
             None,
         ));
     };
@@ -631,7 +641,7 @@ pub async fn import_buildings(
 fn buildings_refused(reader: &ScopedReader, estate: &Estate, e: &FootprintError) -> Response {
     refused(
         reader,
-        &format!("{} 楼栋轮廓：{e}（{}）", estate.name, e.code()),
+        Problem::new(format!("{} 楼栋轮廓：{e}", estate.name), e.code(), ""),
         None,
     )
 }
