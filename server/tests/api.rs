@@ -186,6 +186,9 @@ async fn push_is_idempotent_by_event_id(backend: Backend) {
         detail["routing"].is_object(),
         "routing decision stored at ingest: {detail}"
     );
+    // The server-assigned case number, as the dashboard and Open311 show it (issue 13).
+    let number = detail["number"].as_str().unwrap_or_default();
+    assert!(number.starts_with("和平-") && number.len() > 12, "{detail}");
 }
 
 async fn one_malformed_event_among_100_leaves_99_applied(backend: Backend) {

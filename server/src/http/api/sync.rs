@@ -204,6 +204,8 @@ pub async fn pull(
 /// One case with its routing decision and full event history.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CaseDetail {
+    /// The server-assigned number (和平-20261204-0012) the dashboard, exports and Open311 show.
+    pub number: Option<String>,
     pub case: Case,
     /// The routing decision made at ingest.
     pub routing: Option<serde_json::Value>,
@@ -232,6 +234,7 @@ pub async fn get_case(
         return Err(ApiError::ObjectForbidden { what: "case", id });
     }
     Ok(Json(CaseDetail {
+        number: row.number,
         case: row.case,
         routing: row.routing,
         dispatched_units: row.dispatched_units,
