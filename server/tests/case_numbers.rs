@@ -14,32 +14,11 @@ use xuncha_core::protocol::EventOutcome;
 use xuncha_core::workflow::{Action, Event};
 use xuncha_core::{Actor, Category, Role};
 use xuncha_server::policy::catalog::{Catalog, demo_catalog};
-use xuncha_server::storage::postgres::PostgresStorage;
-use xuncha_server::storage::sqlite::SqliteStorage;
 use xuncha_server::storage::{CaseQuery, CaseScope, IngestBatch, Storage};
 
-use common::{Backend, both_backends, create_database};
+use common::{Backend, both_backends};
 
-struct Opened {
-    storage: Arc<dyn Storage>,
-    _dir: tempfile::TempDir,
-}
-
-async fn open(backend: &Backend) -> Opened {
-    let dir = tempfile::tempdir().unwrap();
-    let storage: Arc<dyn Storage> = match backend {
-        Backend::Sqlite => Arc::new(
-            SqliteStorage::open(&dir.path().join("xuncha.sqlite3"))
-                .await
-                .unwrap(),
-        ),
-        Backend::Postgres(admin) => {
-            let url = create_database(admin).await;
-            Arc::new(PostgresStorage::connect(&url, 8).await.unwrap())
-        }
-    };
-    Opened { storage, _dir: dir }
-}
+use common::open_storage as open;
 
 /// The committee of a demo estate: (estate id, committee unit).
 const HEPING: (&str, &str) = ("changchunli", "heping.nanyingmen.changchunli.committee");

@@ -29,26 +29,7 @@ type Narrow = Box<dyn Fn(&mut CaseQuery)>;
 /// A `cases` row as schema version 1 stores it.
 type V1Row = (String, String, String, String, Option<String>, String, i64);
 
-struct Opened {
-    storage: Arc<dyn Storage>,
-    _dir: tempfile::TempDir,
-}
-
-async fn open(backend: &Backend) -> Opened {
-    let dir = tempfile::tempdir().unwrap();
-    let storage: Arc<dyn Storage> = match backend {
-        Backend::Sqlite => Arc::new(
-            SqliteStorage::open(&dir.path().join("xuncha.sqlite3"))
-                .await
-                .unwrap(),
-        ),
-        Backend::Postgres(admin) => {
-            let url = create_database(admin).await;
-            Arc::new(PostgresStorage::connect(&url, 4).await.unwrap())
-        }
-    };
-    Opened { storage, _dir: dir }
-}
+use common::open_storage as open;
 
 fn actor(role: Role, unit: &str) -> Actor {
     Actor {

@@ -273,3 +273,28 @@ pub fn sha256(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
 }
+
+/// A storage opened directly (no HTTP server), with the folder its SQLite file lives in.
+pub struct OpenedStorage {
+    pub storage: std::sync::Arc<dyn xuncha_server::storage::Storage>,
+    pub _dir: tempfile::TempDir,
+}
+
+/// The storage of `backend`: a fresh SQLite file, or a fresh database on the PostgreSQL cluster.
+pub async fn open_storage(backend: &Backend) -> OpenedStorage {
+    use xuncha_server::storage::postgres::PostgresStorage;
+    use xuncha_server::storage::sqlite::SqliteStorage;
+    let dir = tempfile::tempdir().unwrap();
+    let storage: std::sync::Arc<dyn xuncha_server::storage::Storage> = match backend {
+        Backend::Sqlite => std::sync::Arc::new(
+            SqliteStorage::open(&dir.path().join("xuncha.sqlite3"))
+                .await
+                .unwrap(),
+        ),
+        Backend::Postgres(admin) => {
+            let url = create_database(admin).await;
+            std::sync::Arc::new(PostgresStorage::connect(&url, 8).await.unwrap())
+        }
+    };
+    OpenedStorage { storage, _dir: dir }
+}
